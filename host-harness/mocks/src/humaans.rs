@@ -1,0 +1,1 @@
+//! Mock Humaans API (being written).

@@ -1,0 +1,1 @@
+//! Mock Leapsome SCIM API (being written).
