@@ -1,1 +1,16 @@
+//! The host harness: a wasmtime host that loads the provisioning component per tenant, supplies
+//! HTTP and storage under the tenant's policy, and drives it. See ARCHITECTURE.md for the map.
 
+mod bindings;
+pub mod component;
+pub mod http_policy;
+mod keyvalue;
+pub mod plugin;
+pub mod runtime;
+pub mod storage;
+pub mod tenant;
+
+pub use plugin::{CallError, TenantPlugin, api};
+pub use runtime::{PoolSize, Runtime};
+pub use storage::{MemoryStorage, SqliteStorage, Storage};
+pub use tenant::{AllowedHost, Tenant, TenantStats};

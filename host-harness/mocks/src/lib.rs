@@ -3,6 +3,7 @@
 
 pub mod humaans;
 pub mod leapsome;
+pub mod org;
 pub mod server;
 
 pub use server::{Control, Fault, FaultRule, JournalEntry, RunningServer};

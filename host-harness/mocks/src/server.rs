@@ -302,12 +302,9 @@ async fn respond(
         match control.take_fault(&request.method, &request.path) {
             None => handler.handle(&request),
             Some(Fault::Status { status, message }) => handler.error_body(status, &message),
-            Some(Fault::Raw { status, content_type, body }) => Response {
-                status,
-                content_type,
-                headers: Vec::new(),
-                body: Bytes::from(body),
-            },
+            Some(Fault::Raw { status, content_type, body }) => {
+                Response { status, content_type, headers: Vec::new(), body: Bytes::from(body) }
+            }
             Some(Fault::Delay(delay)) => {
                 tokio::time::sleep(delay).await;
                 handler.handle(&request)
@@ -327,9 +324,8 @@ async fn respond(
     };
     control.record(&request, response.status);
 
-    let mut builder = hyper::Response::builder()
-        .status(response.status)
-        .header("content-type", response.content_type.as_str());
+    let mut builder =
+        hyper::Response::builder().status(response.status).header("content-type", response.content_type.as_str());
     for (k, v) in response.headers.drain(..) {
         builder = builder.header(k, v);
     }
@@ -366,7 +362,9 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            // `from_str_radix` accepts a leading sign, so "%+f" would decode without this check.
+            let hex =
+                std::str::from_utf8(&bytes[i + 1..i + 3]).ok().filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
             if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);
                 i += 3;
@@ -390,5 +388,6 @@ mod tests {
         assert_eq!(q[1], ("count".into(), "5".into()));
         assert_eq!(q[2], ("x".into(), "a b".into()));
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%+f%-1"), "%+f%-1");
     }
 }

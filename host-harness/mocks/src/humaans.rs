@@ -1,1 +1,0 @@
-//! Mock Humaans API (being written).

@@ -1,0 +1,322 @@
+//! A mock of the Humaans REST API (`shared/reference/humaans-api.md`): the read endpoints a
+//! provisioning client needs, over real HTTP on loopback, with bearer tokens and scopes,
+//! Feathers-style lists and errors, and an in-memory organisation tests can change while a
+//! client is running.
+//!
+//! Routes (all `GET`, under `/api`): `/me`, `/token-info`, `/people`, `/people/:id`,
+//! `/job-roles` (also `$asOf=YYYY-MM-DD`), `/job-roles/:id`, `/companies`, `/companies/:id`.
+//! Other methods on these routes answer 405, other paths 404, both as Feathers errors. Facts the
+//! reference leaves open (page sizes, what `public:read` hides) are settings in [`Behaviour`].
+
+mod api;
+pub mod dates;
+mod json;
+mod model;
+mod query;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use model::{
+    Company, JobRole, Person, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED, Team, WorkingDay, id_from, new_id,
+    splitmix64,
+};
+
+use crate::server::{Control, RunningServer, serve};
+use api::{Api, Settings};
+use dates::now_timestamp;
+use store::Store;
+
+/// A bearer token the mock accepts: the person it belongs to (`/me`) and its scopes
+/// (`public:read`, `private:read`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub token: String,
+    pub person_id: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl ApiToken {
+    pub fn new(token: &str, person_id: Option<&str>, scopes: &[&str]) -> ApiToken {
+        ApiToken {
+            token: token.into(),
+            person_id: person_id.map(str::to_owned),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// API behaviour the reference does not pin down, so tests can try each reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Page size without `$limit` (second-hand: 100).
+    pub default_limit: usize,
+    /// Larger `$limit`s are silently capped to this (second-hand: 250).
+    pub max_limit: usize,
+    /// The statuses a `public:read`-only token can see (inferred: only `active`).
+    pub public_statuses: Vec<String>,
+    /// Person fields a `public:read`-only token cannot see (inferred from the scope names).
+    pub private_fields: Vec<String>,
+    /// Whether private fields are sent as `null` (true) or left out (false) for such a token.
+    pub private_fields_as_null: bool,
+    /// Whether a `public:read`-only token may read job roles (unknown; job titles are usually
+    /// public in a company directory). When false, `/job-roles` answers 403.
+    pub public_job_roles: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        let private = [
+            "personalEmail",
+            "personalPhoneNumber",
+            "formattedPersonalPhoneNumber",
+            "gender",
+            "birthday",
+            "nationality",
+            "nationalities",
+            "dietaryPreference",
+            "foodAllergies",
+            "address",
+            "city",
+            "state",
+            "postcode",
+            "countryCode",
+            "country",
+            "employmentEndDate",
+            "lastWorkingDay",
+            "probationEndDate",
+            "turnoverImpact",
+            "leavingReason",
+            "leavingNote",
+            "leavingFileId",
+            "taxId",
+            "taxCode",
+            "calendarFeedToken",
+            "payrollProvider",
+        ];
+        Behaviour {
+            default_limit: 100,
+            max_limit: 250,
+            public_statuses: vec![STATUS_ACTIVE.into()],
+            private_fields: private.iter().map(|s| (*s).to_owned()).collect(),
+            private_fields_as_null: false,
+            public_job_roles: true,
+        }
+    }
+}
+
+/// How a mock starts. Build on `HumaansConfig::default()` with `..` so new knobs do not break
+/// callers.
+pub struct HumaansConfig {
+    pub tokens: Vec<ApiToken>,
+    pub company: Company,
+    pub behaviour: Behaviour,
+}
+
+pub const DEFAULT_TOKEN: &str = "humaans-test-token";
+
+impl Default for HumaansConfig {
+    /// One token, [`DEFAULT_TOKEN`], with `private:read` and no person; company "Acme Ltd".
+    fn default() -> Self {
+        HumaansConfig {
+            tokens: vec![ApiToken::new(DEFAULT_TOKEN, None, &["private:read"])],
+            company: Company::new("Acme Ltd"),
+            behaviour: Behaviour::default(),
+        }
+    }
+}
+
+/// Everything the mock holds, in list order: to save an organisation and load it again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HumaansSeed {
+    pub company: Company,
+    pub people: Vec<Person>,
+    pub job_roles: Vec<JobRole>,
+}
+
+/// A running mock Humaans API. Dropping it stops the server.
+pub struct MockHumaans {
+    server: RunningServer,
+    api: Arc<Api>,
+}
+
+impl MockHumaans {
+    /// Starts on an ephemeral loopback port.
+    pub async fn start(config: HumaansConfig) -> std::io::Result<MockHumaans> {
+        MockHumaans::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(config: HumaansConfig, addr: SocketAddr) -> std::io::Result<MockHumaans> {
+        let settings = Settings { tokens: config.tokens, behaviour: config.behaviour };
+        let api = Arc::new(Api::new(settings, Store::new(config.company)));
+        let server = serve(api.clone(), addr).await?;
+        Ok(MockHumaans { server, api })
+    }
+
+    /// `http://127.0.0.1:PORT/api`
+    pub fn base_url(&self) -> String {
+        format!("{}/api", self.server.base_url())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// The journal, scripted faults and rate limit.
+    pub fn control(&self) -> &Control {
+        &self.server.control
+    }
+
+    pub fn add_token(&self, token: ApiToken) {
+        self.api.settings.write().unwrap().tokens.push(token);
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        self.api.settings.write().unwrap().behaviour = behaviour;
+    }
+
+    pub fn company(&self) -> Company {
+        self.api.store.read().unwrap().company.clone()
+    }
+
+    pub fn set_company_name(&self, name: &str) {
+        let mut store = self.api.store.write().unwrap();
+        store.company.name = name.into();
+        store.company.updated_at = now_timestamp();
+    }
+
+    /// Adds a person (or replaces the one with the same id, keeping its place in the list) and
+    /// returns the id. An empty id or company id is filled in, as is an empty `createdAt`;
+    /// `updatedAt` is set to now.
+    pub fn add_person(&self, mut person: Person) -> String {
+        let mut store = self.api.store.write().unwrap();
+        normalise_person(&mut person, &store.company.id);
+        person.updated_at = now_timestamp();
+        let id = person.id.clone();
+        store.put_person(person);
+        id
+    }
+
+    /// Changes a person in place and bumps `updatedAt`. Panics on an unknown id, or if `change`
+    /// alters the id (add a new person instead).
+    pub fn update_person(&self, id: &str, change: impl FnOnce(&mut Person)) {
+        let mut store = self.api.store.write().unwrap();
+        let person = store.person_mut(id).unwrap_or_else(|| panic!("no person with id {id:?}"));
+        change(person);
+        assert_eq!(person.id, id, "update_person must not change the id");
+        person.updated_at = now_timestamp();
+    }
+
+    /// Marks a person offboarded, leaving on `last_working_day` (`YYYY-MM-DD`), which becomes
+    /// both `lastWorkingDay` and `employmentEndDate`. Their job roles are left as they are.
+    pub fn offboard(&self, id: &str, last_working_day: &str) {
+        self.update_person(id, |p| {
+            p.status = STATUS_OFFBOARDED.into();
+            p.last_working_day = Some(last_working_day.into());
+            p.employment_end_date = Some(last_working_day.into());
+        });
+    }
+
+    /// Deletes a person and their job roles; nothing happens for an unknown id. Roles of other
+    /// people that report to them keep pointing at the deleted id, as they would in Humaans
+    /// until someone reassigns them.
+    pub fn delete_person(&self, id: &str) {
+        self.api.store.write().unwrap().remove_person(id);
+    }
+
+    pub fn person(&self, id: &str) -> Option<Person> {
+        self.api.store.read().unwrap().person(id).cloned()
+    }
+
+    /// Everyone, in list order.
+    pub fn people(&self) -> Vec<Person> {
+        self.api.store.read().unwrap().people().to_vec()
+    }
+
+    /// Adds a job role (or replaces the one with the same id) and returns the id. Empty id,
+    /// company id and `createdAt` are filled in; `updatedAt` is set to now.
+    pub fn add_job_role(&self, mut role: JobRole) -> String {
+        let mut store = self.api.store.write().unwrap();
+        normalise_role(&mut role, &store.company.id);
+        role.updated_at = now_timestamp();
+        let id = role.id.clone();
+        store.put_role(role);
+        id
+    }
+
+    /// Sets a role's `endDate` and bumps its `updatedAt`. Panics on an unknown id.
+    pub fn end_job_role(&self, id: &str, end_date: &str) {
+        let mut store = self.api.store.write().unwrap();
+        let role = store.role_mut(id).unwrap_or_else(|| panic!("no job role with id {id:?}"));
+        role.end_date = Some(end_date.into());
+        role.updated_at = now_timestamp();
+    }
+
+    /// A person's job roles, in the order they were added.
+    pub fn job_roles_of(&self, person_id: &str) -> Vec<JobRole> {
+        self.api.store.read().unwrap().roles_of(person_id).cloned().collect()
+    }
+
+    /// Replaces the company, people and job roles with the seed's. Timestamps are kept (empty
+    /// ones are set to now), so a saved organisation loads back unchanged.
+    pub fn load_seed(&self, seed: HumaansSeed) {
+        let mut store = self.api.store.write().unwrap();
+        let mut company = seed.company;
+        if company.id.is_empty() {
+            company.id = new_id();
+        }
+        let company_id = company.id.clone();
+        store.reset(company);
+        for mut person in seed.people {
+            normalise_person(&mut person, &company_id);
+            if person.updated_at.is_empty() {
+                person.updated_at = person.created_at.clone();
+            }
+            store.put_person(person);
+        }
+        for mut role in seed.job_roles {
+            normalise_role(&mut role, &company_id);
+            if role.updated_at.is_empty() {
+                role.updated_at = role.created_at.clone();
+            }
+            store.put_role(role);
+        }
+    }
+
+    pub fn seed(&self) -> HumaansSeed {
+        let store = self.api.store.read().unwrap();
+        HumaansSeed {
+            company: store.company.clone(),
+            people: store.people().to_vec(),
+            job_roles: store.roles().to_vec(),
+        }
+    }
+}
+
+fn normalise_person(person: &mut Person, company_id: &str) {
+    if person.id.is_empty() {
+        person.id = new_id();
+    }
+    if person.company_id.is_empty() {
+        person.company_id = company_id.into();
+    }
+    if person.created_at.is_empty() {
+        person.created_at = now_timestamp();
+    }
+}
+
+fn normalise_role(role: &mut JobRole, company_id: &str) {
+    if role.id.is_empty() {
+        role.id = new_id();
+    }
+    if role.company_id.is_empty() {
+        role.company_id = company_id.into();
+    }
+    if role.created_at.is_empty() {
+        role.created_at = now_timestamp();
+    }
+}

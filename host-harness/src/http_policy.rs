@@ -1,0 +1,117 @@
+//! The tenant's outbound HTTP policy, as a `WasiHttpHooks`: the only egress gate a component has
+//! (wasi:http does not go through wasi:sockets). Requests off the allow-list are refused before
+//! anything is sent; allowed ones get clamped timeouts and a response-size cap.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::tenant::{Tenant, TenantStats};
+
+pub struct TenantHttpHooks {
+    pub tenant: Arc<Tenant>,
+    pub stats: Arc<TenantStats>,
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+
+fn clamp(asked: Option<Duration>, limit: Duration) -> Option<Duration> {
+    Some(asked.map_or(limit, |d| d.min(limit)))
+}
+
+impl TenantHttpHooks {
+    fn clamped(&self, options: Option<RequestOptions>) -> RequestOptions {
+        let asked = options.unwrap_or_default();
+        RequestOptions {
+            connect_timeout: clamp(asked.connect_timeout, self.tenant.http_connect_timeout),
+            first_byte_timeout: clamp(asked.first_byte_timeout, self.tenant.http_first_byte_timeout),
+            between_bytes_timeout: clamp(asked.between_bytes_timeout, self.tenant.http_between_bytes_timeout),
+        }
+    }
+
+    fn allowed(&self, uri: &http::Uri) -> bool {
+        let Some(host) = uri.host() else { return false };
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("http") => 80,
+            _ => 443,
+        });
+        self.tenant.allows(host.trim_start_matches('[').trim_end_matches(']'), port)
+    }
+}
+
+impl WasiHttpHooks for TenantHttpHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        if !self.allowed(request.uri()) {
+            self.stats.http_denied.fetch_add(1, Ordering::Relaxed);
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        self.stats.http_requests.fetch_add(1, Ordering::Relaxed);
+        let options = self.clamped(options);
+        let cap = self.tenant.max_response_bytes;
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > cap) {
+                return Err(Error::HttpResponseBodySize(declared));
+            }
+            let response =
+                response.map(|body| CappedBody { inner: body.boxed_unsync(), remaining: cap, cap }.boxed_unsync());
+            Ok((response, Box::new(io) as IoFuture))
+        })
+    }
+}
+
+/// A response body that fails once more than `cap` bytes have arrived.
+struct CappedBody {
+    inner: WasiBody,
+    remaining: u64,
+    cap: u64,
+}
+
+impl Body for CappedBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if len > this.remaining {
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.cap)))));
+                    }
+                    this.remaining -= len;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

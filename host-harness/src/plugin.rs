@@ -1,0 +1,133 @@
+//! Calling the component for one tenant: each call gets a fresh store and instance, bounded by
+//! the tenant's CPU deadline, memory limit and call timeout. A misbehaving call ends in a typed
+//! `CallError` for that call only.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use wasmtime::Store;
+
+use crate::runtime::{HostState, Runtime};
+use crate::storage::Storage;
+use crate::tenant::{Tenant, TenantStats};
+
+/// The component's own types (generated from `wit/world.wit`).
+pub use crate::bindings::exports::humaans::integration::integration as api;
+
+/// Why a call did not return a value of the component's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The guest ran longer than the tenant's CPU deadline.
+    CpuDeadlineExceeded,
+    /// The guest tried to grow its memory past the tenant's limit.
+    MemoryLimitExceeded,
+    /// The call took longer than the tenant's call timeout (host I/O included).
+    TimedOut,
+    /// The guest trapped (a bug in the component).
+    Trapped(String),
+    /// The host could not create an instance (e.g. the pool is exhausted).
+    Instantiation(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::CpuDeadlineExceeded => f.write_str("the component exceeded its CPU deadline"),
+            CallError::MemoryLimitExceeded => f.write_str("the component exceeded its memory limit"),
+            CallError::TimedOut => f.write_str("the call exceeded its time limit"),
+            CallError::Trapped(why) => write!(f, "the component trapped: {why}"),
+            CallError::Instantiation(why) => write!(f, "cannot instantiate the component: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The component as one tenant sees it.
+#[derive(Clone)]
+pub struct TenantPlugin {
+    runtime: Arc<Runtime>,
+    storage: Arc<dyn Storage>,
+    tenant: Arc<Tenant>,
+    stats: Arc<TenantStats>,
+}
+
+type CallResult<T> = Result<Result<T, api::IntegrationError>, CallError>;
+
+macro_rules! call_export {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {{
+        let (mut store, instance) = $self.instantiate().await?;
+        let future = instance.humaans_integration_integration().$method(&mut store, $($arg),*);
+        let outcome = tokio::time::timeout($self.tenant.call_timeout, future).await;
+        $self.finish(&store, outcome)
+    }};
+}
+
+impl TenantPlugin {
+    pub fn new(runtime: Arc<Runtime>, storage: Arc<dyn Storage>, tenant: Tenant) -> Self {
+        TenantPlugin { runtime, storage, tenant: Arc::new(tenant), stats: Arc::default() }
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// Counters of everything this tenant's calls did.
+    pub fn stats(&self) -> &TenantStats {
+        &self.stats
+    }
+
+    pub async fn connect(&self, connection: &api::Connection) -> CallResult<api::ConnectReport> {
+        call_export!(self, call_connect(connection))
+    }
+
+    pub async fn configure(&self, settings: api::Settings) -> CallResult<()> {
+        call_export!(self, call_configure(settings))
+    }
+
+    pub async fn on_employee_event(&self, event: &api::EmployeeEvent) -> CallResult<api::EventOutcome> {
+        call_export!(self, call_on_employee_event(event))
+    }
+
+    pub async fn sync_all(&self, options: api::SyncOptions) -> CallResult<api::SyncReport> {
+        call_export!(self, call_sync_all(options))
+    }
+
+    pub async fn tick(&self, now: &str) -> CallResult<api::TickReport> {
+        call_export!(self, call_tick(now))
+    }
+
+    pub async fn read_logs(&self, query: &api::LogQuery) -> CallResult<api::LogPage> {
+        call_export!(self, call_read_logs(query))
+    }
+
+    async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {
+        let mut store = self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone());
+        let instance = self
+            .runtime
+            .pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiation(format!("{e:#}")))?;
+        Ok((store, instance))
+    }
+
+    fn finish<T>(
+        &self,
+        store: &Store<HostState>,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, CallError> {
+        let state = store.data();
+        self.stats.peak_memory_bytes.fetch_max(state.limiter.peak as u64, Ordering::Relaxed);
+        match outcome {
+            Err(_) => Err(CallError::TimedOut),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if state.limiter.hit => Err(CallError::MemoryLimitExceeded),
+            Ok(Err(e)) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) => {
+                Err(CallError::CpuDeadlineExceeded)
+            }
+            Ok(Err(e)) => Err(CallError::Trapped(format!("{e:#}"))),
+        }
+    }
+}

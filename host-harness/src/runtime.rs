@@ -1,0 +1,252 @@
+//! One engine, one compiled component, one `InstancePre` for the whole process; a fresh `Store`
+//! and instance for every call. Per-call state (`HostState`) carries the tenant's policy.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::bindings::ProvisioningPre;
+use crate::http_policy::TenantHttpHooks;
+use crate::storage::Storage;
+use crate::tenant::{Tenant, TenantStats};
+
+/// How often the epoch advances; the CPU deadline is counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizes of the pooling allocator. Small on purpose: the defaults reserve terabytes of address
+/// space, which CI machines refuse.
+#[derive(Debug, Clone)]
+pub struct PoolSize {
+    /// Instances that may be alive at once (concurrent calls).
+    pub instances: u32,
+    /// Largest linear memory of any instance; tenants' own limits are at most this.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for PoolSize {
+    fn default() -> Self {
+        PoolSize { instances: 64, max_memory_bytes: 512 * 1024 * 1024 }
+    }
+}
+
+/// The per-call store data.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) hooks: TenantHttpHooks,
+    pub(crate) table: ResourceTable,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) stats: Arc<TenantStats>,
+    pub(crate) limiter: TenantLimiter,
+    /// Epoch ticks the guest has spent executing wasm in this call.
+    pub(crate) cpu_ticks: u64,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// Enforces the tenant's memory limit and remembers the peak and whether the limit was hit
+/// (so a trap after a refused `memory.grow` is reported as the memory limit, not a bare trap).
+pub(crate) struct TenantLimiter {
+    limit: usize,
+    pub(crate) peak: usize,
+    pub(crate) hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for TenantLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmtime::Error> {
+        if desired > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmtime::Error> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A wall clock frozen at one instant, for tests and demos that drive time themselves.
+struct FixedClock(Duration);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// The process-wide part of the host.
+pub struct Runtime {
+    engine: Engine,
+    pre: ProvisioningPre<HostState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// Compiles (or loads from `cache_dir`) the component at `component_path` and links it.
+    pub fn new(component_path: &Path, cache_dir: Option<&Path>, pool: PoolSize) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling
+            .total_component_instances(pool.instances)
+            .total_core_instances(pool.instances * 4)
+            .total_memories(pool.instances * 2)
+            .total_tables(pool.instances * 4)
+            .total_stacks(pool.instances)
+            .max_memory_size(pool.max_memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = wt(Engine::new(&config)).context("cannot create the wasm engine")?;
+
+        let component = load_component(&engine, component_path, cache_dir)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        wt(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
+        wt(crate::keyvalue::bindings::wasi::keyvalue::store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+        let pre = wt(linker.instantiate_pre(&component).and_then(ProvisioningPre::new))
+            .context("the component does not implement the humaans:integration/provisioning world")?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
+        Ok(Runtime { engine, pre, ticker_stop })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn pre(&self) -> &ProvisioningPre<HostState> {
+        &self.pre
+    }
+
+    /// A store for one call of `tenant`, with its limits, clock, HTTP policy and storage.
+    pub(crate) fn new_store(
+        &self,
+        tenant: Arc<Tenant>,
+        stats: Arc<TenantStats>,
+        storage: Arc<dyn Storage>,
+    ) -> Store<HostState> {
+        let mut wasi = WasiCtxBuilder::new();
+        if let Some(at) = tenant.fixed_clock {
+            wasi.wall_clock(FixedClock(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()));
+        }
+        let cpu_limit_ticks = (tenant.cpu_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone() },
+            table: ResourceTable::new(),
+            storage,
+            limiter: TenantLimiter { limit: tenant.memory_limit_bytes, peak: 0, hit: false },
+            tenant,
+            stats,
+            cpu_ticks: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        // Each tick observed while running wasm counts against the CPU deadline and yields to
+        // the executor, so one tenant's busy loop cannot starve the others.
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            state.cpu_ticks += 1;
+            if state.cpu_ticks > cpu_limit_ticks {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .expect("spawn the epoch ticker");
+}
+
+/// Loads the compiled form of the component from the cache when it matches this engine and these
+/// bytes; otherwise compiles and stores it. Compilation costs far more than a test.
+fn load_component(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the component {}", path.display()))?;
+    let Some(cache_dir) = cache_dir else {
+        return wt(Component::new(engine, &bytes)).context("cannot compile the component");
+    };
+    let cached = cache_path(engine, &bytes, cache_dir);
+    if cached.exists() {
+        // SAFETY: the file is one this function wrote with `precompile_component` for an engine
+        // with the same compatibility hash; it lives in a directory the operator owns.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok(component);
+        }
+    }
+    let compiled = wt(engine.precompile_component(&bytes)).context("cannot compile the component")?;
+    std::fs::create_dir_all(cache_dir).ok();
+    let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, &compiled).is_ok() {
+        let _ = std::fs::rename(&tmp, &cached);
+    }
+    // SAFETY: the bytes were produced just now by this engine.
+    wt(unsafe { Component::deserialize(engine, &compiled) }).context("cannot load the compiled component")
+}
+
+fn cache_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    dir.join(format!("component-{:016x}.cwasm", hasher.finish()))
+}
+
+/// wasmtime's error type is its own (not anyhow's); convert at the boundary.
+fn wt<T>(result: wasmtime::Result<T>) -> Result<T> {
+    result.map_err(anyhow::Error::from)
+}

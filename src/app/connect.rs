@@ -1,0 +1,148 @@
+//! `connect`, `configure` and `read-logs`.
+
+use crate::error::AppError;
+use crate::logs::{LogAction, LogOutcome, LogPage, LogQuery, LogStore, read_page};
+use crate::reconcile::model::MAX_DAYS_BEFORE_START;
+use crate::reconcile::{ProvisionTiming, Settings};
+use crate::state::{self, Connection};
+use crate::url::{UrlScheme, split_url};
+use crate::{humaans, scim};
+
+use super::{Env, draft, humaans_client, scim_client};
+
+#[derive(Debug, Clone)]
+pub struct ConnectInput {
+    pub scim_base_url: Option<String>,
+    pub scim_token: String,
+    pub humaans_base_url: Option<String>,
+    pub humaans_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectReport {
+    pub company_name: String,
+    pub humaans_base_url: String,
+    pub scim_base_url: String,
+    pub scim_users: u32,
+}
+
+fn check_url(field: &str, url: Option<String>, default: &str) -> Result<String, AppError> {
+    let url = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| default.to_owned());
+    let split = split_url(&url).map_err(|e| AppError::invalid(field, e))?;
+    if split.scheme == UrlScheme::Http {
+        let host = split.authority.rsplit_once(':').map_or(split.authority.as_str(), |(h, _)| h);
+        let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+        if !loopback {
+            return Err(AppError::invalid(
+                field,
+                "must use https:// (plain http is accepted for loopback addresses only)",
+            ));
+        }
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn check_token(field: &str, token: &str) -> Result<String, AppError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AppError::invalid(field, "is empty"));
+    }
+    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(AppError::invalid(field, "contains spaces or control characters"));
+    }
+    Ok(token.to_owned())
+}
+
+/// Verifies both tokens with a real request each, then saves the connection.
+pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppError> {
+    let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+    let result: Result<ConnectReport, AppError> = (|| {
+        let connection = Connection {
+            humaans_base_url: check_url(
+                "connection.humaans-base-url",
+                input.humaans_base_url,
+                humaans::DEFAULT_BASE_URL,
+            )?,
+            humaans_token: check_token("connection.humaans-token", &input.humaans_token)?,
+            scim_base_url: check_url("connection.scim-base-url", input.scim_base_url, scim::DEFAULT_BASE_URL)?,
+            scim_token: check_token("connection.scim-token", &input.scim_token)?,
+        };
+        let mut h = humaans_client(&connection);
+        humaans::verify_token(&mut h, env.http)?;
+        let company_name = humaans::company_name(&mut h, env.http, None)?.unwrap_or_default();
+        let mut s = scim_client(&connection);
+        let scim_users = scim::verify_token(&mut s, env.http)?;
+        state::put(env.kv, "connection", &connection)?;
+        state::put(env.kv, "company", &state::CachedCompany { id: None, name: Some(company_name.clone()) })?;
+        Ok(ConnectReport {
+            company_name,
+            humaans_base_url: connection.humaans_base_url,
+            scim_base_url: connection.scim_base_url,
+            scim_users,
+        })
+    })();
+    let entry = match &result {
+        Ok(r) => draft(
+            env,
+            LogAction::Connect,
+            LogOutcome::Success,
+            format!(
+                "connected to Humaans ({}) and Leapsome SCIM ({}), company {}",
+                r.humaans_base_url, r.scim_base_url, r.company_name
+            ),
+        ),
+        Err(e) => {
+            let d = draft(env, LogAction::Connect, LogOutcome::Failure, format!("connect failed: {e}"));
+            if let Some(s) = e.status() { d.status(s) } else { d }
+        }
+    };
+    logs.append(entry);
+    logs.flush(env.kv).map_err(AppError::Storage)?;
+    result
+}
+
+fn describe(s: &Settings) -> String {
+    let p = match s.provisioning {
+        None => "off".to_owned(),
+        Some(ProvisionTiming::Immediately) => "immediately".to_owned(),
+        Some(ProvisionTiming::OnStartDate) => "on start date".to_owned(),
+        Some(ProvisionTiming::DaysBeforeStart(n)) => format!("{n} days before start"),
+    };
+    let d = match s.deprovisioning {
+        None => "off",
+        Some(crate::reconcile::DeprovisionAction::Suspend) => "suspend",
+        Some(crate::reconcile::DeprovisionAction::Deactivate) => "deactivate",
+    };
+    let dialect = match s.dialect {
+        crate::reconcile::Dialect::Leapsome => "leapsome",
+        crate::reconcile::Dialect::Rfc7644 => "rfc7644",
+    };
+    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}")
+}
+
+/// Validates and saves the settings. Refused before `connect`.
+pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
+    state::load_connection(env.kv)?;
+    let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+    if let Some(ProvisionTiming::DaysBeforeStart(n)) = settings.provisioning {
+        if n == 0 || n > MAX_DAYS_BEFORE_START {
+            let e = AppError::invalid(
+                "settings.provisioning.days-before-start",
+                format!("must be between 1 and {MAX_DAYS_BEFORE_START} (use on-start-date for 0), got {n}"),
+            );
+            logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
+            logs.flush(env.kv).map_err(AppError::Storage)?;
+            return Err(e);
+        }
+    }
+    state::put(env.kv, "settings", &settings)?;
+    logs.append(draft(env, LogAction::Configure, LogOutcome::Success, format!("configured: {}", describe(&settings))));
+    logs.flush(env.kv).map_err(AppError::Storage)
+}
+
+pub fn read_logs(env: &mut Env, query: &LogQuery) -> Result<LogPage, AppError> {
+    if query.limit > crate::logs::MAX_PAGE_LIMIT {
+        return Err(AppError::invalid("query.limit", format!("must be at most {}", crate::logs::MAX_PAGE_LIMIT)));
+    }
+    read_page(env.kv, query).map_err(AppError::Storage)
+}

@@ -1,0 +1,376 @@
+//! Talking to a remote service over the host's HTTP: bearer auth, JSON, retries with backoff for
+//! transient failures (honouring `Retry-After`), optional pacing to a request rate, and failures
+//! classified into the contract's error kinds. Tokens go into headers only, never into errors.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use crate::error::{AppError, Failure, Service};
+use crate::ports::{HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
+
+/// Attempts per request for transient failures (first try included).
+const MAX_ATTEMPTS: u32 = 4;
+const BACKOFF_START_MS: u64 = 250;
+const BACKOFF_MAX_MS: u64 = 8_000;
+/// The longest `Retry-After` honoured within one call; longer waits end the call (the next
+/// tick or sync continues) rather than hold the host.
+const RETRY_AFTER_MAX_MS: u64 = 30_000;
+
+/// A request as the services see it, relative to the base URL.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    /// Path and query, already encoded, e.g. `/people?$limit=250`.
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl Call {
+    pub fn get(path: impl Into<String>) -> Self {
+        Call { method: Method::Get, path: path.into(), body: None }
+    }
+    pub fn with(method: Method, path: impl Into<String>, body: Option<Value>) -> Self {
+        Call { method, path: path.into(), body }
+    }
+}
+
+/// A successful answer: status and parsed JSON (`Value::Null` for an empty body).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub json: Value,
+}
+
+/// Keeps requests under `per_second` in any one-second window.
+#[derive(Debug)]
+struct Pacer {
+    per_second: usize,
+    started: VecDeque<u64>,
+}
+
+impl Pacer {
+    /// How many requests may start now, and otherwise how long to wait.
+    fn available(&mut self, now: u64) -> Result<usize, u64> {
+        while self.started.front().is_some_and(|t| now.saturating_sub(*t) >= 1000) {
+            self.started.pop_front();
+        }
+        let free = self.per_second - self.started.len().min(self.per_second);
+        if free > 0 { Ok(free) } else { Err(1000 - (now - self.started[0])) }
+    }
+}
+
+/// One service: base URL, token, pacing and request counting.
+pub struct Client {
+    pub service: Service,
+    base: String,
+    token: String,
+    content_type: &'static str,
+    pacer: Option<Pacer>,
+    pub max_in_flight: usize,
+    /// Requests sent (retries included), for reports and tests.
+    pub requests_sent: u64,
+}
+
+impl Client {
+    pub fn new(service: Service, base: &str, token: &str) -> Self {
+        Client {
+            service,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            content_type: match service {
+                Service::Scim => "application/scim+json",
+                Service::Humaans => "application/json",
+            },
+            pacer: None,
+            max_in_flight: 8,
+            requests_sent: 0,
+        }
+    }
+
+    /// Never more than `per_second` requests start in any second (Leapsome: 30/s).
+    pub fn paced(mut self, per_second: usize) -> Self {
+        self.pacer = Some(Pacer { per_second: per_second.max(1), started: VecDeque::new() });
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn build(&self, call: &Call) -> HttpRequest {
+        let mut headers = vec![
+            ("authorization".to_owned(), format!("Bearer {}", self.token)),
+            ("accept".to_owned(), format!("{}, application/json", self.content_type)),
+        ];
+        let body = call.body.as_ref().map(|b| {
+            headers.push(("content-type".to_owned(), self.content_type.to_owned()));
+            serde_json::to_vec(b).expect("JSON serialises")
+        });
+        HttpRequest { method: call.method, url: format!("{}{}", self.base, call.path), headers, body }
+    }
+
+    pub fn send(&mut self, transport: &mut dyn HttpTransport, call: Call) -> Result<Reply, AppError> {
+        self.send_all(transport, vec![call]).pop().expect("one result per call")
+    }
+
+    /// Sends `calls` concurrently (bounded by `max_in_flight` and the pacing), retrying the
+    /// transient failures of each; results in input order.
+    pub fn send_all(&mut self, transport: &mut dyn HttpTransport, calls: Vec<Call>) -> Vec<Result<Reply, AppError>> {
+        let mut results: Vec<Option<Result<Reply, AppError>>> = vec![None; calls.len()];
+        // (index, attempt) still to send
+        let mut queue: Vec<(usize, u32)> = (0..calls.len()).map(|i| (i, 1)).collect();
+        while !queue.is_empty() {
+            let mut batch = Vec::new();
+            while batch.len() < self.max_in_flight.max(1) && !queue.is_empty() {
+                let room = match self.pacer.as_mut() {
+                    None => usize::MAX,
+                    Some(p) => match p.available(transport.monotonic_millis()) {
+                        Ok(n) => n,
+                        Err(_) if !batch.is_empty() => break,
+                        Err(wait) => {
+                            transport.sleep(wait.max(1));
+                            continue;
+                        }
+                    },
+                };
+                let take = room.min(self.max_in_flight.max(1) - batch.len()).min(queue.len());
+                let now = transport.monotonic_millis();
+                for item in queue.drain(..take) {
+                    if let Some(p) = self.pacer.as_mut() {
+                        p.started.push_back(now);
+                    }
+                    batch.push(item);
+                }
+            }
+            let requests = batch.iter().map(|(i, _)| self.build(&calls[*i])).collect();
+            self.requests_sent += batch.len() as u64;
+            let responses = transport.send_all(requests, self.max_in_flight);
+            let mut wait_ms = 0;
+            for ((index, attempt), response) in batch.into_iter().zip(responses) {
+                match self.classify(&calls[index], response) {
+                    Outcome::Done(r) => results[index] = Some(r),
+                    Outcome::Retry { error, after_ms } if attempt < MAX_ATTEMPTS && after_ms <= RETRY_AFTER_MAX_MS => {
+                        let backoff = (BACKOFF_START_MS << (attempt - 1)).min(BACKOFF_MAX_MS);
+                        wait_ms = wait_ms.max(after_ms.max(backoff));
+                        let _ = error;
+                        queue.push((index, attempt + 1));
+                    }
+                    Outcome::Retry { error, .. } => results[index] = Some(Err(error)),
+                }
+            }
+            if !queue.is_empty() && wait_ms > 0 {
+                transport.sleep(wait_ms);
+            }
+        }
+        results.into_iter().map(|r| r.expect("every call resolved")).collect()
+    }
+
+    fn classify(&self, call: &Call, response: Result<HttpResponse, TransportError>) -> Outcome {
+        let service = self.service;
+        let fail = |status: Option<u16>, message: String| Failure { service, status, message };
+        let response = match response {
+            Ok(r) => r,
+            Err(TransportError::Denied) => {
+                return Outcome::Done(Err(AppError::Transport(fail(None, TransportError::Denied.to_string()))));
+            }
+            Err(e @ TransportError::InvalidRequest(_)) => {
+                return Outcome::Done(Err(AppError::Transport(fail(None, e.to_string()))));
+            }
+            Err(e) => return Outcome::Retry { error: AppError::Transport(fail(None, e.to_string())), after_ms: 0 },
+        };
+        let status = response.status;
+        if (200..300).contains(&status) {
+            if response.body.iter().all(u8::is_ascii_whitespace) {
+                return Outcome::Done(Ok(Reply { status, json: Value::Null }));
+            }
+            return match serde_json::from_slice::<Value>(&response.body) {
+                Ok(json) => Outcome::Done(Ok(Reply { status, json })),
+                Err(e) => {
+                    let error = AppError::Transport(fail(
+                        Some(status),
+                        format!("unreadable response ({}): {e}", content_type(&response)),
+                    ));
+                    // A cut-off read is worth another try; a write may have happened, so it is not
+                    // repeated (the next sync finds and links the account).
+                    if call.method == Method::Get {
+                        Outcome::Retry { error, after_ms: 0 }
+                    } else {
+                        Outcome::Done(Err(error))
+                    }
+                }
+            };
+        }
+        let message = error_message(&response);
+        let failure = fail(Some(status), message);
+        match status {
+            401 | 403 => Outcome::Done(Err(AppError::Unauthorized(failure))),
+            408 | 429 | 500..=599 => {
+                let after_ms = response
+                    .header("retry-after")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(|s| (s.max(0.0) * 1000.0) as u64)
+                    .unwrap_or(0);
+                Outcome::Retry { error: AppError::Upstream(failure), after_ms }
+            }
+            _ => Outcome::Done(Err(AppError::Upstream(failure))),
+        }
+    }
+}
+
+enum Outcome {
+    Done(Result<Reply, AppError>),
+    Retry { error: AppError, after_ms: u64 },
+}
+
+fn content_type(r: &HttpResponse) -> &str {
+    r.header("content-type").unwrap_or("no content type")
+}
+
+/// The service's own message: SCIM `detail`, Feathers `message`, or the start of the body.
+fn error_message(r: &HttpResponse) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
+        for key in ["detail", "message", "error", "title"] {
+            if let Some(m) = v.get(key).and_then(Value::as_str).filter(|m| !m.is_empty()) {
+                return m.chars().take(300).collect();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&r.body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("HTTP {} with an empty body", r.status)
+    } else if text.starts_with('<') {
+        format!("HTTP {} with an HTML page ({})", r.status, content_type(r))
+    } else {
+        text.chars().take(200).collect()
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transport answering from a script, recording requests and sleeps.
+    struct Scripted {
+        answers: VecDeque<Result<HttpResponse, TransportError>>,
+        sent: Vec<HttpRequest>,
+        slept: Vec<u64>,
+        clock: u64,
+    }
+
+    impl HttpTransport for Scripted {
+        fn send_all(&mut self, requests: Vec<HttpRequest>, _max: usize) -> Vec<Result<HttpResponse, TransportError>> {
+            requests
+                .into_iter()
+                .map(|r| {
+                    self.sent.push(r);
+                    self.answers.pop_front().expect("scripted answer")
+                })
+                .collect()
+        }
+        fn sleep(&mut self, millis: u64) {
+            self.slept.push(millis);
+            self.clock += millis;
+        }
+        fn monotonic_millis(&mut self) -> u64 {
+            self.clock
+        }
+    }
+
+    fn answer(status: u16, body: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, TransportError> {
+        Ok(HttpResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    fn scripted(answers: Vec<Result<HttpResponse, TransportError>>) -> Scripted {
+        Scripted { answers: answers.into(), sent: vec![], slept: vec![], clock: 0 }
+    }
+
+    #[test]
+    fn retries_429_honouring_retry_after_then_succeeds() {
+        let mut t = scripted(vec![answer(429, "", &[("retry-after", "2")]), answer(200, "{\"ok\":true}", &[])]);
+        let mut c = Client::new(Service::Scim, "http://x/scim", "secret-token");
+        let r = c.send(&mut t, Call::get("/Users")).unwrap();
+        assert_eq!(r.json["ok"], true);
+        assert_eq!(t.slept, vec![2000]);
+        assert_eq!(t.sent.len(), 2);
+        assert_eq!(t.sent[0].headers[0].1, "Bearer secret-token");
+    }
+
+    #[test]
+    fn permanent_4xx_is_not_retried_and_carries_the_message() {
+        let mut t = scripted(vec![answer(400, r#"{"detail":"bad domain","status":"400"}"#, &[])]);
+        let mut c = Client::new(Service::Scim, "http://x", "tok");
+        let err = c.send(&mut t, Call::get("/Users")).unwrap_err();
+        assert_eq!(
+            err,
+            AppError::Upstream(Failure { service: Service::Scim, status: Some(400), message: "bad domain".into() })
+        );
+        assert_eq!(t.sent.len(), 1);
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts_with_backoff() {
+        let mut t =
+            scripted((0..4).map(|_| answer(503, "<html>down</html>", &[("content-type", "text/html")])).collect());
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        let err = c.send(&mut t, Call::get("/people")).unwrap_err();
+        assert!(matches!(&err, AppError::Upstream(f) if f.status == Some(503) && f.message.contains("HTML")));
+        assert_eq!(t.slept, vec![250, 500, 1000]);
+    }
+
+    #[test]
+    fn malformed_json_retried_for_reads_not_writes() {
+        let mut t = scripted(vec![answer(200, "{\"trunc", &[]), answer(200, "{}", &[])]);
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        assert!(c.send(&mut t, Call::get("/people")).is_ok());
+        let mut t = scripted(vec![answer(201, "{\"trunc", &[])]);
+        assert!(matches!(
+            c.send(&mut t, Call::with(Method::Post, "/Users", Some(serde_json::json!({})))),
+            Err(AppError::Transport(_))
+        ));
+    }
+
+    #[test]
+    fn unauthorized_names_the_service_and_never_the_token() {
+        let mut t = scripted(vec![answer(403, "", &[])]);
+        let mut c = Client::new(Service::Scim, "http://x", "very-secret");
+        let err = c.send(&mut t, Call::get("/Users")).unwrap_err();
+        assert!(matches!(&err, AppError::Unauthorized(f) if f.service == Service::Scim));
+        assert!(!format!("{err:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn pacing_holds_requests_to_the_rate() {
+        let answers = (0..7).map(|_| answer(204, "", &[])).collect();
+        let mut t = scripted(answers);
+        let mut c = Client::new(Service::Scim, "http://x", "tok").paced(3);
+        let calls = (0..7).map(|i| Call::get(format!("/Users/{i}"))).collect();
+        let results = c.send_all(&mut t, calls);
+        assert!(results.iter().all(Result::is_ok));
+        // 3 at t=0, 3 at t=1000, 1 at t=2000.
+        assert_eq!(t.clock, 2000);
+    }
+
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(encode("userName eq \"a+b@x.com\""), "userName%20eq%20%22a%2Bb%40x.com%22");
+    }
+}

@@ -1,0 +1,206 @@
+//! The wasm glue: the contract's exports, converted to and from the shell's types. Compiled for
+//! wasm32 only (the export names contain `:`, which native linkers refuse).
+
+use chrono::Utc;
+
+use crate::adapters::{WasiHttp, WasiKeyValue};
+use crate::app::{self, ChangeKind, Env};
+use crate::bindings::exports::humaans::integration::integration as wit;
+use crate::error::{AppError, Failure, Service};
+use crate::logs;
+use crate::reconcile::timing::parse_time;
+use crate::reconcile::{DeprovisionAction, Dialect, ProvisionTiming, Settings};
+
+struct Component;
+
+crate::bindings::export!(Component with_types_in crate::bindings);
+
+/// Runs `f` with the host's HTTP, this tenant's storage and the time.
+fn with_env<T>(
+    now: Option<chrono::DateTime<Utc>>,
+    f: impl FnOnce(&mut Env) -> Result<T, AppError>,
+) -> Result<T, wit::IntegrationError> {
+    let mut kv = WasiKeyValue::open().map_err(|e| error(AppError::Storage(e)))?;
+    let mut http = WasiHttp::new();
+    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(Utc::now) };
+    f(&mut env).map_err(error)
+}
+
+fn service(s: Service) -> wit::Service {
+    match s {
+        Service::Humaans => wit::Service::Humaans,
+        Service::Scim => wit::Service::Scim,
+    }
+}
+
+fn failure(f: Failure) -> wit::ServiceFailure {
+    wit::ServiceFailure { service: service(f.service), status: f.status, message: f.message }
+}
+
+fn error(e: AppError) -> wit::IntegrationError {
+    match e {
+        AppError::NotConnected => wit::IntegrationError::NotConnected,
+        AppError::InvalidInput { field, message } => {
+            wit::IntegrationError::InvalidInput(wit::InvalidField { field, message })
+        }
+        AppError::UnknownPerson(id) => wit::IntegrationError::UnknownPerson(id),
+        AppError::Unauthorized(f) => wit::IntegrationError::Unauthorized(failure(f)),
+        AppError::Upstream(f) => wit::IntegrationError::Upstream(failure(f)),
+        AppError::Transport(f) => wit::IntegrationError::Transport(failure(f)),
+        AppError::Storage(m) => wit::IntegrationError::Storage(m),
+    }
+}
+
+fn change(c: app::Change) -> wit::Change {
+    wit::Change {
+        person_id: c.person_id,
+        email: c.email,
+        kind: match c.kind {
+            ChangeKind::Create => wit::ChangeKind::Create,
+            ChangeKind::Adopt => wit::ChangeKind::Adopt,
+            ChangeKind::Update => wit::ChangeKind::Update,
+            ChangeKind::Suspend => wit::ChangeKind::Suspend,
+            ChangeKind::Delete => wit::ChangeKind::Delete,
+            ChangeKind::Reactivate => wit::ChangeKind::Reactivate,
+            ChangeKind::LinkManager => wit::ChangeKind::LinkManager,
+        },
+        attributes: c.attributes,
+        error: c.error,
+    }
+}
+
+fn settings(s: wit::Settings) -> Settings {
+    Settings {
+        provisioning: s.provisioning.map(|p| match p {
+            wit::ProvisionTiming::Immediately => ProvisionTiming::Immediately,
+            wit::ProvisionTiming::OnStartDate => ProvisionTiming::OnStartDate,
+            wit::ProvisionTiming::DaysBeforeStart(n) => ProvisionTiming::DaysBeforeStart(n),
+        }),
+        deprovisioning: s.deprovisioning.map(|d| match d {
+            wit::DeprovisionAction::Suspend => DeprovisionAction::Suspend,
+            wit::DeprovisionAction::Deactivate => DeprovisionAction::Deactivate,
+        }),
+        dialect: match s.dialect {
+            wit::Dialect::Leapsome => Dialect::Leapsome,
+            wit::Dialect::Rfc7644 => Dialect::Rfc7644,
+        },
+    }
+}
+
+fn log_entry(e: logs::LogEntry) -> wit::LogEntry {
+    use logs::{LogAction as A, LogOutcome as O};
+    wit::LogEntry {
+        sequence: e.sequence,
+        at: e.at,
+        action: match e.action {
+            A::Connect => wit::LogAction::Connect,
+            A::Configure => wit::LogAction::Configure,
+            A::Provision => wit::LogAction::Provision,
+            A::Adopt => wit::LogAction::Adopt,
+            A::Update => wit::LogAction::Update,
+            A::Suspend => wit::LogAction::Suspend,
+            A::Delete => wit::LogAction::Delete,
+            A::Reactivate => wit::LogAction::Reactivate,
+            A::LinkManager => wit::LogAction::LinkManager,
+            A::ManagerPending => wit::LogAction::ManagerPending,
+            A::Skip => wit::LogAction::Skip,
+            A::Event => wit::LogAction::Event,
+            A::Sync => wit::LogAction::Sync,
+            A::Tick => wit::LogAction::Tick,
+        },
+        person_id: e.person_id,
+        email: e.email,
+        outcome: match e.outcome {
+            O::Success => wit::LogOutcome::Success,
+            O::Failure => wit::LogOutcome::Failure,
+            O::Skipped => wit::LogOutcome::Skipped,
+            O::Pending => wit::LogOutcome::Pending,
+        },
+        http_status: e.http_status,
+        message: e.message,
+    }
+}
+
+impl wit::Guest for Component {
+    fn connect(c: wit::Connection) -> Result<wit::ConnectReport, wit::IntegrationError> {
+        let input = app::ConnectInput {
+            scim_base_url: c.scim_base_url,
+            scim_token: c.scim_token,
+            humaans_base_url: c.humaans_base_url,
+            humaans_token: c.humaans_token,
+        };
+        let r = with_env(None, |env| app::connect(env, input))?;
+        Ok(wit::ConnectReport {
+            company_name: r.company_name,
+            humaans_base_url: r.humaans_base_url,
+            scim_base_url: r.scim_base_url,
+            scim_users: r.scim_users,
+        })
+    }
+
+    fn configure(s: wit::Settings) -> Result<(), wit::IntegrationError> {
+        with_env(None, |env| app::configure(env, settings(s)))
+    }
+
+    fn on_employee_event(e: wit::EmployeeEvent) -> Result<wit::EventOutcome, wit::IntegrationError> {
+        let kind = match e.kind {
+            wit::EventKind::Created => app::EventKind::Created,
+            wit::EventKind::Updated => app::EventKind::Updated,
+            wit::EventKind::JobRoleChanged => app::EventKind::JobRoleChanged,
+            wit::EventKind::Offboarded => app::EventKind::Offboarded,
+            wit::EventKind::Deleted => app::EventKind::Deleted,
+        };
+        let o = with_env(None, |env| app::on_employee_event(env, &e.id, kind, &e.person_id, &e.occurred_at))?;
+        Ok(wit::EventOutcome {
+            changes: o.changes.into_iter().map(change).collect(),
+            skipped: o.skipped,
+            manager_pending: o.manager_pending,
+        })
+    }
+
+    fn sync_all(o: wit::SyncOptions) -> Result<wit::SyncReport, wit::IntegrationError> {
+        let r = with_env(None, |env| {
+            app::sync_all(env, app::SyncOptions { dry_run: o.dry_run, max_writes: o.max_writes })
+        })?;
+        Ok(wit::SyncReport {
+            dry_run: r.dry_run,
+            people: r.people,
+            scim_users: r.scim_users,
+            created: r.created,
+            adopted: r.adopted,
+            updated: r.updated,
+            deprovisioned: r.deprovisioned,
+            reactivated: r.reactivated,
+            managers_linked: r.managers_linked,
+            managers_pending: r.managers_pending,
+            skipped: r.skipped,
+            failed: r.failed,
+            writes: r.writes,
+            remaining_writes: r.remaining_writes,
+            complete: r.complete,
+            changes: r.changes.into_iter().map(change).collect(),
+        })
+    }
+
+    fn tick(now: String) -> Result<wit::TickReport, wit::IntegrationError> {
+        let Some(at) = parse_time(&now) else {
+            return Err(error(AppError::invalid("now", "must be an RFC 3339 time, e.g. 2026-11-28T09:00:00Z")));
+        };
+        let r = with_env(Some(at), app::tick)?;
+        Ok(wit::TickReport {
+            provisioned: r.provisioned,
+            deprovisioned: r.deprovisioned,
+            managers_linked: r.managers_linked,
+            failed: r.failed,
+            waiting: r.waiting,
+            next_due: r.next_due,
+        })
+    }
+
+    fn read_logs(q: wit::LogQuery) -> Result<wit::LogPage, wit::IntegrationError> {
+        let query =
+            logs::LogQuery { failures_only: q.failures_only, person_id: q.person_id, limit: q.limit, before: q.before };
+        let page = with_env(None, |env| app::read_logs(env, &query))?;
+        Ok(wit::LogPage { entries: page.entries.into_iter().map(log_entry).collect(), next_before: page.next_before })
+    }
+}

@@ -1,0 +1,106 @@
+//! The Humaans API as the integration uses it: full paged lists (250 a page, pages after the first
+//! fetched concurrently), single people, a person's job roles, the company.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::{Call, Client, encode};
+use crate::error::{AppError, Failure, Service};
+use crate::ports::HttpTransport;
+use crate::reconcile::{JobRole, Person};
+
+pub const DEFAULT_BASE_URL: &str = "https://app.humaans.io/api";
+/// Humaans' largest page.
+pub const PAGE_SIZE: usize = 250;
+
+fn bad_shape(what: &str, detail: impl std::fmt::Display) -> AppError {
+    AppError::Transport(Failure {
+        service: Service::Humaans,
+        status: None,
+        message: format!("unexpected {what}: {detail}"),
+    })
+}
+
+fn parse_items<T: DeserializeOwned>(what: &str, page: &Value) -> Result<Vec<T>, AppError> {
+    let data = page.get("data").and_then(Value::as_array).ok_or_else(|| bad_shape(what, "no `data` list"))?;
+    // One unreadable record must not hide the others: skip it (the shell logs ids it cannot map).
+    Ok(data.iter().filter_map(|item| serde_json::from_value(item.clone()).ok()).collect())
+}
+
+/// Every record of a list endpoint. The first page tells the total; the rest are fetched together.
+/// Pages smaller than asked (a server-side cap) are followed until `total` is reached.
+pub fn list_all<T: DeserializeOwned>(
+    client: &mut Client,
+    transport: &mut dyn HttpTransport,
+    path: &str,
+) -> Result<Vec<T>, AppError> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let page_call = |skip: usize| Call::get(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}"));
+    let first = client.send(transport, page_call(0))?.json;
+    let total = first.get("total").and_then(Value::as_u64).ok_or_else(|| bad_shape(path, "no `total`"))? as usize;
+    let mut items: Vec<T> = parse_items(path, &first)?;
+    let mut got = first.get("data").and_then(Value::as_array).map_or(0, Vec::len);
+    let limit = first.get("limit").and_then(Value::as_u64).map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
+    while got < total {
+        if got == 0 {
+            break;
+        }
+        let skips: Vec<usize> = (got..total).step_by(limit).collect();
+        let calls = skips.iter().map(|s| page_call(*s)).collect();
+        let mut progressed = 0;
+        for reply in client.send_all(transport, calls) {
+            let page = reply?.json;
+            let n = page.get("data").and_then(Value::as_array).map_or(0, Vec::len);
+            items.extend(parse_items::<T>(path, &page)?);
+            progressed += n;
+        }
+        if progressed == 0 {
+            break;
+        }
+        got += progressed;
+    }
+    Ok(items)
+}
+
+pub fn all_people(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<Person>, AppError> {
+    list_all(client, t, "/people")
+}
+
+pub fn all_job_roles(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<JobRole>, AppError> {
+    list_all(client, t, "/job-roles")
+}
+
+/// One person; `Ok(None)` when Humaans does not know the id.
+pub fn person(client: &mut Client, t: &mut dyn HttpTransport, id: &str) -> Result<Option<Person>, AppError> {
+    match client.send(t, Call::get(format!("/people/{}", encode(id)))) {
+        Ok(reply) => serde_json::from_value(reply.json).map(Some).map_err(|e| bad_shape("person", e)),
+        Err(AppError::Upstream(f)) if f.status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn job_roles_of(client: &mut Client, t: &mut dyn HttpTransport, person_id: &str) -> Result<Vec<JobRole>, AppError> {
+    list_all(client, t, &format!("/job-roles?personId={}", encode(person_id)))
+}
+
+/// The company name, from `/companies/:id` (or the token's company when the id is unknown).
+pub fn company_name(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    company_id: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let json = match company_id {
+        Some(id) => client.send(t, Call::get(format!("/companies/{}", encode(id))))?.json,
+        None => {
+            let page = client.send(t, Call::get("/companies?$limit=1"))?.json;
+            page.get("data").and_then(|d| d.get(0)).cloned().unwrap_or(Value::Null)
+        }
+    };
+    Ok(json.get("name").and_then(Value::as_str).map(str::to_owned))
+}
+
+/// `GET /me`: a cheap request that proves the token; returns the company id of its owner if any.
+pub fn verify_token(client: &mut Client, t: &mut dyn HttpTransport) -> Result<(), AppError> {
+    // `/companies` works for every token (`/me` needs a token tied to a person).
+    client.send(t, Call::get("/companies?$limit=1")).map(|_| ())
+}

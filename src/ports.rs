@@ -1,0 +1,128 @@
+//! The two things the component needs from its host, as small traits: the shell is written
+//! against these, the wasm adapters (`adapters/`) implement them over raw WASI bindings, and
+//! native tests implement them with fakes.
+
+/// An HTTP request the shell wants sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    /// Absolute URL: `http(s)://host[:port]/path?query`, already percent-encoded.
+    pub url: String,
+    /// Header name (lower case) and value. `authorization` carries a secret: never log it.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header name (lower case) and value.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request got no HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host refused to send it (not on the tenant's allow-list).
+    Denied,
+    /// Connection refused, DNS failure, TLS failure.
+    Unreachable(String),
+    /// A timeout (connect, first byte, between bytes).
+    TimedOut(String),
+    /// The connection broke or the response was cut short / too large.
+    Broken(String),
+    /// The request could not be built (bad URL).
+    InvalidRequest(String),
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Denied => f.write_str("the host denied the request (destination not allowed)"),
+            TransportError::Unreachable(m) => write!(f, "unreachable: {m}"),
+            TransportError::TimedOut(m) => write!(f, "timed out: {m}"),
+            TransportError::Broken(m) => write!(f, "connection failed: {m}"),
+            TransportError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+        }
+    }
+}
+
+/// Sends HTTP requests. `send_all` sends up to `max_in_flight` at once and returns the results
+/// in the order of `requests`.
+pub trait HttpTransport {
+    fn send_all(
+        &mut self,
+        requests: Vec<HttpRequest>,
+        max_in_flight: usize,
+    ) -> Vec<Result<HttpResponse, TransportError>>;
+
+    fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.send_all(vec![request], 1).pop().expect("one result per request")
+    }
+
+    /// Blocks for `millis` milliseconds (backoff, pacing).
+    fn sleep(&mut self, millis: u64);
+
+    /// Milliseconds on a monotonic clock (for pacing).
+    fn monotonic_millis(&mut self) -> u64;
+}
+
+/// Tenant storage: a flat key/value namespace the host scopes to this tenant.
+pub trait KeyValue {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
+    fn delete(&mut self, key: &str) -> Result<(), String>;
+}
+
+/// An in-memory `KeyValue` for native tests, counting operations.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryKeyValue {
+    pub data: std::collections::BTreeMap<String, Vec<u8>>,
+    pub reads: usize,
+    pub writes: usize,
+}
+
+impl KeyValue for MemoryKeyValue {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.reads += 1;
+        Ok(self.data.get(key).cloned())
+    }
+    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.writes += 1;
+        self.data.insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&mut self, key: &str) -> Result<(), String> {
+        self.writes += 1;
+        self.data.remove(key);
+        Ok(())
+    }
+}

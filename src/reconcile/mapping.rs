@@ -1,0 +1,238 @@
+//! Humaans -> SCIM attribute mapping (product.md §3) and the "current job role" rule.
+
+use chrono::NaiveDate;
+
+use super::model::{Attr, JobRole, Person, Profile};
+
+/// The role in effect on `today`: the latest `effectiveDate` not in the future, among roles not
+/// ended before today. Roles without a readable effective date never count.
+pub fn current_role<'a>(roles: &'a [JobRole], today: NaiveDate) -> Option<&'a JobRole> {
+    roles
+        .iter()
+        .filter_map(|r| Some((parse_date(r.effective_date.as_deref()?)?, r)))
+        .filter(|(effective, r)| {
+            *effective <= today && r.end_date.as_deref().and_then(parse_date).is_none_or(|end| end >= today)
+        })
+        // max_by_key keeps the last of equal keys: the most recently listed role wins a tie.
+        .max_by_key(|(effective, _)| *effective)
+        .map(|(_, r)| r)
+}
+
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    // Accept `YYYY-MM-DD` and timestamps starting with one.
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Why a person cannot be mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmappable {
+    NoWorkEmail,
+    InvalidWorkEmail(String),
+}
+
+impl std::fmt::Display for Unmappable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unmappable::NoWorkEmail => f.write_str("no work email in Humaans"),
+            Unmappable::InvalidWorkEmail(e) => write!(f, "work email `{e}` is not an email address"),
+        }
+    }
+}
+
+/// The SCIM attributes Leapsome should hold for this person. Empty Humaans values are left out,
+/// which clears them remotely.
+pub fn desired_profile(
+    person: &Person,
+    role: Option<&JobRole>,
+    company_name: Option<&str>,
+) -> Result<Profile, Unmappable> {
+    let email = person.email.as_deref().ok_or(Unmappable::NoWorkEmail)?;
+    if !is_plausible_email(email) {
+        return Err(Unmappable::InvalidWorkEmail(email.to_owned()));
+    }
+    let mut profile = Profile::new();
+    let mut put = |attr: Attr, value: Option<&str>| {
+        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            profile.insert(attr, v.to_owned());
+        }
+    };
+    put(Attr::UserName, Some(email));
+    put(Attr::Email, Some(email));
+    put(Attr::GivenName, person.first_name.as_deref());
+    put(Attr::MiddleName, person.middle_name.as_deref());
+    put(Attr::FamilyName, person.last_name.as_deref());
+    put(Attr::NickName, person.preferred_name.as_deref());
+    put(Attr::EmployeeNumber, person.employee_id.as_deref());
+    put(Attr::Phone, person.phone_number.as_deref());
+    put(Attr::Timezone, person.timezone.as_deref());
+    put(Attr::UserType, person.contract_type.as_deref());
+    put(Attr::Organization, company_name);
+    put(Attr::Title, role.and_then(|r| r.job_title.as_deref()));
+    put(Attr::Department, role.and_then(|r| r.department.as_deref()));
+    put(Attr::ExternalId, Some(person.id.as_str()));
+    Ok(profile)
+}
+
+/// One `@`, something on each side, no spaces or control characters. Leapsome checks the domain.
+fn is_plausible_email(email: &str) -> bool {
+    let mut parts = email.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Attributes whose values differ between `desired` and `current` (absent counts as empty).
+/// Keys of `current` outside `known` are unknown remotely and written when desired is non-empty.
+pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
+    Attr::ALL
+        .iter()
+        .filter_map(|attr| {
+            let want = desired.get(attr).map(String::as_str).unwrap_or("");
+            let have = current.get(attr).map(String::as_str).unwrap_or("");
+            // Exact comparison, emails included: a change of case is a rename worth sending.
+            (want != have).then(|| (*attr, want.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(id: &str, title: &str, effective: &str, end: Option<&str>) -> JobRole {
+        JobRole {
+            id: id.into(),
+            person_id: "p".into(),
+            job_title: Some(title.into()),
+            department: Some("Eng".into()),
+            reporting_to: None,
+            effective_date: Some(effective.into()),
+            end_date: end.map(Into::into),
+        }
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn current_role_is_latest_effective_not_future_not_ended() {
+        let roles = vec![
+            role("old", "Engineer", "2020-01-01", Some("2023-12-31")),
+            role("now", "Senior Engineer", "2024-01-01", None),
+            role("future", "Staff Engineer", "2027-01-01", None),
+        ];
+        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id, "now");
+        assert_eq!(current_role(&roles, d("2023-06-01")).unwrap().id, "old");
+        assert_eq!(current_role(&roles, d("2027-01-01")).unwrap().id, "future");
+        assert!(current_role(&roles, d("2019-01-01")).is_none());
+    }
+
+    #[test]
+    fn role_ending_today_still_counts_and_role_starting_today_wins() {
+        let roles = vec![role("a", "A", "2026-01-01", Some("2026-11-28")), role("b", "B", "2026-11-28", None)];
+        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id, "b");
+        let ended = vec![role("a", "A", "2026-01-01", Some("2026-11-27"))];
+        assert!(current_role(&ended, d("2026-11-28")).is_none());
+        assert_eq!(current_role(&ended, d("2026-11-27")).unwrap().id, "a");
+    }
+
+    #[test]
+    fn roles_without_dates_are_ignored() {
+        let mut r = role("x", "X", "2026-01-01", None);
+        r.effective_date = None;
+        assert!(current_role(&[r], d("2026-11-28")).is_none());
+    }
+
+    fn kelsey() -> Person {
+        Person {
+            id: "VMB1yzL5uL8VvNNCJc9rykJz".into(),
+            first_name: Some("Kelsey".into()),
+            middle_name: None,
+            last_name: Some("Wicks".into()),
+            preferred_name: Some("Kels".into()),
+            email: Some("kelsey@acme.test".into()),
+            phone_number: Some("+4479460001".into()),
+            timezone: Some("Europe/London".into()),
+            contract_type: Some("Full time".into()),
+            employee_id: Some("E-7".into()),
+            status: Some("active".into()),
+            ..Person::default()
+        }
+    }
+
+    #[test]
+    fn maps_all_fourteen_attributes() {
+        let r = role("r", "Software Engineer", "2024-01-01", None);
+        let mut p = kelsey();
+        p.middle_name = Some("Ann".into());
+        let profile = desired_profile(&p, Some(&r), Some("Acme Ltd")).unwrap();
+        let get = |a| profile.get(&a).map(String::as_str);
+        assert_eq!(get(Attr::UserName), Some("kelsey@acme.test"));
+        assert_eq!(get(Attr::Email), Some("kelsey@acme.test"));
+        assert_eq!(get(Attr::GivenName), Some("Kelsey"));
+        assert_eq!(get(Attr::MiddleName), Some("Ann"));
+        assert_eq!(get(Attr::FamilyName), Some("Wicks"));
+        assert_eq!(get(Attr::NickName), Some("Kels"));
+        assert_eq!(get(Attr::EmployeeNumber), Some("E-7"));
+        assert_eq!(get(Attr::Phone), Some("+4479460001"));
+        assert_eq!(get(Attr::Timezone), Some("Europe/London"));
+        assert_eq!(get(Attr::UserType), Some("Full time"));
+        assert_eq!(get(Attr::Organization), Some("Acme Ltd"));
+        assert_eq!(get(Attr::Title), Some("Software Engineer"));
+        assert_eq!(get(Attr::Department), Some("Eng"));
+        assert_eq!(get(Attr::ExternalId), Some("VMB1yzL5uL8VvNNCJc9rykJz"));
+        assert_eq!(profile.len(), 14);
+    }
+
+    #[test]
+    fn empty_values_are_absent_and_missing_email_is_refused() {
+        let mut p = kelsey();
+        p.preferred_name = Some("   ".into());
+        let profile = desired_profile(&p, None, None).unwrap();
+        assert!(!profile.contains_key(&Attr::NickName));
+        assert!(!profile.contains_key(&Attr::Title));
+        assert!(!profile.contains_key(&Attr::Organization));
+        p.email = None;
+        assert_eq!(desired_profile(&p, None, None), Err(Unmappable::NoWorkEmail));
+        p.email = Some("not an email".into());
+        assert!(matches!(desired_profile(&p, None, None), Err(Unmappable::InvalidWorkEmail(_))));
+    }
+
+    #[test]
+    fn diff_lists_only_changes_and_clears() {
+        let p = kelsey();
+        let before = desired_profile(&p, None, Some("Acme")).unwrap();
+        let mut changed = p.clone();
+        changed.last_name = Some("Wicks-Smith".into());
+        changed.preferred_name = None;
+        let after = desired_profile(&changed, None, Some("Acme")).unwrap();
+        let diff = changed_attributes(&after, &before);
+        assert_eq!(diff.len(), 2);
+        assert_eq!(diff[&Attr::FamilyName], "Wicks-Smith");
+        assert_eq!(diff[&Attr::NickName], "");
+        assert!(changed_attributes(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn email_case_change_is_a_change() {
+        let p = kelsey();
+        let before = desired_profile(&p, None, None).unwrap();
+        let mut q = p.clone();
+        q.email = Some("Kelsey@acme.test".into());
+        let after = desired_profile(&q, None, None).unwrap();
+        assert_eq!(changed_attributes(&after, &before).len(), 2);
+    }
+
+    #[test]
+    fn lenient_parsing_of_odd_json() {
+        let p: Person = serde_json::from_value(serde_json::json!({
+            "id": "x", "employeeId": 1234, "email": "a@b.test", "middleName": null, "phoneNumber": "",
+            "firstName": "José", "unknownField": {"nested": true}, "status": "active"
+        }))
+        .unwrap();
+        assert_eq!(p.employee_id.as_deref(), Some("1234"));
+        assert_eq!(p.middle_name, None);
+        assert_eq!(p.phone_number, None);
+        assert_eq!(p.first_name.as_deref(), Some("José"));
+    }
+}

@@ -1,0 +1,491 @@
+//! The decision for one person: which SCIM operations bring their account in line.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::mapping::{changed_attributes, current_role, desired_profile};
+use super::model::{Attr, DeprovisionAction, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings};
+use super::remote::RemoteUser;
+use super::timing::{self, Due, format_time};
+
+/// What we know about an account this integration manages (stored per Humaans person id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub scim_id: String,
+    /// The attribute values we last wrote (or found in place when adopting).
+    pub written: Profile,
+    /// Whether we left the account active.
+    pub active: bool,
+    /// The manager value we last wrote (email or SCIM id, by dialect); `None` = none written.
+    #[serde(default)]
+    pub manager: Option<String>,
+}
+
+/// The person's manager, as the shell resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagerInput {
+    /// No current role, or a role without `reportingTo`.
+    None,
+    /// `reportingTo` names a person; `account` is the SCIM id of their account if it exists.
+    Person { person_id: String, email: Option<String>, account: Option<String> },
+}
+
+/// Which call is deciding: sync-all back-fills even with provisioning off (as the "Sync all
+/// users" button does), events and ticks follow the provisioning setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Event,
+    Sync,
+    Tick,
+}
+
+pub struct Inputs<'a> {
+    pub person_id: &'a str,
+    /// `None`: the person no longer exists in Humaans.
+    pub person: Option<&'a Person>,
+    pub roles: &'a [JobRole],
+    pub company_name: Option<&'a str>,
+    pub manager: ManagerInput,
+    pub link: Option<&'a Link>,
+    /// An unlinked account that matches the person (by externalId or work email), if any.
+    pub match_found: Option<&'a RemoteUser>,
+    pub settings: &'a Settings,
+    pub mode: Mode,
+    pub now: DateTime<Utc>,
+}
+
+/// One SCIM operation on the person's account (known from the link, the match, or the `Create`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Create {
+        profile: Profile,
+    },
+    /// Link an existing account (no request).
+    Adopt {
+        scim_id: String,
+    },
+    /// PATCH these attributes (empty value = clear).
+    Update {
+        changes: Profile,
+    },
+    Reactivate,
+    Suspend,
+    Delete,
+    /// Set (or with `None` clear) the manager.
+    SetManager {
+        value: Option<String>,
+    },
+}
+
+impl Op {
+    /// Whether the operation sends a request.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, Op::Adopt { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub ops: Vec<Op>,
+    /// Why nothing is done, when nothing is.
+    pub skipped: Option<String>,
+    /// Decide again at this time (provisioning or last working day falls due).
+    pub wake_at: Option<DateTime<Utc>>,
+    /// The manager's account does not exist yet: the link waits.
+    pub manager_pending: bool,
+    /// The attributes the account holds once the operations succeed.
+    pub profile: Option<Profile>,
+    /// The manager value the account holds once the operations succeed.
+    pub manager: Option<String>,
+}
+
+impl Decision {
+    fn skip(reason: impl Into<String>) -> Self {
+        Decision { skipped: Some(reason.into()), ..Decision::default() }
+    }
+}
+
+pub fn decide(i: &Inputs) -> Decision {
+    let Some(person) = i.person else {
+        return deprovision(i, "deleted in Humaans");
+    };
+    if timing::is_offboarded(person, i.now) {
+        return deprovision(i, "offboarded");
+    }
+    let today = timing::person_today(person, i.now);
+    let role = current_role(i.roles, today);
+    let profile = match desired_profile(person, role, i.company_name) {
+        Ok(p) => p,
+        Err(why) => return Decision::skip(why.to_string()),
+    };
+    // A future last working day: come back when it has passed.
+    let leaving_at = timing::last_day_passed_at(person).filter(|at| *at > i.now);
+
+    let mut d = Decision { wake_at: leaving_at, ..Decision::default() };
+    let baseline: Profile;
+    let current_manager: Option<String>;
+    match (i.link, i.match_found) {
+        (Some(link), _) => {
+            if !link.active {
+                d.ops.push(Op::Reactivate);
+            }
+            baseline = link.written.clone();
+            current_manager = link.manager.clone();
+        }
+        (None, found) => {
+            let timing = match (i.settings.provisioning, i.mode) {
+                (Some(t), _) => t,
+                (None, Mode::Sync) => ProvisionTiming::Immediately,
+                (None, _) => return Decision::skip("provisioning is off"),
+            };
+            match timing::provisioning_due(person, timing, i.now) {
+                Due::Now => {}
+                Due::At(at) => {
+                    let kind =
+                        if timing::status(person) == timing::Status::NewHire { "new hire" } else { "not yet due" };
+                    let mut skip = Decision::skip(format!("{kind}, due {}", format_time(at)));
+                    skip.wake_at = Some(at);
+                    return skip;
+                }
+                Due::Never(why) => return Decision::skip(why),
+            }
+            match found {
+                Some(account) => {
+                    d.ops.push(Op::Adopt { scim_id: account.id.clone() });
+                    if !account.active {
+                        d.ops.push(Op::Reactivate);
+                    }
+                    // Attributes the server does not return are unknown: write them once.
+                    baseline = Attr::ALL
+                        .iter()
+                        .filter_map(|a| {
+                            if account.returned.contains(a) {
+                                account.attributes.get(a).map(|v| (*a, v.clone()))
+                            } else {
+                                Some((*a, String::from("\u{0}unknown")))
+                            }
+                        })
+                        .collect();
+                    current_manager = adopted_manager(account, &i.manager, i.settings.dialect);
+                }
+                None => {
+                    d.ops.push(Op::Create { profile: profile.clone() });
+                    baseline = profile.clone();
+                    current_manager = None;
+                }
+            }
+        }
+    }
+
+    let mut changes = changed_attributes(&profile, &baseline);
+    // An unknown attribute we do not want set needs no write: clearing it is not worth a guess.
+    changes.retain(|attr, v| !(v.is_empty() && baseline.get(attr).is_some_and(|b| b == "\u{0}unknown")));
+    if !changes.is_empty() {
+        d.ops.push(Op::Update { changes });
+    }
+
+    let (desired_manager, pending) = desired_manager(&i.manager, i.settings.dialect);
+    d.manager_pending = pending;
+    d.manager = if pending { current_manager.clone() } else { desired_manager.clone() };
+    if !pending && desired_manager != current_manager {
+        d.ops.push(Op::SetManager { value: desired_manager });
+    }
+    d.profile = Some(profile);
+    d
+}
+
+/// The manager value to write: the manager's work email (Leapsome) or SCIM id (RFC 7644);
+/// `pending` when the manager has no account yet.
+fn desired_manager(manager: &ManagerInput, dialect: Dialect) -> (Option<String>, bool) {
+    match manager {
+        ManagerInput::None => (None, false),
+        ManagerInput::Person { account: None, .. } => (None, true),
+        ManagerInput::Person { account: Some(id), email, .. } => match dialect {
+            Dialect::Leapsome => match email {
+                Some(e) => (Some(e.clone()), false),
+                // Without an email, Leapsome also resolves the manager by Leapsome id.
+                None => (Some(id.clone()), false),
+            },
+            Dialect::Rfc7644 => (Some(id.clone()), false),
+        },
+    }
+}
+
+/// The manager an adopted account already has, expressed as the value we would write, so an
+/// account already pointing at the right manager is left alone whatever shape the server reads
+/// it back in (id, `{managerId}`, or the email that was written).
+fn adopted_manager(account: &RemoteUser, manager: &ManagerInput, dialect: Dialect) -> Option<String> {
+    let read = account.manager.as_deref()?;
+    if let ManagerInput::Person { account: Some(id), email, .. } = manager {
+        let same = read == id || email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(read));
+        if same {
+            return desired_manager(manager, dialect).0;
+        }
+    }
+    Some(read.to_owned())
+}
+
+fn deprovision(i: &Inputs, why: &str) -> Decision {
+    let Some(link) = i.link else {
+        return Decision::skip(format!("{why}; no linked account"));
+    };
+    let Some(action) = i.settings.deprovisioning else {
+        return Decision::skip(format!("{why}; deprovisioning is off"));
+    };
+    let mut d = Decision { profile: Some(link.written.clone()), manager: link.manager.clone(), ..Decision::default() };
+    match action {
+        DeprovisionAction::Suspend if link.active => d.ops.push(Op::Suspend),
+        DeprovisionAction::Suspend => d.skipped = Some(format!("{why}; already suspended")),
+        DeprovisionAction::Deactivate => d.ops.push(Op::Delete),
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::timing::parse_time;
+
+    fn person(status: &str) -> Person {
+        Person {
+            id: "p1".into(),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            email: Some("ada@acme.test".into()),
+            timezone: Some("UTC".into()),
+            status: Some(status.into()),
+            employment_start_date: Some("2024-01-01".into()),
+            ..Person::default()
+        }
+    }
+
+    fn role(reporting_to: Option<&str>) -> JobRole {
+        JobRole {
+            id: "r1".into(),
+            person_id: "p1".into(),
+            job_title: Some("Engineer".into()),
+            department: Some("Eng".into()),
+            reporting_to: reporting_to.map(Into::into),
+            effective_date: Some("2024-01-01".into()),
+            end_date: None,
+        }
+    }
+
+    struct Case {
+        person: Option<Person>,
+        roles: Vec<JobRole>,
+        manager: ManagerInput,
+        link: Option<Link>,
+        found: Option<RemoteUser>,
+        settings: Settings,
+        mode: Mode,
+        now: &'static str,
+    }
+
+    impl Case {
+        fn new(p: Person) -> Self {
+            Case {
+                person: Some(p),
+                roles: vec![role(None)],
+                manager: ManagerInput::None,
+                link: None,
+                found: None,
+                settings: Settings {
+                    provisioning: Some(ProvisionTiming::Immediately),
+                    deprovisioning: Some(DeprovisionAction::Suspend),
+                    dialect: Dialect::Leapsome,
+                },
+                mode: Mode::Event,
+                now: "2026-11-28T12:00:00Z",
+            }
+        }
+        fn decide(&self) -> Decision {
+            decide(&Inputs {
+                person_id: "p1",
+                person: self.person.as_ref(),
+                roles: &self.roles,
+                company_name: Some("Acme"),
+                manager: self.manager.clone(),
+                link: self.link.as_ref(),
+                match_found: self.found.as_ref(),
+                settings: &self.settings,
+                mode: self.mode,
+                now: parse_time(self.now).unwrap(),
+            })
+        }
+        fn linked(mut self) -> Self {
+            let d = self.decide();
+            self.link =
+                Some(Link { scim_id: "s1".into(), written: d.profile.unwrap(), active: true, manager: d.manager });
+            self
+        }
+    }
+
+    #[test]
+    fn creates_an_active_member_immediately() {
+        let d = Case::new(person("active")).decide();
+        assert!(matches!(&d.ops[..], [Op::Create { profile }] if profile[&Attr::Title] == "Engineer"));
+    }
+
+    #[test]
+    fn provisioning_off_skips_events_but_sync_backfills() {
+        let mut c = Case::new(person("active"));
+        c.settings.provisioning = None;
+        assert_eq!(c.decide().skipped.as_deref(), Some("provisioning is off"));
+        c.mode = Mode::Sync;
+        assert!(matches!(c.decide().ops[..], [Op::Create { .. }]));
+    }
+
+    #[test]
+    fn new_hire_waits_for_start_date() {
+        let mut p = person("newHire");
+        p.employment_start_date = Some("2026-12-01".into());
+        let mut c = Case::new(p);
+        c.settings.provisioning = Some(ProvisionTiming::OnStartDate);
+        let d = c.decide();
+        assert!(d.ops.is_empty());
+        assert_eq!(d.skipped.as_deref(), Some("new hire, due 2026-12-01T00:00:00Z"));
+        assert_eq!(d.wake_at, parse_time("2026-12-01T00:00:00Z"));
+        c.now = "2026-12-01T00:00:00Z";
+        assert!(matches!(c.decide().ops[..], [Op::Create { .. }]));
+    }
+
+    #[test]
+    fn unchanged_linked_profile_sends_nothing() {
+        let c = Case::new(person("active")).linked();
+        let d = c.decide();
+        assert!(d.ops.is_empty(), "{:?}", d.ops);
+        assert!(d.skipped.is_none());
+    }
+
+    #[test]
+    fn changed_title_sends_only_the_title() {
+        let mut c = Case::new(person("active")).linked();
+        c.roles[0].job_title = Some("Staff Engineer".into());
+        let d = c.decide();
+        assert_eq!(d.ops, vec![Op::Update { changes: [(Attr::Title, "Staff Engineer".to_string())].into() }]);
+    }
+
+    #[test]
+    fn email_change_renames_the_same_account() {
+        let mut c = Case::new(person("active")).linked();
+        c.person.as_mut().unwrap().email = Some("ada.l@acme.test".into());
+        let d = c.decide();
+        match &d.ops[..] {
+            [Op::Update { changes }] => {
+                assert_eq!(changes.len(), 2);
+                assert_eq!(changes[&Attr::UserName], "ada.l@acme.test");
+                assert_eq!(changes[&Attr::Email], "ada.l@acme.test");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn offboarded_suspends_or_deletes_linked_accounts_only() {
+        let mut c = Case::new(person("active")).linked();
+        c.person.as_mut().unwrap().status = Some("offboarded".into());
+        assert_eq!(c.decide().ops, vec![Op::Suspend]);
+        c.settings.deprovisioning = Some(DeprovisionAction::Deactivate);
+        assert_eq!(c.decide().ops, vec![Op::Delete]);
+        c.settings.deprovisioning = None;
+        assert_eq!(c.decide().skipped.as_deref(), Some("offboarded; deprovisioning is off"));
+        c.settings.deprovisioning = Some(DeprovisionAction::Suspend);
+        c.link = None;
+        assert_eq!(c.decide().skipped.as_deref(), Some("offboarded; no linked account"));
+    }
+
+    #[test]
+    fn last_working_day_passes_on_tick() {
+        let mut c = Case::new(person("active")).linked();
+        c.person.as_mut().unwrap().last_working_day = Some("2026-11-30".into());
+        let d = c.decide();
+        assert!(d.ops.is_empty());
+        assert_eq!(d.wake_at, parse_time("2026-12-01T00:00:00Z"));
+        c.now = "2026-12-01T00:00:00Z";
+        c.mode = Mode::Tick;
+        assert_eq!(c.decide().ops, vec![Op::Suspend]);
+    }
+
+    #[test]
+    fn deleted_person_is_deprovisioned() {
+        let mut c = Case::new(person("active")).linked();
+        c.person = None;
+        assert_eq!(c.decide().ops, vec![Op::Suspend]);
+    }
+
+    #[test]
+    fn rehire_after_suspend_reactivates_the_same_account() {
+        let mut c = Case::new(person("active")).linked();
+        c.link.as_mut().unwrap().active = false;
+        assert_eq!(c.decide().ops, vec![Op::Reactivate]);
+    }
+
+    #[test]
+    fn manager_pending_until_their_account_exists_then_linked() {
+        let mut c = Case::new(person("active"));
+        c.roles = vec![role(Some("m1"))];
+        c.manager =
+            ManagerInput::Person { person_id: "m1".into(), email: Some("boss@acme.test".into()), account: None };
+        let d = c.decide();
+        assert!(d.manager_pending);
+        assert!(matches!(d.ops[..], [Op::Create { .. }]));
+        let mut c = c.linked();
+        c.manager = ManagerInput::Person {
+            person_id: "m1".into(),
+            email: Some("boss@acme.test".into()),
+            account: Some("s9".into()),
+        };
+        assert_eq!(c.decide().ops, vec![Op::SetManager { value: Some("boss@acme.test".into()) }]);
+        c.settings.dialect = Dialect::Rfc7644;
+        assert_eq!(c.decide().ops, vec![Op::SetManager { value: Some("s9".into()) }]);
+    }
+
+    #[test]
+    fn adopting_an_account_writes_only_differences_and_unknowns() {
+        let mut c = Case::new(person("active"));
+        c.mode = Mode::Sync;
+        c.manager = ManagerInput::Person {
+            person_id: "m1".into(),
+            email: Some("boss@acme.test".into()),
+            account: Some("s9".into()),
+        };
+        let desired = c.decide().profile.unwrap();
+        let returned: Vec<Attr> =
+            desired.keys().copied().filter(|a| *a != Attr::NickName && *a != Attr::Timezone).collect();
+        let mut attributes = desired.clone();
+        attributes.insert(Attr::Title, "Old title".into());
+        c.found = Some(RemoteUser {
+            id: "s1".into(),
+            user_name: "ada@acme.test".into(),
+            external_id: None,
+            active: true,
+            attributes,
+            returned,
+            manager: Some("s9".into()),
+        });
+        let d = c.decide();
+        assert_eq!(d.ops[0], Op::Adopt { scim_id: "s1".into() });
+        match &d.ops[1..] {
+            [Op::Update { changes }] => {
+                assert_eq!(changes.keys().copied().collect::<Vec<_>>(), vec![Attr::Timezone, Attr::Title]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.manager.as_deref(), Some("boss@acme.test"));
+    }
+
+    #[test]
+    fn missing_work_email_is_skipped() {
+        let mut p = person("active");
+        p.email = None;
+        assert_eq!(Case::new(p).decide().skipped.as_deref(), Some("no work email in Humaans"));
+    }
+
+    #[test]
+    fn cleared_humaans_value_clears_remote() {
+        let mut c = Case::new(person("active")).linked();
+        c.roles[0].department = None;
+        assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Department, String::new())].into() }]);
+    }
+}

@@ -1,0 +1,199 @@
+//! SCIM request bodies, by dialect. Leapsome: PATCH is a flat user object that must carry
+//! `userName`; RFC 7644: PATCH is a `PatchOp`. Creation is the same full resource in both.
+
+use serde_json::{Map, Value, json};
+
+use super::model::{Attr, Dialect, ENTERPRISE, Profile};
+
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Sets `attr` in a flat (resource-shaped) body; `None`/empty clears with `null`.
+fn put_flat(body: &mut Map<String, Value>, attr: Attr, value: Option<&str>) {
+    let v = value.filter(|s| !s.is_empty()).map_or(Value::Null, |s| Value::String(s.to_owned()));
+    let mut nested = |outer: &str, key: &str, v: Value| {
+        let entry = body.entry(outer.to_owned()).or_insert_with(|| json!({}));
+        entry.as_object_mut().expect("object").insert(key.to_owned(), v);
+    };
+    match attr {
+        Attr::GivenName => nested("name", "givenName", v),
+        Attr::MiddleName => nested("name", "middleName", v),
+        Attr::FamilyName => nested("name", "familyName", v),
+        Attr::EmployeeNumber => nested(ENTERPRISE, "employeeNumber", v),
+        Attr::Organization => nested(ENTERPRISE, "organization", v),
+        Attr::Department => nested(ENTERPRISE, "department", v),
+        Attr::Email => {
+            body.insert("emails".into(), multi_valued(v));
+        }
+        Attr::Phone => {
+            body.insert("phoneNumbers".into(), multi_valued(v));
+        }
+        other => {
+            body.insert(other.name().to_owned(), v);
+        }
+    }
+}
+
+fn multi_valued(v: Value) -> Value {
+    if v.is_null() { json!([]) } else { json!([{"value": v, "type": "work", "primary": true}]) }
+}
+
+fn schemas(enterprise: bool) -> Value {
+    if enterprise { json!([USER_SCHEMA, ENTERPRISE]) } else { json!([USER_SCHEMA]) }
+}
+
+/// `POST /Users`: the full resource, active.
+pub fn create_body(profile: &Profile) -> Value {
+    let mut body = Map::new();
+    body.insert("schemas".into(), schemas(true));
+    for attr in Attr::ALL {
+        if let Some(v) = profile.get(&attr) {
+            put_flat(&mut body, attr, Some(v));
+        }
+    }
+    body.insert("active".into(), Value::Bool(true));
+    Value::Object(body)
+}
+
+/// The RFC 7644 path of an attribute.
+fn rfc_path(attr: Attr) -> String {
+    match attr {
+        Attr::Email => "emails[type eq \"work\"].value".into(),
+        Attr::Phone => "phoneNumbers[type eq \"work\"].value".into(),
+        a if a.is_enterprise() => format!("{ENTERPRISE}:{}", a.name()),
+        a => a.name().into(),
+    }
+}
+
+/// A minimal update of `changes` (empty value = clear). `user_name` is the account's userName
+/// after the update (Leapsome requires it on every PATCH).
+pub fn update_body(changes: &Profile, user_name: &str, dialect: Dialect) -> Value {
+    match dialect {
+        Dialect::Leapsome => {
+            let mut body = Map::new();
+            let enterprise = changes.keys().any(|a| a.is_enterprise());
+            body.insert("schemas".into(), schemas(enterprise));
+            body.insert("userName".into(), Value::String(user_name.to_owned()));
+            for (attr, v) in changes {
+                put_flat(&mut body, *attr, Some(v));
+            }
+            Value::Object(body)
+        }
+        Dialect::Rfc7644 => {
+            let ops: Vec<Value> = changes
+                .iter()
+                .map(|(attr, v)| match (attr, v.is_empty()) {
+                    // Multi-valued: replace the whole list so a server without the entry gets one.
+                    (Attr::Email | Attr::Phone, false) => {
+                        let list = if *attr == Attr::Email { "emails" } else { "phoneNumbers" };
+                        json!({"op": "replace", "path": list, "value": multi_valued(Value::String(v.clone()))})
+                    }
+                    (Attr::Email | Attr::Phone, true) => {
+                        json!({"op": "remove", "path": if *attr == Attr::Email { "emails" } else { "phoneNumbers" }})
+                    }
+                    (_, true) => json!({"op": "remove", "path": rfc_path(*attr)}),
+                    (_, false) => json!({"op": "replace", "path": rfc_path(*attr), "value": v}),
+                })
+                .collect();
+            json!({"schemas": [PATCH_SCHEMA], "Operations": ops})
+        }
+    }
+}
+
+/// Activate or deactivate (suspend) the account.
+pub fn active_body(active: bool, user_name: &str, dialect: Dialect) -> Value {
+    match dialect {
+        Dialect::Leapsome => json!({"schemas": [USER_SCHEMA], "userName": user_name, "active": active}),
+        Dialect::Rfc7644 => {
+            json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "active", "value": active}]})
+        }
+    }
+}
+
+/// Set or clear the manager: the manager's work email (Leapsome) or SCIM id (RFC 7644).
+pub fn manager_body(manager: Option<&str>, user_name: &str, dialect: Dialect) -> Value {
+    let path = format!("{ENTERPRISE}:manager");
+    match (dialect, manager) {
+        (Dialect::Leapsome, m) => json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE],
+            "userName": user_name,
+            ENTERPRISE: {"manager": m.map_or(Value::Null, |m| Value::String(m.to_owned()))}
+        }),
+        (Dialect::Rfc7644, Some(id)) => {
+            json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": path, "value": {"value": id}}]})
+        }
+        (Dialect::Rfc7644, None) => json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove", "path": path}]}),
+    }
+}
+
+/// A SCIM filter for one userName, quoted and escaped per RFC 7644 §3.4.2.2, so quotes and
+/// backslashes in an address cannot change the filter.
+pub fn user_name_filter(user_name: &str) -> String {
+    let escaped = user_name.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("userName eq \"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(pairs: &[(Attr, &str)]) -> Profile {
+        pairs.iter().map(|(a, v)| (*a, v.to_string())).collect()
+    }
+
+    #[test]
+    fn create_has_every_mapped_attribute_in_place() {
+        let p = profile(&[
+            (Attr::UserName, "a@acme.test"),
+            (Attr::Email, "a@acme.test"),
+            (Attr::GivenName, "A"),
+            (Attr::FamilyName, "B"),
+            (Attr::Phone, "+1"),
+            (Attr::Department, "Eng"),
+            (Attr::ExternalId, "p1"),
+        ]);
+        let body = create_body(&p);
+        assert_eq!(body["userName"], "a@acme.test");
+        assert_eq!(body["emails"][0], json!({"value": "a@acme.test", "type": "work", "primary": true}));
+        assert_eq!(body["name"], json!({"givenName": "A", "familyName": "B"}));
+        assert_eq!(body[ENTERPRISE]["department"], "Eng");
+        assert_eq!(body["externalId"], "p1");
+        assert_eq!(body["active"], true);
+    }
+
+    #[test]
+    fn leapsome_update_is_flat_with_user_name_and_nulls() {
+        let changes = profile(&[(Attr::Title, "CTO"), (Attr::NickName, "")]);
+        let body = update_body(&changes, "a@acme.test", Dialect::Leapsome);
+        assert_eq!(
+            body,
+            json!({"schemas": [USER_SCHEMA], "userName": "a@acme.test", "title": "CTO", "nickName": null})
+        );
+    }
+
+    #[test]
+    fn rfc_update_is_patchop() {
+        let changes = profile(&[(Attr::Department, "Sales"), (Attr::MiddleName, ""), (Attr::Email, "n@acme.test")]);
+        let body = update_body(&changes, "n@acme.test", Dialect::Rfc7644);
+        let ops = body["Operations"].as_array().unwrap();
+        assert_eq!(ops.len(), 3);
+        assert!(ops.contains(&json!({"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Sales"})));
+        assert!(ops.contains(&json!({"op": "remove", "path": "name.middleName"})));
+        assert!(ops.contains(&json!({"op": "replace", "path": "emails", "value": [{"value": "n@acme.test", "type": "work", "primary": true}]})));
+    }
+
+    #[test]
+    fn manager_by_dialect() {
+        assert_eq!(
+            manager_body(Some("boss@acme.test"), "a@acme.test", Dialect::Leapsome)[ENTERPRISE]["manager"],
+            "boss@acme.test"
+        );
+        assert_eq!(manager_body(Some("id1"), "a", Dialect::Rfc7644)["Operations"][0]["value"], json!({"value": "id1"}));
+        assert_eq!(manager_body(None, "a", Dialect::Rfc7644)["Operations"][0]["op"], "remove");
+    }
+
+    #[test]
+    fn filter_escapes_quotes_and_backslashes() {
+        assert_eq!(user_name_filter(r#"o"brien\x@acme.test"#), r#"userName eq "o\"brien\\x@acme.test""#);
+    }
+}

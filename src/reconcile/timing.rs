@@ -1,0 +1,218 @@
+//! When things fall due: provisioning by timing setting, deprovisioning at the last working day,
+//! all in the person's own timezone (falling back to UTC when Humaans has none or an unknown one).
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::mapping::parse_date;
+use super::model::{Person, ProvisionTiming};
+
+pub fn person_tz(person: &Person) -> Tz {
+    person.timezone.as_deref().and_then(|t| t.parse::<Tz>().ok()).unwrap_or(Tz::UTC)
+}
+
+/// The calendar date it is for this person at `now`.
+pub fn person_today(person: &Person, now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&person_tz(person)).date_naive()
+}
+
+/// Midnight at the start of `date` in `tz`, as UTC. A midnight skipped by a DST change falls to
+/// the first instant of the day that exists.
+pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut t = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    for _ in 0..4 {
+        if let Some(at) = tz.from_local_datetime(&t).earliest() {
+            return at.with_timezone(&Utc);
+        }
+        t += chrono::Duration::minutes(30);
+    }
+    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    NewHire,
+    Offboarded,
+    Unknown,
+}
+
+pub fn status(person: &Person) -> Status {
+    match person.status.as_deref().map(|s| s.to_ascii_lowercase().replace(['_', ' ', '-'], "")) {
+        Some(s) if s == "active" => Status::Active,
+        Some(s) if s == "newhire" => Status::NewHire,
+        Some(s) if s == "offboarded" => Status::Offboarded,
+        _ => Status::Unknown,
+    }
+}
+
+/// When provisioning falls due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    Now,
+    At(DateTime<Utc>),
+    /// Never, for this reason (e.g. a new hire without a start date under `immediately`).
+    Never(String),
+}
+
+/// Whether and when a person's account should be created under `timing`.
+///
+/// - `immediately`: active members now; new hires when their start date begins (that is when
+///   Humaans makes them members).
+/// - `on-start-date`: when the start date begins in the person's timezone.
+/// - `days-before-start(n)`: n days before that (new hires included: pre-boarding).
+///
+/// Without a start date, active members are due now and new hires never (nothing to wait for).
+pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<Utc>) -> Due {
+    let tz = person_tz(person);
+    let st = status(person);
+    let start = person.employment_start_date.as_deref().and_then(parse_date);
+    let Some(start) = start else {
+        return match st {
+            Status::Active => Due::Now,
+            _ => Due::Never("no employment start date in Humaans".into()),
+        };
+    };
+    let at = match timing {
+        ProvisionTiming::Immediately if st == Status::Active => return Due::Now,
+        ProvisionTiming::Immediately | ProvisionTiming::OnStartDate => start_of_day(start, tz),
+        ProvisionTiming::DaysBeforeStart(n) => {
+            start_of_day(start.checked_sub_days(Days::new(n as u64)).unwrap_or(start), tz)
+        }
+    };
+    if at <= now { Due::Now } else { Due::At(at) }
+}
+
+/// When the person's last working day has passed: the start of the following day in their
+/// timezone. `None` without a last working day.
+pub fn last_day_passed_at(person: &Person) -> Option<DateTime<Utc>> {
+    let last = person.last_working_day.as_deref().and_then(parse_date)?;
+    Some(start_of_day(last.checked_add_days(Days::new(1))?, person_tz(person)))
+}
+
+/// Offboarded: status `offboarded`, or the last working day is over.
+pub fn is_offboarded(person: &Person, now: DateTime<Utc>) -> bool {
+    status(person) == Status::Offboarded || last_day_passed_at(person).is_some_and(|at| at <= now)
+}
+
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc))
+}
+
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(status: &str, start: Option<&str>, tz: &str) -> Person {
+        Person {
+            id: "p".into(),
+            status: Some(status.into()),
+            employment_start_date: start.map(Into::into),
+            timezone: Some(tz.into()),
+            email: Some("p@acme.test".into()),
+            ..Person::default()
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn immediately_members_now_new_hires_at_start() {
+        let now = t("2026-11-28T12:00:00Z");
+        assert_eq!(
+            provisioning_due(&person("active", Some("2027-01-01"), "UTC"), ProvisionTiming::Immediately, now),
+            Due::Now
+        );
+        assert_eq!(
+            provisioning_due(&person("newHire", Some("2026-12-01"), "UTC"), ProvisionTiming::Immediately, now),
+            Due::At(t("2026-12-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn on_start_date_uses_the_persons_timezone() {
+        let p = person("newHire", Some("2026-12-01"), "Asia/Tokyo");
+        // Midnight in Tokyo is 15:00 UTC the day before.
+        assert_eq!(
+            provisioning_due(&p, ProvisionTiming::OnStartDate, t("2026-11-28T00:00:00Z")),
+            Due::At(t("2026-11-30T15:00:00Z"))
+        );
+        assert_eq!(provisioning_due(&p, ProvisionTiming::OnStartDate, t("2026-11-30T15:00:00Z")), Due::Now);
+        let ny = person("newHire", Some("2026-12-01"), "America/New_York");
+        assert_eq!(
+            provisioning_due(&ny, ProvisionTiming::OnStartDate, t("2026-12-01T04:59:59Z")),
+            Due::At(t("2026-12-01T05:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn start_date_today_is_due() {
+        let p = person("active", Some("2026-11-28"), "Europe/London");
+        assert_eq!(provisioning_due(&p, ProvisionTiming::OnStartDate, t("2026-11-28T00:00:00Z")), Due::Now);
+    }
+
+    #[test]
+    fn days_before_start_includes_new_hires() {
+        let p = person("newHire", Some("2026-12-10"), "UTC");
+        assert_eq!(
+            provisioning_due(&p, ProvisionTiming::DaysBeforeStart(7), t("2026-11-28T00:00:00Z")),
+            Due::At(t("2026-12-03T00:00:00Z"))
+        );
+        assert_eq!(provisioning_due(&p, ProvisionTiming::DaysBeforeStart(14), t("2026-11-28T00:00:00Z")), Due::Now);
+    }
+
+    #[test]
+    fn missing_start_date() {
+        let now = t("2026-11-28T00:00:00Z");
+        assert_eq!(provisioning_due(&person("active", None, "UTC"), ProvisionTiming::OnStartDate, now), Due::Now);
+        assert!(matches!(
+            provisioning_due(&person("newHire", None, "UTC"), ProvisionTiming::OnStartDate, now),
+            Due::Never(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_timezone_falls_back_to_utc() {
+        let p = person("newHire", Some("2026-12-01"), "Mars/Olympus");
+        assert_eq!(
+            provisioning_due(&p, ProvisionTiming::OnStartDate, t("2026-11-28T00:00:00Z")),
+            Due::At(t("2026-12-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn last_working_day_today_is_not_yet_offboarded() {
+        let mut p = person("active", Some("2020-01-01"), "Europe/Berlin");
+        p.last_working_day = Some("2026-11-28".into());
+        assert!(!is_offboarded(&p, t("2026-11-28T22:59:59Z")));
+        // Midnight after the last day in Berlin (UTC+1 in winter).
+        assert!(is_offboarded(&p, t("2026-11-28T23:00:00Z")));
+        assert_eq!(last_day_passed_at(&p), Some(t("2026-11-28T23:00:00Z")));
+        let off = person("offboarded", None, "UTC");
+        assert!(is_offboarded(&off, t("2026-11-28T00:00:00Z")));
+    }
+
+    #[test]
+    fn dst_gap_midnight_moves_forward() {
+        // America/Santiago skips midnight at the DST change (2026-09-06 00:00 does not exist).
+        let at = start_of_day(parse_date("2026-09-06").unwrap(), "America/Santiago".parse().unwrap());
+        assert!(
+            at.with_timezone(&"America/Santiago".parse::<Tz>().unwrap()).date_naive()
+                == parse_date("2026-09-06").unwrap()
+        );
+    }
+
+    #[test]
+    fn status_spellings() {
+        for s in ["newHire", "new_hire", "new hire", "NEWHIRE"] {
+            assert_eq!(status(&person(s, None, "UTC")), Status::NewHire);
+        }
+        assert_eq!(status(&person("weird", None, "UTC")), Status::Unknown);
+    }
+}

@@ -1,0 +1,104 @@
+//! The SCIM 2.0 API as the integration uses it: all users as pages of the largest size the
+//! server allows, one user by userName (escaped filter), create, patch, delete.
+
+use serde_json::Value;
+
+use crate::client::{Call, Client, Reply, encode};
+use crate::error::{AppError, Failure, Service};
+use crate::ports::{HttpTransport, Method};
+use crate::reconcile::RemoteUser;
+use crate::reconcile::remote::parse_user;
+use crate::reconcile::render::user_name_filter;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
+/// Leapsome's largest page; servers may return fewer, which is followed.
+pub const PAGE_SIZE: usize = 5000;
+/// Leapsome allows 30 requests a second; stay just under it so we never see a 429.
+pub const REQUESTS_PER_SECOND: usize = 29;
+
+fn bad_shape(detail: impl std::fmt::Display) -> AppError {
+    AppError::Transport(Failure {
+        service: Service::Scim,
+        status: None,
+        message: format!("unexpected SCIM response: {detail}"),
+    })
+}
+
+fn resources(page: &Value) -> Result<Vec<RemoteUser>, AppError> {
+    let list = match page.get("Resources") {
+        Some(Value::Array(list)) => list.as_slice(),
+        // RFC 7644: `Resources` may be left out when there are no results.
+        None | Some(Value::Null) => &[],
+        Some(_) => return Err(bad_shape("`Resources` is not a list")),
+    };
+    Ok(list.iter().filter_map(parse_user).collect())
+}
+
+/// Every user. The first page tells `totalResults` and the page size the server really uses;
+/// the remaining pages are fetched together.
+pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<RemoteUser>, AppError> {
+    let page_call = |start: usize| Call::get(format!("/Users?startIndex={start}&count={PAGE_SIZE}"));
+    let first = client.send(t, page_call(1))?.json;
+    let total = first.get("totalResults").and_then(Value::as_u64).ok_or_else(|| bad_shape("no totalResults"))? as usize;
+    let mut users = resources(&first)?;
+    let per_page = first.get("Resources").and_then(Value::as_array).map_or(0, Vec::len);
+    let mut seen = per_page;
+    while seen < total && per_page > 0 {
+        let starts: Vec<usize> = (seen..total).step_by(per_page).map(|s| s + 1).collect();
+        let mut progressed = 0;
+        for reply in client.send_all(t, starts.iter().map(|s| page_call(*s)).collect()) {
+            let page = reply?.json;
+            progressed += page.get("Resources").and_then(Value::as_array).map_or(0, Vec::len);
+            users.extend(resources(&page)?);
+        }
+        if progressed == 0 {
+            break;
+        }
+        seen += progressed;
+    }
+    // A user listed twice (pages shifting under concurrent writes) counts once.
+    let mut ids = std::collections::HashSet::new();
+    users.retain(|u| ids.insert(u.id.clone()));
+    Ok(users)
+}
+
+/// The user with this userName (case-insensitive), if any.
+pub fn find_by_user_name(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    user_name: &str,
+) -> Result<Option<RemoteUser>, AppError> {
+    let filter = encode(&user_name_filter(user_name));
+    let page = client.send(t, Call::get(format!("/Users?filter={filter}&startIndex=1&count=10")))?.json;
+    Ok(resources(&page)?.into_iter().find(|u| u.user_name.eq_ignore_ascii_case(user_name)))
+}
+
+/// `POST /Users`. `Ok(None)` when the server says the user already exists (409, or Leapsome's
+/// 201 with `{}`): the caller looks it up and links it.
+pub fn create(client: &mut Client, t: &mut dyn HttpTransport, body: Value) -> Result<Option<RemoteUser>, AppError> {
+    match client.send(t, Call::with(Method::Post, "/Users", Some(body))) {
+        Ok(Reply { json, .. }) => Ok(parse_user(&json)),
+        Err(AppError::Upstream(f)) if f.status == Some(409) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn user_path(id: &str) -> String {
+    format!("/Users/{}", encode(id))
+}
+
+/// A write to one user (PATCH, or DELETE with no body). 404 on a DELETE counts as done.
+pub fn write(client: &mut Client, t: &mut dyn HttpTransport, call: Call) -> Result<(), AppError> {
+    let is_delete = call.method == Method::Delete;
+    match client.send(t, call) {
+        Ok(_) => Ok(()),
+        Err(AppError::Upstream(f)) if is_delete && f.status == Some(404) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A cheap request proving the token: the first user only.
+pub fn verify_token(client: &mut Client, t: &mut dyn HttpTransport) -> Result<u32, AppError> {
+    let page = client.send(t, Call::get("/Users?startIndex=1&count=1"))?.json;
+    Ok(page.get("totalResults").and_then(Value::as_u64).unwrap_or(0) as u32)
+}
