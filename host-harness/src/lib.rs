@@ -1,10 +1,15 @@
 //! The host harness: a wasmtime host that loads the provisioning component per tenant, supplies
 //! HTTP and storage under the tenant's policy, and drives it. See ARCHITECTURE.md for the map.
 
+pub mod bench;
 mod bindings;
+pub mod cli;
 pub mod component;
+pub mod demo;
 pub mod http_policy;
 mod keyvalue;
+pub mod mock_cmd;
+pub mod operator;
 pub mod plugin;
 pub mod runtime;
 pub mod storage;

@@ -120,3 +120,121 @@ pub async fn logs(plugin: &TenantPlugin, failures_only: bool, person: Option<&st
     let q = api::LogQuery { failures_only, person_id: person.map(Into::into), limit: 500, before: None };
     plugin.read_logs(&q).await.unwrap().unwrap().entries
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scenario helpers (provisioning and sync suites).
+
+/// The mock SCIM server that matches a dialect: Leapsome's own for `leapsome`, an RFC-strict one
+/// for `rfc7644`.
+pub fn leapsome_config(dialect: Dialect) -> LeapsomeConfig {
+    match dialect {
+        Dialect::Leapsome => LeapsomeConfig::default(),
+        Dialect::Rfc7644 => LeapsomeConfig::rfc_strict(),
+    }
+}
+
+/// Runs a scenario `async fn name(dialect: Dialect, config: LeapsomeConfig)` as two tests,
+/// `name::leapsome` and `name::rfc7644`, one per SCIM dialect with a matching mock server.
+#[allow(unused_macros)]
+macro_rules! in_both_dialects {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn leapsome() {
+                super::$name(
+                    host_harness::api::Dialect::Leapsome,
+                    mock_servers::leapsome::LeapsomeConfig::default(),
+                )
+                .await
+            }
+
+            #[tokio::test]
+            async fn rfc7644() {
+                super::$name(
+                    host_harness::api::Dialect::Rfc7644,
+                    mock_servers::leapsome::LeapsomeConfig::rfc_strict(),
+                )
+                .await
+            }
+        }
+    )+};
+}
+
+/// A new hire: starts on `start` (`YYYY-MM-DD`) in `timezone`, with a job role from that date.
+pub fn new_hire(rig: &Rig, first: &str, last: &str, start: &str, timezone: &str) -> String {
+    let email = format!("{}.{}@acme.test", first.to_lowercase(), last.to_lowercase());
+    let mut p = Person::new(first, last, &email);
+    p.status = mock_servers::humaans::STATUS_NEW_HIRE.into();
+    p.employment_start_date = Some(start.into());
+    p.first_working_day = Some(start.into());
+    p.timezone = timezone.into();
+    let id = rig.humaans.add_person(p);
+    rig.humaans.add_job_role(JobRole::new(&id, "Engineer", "Engineering", None, start));
+    id
+}
+
+/// The work email `hire` and `new_hire` give a person.
+pub fn email_of(rig: &Rig, person_id: &str) -> String {
+    rig.humaans.person(person_id).expect("person exists").email
+}
+
+/// An event that must be handled without a trap and without an error.
+pub async fn event_ok(plugin: &TenantPlugin, kind: api::EventKind, person_id: &str) -> api::EventOutcome {
+    match plugin.on_employee_event(&event(kind, person_id)).await.expect("no trap") {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("{kind:?} event for {person_id} failed: {e:?}"),
+    }
+}
+
+pub async fn tick_ok(plugin: &TenantPlugin, now: &str) -> api::TickReport {
+    match plugin.tick(now).await.expect("no trap") {
+        Ok(report) => report,
+        Err(e) => panic!("tick at {now} failed: {e:?}"),
+    }
+}
+
+pub async fn sync_ok(plugin: &TenantPlugin, dry_run: bool, max_writes: Option<u32>) -> api::SyncReport {
+    match plugin.sync_all(sync_options(dry_run, max_writes)).await.expect("no trap") {
+        Ok(report) => report,
+        Err(e) => panic!("sync-all failed: {e:?}"),
+    }
+}
+
+/// The SCIM id of the account with this userName (case-insensitive); panics when there is none.
+pub fn scim_id(rig: &Rig, email: &str) -> String {
+    let user = rig.leapsome.user_by_username(email).unwrap_or_else(|| panic!("no SCIM account for {email}"));
+    user["id"].as_str().expect("a user has an id").to_owned()
+}
+
+/// Empties both journals, so a step's requests can be counted on their own.
+pub fn clear_journals(rig: &Rig) {
+    rig.humaans.control().clear_journal();
+    rig.leapsome.control().clear_journal();
+}
+
+/// Every request both mocks received since the journals were last cleared.
+pub fn total_requests(rig: &Rig) -> usize {
+    rig.humaans.control().journal().len() + rig.leapsome.control().journal().len()
+}
+
+/// The SCIM writes as (method, path, JSON body or null).
+pub fn scim_write_bodies(rig: &Rig) -> Vec<(String, String, serde_json::Value)> {
+    rig.scim_writes()
+        .into_iter()
+        .map(|e| {
+            let body = if e.body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&e.body).unwrap() };
+            (e.method, e.path, body)
+        })
+        .collect()
+}
+
+/// The enterprise extension's schema URN.
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The person's job role in effect on `today` (latest effective date among those in effect).
+pub fn role_on<'a>(roles: &'a [JobRole], person_id: &str, today: &str) -> Option<&'a JobRole> {
+    roles
+        .iter()
+        .filter(|r| r.person_id == person_id && r.in_effect_on(today))
+        .max_by(|a, b| a.effective_date.cmp(&b.effective_date))
+}

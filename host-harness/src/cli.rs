@@ -1,0 +1,220 @@
+//! The `host-harness` command line: argument definitions. `main.rs` dispatches; `operator.rs`
+//! runs the operator commands; `demo.rs` the demo; `mock_cmd.rs` the standalone mocks.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "host-harness",
+    version,
+    about = "Run the Humaans -> Leapsome provisioning component for a tenant, sandboxed",
+    long_about = "Runs the Humaans -> Leapsome provisioning component (a WASI 0.2 component) for one tenant at a \
+                  time, sandboxed: HTTP only to the hosts the tenant's connection names, storage only in the \
+                  tenant's own namespace of a local database, bounded memory and CPU.\n\n\
+                  Typical use: connect, configure, sync-all, then events and a periodic tick. `demo` shows \
+                  all of it against built-in mock servers."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Directory of the durable store (created owner-only). Default: a per-user data directory.
+    #[arg(long, global = true, value_name = "DIR", env = "HOST_HARNESS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The tenant (customer organisation) to act for.
+    #[arg(long, global = true, value_name = "ID", default_value = "default")]
+    pub tenant: String,
+    /// Print one JSON document on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The component file. Default: built from this workspace.
+    #[arg(long, global = true, value_name = "FILE", env = "HUMAANS_LEAPSOME_COMPONENT")]
+    pub component: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Verify both tokens with a real request each and save the connection.
+    Connect(ConnectArgs),
+    /// Choose when accounts are created and what offboarding does.
+    Configure(ConfigureArgs),
+    /// Back-fill the whole organisation (create, adopt, update, deprovision).
+    SyncAll(SyncArgs),
+    /// Deliver one employee event (the component re-reads the person from Humaans).
+    Event(EventArgs),
+    /// Run what has fallen due (start dates, last working days, pending managers).
+    Tick(TickArgs),
+    /// Show the integration log, newest first.
+    Logs(LogsArgs),
+    /// Start mock Humaans and Leapsome with a realistic organisation and play a day.
+    Demo(DemoArgs),
+    /// Serve the mock Humaans and Leapsome servers until interrupted.
+    Mock(MockArgs),
+    /// Measure sync speed, request counts, instantiation and memory against the mocks.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Humaans API base URL.
+    #[arg(long, value_name = "URL", default_value = "https://app.humaans.io/api")]
+    pub humaans_url: String,
+    /// Leapsome SCIM base URL.
+    #[arg(long, value_name = "URL", default_value = "https://api.leapsome.com/scim/v1")]
+    pub scim_url: String,
+    /// Humaans API token (prefer the environment variable, out of shell history).
+    #[arg(long, env = "HUMAANS_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub humaans_token: String,
+    /// Leapsome SCIM token (prefer the environment variable, out of shell history).
+    #[arg(long, env = "LEAPSOME_SCIM_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub scim_token: String,
+    /// Another host[:port] the tenant may reach (repeatable).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigureArgs {
+    /// off | immediately | on-start-date | days-before-start:N
+    #[arg(long, default_value = "off", value_parser = parse_provisioning)]
+    pub provisioning: Provisioning,
+    #[arg(long, value_enum, default_value = "off")]
+    pub deprovisioning: Deprovisioning,
+    #[arg(long, value_enum, default_value = "leapsome")]
+    pub dialect: DialectArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioning {
+    Off,
+    Immediately,
+    OnStartDate,
+    DaysBeforeStart(u16),
+}
+
+fn parse_provisioning(s: &str) -> Result<Provisioning, String> {
+    match s {
+        "off" => Ok(Provisioning::Off),
+        "immediately" => Ok(Provisioning::Immediately),
+        "on-start-date" => Ok(Provisioning::OnStartDate),
+        _ => match s.strip_prefix("days-before-start:") {
+            Some(n) => {
+                n.parse().map(Provisioning::DaysBeforeStart).map_err(|_| format!("`{n}` is not a number of days"))
+            }
+            None => Err("expected off, immediately, on-start-date or days-before-start:N".into()),
+        },
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deprovisioning {
+    Off,
+    Suspend,
+    Deactivate,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialectArg {
+    Leapsome,
+    Rfc7644,
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Show the plan; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writes per call; calls repeat until done (unless --once).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_writes: u32,
+    /// Make one call only, even if writes remain.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKindArg {
+    Created,
+    Updated,
+    JobRoleChanged,
+    Offboarded,
+    Deleted,
+}
+
+#[derive(Args, Debug)]
+pub struct EventArgs {
+    #[arg(long, value_enum)]
+    pub kind: EventKindArg,
+    /// The Humaans person id.
+    #[arg(long, value_name = "ID")]
+    pub person: String,
+    /// The event id (default: generated).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TickArgs {
+    /// The time to act as (RFC 3339). Default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Failures only.
+    #[arg(long)]
+    pub failures: bool,
+    /// One person's entries only (Humaans person id).
+    #[arg(long, value_name = "ID")]
+    pub person: Option<String>,
+    /// Entries to show (1..=500).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// People in the demo organisation.
+    #[arg(long, default_value_t = 60)]
+    pub employees: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct MockArgs {
+    /// Port of the mock Humaans API (0: any free port).
+    #[arg(long, default_value_t = 8081)]
+    pub humaans_port: u16,
+    /// Port of the mock Leapsome SCIM API (0: any free port).
+    #[arg(long, default_value_t = 8082)]
+    pub scim_port: u16,
+    /// A Humaans seed file (JSON: {company, people, jobRoles}); default: a generated organisation.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// People in the generated organisation (without --seed).
+    #[arg(long, default_value_t = 60)]
+    pub employees: usize,
+    /// Serve Leapsome as a strict RFC 7644 server (PatchOp only, manager as {value}).
+    #[arg(long)]
+    pub rfc_strict: bool,
+    /// Limit Leapsome to N requests a second (Leapsome's own limit is 30).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Employees in the generated organisation.
+    #[arg(long, default_value_t = 10_000)]
+    pub employees: usize,
+    /// Employees in the rate-limited run.
+    #[arg(long, default_value_t = 1_000)]
+    pub rate_limited_employees: usize,
+}

@@ -1,0 +1,237 @@
+//! `host-harness demo`: the whole product against built-in mocks, in a couple of minutes of
+//! reading. Starts mock Humaans (a generated organisation) and mock Leapsome (a few accounts
+//! already there), then connects, configures, shows the dry-run plan, syncs, plays a day and ends
+//! with the log.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{Days, Utc};
+use serde_json::json;
+
+use crate::cli::{self, Global};
+use crate::operator::{self, done, table};
+use crate::plugin::api;
+use crate::{AllowedHost, MemoryStorage, Tenant, TenantPlugin};
+use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
+use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
+
+fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
+    let today = Utc::now().date_naive();
+    let seed = mock_servers::org::generate_org(args.employees.max(10), 2026, &today.to_string());
+    let humaans = MockHumaans::start(HumaansConfig::default()).await.context("cannot start mock Humaans")?;
+    humaans.load_seed(seed);
+    let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.context("cannot start mock Leapsome")?;
+    let people = humaans.people();
+    // A few accounts already in Leapsome, made by hand before the integration: they get adopted.
+    for p in people.iter().filter(|p| p.status == "active").skip(5).take(3) {
+        leapsome.seed_user(json!({"userName": p.email.to_uppercase(), "name": {"givenName": p.first_name, "familyName": p.last_name}, "title": "Colleague"}));
+    }
+
+    step("Mock services");
+    println!(
+        "Humaans:  {} ({} people: {} active, {} new hires, {} offboarded)",
+        humaans.base_url(),
+        people.len(),
+        people.iter().filter(|p| p.status == "active").count(),
+        people.iter().filter(|p| p.status == "newHire").count(),
+        people.iter().filter(|p| p.status == "offboarded").count()
+    );
+    println!("Leapsome: {} ({} accounts already there)", leapsome.base_url(), leapsome.users().len());
+
+    let component = match &global.component {
+        Some(p) => p.clone(),
+        None => crate::component::component_path()?,
+    };
+    let cache = global.data_dir.clone().unwrap_or_else(operator::default_data_dir).join("cache");
+    let runtime = Arc::new(crate::Runtime::new(
+        &component,
+        Some(&cache),
+        crate::PoolSize { instances: 8, max_memory_bytes: 256 << 20 },
+    )?);
+    let tenant = Tenant::new("demo")
+        .allow(AllowedHost::from_url(&humaans.base_url()).map_err(anyhow::Error::msg)?)
+        .allow(AllowedHost::from_url(&leapsome.base_url()).map_err(anyhow::Error::msg)?);
+    let plugin = TenantPlugin::new(runtime, Arc::new(MemoryStorage::new()), tenant);
+
+    step("connect (both tokens verified with a real request)");
+    let report = done(
+        plugin
+            .connect(&api::Connection {
+                scim_base_url: Some(leapsome.base_url()),
+                scim_token: "scim-test-token".into(),
+                humaans_base_url: Some(humaans.base_url()),
+                humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+            })
+            .await,
+    )?;
+    println!("connected to {} ({} Leapsome accounts)", report.company_name, report.scim_users);
+
+    step("configure: provisioning on start date, deprovisioning suspend, Leapsome dialect");
+    let settings = api::Settings {
+        provisioning: Some(api::ProvisionTiming::OnStartDate),
+        deprovisioning: Some(api::DeprovisionAction::Suspend),
+        dialect: api::Dialect::Leapsome,
+    };
+    done(plugin.configure(settings).await)?;
+    println!("configured");
+
+    step("sync-all --dry-run: the plan, nothing written");
+    let plan = operator::sync_all(&plugin, &cli::SyncArgs { dry_run: true, max_writes: 500, once: true }, true).await?;
+    let changes = plan["changes"].as_array().cloned().unwrap_or_default();
+    let count = |kind: &str| changes.iter().filter(|c| c["kind"] == kind).count();
+    println!(
+        "would create {}, adopt {}, update {}, link {} managers; {} people skipped (new hires not yet due, offboarded)",
+        count("create"),
+        count("adopt"),
+        count("update"),
+        count("link-manager"),
+        plan["skipped"]
+    );
+    let rows: Vec<Vec<String>> = changes
+        .iter()
+        .take(8)
+        .map(|c| {
+            vec![
+                c["kind"].as_str().unwrap_or("").into(),
+                c["email"].as_str().unwrap_or("").into(),
+                c["attributes"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["CHANGE", "EMAIL", "ATTRIBUTES"], &rows));
+    println!("… and {} more", changes.len().saturating_sub(8));
+
+    step("sync-all (25 writes a call, until done)");
+    let totals =
+        operator::sync_all(&plugin, &cli::SyncArgs { dry_run: false, max_writes: 25, once: false }, false).await?;
+    println!(
+        "{} calls: created {}, adopted {}, updated {}, managers linked {}, failed {}; Leapsome now has {} accounts",
+        totals["calls"],
+        totals["created"],
+        totals["adopted"],
+        totals["updated"],
+        totals["managers_linked"],
+        totals["failed"],
+        leapsome.users().len()
+    );
+    let again =
+        operator::sync_all(&plugin, &cli::SyncArgs { dry_run: false, max_writes: 500, once: true }, true).await?;
+    println!("a second sync right after writes {} requests (nothing changed)", again["writes"]);
+
+    step("A day at Acme");
+    let active: Vec<Person> = humaans.people().into_iter().filter(|p| p.status == "active").collect();
+    // Onboarding: a new member starting today.
+    let mut newcomer = Person::new("Grace", "Hopper", "grace.hopper@acme.test");
+    newcomer.employment_start_date = Some(today.to_string());
+    newcomer.timezone = "Europe/London".into();
+    let newcomer_id = humaans.add_person(newcomer);
+    humaans.add_job_role(JobRole::new(
+        &newcomer_id,
+        "Compiler Engineer",
+        "Engineering",
+        Some(&active[0].id),
+        &today.to_string(),
+    ));
+    let o = done(plugin.on_employee_event(&event(api::EventKind::Created, &newcomer_id)).await)?;
+    println!("onboarding: Grace Hopper joins today -> {}", summarise(&o));
+
+    // A profile change: a promotion.
+    let promoted = &active[3];
+    let old_role = humaans
+        .job_roles_of(&promoted.id)
+        .into_iter()
+        .find(|r| r.end_date.is_none())
+        .context("demo person has a role")?;
+    let yesterday = today.checked_sub_days(Days::new(1)).unwrap().to_string();
+    humaans.end_job_role(&old_role.id, &yesterday);
+    let mut new_role = JobRole::new(
+        &promoted.id,
+        &format!("Senior {}", old_role.job_title),
+        old_role.department.as_deref().unwrap_or(""),
+        old_role.reporting_to.as_deref(),
+        &today.to_string(),
+    );
+    new_role.note = None;
+    humaans.add_job_role(new_role);
+    let o = done(plugin.on_employee_event(&event(api::EventKind::JobRoleChanged, &promoted.id)).await)?;
+    println!("promotion: {} becomes Senior {} -> {}", promoted.email, old_role.job_title, summarise(&o));
+
+    // Offboarding: someone leaves (last working day yesterday).
+    let leaver = active
+        .iter()
+        .rev()
+        .find(|p| {
+            humaans
+                .people()
+                .iter()
+                .all(|q| humaans.job_roles_of(&q.id).iter().all(|r| r.reporting_to.as_deref() != Some(p.id.as_str())))
+        })
+        .unwrap_or(&active[active.len() - 1]);
+    humaans.offboard(&leaver.id, &yesterday);
+    let o = done(plugin.on_employee_event(&event(api::EventKind::Offboarded, &leaver.id)).await)?;
+    println!("offboarding: {} left yesterday -> {}", leaver.email, summarise(&o));
+
+    // The clock moves past the next new hire's start date: a tick provisions them.
+    let next_hire = humaans
+        .people()
+        .into_iter()
+        .filter(|p| p.status == "newHire")
+        .filter_map(|p| p.employment_start_date.clone().map(|d| (d, p)))
+        .min_by(|a, b| a.0.cmp(&b.0));
+    if let Some((start, hire)) = next_hire {
+        let when = format!("{start}T23:59:00Z");
+        let r = operator::tick(&plugin, Some(when.clone())).await?;
+        println!(
+            "tick at {when}: {} provisioned (first: {} starting {start}), {} still waiting, next due {}",
+            r["provisioned"],
+            hire.email,
+            r["waiting"],
+            r["next_due"].as_str().unwrap_or("-")
+        );
+    }
+
+    step("Logs (newest first)");
+    let logs = operator::logs(&plugin, &cli::LogsArgs { failures: false, person: None, limit: 15 }).await?;
+    operator::print_logs(&logs);
+    println!(
+        "\nDone. Try: host-harness mock  (serves these mocks for manual use), or see README.md for the operator commands."
+    );
+    Ok(())
+}
+
+fn event(kind: api::EventKind, person: &str) -> api::EmployeeEvent {
+    api::EmployeeEvent {
+        id: format!("demo-{person}"),
+        kind,
+        person_id: person.into(),
+        occurred_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+fn summarise(o: &api::EventOutcome) -> String {
+    if o.changes.is_empty() {
+        return format!("nothing to do ({})", o.skipped.as_deref().unwrap_or("already in step"));
+    }
+    let parts: Vec<String> = o
+        .changes
+        .iter()
+        .map(|c| {
+            let what = operator::name_of(&c.kind);
+            let attrs = if c.attributes.is_empty() { String::new() } else { format!(" {}", c.attributes.join(", ")) };
+            match &c.error {
+                Some(e) => format!("{what}{attrs} FAILED: {e}"),
+                None => format!("{what}{attrs}"),
+            }
+        })
+        .collect();
+    let pending = if o.manager_pending { " (manager link pending)" } else { "" };
+    format!("{}{pending}", parts.join("; "))
+}

@@ -1,0 +1,358 @@
+//! The operator commands: each opens the durable store, loads the tenant's policy and calls the
+//! component once (sync-all: until done). Output is a table, or one JSON document with `--json`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cli::{self, Global};
+use crate::plugin::api::{self, IntegrationError};
+use crate::{AllowedHost, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
+
+/// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
+const HOST_NAMESPACE: &str = "host";
+const POLICY_BUCKET: &str = "tenant-policy";
+
+#[derive(Serialize, Deserialize, Default)]
+struct StoredPolicy {
+    allowed_hosts: Vec<(String, u16)>,
+}
+
+pub struct Host {
+    pub storage: Arc<dyn Storage>,
+    pub runtime: Arc<Runtime>,
+    pub global: Global,
+}
+
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("humaans-leapsome");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/humaans-leapsome"),
+        None => PathBuf::from(".humaans-leapsome"),
+    }
+}
+
+impl Host {
+    pub fn open(global: &Global) -> Result<Host> {
+        let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
+        let component = match &global.component {
+            Some(path) => path.clone(),
+            None => crate::component::component_path()?,
+        };
+        let runtime = Arc::new(Runtime::new(&component, Some(&dir.join("cache")), PoolSize::default())?);
+        Ok(Host { storage, runtime, global: global.clone() })
+    }
+
+    fn policy(&self) -> Result<StoredPolicy> {
+        Ok(match self.storage.get(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant)? {
+            Some(bytes) => serde_json::from_slice(&bytes).context("the stored tenant policy is unreadable")?,
+            None => StoredPolicy::default(),
+        })
+    }
+
+    fn save_policy(&self, policy: &StoredPolicy) -> Result<()> {
+        self.storage.set(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant, &serde_json::to_vec(policy)?)
+    }
+
+    pub fn plugin_with(&self, hosts: &[(String, u16)]) -> TenantPlugin {
+        let mut tenant = Tenant::new(&self.global.tenant);
+        for (h, p) in hosts {
+            tenant = tenant.allow(AllowedHost::new(h, *p));
+        }
+        TenantPlugin::new(self.runtime.clone(), self.storage.clone(), tenant)
+    }
+
+    pub fn plugin(&self) -> Result<TenantPlugin> {
+        Ok(self.plugin_with(&self.policy()?.allowed_hosts))
+    }
+}
+
+/// A contract enum's name as users write it: `ChangeKind::LinkManager` -> `link-manager`.
+pub fn name_of<T: std::fmt::Debug>(value: &T) -> String {
+    let debug = format!("{value:?}");
+    let last = debug.rsplit("::").next().unwrap_or(&debug);
+    let mut out = String::new();
+    for (i, c) in last.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// A contract error as one line, naming the service where there is one.
+pub fn describe(e: &IntegrationError) -> String {
+    let service = |s: api::Service| match s {
+        api::Service::Humaans => "Humaans",
+        api::Service::Scim => "Leapsome SCIM",
+    };
+    let status = |s: Option<u16>| s.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    match e {
+        IntegrationError::NotConnected => "not connected: run `host-harness connect` first".into(),
+        IntegrationError::InvalidInput(f) => format!("invalid {}: {}", f.field, f.message),
+        IntegrationError::UnknownPerson(id) => format!("Humaans has no person with id `{id}`"),
+        IntegrationError::Unauthorized(f) => {
+            format!("{} refused the token{}: {}", service(f.service), status(f.status), f.message)
+        }
+        IntegrationError::Upstream(f) => {
+            format!("{} answered with an error{}: {}", service(f.service), status(f.status), f.message)
+        }
+        IntegrationError::Transport(f) => format!("{} could not be reached: {}", service(f.service), f.message),
+        IntegrationError::Storage(m) => format!("storage failed: {m}"),
+    }
+}
+
+/// Unwraps a call: host-level failures and contract errors both become one-line errors.
+pub fn done<T>(r: Result<Result<T, IntegrationError>, crate::CallError>) -> Result<T> {
+    match r {
+        Err(e) => Err(anyhow!("{e}")),
+        Ok(Err(e)) => Err(anyhow!(describe(&e))),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+fn parse_allow_host(s: &str) -> Result<(String, u16)> {
+    let url = if s.contains("://") { s.to_owned() } else { format!("https://{s}") };
+    let h = AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))?;
+    Ok((h.host, h.port))
+}
+
+pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
+    let mut hosts = Vec::new();
+    for url in [&args.humaans_url, &args.scim_url] {
+        let h = AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?;
+        hosts.push((h.host, h.port));
+    }
+    for extra in &args.allow_host {
+        hosts.push(parse_allow_host(extra)?);
+    }
+    let plugin = host.plugin_with(&hosts);
+    let connection = api::Connection {
+        scim_base_url: Some(args.scim_url.clone()),
+        scim_token: args.scim_token,
+        humaans_base_url: Some(args.humaans_url.clone()),
+        humaans_token: args.humaans_token,
+    };
+    let report = done(plugin.connect(&connection).await)?;
+    host.save_policy(&StoredPolicy { allowed_hosts: hosts.clone() })?;
+    Ok(json!({
+        "connected": true,
+        "tenant": host.global.tenant,
+        "company": report.company_name,
+        "humaans_url": report.humaans_base_url,
+        "scim_url": report.scim_base_url,
+        "scim_users": report.scim_users,
+        "allowed_hosts": hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
+    }))
+}
+
+pub fn settings_from(args: &cli::ConfigureArgs) -> api::Settings {
+    api::Settings {
+        provisioning: match args.provisioning {
+            cli::Provisioning::Off => None,
+            cli::Provisioning::Immediately => Some(api::ProvisionTiming::Immediately),
+            cli::Provisioning::OnStartDate => Some(api::ProvisionTiming::OnStartDate),
+            cli::Provisioning::DaysBeforeStart(n) => Some(api::ProvisionTiming::DaysBeforeStart(n)),
+        },
+        deprovisioning: match args.deprovisioning {
+            cli::Deprovisioning::Off => None,
+            cli::Deprovisioning::Suspend => Some(api::DeprovisionAction::Suspend),
+            cli::Deprovisioning::Deactivate => Some(api::DeprovisionAction::Deactivate),
+        },
+        dialect: match args.dialect {
+            cli::DialectArg::Leapsome => api::Dialect::Leapsome,
+            cli::DialectArg::Rfc7644 => api::Dialect::Rfc7644,
+        },
+    }
+}
+
+pub async fn configure(host: &Host, args: cli::ConfigureArgs) -> Result<Value> {
+    let plugin = host.plugin()?;
+    done(plugin.configure(settings_from(&args)).await)?;
+    Ok(
+        json!({"configured": true, "provisioning": format!("{:?}", args.provisioning), "deprovisioning": format!("{:?}", args.deprovisioning), "dialect": format!("{:?}", args.dialect)}),
+    )
+}
+
+pub fn change_json(c: &api::Change) -> Value {
+    json!({"person_id": c.person_id, "email": c.email, "kind": name_of(&c.kind), "attributes": c.attributes, "error": c.error})
+}
+
+/// Runs sync-all calls until complete (or once), with a progress bar on a terminal.
+pub async fn sync_all(plugin: &TenantPlugin, args: &cli::SyncArgs, quiet: bool) -> Result<Value> {
+    let mut totals = json!({"calls": 0, "created": 0, "adopted": 0, "updated": 0, "deprovisioned": 0, "reactivated": 0,
+        "managers_linked": 0, "failed": 0, "writes": 0});
+    let progress = !quiet && std::io::stderr().is_terminal();
+    let mut first_remaining = None;
+    let mut last;
+    let mut changes = Vec::new();
+    loop {
+        let options = api::SyncOptions { dry_run: args.dry_run, max_writes: Some(args.max_writes.max(1)) };
+        let options = if args.dry_run { api::SyncOptions { max_writes: None, ..options } } else { options };
+        let r = done(plugin.sync_all(options).await)?;
+        totals["calls"] = json!(totals["calls"].as_u64().unwrap() + 1);
+        for (k, v) in [
+            ("created", r.created),
+            ("adopted", r.adopted),
+            ("updated", r.updated),
+            ("deprovisioned", r.deprovisioned),
+            ("reactivated", r.reactivated),
+            ("managers_linked", r.managers_linked),
+            ("failed", r.failed),
+            ("writes", r.writes),
+        ] {
+            totals[k] = json!(totals[k].as_u64().unwrap() + v as u64);
+        }
+        changes.extend(r.changes.iter().map(change_json));
+        let total = *first_remaining.get_or_insert(r.writes + r.remaining_writes);
+        if progress && total > 0 {
+            let done = totals["writes"].as_u64().unwrap().min(total as u64);
+            let width = 30;
+            let filled = (done as usize * width) / total as usize;
+            eprint!("\r  [{}{}] {done}/{total} writes", "#".repeat(filled), " ".repeat(width - filled));
+            let _ = std::io::stderr().flush();
+        }
+        last = r;
+        if last.complete || args.once || args.dry_run || last.writes == 0 {
+            break;
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    totals["people"] = json!(last.people);
+    totals["scim_users"] = json!(last.scim_users);
+    totals["managers_pending"] = json!(last.managers_pending);
+    totals["skipped"] = json!(last.skipped);
+    totals["remaining_writes"] = json!(last.remaining_writes);
+    totals["complete"] = json!(last.complete);
+    totals["dry_run"] = json!(args.dry_run);
+    totals["changes"] = json!(changes);
+    Ok(totals)
+}
+
+pub async fn event(host: &Host, args: cli::EventArgs) -> Result<Value> {
+    let plugin = host.plugin()?;
+    let kind = match args.kind {
+        cli::EventKindArg::Created => api::EventKind::Created,
+        cli::EventKindArg::Updated => api::EventKind::Updated,
+        cli::EventKindArg::JobRoleChanged => api::EventKind::JobRoleChanged,
+        cli::EventKindArg::Offboarded => api::EventKind::Offboarded,
+        cli::EventKindArg::Deleted => api::EventKind::Deleted,
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = args.id.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().timestamp_millis()));
+    let e = api::EmployeeEvent { id, kind, person_id: args.person, occurred_at: now };
+    let o = done(plugin.on_employee_event(&e).await)?;
+    Ok(
+        json!({"changes": o.changes.iter().map(change_json).collect::<Vec<_>>(), "skipped": o.skipped, "manager_pending": o.manager_pending}),
+    )
+}
+
+pub async fn tick(plugin: &TenantPlugin, now: Option<String>) -> Result<Value> {
+    let now = now.unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    if chrono::DateTime::parse_from_rfc3339(&now).is_err() {
+        bail!("--now `{now}` is not an RFC 3339 time (e.g. 2026-11-28T09:00:00Z)");
+    }
+    let r = done(plugin.tick(&now).await)?;
+    Ok(
+        json!({"now": now, "provisioned": r.provisioned, "deprovisioned": r.deprovisioned, "managers_linked": r.managers_linked,
+        "failed": r.failed, "waiting": r.waiting, "next_due": r.next_due}),
+    )
+}
+
+pub fn log_json(e: &api::LogEntry) -> Value {
+    json!({"sequence": e.sequence, "at": e.at, "action": name_of(&e.action), "person_id": e.person_id, "email": e.email,
+        "outcome": name_of(&e.outcome), "http_status": e.http_status, "message": e.message})
+}
+
+pub async fn logs(plugin: &TenantPlugin, args: &cli::LogsArgs) -> Result<Value> {
+    let mut entries = Vec::new();
+    let mut before = None;
+    // Filtered pages may come back short (bounded reads per page): follow the cursor.
+    while entries.len() < args.limit as usize {
+        let q = api::LogQuery {
+            failures_only: args.failures,
+            person_id: args.person.clone(),
+            limit: args.limit - entries.len() as u32,
+            before,
+        };
+        let page = done(plugin.read_logs(&q).await)?;
+        entries.extend(page.entries.iter().map(log_json));
+        match page.next_before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    Ok(json!({"entries": entries}))
+}
+
+/// A plain table: columns padded to the widest cell, long cells cut.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let cut = |s: &str| -> String {
+        if s.chars().count() > 70 { s.chars().take(69).chain(['…']).collect() } else { s.to_owned() }
+    };
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| cut(c)).collect()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn print_logs(v: &Value) {
+    let s = |v: &Value| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())).unwrap_or_default();
+    let rows: Vec<Vec<String>> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            vec![s(&e["at"]), s(&e["action"]), s(&e["outcome"]), s(&e["email"]), s(&e["http_status"]), s(&e["message"])]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("(no log entries)");
+    } else {
+        print!("{}", table(&["TIME", "ACTION", "OUTCOME", "EMAIL", "HTTP", "MESSAGE"], &rows));
+    }
+}
+
+/// Prints a flat JSON object as `key: value` lines (nested lists summarised).
+pub fn print_summary(v: &Value) {
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            match val {
+                Value::Array(a) if k == "changes" => println!("{k}: {} (use --json for the list)", a.len()),
+                Value::Null => println!("{k}: -"),
+                Value::String(s) => println!("{k}: {s}"),
+                other => println!("{k}: {other}"),
+            }
+        }
+    }
+}
