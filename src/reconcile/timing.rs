@@ -1,32 +1,39 @@
 //! When things fall due: provisioning by timing setting, deprovisioning at the last working day,
 //! all in the person's own timezone (falling back to UTC when Humaans has none or an unknown one).
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
+use jiff::tz::TimeZone as Tz;
 
 use super::mapping::parse_date;
 use super::model::{Person, ProvisionTiming};
 
+// Timezones come from jiff's bundled, compact tz database (about 200 KB, against about 900 KB of
+// tables for chrono-tz): the component's size is part of what it costs a host to load it.
+
+/// The person's IANA timezone, UTC when Humaans has none or one we do not know.
 pub fn person_tz(person: &Person) -> Tz {
-    person.timezone.as_deref().and_then(|t| t.parse::<Tz>().ok()).unwrap_or(Tz::UTC)
+    person.timezone.as_deref().and_then(|t| Tz::get(t).ok()).unwrap_or(Tz::UTC)
 }
 
 /// The calendar date it is for this person at `now`.
 pub fn person_today(person: &Person, now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&person_tz(person)).date_naive()
+    let utc_date = now.date_naive();
+    let Ok(ts) = jiff::Timestamp::from_second(now.timestamp()) else { return utc_date };
+    let local = ts.to_zoned(person_tz(person)).date();
+    NaiveDate::from_ymd_opt(local.year() as i32, local.month() as u32, local.day() as u32).unwrap_or(utc_date)
 }
 
 /// Midnight at the start of `date` in `tz`, as UTC. A midnight skipped by a DST change falls to
 /// the first instant of the day that exists.
 pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let mut t = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-    for _ in 0..4 {
-        if let Some(at) = tz.from_local_datetime(&t).earliest() {
-            return at.with_timezone(&Utc);
-        }
-        t += chrono::Duration::minutes(30);
+    let fallback = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    let Ok(local) = jiff::civil::Date::new(date.year() as i16, date.month() as i8, date.day() as i8) else {
+        return fallback;
+    };
+    match local.to_zoned(tz) {
+        Ok(zoned) => Utc.timestamp_opt(zoned.timestamp().as_second(), 0).single().unwrap_or(fallback),
+        Err(_) => fallback,
     }
-    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,11 +208,12 @@ mod tests {
     #[test]
     fn dst_gap_midnight_moves_forward() {
         // America/Santiago skips midnight at the DST change (2026-09-06 00:00 does not exist).
-        let at = start_of_day(parse_date("2026-09-06").unwrap(), "America/Santiago".parse().unwrap());
-        assert!(
-            at.with_timezone(&"America/Santiago".parse::<Tz>().unwrap()).date_naive()
-                == parse_date("2026-09-06").unwrap()
-        );
+        let santiago = Tz::get("America/Santiago").unwrap();
+        let at = start_of_day(parse_date("2026-09-06").unwrap(), santiago);
+        let p = Person { timezone: Some("America/Santiago".into()), ..Person::default() };
+        assert_eq!(person_today(&p, at), parse_date("2026-09-06").unwrap());
+        // And it is the first instant of that day: a second earlier is still the day before.
+        assert_eq!(person_today(&p, at - chrono::Duration::seconds(1)), parse_date("2026-09-05").unwrap());
     }
 
     #[test]
