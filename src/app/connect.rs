@@ -124,16 +124,16 @@ fn describe(s: &Settings) -> String {
 pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
     state::load_connection(env.kv)?;
     let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
-    if let Some(ProvisionTiming::DaysBeforeStart(n)) = settings.provisioning {
-        if n == 0 || n > MAX_DAYS_BEFORE_START {
-            let e = AppError::invalid(
-                "settings.provisioning.days-before-start",
-                format!("must be between 1 and {MAX_DAYS_BEFORE_START} (use on-start-date for 0), got {n}"),
-            );
-            logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
-            logs.flush(env.kv).map_err(AppError::Storage)?;
-            return Err(e);
-        }
+    if let Some(ProvisionTiming::DaysBeforeStart(n)) = settings.provisioning
+        && (n == 0 || n > MAX_DAYS_BEFORE_START)
+    {
+        let e = AppError::invalid(
+            "settings.provisioning.days-before-start",
+            format!("must be between 1 and {MAX_DAYS_BEFORE_START} (use on-start-date for 0), got {n}"),
+        );
+        logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
+        logs.flush(env.kv).map_err(AppError::Storage)?;
+        return Err(e);
     }
     state::put(env.kv, "settings", &settings)?;
     logs.append(draft(env, LogAction::Configure, LogOutcome::Success, format!("configured: {}", describe(&settings))));

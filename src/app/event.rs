@@ -10,7 +10,7 @@ use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
 use super::execute::{Facts, Run, Subject, decide_for, log_skip, reschedule, write_managers, write_profiles};
-use super::{Change, Env, Session, draft, fail_logged};
+use super::{Change, Env, Session, draft, fail_logged, fail_logged_for};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -65,11 +65,7 @@ pub fn on_employee_event(
             session.flush(env)?;
             return Ok(EventOutcome { skipped: Some(reason), ..EventOutcome::default() });
         }
-        Err(e) => {
-            let logged = fail_logged(&mut session, env, LogAction::Event, e.clone());
-            let _ = logged;
-            return Err(e);
-        }
+        Err(e) => return Err(fail_logged_for(&mut session, env, LogAction::Event, Some(person_id), e)),
     };
     schedule.save(env.kv)?;
     session.flush(env)?;
@@ -145,10 +141,11 @@ pub(crate) fn process_person(
 
 /// The company name, fetched once and cached in tenant storage.
 fn company_name(session: &mut Session, env: &mut Env, company_id: Option<&str>) -> Result<Option<String>, AppError> {
-    if let Some(cached) = state::get::<CachedCompany>(env.kv, "company")? {
-        if cached.name.is_some() && (cached.id.is_none() || cached.id.as_deref() == company_id) {
-            return Ok(cached.name);
-        }
+    if let Some(cached) = state::get::<CachedCompany>(env.kv, "company")?
+        && cached.name.is_some()
+        && (cached.id.is_none() || cached.id.as_deref() == company_id)
+    {
+        return Ok(cached.name);
     }
     let name = humaans::company_name(&mut session.humaans, env.http, company_id)?;
     state::put(env.kv, "company", &CachedCompany { id: company_id.map(str::to_owned), name: name.clone() })?;
@@ -169,12 +166,11 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
     let Some(manager) = humaans::person(&mut session.humaans, env.http, manager_id)? else {
         return Ok(());
     };
-    if link.is_none() {
-        if let Some(email) = manager.email.as_deref() {
-            if let Some(account) = scim::find_by_user_name(&mut session.scim, env.http, email)? {
-                facts.accounts_by_email.insert(email.to_lowercase(), account.id);
-            }
-        }
+    if link.is_none()
+        && let Some(email) = manager.email.as_deref()
+        && let Some(account) = scim::find_by_user_name(&mut session.scim, env.http, email)?
+    {
+        facts.accounts_by_email.insert(email.to_lowercase(), account.id);
     }
     facts.people.insert(manager_id.to_owned(), manager);
     Ok(())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::error::AppError;
 use crate::humaans;
 use crate::logs::{LogAction, LogOutcome};
-use crate::reconcile::{JobRole, Link, Mode, RemoteUser};
+use crate::reconcile::{Link, Mode, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
@@ -61,7 +61,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
 
     let mut facts = Facts { company, ..Facts::default() };
     for role in roles {
-        facts.roles.entry(role.person_id.clone()).or_insert_with(Vec::<JobRole>::new).push(role);
+        facts.roles.entry(role.person_id.clone()).or_default().push(role);
     }
     let by_id: HashMap<&str, &RemoteUser> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_external: HashMap<&str, &RemoteUser> =
@@ -75,10 +75,10 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         facts.people.insert(p.id.clone(), p);
     }
     for u in &users {
-        if let Some(ext) = u.external_id.as_deref() {
-            if !facts.people.contains_key(ext) {
-                ids.push(ext.to_owned());
-            }
+        if let Some(ext) = u.external_id.as_deref()
+            && !facts.people.contains_key(ext)
+        {
+            ids.push(ext.to_owned());
         }
     }
 

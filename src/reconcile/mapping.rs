@@ -6,7 +6,7 @@ use super::model::{Attr, JobRole, Person, Profile};
 
 /// The role in effect on `today`: the latest `effectiveDate` not in the future, among roles not
 /// ended before today. Roles without a readable effective date never count.
-pub fn current_role<'a>(roles: &'a [JobRole], today: NaiveDate) -> Option<&'a JobRole> {
+pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
     roles
         .iter()
         .filter_map(|r| Some((parse_date(r.effective_date.as_deref()?)?, r)))
