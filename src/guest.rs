@@ -126,6 +126,7 @@ impl wit::Guest for Component {
         let input = app::ConnectInput {
             scim_base_url: c.scim_base_url,
             scim_token: c.scim_token,
+            scim_requests_per_second: c.scim_requests_per_second,
             humaans_base_url: c.humaans_base_url,
             humaans_token: c.humaans_token,
         };

@@ -13,8 +13,8 @@ use crate::reconcile::render::user_name_filter;
 pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
 /// Leapsome's largest page; servers may return fewer, which is followed.
 pub const PAGE_SIZE: usize = 5000;
-/// Leapsome allows 30 requests a second; stay just under it so we never see a 429.
-pub const REQUESTS_PER_SECOND: usize = 29;
+/// Leapsome allows 30 requests a second ("when making requests in parallel").
+pub const REQUESTS_PER_SECOND: u32 = 30;
 
 fn bad_shape(detail: impl std::fmt::Display) -> AppError {
     AppError::Transport(Failure {

@@ -24,6 +24,9 @@ pub struct Connection {
     pub humaans_token: String,
     pub scim_base_url: String,
     pub scim_token: String,
+    /// Pacing of SCIM requests: `None` = Leapsome's 30/s, `Some(0)` = none.
+    #[serde(default)]
+    pub scim_requests_per_second: Option<u32>,
 }
 
 impl std::fmt::Debug for Connection {

@@ -303,3 +303,21 @@ async fn property_random_orgs_and_fault_schedules_converge_without_duplicates() 
         assert_second_sync_writes_nothing(&rig, &plugin).await;
     }
 }
+
+#[tokio::test]
+async fn the_component_paces_itself_under_the_rate_limit() {
+    let rig = Rig::start().await;
+    org(&rig, 45, 6).await;
+    rig.leapsome.control().set_rate_limit(Some(30), Some(1));
+    let plugin = rig.plugin(rig.tenant("paced"));
+    // Leapsome's documented 30 requests a second: the default pacing.
+    let mut connection = rig.connection();
+    connection.scim_requests_per_second = None;
+    plugin.connect(&connection).await.unwrap().unwrap();
+    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().unwrap();
+    sync_until_complete(&plugin).await;
+    assert_converged(&rig);
+    let journal = rig.leapsome.control().journal();
+    assert!(journal.len() > 60, "enough requests to exceed one second's budget: {}", journal.len());
+    assert_eq!(journal.iter().filter(|e| e.status == 429).count(), 0, "no 429: the component paced itself");
+}

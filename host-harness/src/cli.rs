@@ -75,6 +75,9 @@ pub struct ConnectArgs {
     /// Leapsome SCIM token (prefer the environment variable, out of shell history).
     #[arg(long, env = "LEAPSOME_SCIM_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub scim_token: String,
+    /// Requests a second the SCIM service allows (default: Leapsome's 30); 0 turns pacing off.
+    #[arg(long, value_name = "N")]
+    pub scim_rate_limit: Option<u32>,
     /// Another host[:port] the tenant may reach (repeatable).
     #[arg(long, value_name = "HOST[:PORT]")]
     pub allow_host: Vec<String>,

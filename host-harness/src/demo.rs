@@ -64,6 +64,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
             .connect(&api::Connection {
                 scim_base_url: Some(leapsome.base_url()),
                 scim_token: "scim-test-token".into(),
+                scim_requests_per_second: None,
                 humaans_base_url: Some(humaans.base_url()),
                 humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
             })

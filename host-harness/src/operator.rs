@@ -138,6 +138,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     let connection = api::Connection {
         scim_base_url: Some(args.scim_url.clone()),
         scim_token: args.scim_token,
+        scim_requests_per_second: args.scim_rate_limit,
         humaans_base_url: Some(args.humaans_url.clone()),
         humaans_token: args.humaans_token,
     };

@@ -14,6 +14,7 @@ use super::{Env, draft, humaans_client, scim_client};
 pub struct ConnectInput {
     pub scim_base_url: Option<String>,
     pub scim_token: String,
+    pub scim_requests_per_second: Option<u32>,
     pub humaans_base_url: Option<String>,
     pub humaans_token: String,
 }
@@ -66,6 +67,7 @@ pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppE
             humaans_token: check_token("connection.humaans-token", &input.humaans_token)?,
             scim_base_url: check_url("connection.scim-base-url", input.scim_base_url, scim::DEFAULT_BASE_URL)?,
             scim_token: check_token("connection.scim-token", &input.scim_token)?,
+            scim_requests_per_second: input.scim_requests_per_second,
         };
         let mut h = humaans_client(&connection);
         humaans::verify_token(&mut h, env.http)?;

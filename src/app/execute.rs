@@ -305,8 +305,10 @@ pub(crate) fn write_profiles(
     let mut calls = Vec::new();
     let mut meta = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
-        // Adoption without any write links right away.
-        if s.link.is_none() && s.found.is_some() && profile_write(s, &settings).is_none() {
+        // Adoption without any write links right away. Only when the decision adopts: a match
+        // found for someone left alone (a leaver, a new hire not yet due) is not ours to manage.
+        let adopts = s.decision.ops.iter().any(|o| matches!(o, Op::Adopt { .. }));
+        if adopts && s.link.is_none() && s.found.is_some() && profile_write(s, &settings).is_none() {
             if !run.dry_run {
                 s.link = link_after(s, &[ChangeKind::Adopt], None);
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;

@@ -81,7 +81,11 @@ pub(crate) fn humaans_client(c: &Connection) -> Client {
 }
 
 pub(crate) fn scim_client(c: &Connection) -> Client {
-    Client::new(Service::Scim, &c.scim_base_url, &c.scim_token).paced(crate::scim::REQUESTS_PER_SECOND)
+    let client = Client::new(Service::Scim, &c.scim_base_url, &c.scim_token);
+    match c.scim_requests_per_second.unwrap_or(crate::scim::REQUESTS_PER_SECOND) {
+        0 => client,
+        n => client.paced(n as usize),
+    }
 }
 
 pub(crate) fn draft(env: &Env, action: LogAction, outcome: LogOutcome, message: impl Into<String>) -> LogDraft {
@@ -90,9 +94,23 @@ pub(crate) fn draft(env: &Env, action: LogAction, outcome: LogOutcome, message: 
 
 /// Logs a call-level failure and persists the log, then hands the error back.
 pub(crate) fn fail_logged(session: &mut Session, env: &mut Env, action: LogAction, error: AppError) -> AppError {
+    fail_logged_for(session, env, action, None, error)
+}
+
+/// As [`fail_logged`], about one person (so the log's person filter finds it).
+pub(crate) fn fail_logged_for(
+    session: &mut Session,
+    env: &mut Env,
+    action: LogAction,
+    person_id: Option<&str>,
+    error: AppError,
+) -> AppError {
     let mut d = draft(env, action, LogOutcome::Failure, error.to_string());
     if let Some(status) = error.status() {
         d = d.status(status);
+    }
+    if let Some(id) = person_id {
+        d = d.person_id(id);
     }
     session.log(env, d);
     let _ = session.flush(env);

@@ -67,6 +67,7 @@ impl Rig {
         api::Connection {
             scim_base_url: Some(self.leapsome.base_url()),
             scim_token: SCIM_TOKEN.into(),
+            scim_requests_per_second: Some(0),
             humaans_base_url: Some(self.humaans.base_url()),
             humaans_token: HUMAANS_TOKEN.into(),
         }
