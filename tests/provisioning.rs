@@ -12,7 +12,7 @@ use host_harness::api::{LogOutcome, ProvisionTiming};
 use mock_servers::humaans::{JobRole, STATUS_ACTIVE};
 use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::{Fault, FaultRule};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::*;
 
 fn kinds(outcome: &api::EventOutcome) -> Vec<ChangeKind> {
@@ -22,18 +22,6 @@ fn kinds(outcome: &api::EventOutcome) -> Vec<ChangeKind> {
 fn assert_no_change_failed(outcome: &api::EventOutcome) {
     for c in &outcome.changes {
         assert!(c.error.is_none(), "change {:?} for {} failed: {:?}", c.kind, c.email, c.error);
-    }
-}
-
-/// No full read of either side: no Humaans list without a person filter, no unfiltered SCIM list.
-fn assert_no_full_reads(rig: &Rig) {
-    for e in rig.humaans.control().journal() {
-        let list = e.path == "/api/people" || (e.path == "/api/job-roles" && !e.query.contains("personId="));
-        assert!(!list, "a full Humaans list was read: {} {}?{}", e.method, e.path, e.query);
-    }
-    for e in rig.leapsome.control().journal() {
-        let list = e.method == "GET" && e.path == "/scim/v1/Users" && !e.query.contains("filter=");
-        assert!(!list, "the full SCIM user list was read: {}?{}", e.path, e.query);
     }
 }
 
@@ -90,8 +78,13 @@ async fn immediately_creates_members_now_and_new_hires_on_their_start(dialect: D
     assert_eq!(user["active"], true);
     assert_eq!(user["title"], "Engineer");
     assert_eq!(user[ENTERPRISE]["department"], "Engineering");
-    assert_eq!(user[ENTERPRISE]["organization"], "Acme Ltd");
     assert_eq!(user["name"]["givenName"], "Ada");
+    // What was sent (Leapsome drops attributes outside its schema, so read the request).
+    let post = &scim_write_bodies(&rig)[0].2;
+    assert_eq!(post[ENTERPRISE]["organization"], "Acme Ltd");
+    assert_eq!(post["timezone"], "Europe/London");
+    assert_eq!(post["emails"], json!([{"value": "ada.lovelace@acme.test", "type": "work", "primary": true}]));
+    assert_eq!(post["active"], true);
 
     // A new hire is not a member yet: under `immediately` they are due when their start date begins.
     clear_journals(&rig);
@@ -127,6 +120,23 @@ async fn on_start_date_waits_for_midnight_in_the_persons_timezone(dialect: Diale
     assert!(outcome.changes.is_empty(), "{:?}", outcome.changes);
     assert_eq!(outcome.skipped.as_deref(), Some("new hire, due 2026-11-30T15:00:00Z"));
     assert!(rig.scim_writes().is_empty());
+    let skipped = logs(&plugin, false, Some(&kenji)).await;
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!((skipped[0].action, skipped[0].outcome), (LogAction::Skip, LogOutcome::Skipped));
+    assert_eq!(skipped[0].message, "new hire, due 2026-11-30T15:00:00Z");
+    assert_eq!(skipped[0].email.as_deref(), Some("kenji.sato@acme.test"));
+
+    // The start date moves by two days, then back: each event re-reads it and reschedules.
+    rig.humaans.update_person(&kenji, |p| p.employment_start_date = Some("2026-12-03".into()));
+    let moved = event_ok(&plugin, EventKind::Updated, &kenji).await;
+    assert_eq!(moved.skipped.as_deref(), Some("new hire, due 2026-12-02T15:00:00Z"));
+    let waiting = tick_ok(&plugin, "2026-11-30T15:00:00Z").await;
+    assert_eq!((waiting.provisioned, waiting.waiting), (0, 1), "the old due time no longer counts");
+    assert_eq!(waiting.next_due.as_deref(), Some("2026-12-02T15:00:00Z"));
+    rig.humaans.update_person(&kenji, |p| p.employment_start_date = Some("2026-12-01".into()));
+    let back = event_ok(&plugin, EventKind::Updated, &kenji).await;
+    assert_eq!(back.skipped.as_deref(), Some("new hire, due 2026-11-30T15:00:00Z"));
+    assert!(rig.scim_writes().is_empty());
 
     // A second before the due time: nothing is due, nothing is read or written.
     clear_journals(&rig);
@@ -144,7 +154,7 @@ async fn on_start_date_waits_for_midnight_in_the_persons_timezone(dialect: Diale
     assert_no_full_reads(&rig);
     let user = rig.leapsome.user_by_username("kenji.sato@acme.test").expect("created at the start date");
     assert_eq!(user["externalId"], kenji.as_str());
-    assert_eq!(user["timezone"], "Asia/Tokyo");
+    assert_eq!(scim_write_bodies(&rig)[0].2["timezone"], "Asia/Tokyo");
 
     // Done: later ticks have nothing left to do.
     clear_journals(&rig);
@@ -190,15 +200,49 @@ async fn days_before_start_preboards_new_hires(dialect: Dialect, config: Leapsom
     assert_eq!(rig.leapsome.users().len(), 2);
 }
 
+async fn created_event_adopts_an_existing_account(dialect: Dialect, config: LeapsomeConfig) {
+    let rig = Rig::with_leapsome(config).await;
+    let plugin = rig.connected("t", all_on(dialect)).await;
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    // Invited by hand in Leapsome before the integration was switched on, in another case.
+    let existing = rig.leapsome.seed_user(json!({
+        "userName": "Ada.Lovelace@acme.test",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "Ada.Lovelace@acme.test", "type": "work", "primary": true}],
+        "title": "Engineer",
+        "active": true,
+    }));
+    clear_journals(&rig);
+    let outcome = event_ok(&plugin, EventKind::Created, &ada).await;
+    assert_no_change_failed(&outcome);
+    assert_eq!(outcome.changes[0].kind, ChangeKind::Adopt, "{:?}", outcome.changes);
+    assert!(methods(&rig).iter().all(|m| m == "PATCH"), "adopted, not created: {:?}", methods(&rig));
+    assert_eq!(rig.leapsome.users().len(), 1);
+    let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap();
+    assert_eq!(user["id"], existing.as_str());
+    assert_eq!(user["externalId"], ada.as_str());
+    assert_eq!(user["userName"], "ada.lovelace@acme.test");
+
+    // Linked from now on: an offboarding suspends it.
+    rig.humaans.offboard(&ada, "2026-11-20");
+    let outcome = event_ok(&plugin, EventKind::Offboarded, &ada).await;
+    assert_eq!(kinds(&outcome), vec![ChangeKind::Suspend]);
+    assert_eq!(rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap()["active"], false);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Profile updates
 
 async fn profile_change_sends_one_minimal_patch(dialect: Dialect, config: LeapsomeConfig) {
     let rig = Rig::with_leapsome(config).await;
     let plugin = rig.connected("t", all_on(dialect)).await;
-    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
-    event_ok(&plugin, EventKind::Created, &ada).await;
+    let grace = hire(&rig, "Grace", "Hopper", "CTO", "Engineering", None);
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", Some(&grace));
+    event_ok(&plugin, EventKind::Created, &grace).await;
+    let created = event_ok(&plugin, EventKind::Created, &ada).await;
+    assert_eq!(kinds(&created), vec![ChangeKind::Create, ChangeKind::LinkManager]);
     let id = scim_id(&rig, "ada.lovelace@acme.test");
+    assert_eq!(rig.leapsome.manager_id_of(&id), Some(scim_id(&rig, "grace.hopper@acme.test")));
 
     rig.humaans.update_person(&ada, |p| p.last_name = "King".into());
     clear_journals(&rig);
@@ -238,7 +282,8 @@ async fn profile_change_sends_one_minimal_patch(dialect: Dialect, config: Leapso
     assert!(outcome.skipped.is_none());
     assert!(rig.leapsome.control().journal().is_empty(), "{:?}", rig.leapsome.control().journal());
     assert!(total_requests(&rig) <= 5);
-    assert_eq!(rig.leapsome.users().len(), 1);
+    assert_eq!(rig.leapsome.users().len(), 2);
+    assert_eq!(rig.leapsome.manager_id_of(&id), Some(scim_id(&rig, "grace.hopper@acme.test")));
 }
 
 async fn email_change_renames_the_same_account(dialect: Dialect, config: LeapsomeConfig) {
@@ -310,9 +355,11 @@ async fn job_role_change_updates_title_department_and_manager(dialect: Dialect, 
             let ops = profile["Operations"].as_array().unwrap();
             assert_eq!(ops.len(), 2, "{profile}");
             assert!(ops.contains(&json!({"op": "replace", "path": "title", "value": "Staff Engineer"})));
-            assert!(ops.contains(
-                &json!({"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Platform"})
-            ));
+            assert!(
+                ops.contains(
+                    &json!({"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Platform"})
+                )
+            );
         }
     }
     let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap();
@@ -326,6 +373,20 @@ async fn job_role_change_updates_title_department_and_manager(dialect: Dialect, 
     assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert!(rig.scim_writes().is_empty());
     assert_eq!(rig.leapsome.manager_id_of(&ada_id), Some(grace_id));
+
+    // A role without a manager and without a department clears both.
+    let current = rig.humaans.job_roles_of(&ada).pop().unwrap();
+    rig.humaans.add_job_role(JobRole { id: current.id.clone(), reporting_to: None, department: None, ..current });
+    clear_journals(&rig);
+    let cleared = event_ok(&plugin, EventKind::JobRoleChanged, &ada).await;
+    assert_no_change_failed(&cleared);
+    assert_eq!(kinds(&cleared), vec![ChangeKind::Update, ChangeKind::LinkManager]);
+    assert_eq!(cleared.changes[0].attributes, vec!["department".to_owned()]);
+    assert_eq!(rig.leapsome.manager_id_of(&ada_id), None);
+    let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap();
+    let department = user.get(ENTERPRISE).and_then(|e| e.get("department")).cloned().unwrap_or(Value::Null);
+    assert_eq!(department, Value::Null, "{user}");
+    assert_eq!(rig.scim_writes().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +445,35 @@ async fn manager_created_after_the_report_is_linked_on_tick(dialect: Dialect, co
     assert_eq!(total_requests(&rig), 0);
 }
 
+/// Someone whose manager link was still waiting leaves (or is deleted): the wait ends with them,
+/// so later ticks neither re-read them nor log about them again.
+async fn a_leaver_stops_waiting_for_a_manager(dialect: Dialect, config: LeapsomeConfig) {
+    let rig = Rig::with_leapsome(config).await;
+    let plugin = rig.connected("t", all_on(dialect)).await;
+    let grace = hire(&rig, "Grace", "Hopper", "CTO", "Engineering", None);
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", Some(&grace));
+    let bob = hire(&rig, "Bob", "Byte", "Engineer", "Engineering", Some(&grace));
+    for id in [&ada, &bob] {
+        let outcome = event_ok(&plugin, EventKind::Created, id).await;
+        assert!(outcome.manager_pending);
+    }
+    rig.humaans.offboard(&ada, "2026-11-20");
+    rig.humaans.delete_person(&bob);
+    assert_eq!(kinds(&event_ok(&plugin, EventKind::Offboarded, &ada).await), vec![ChangeKind::Suspend]);
+    assert_eq!(kinds(&event_ok(&plugin, EventKind::Deleted, &bob).await), vec![ChangeKind::Suspend]);
+
+    let before = logs(&plugin, false, None).await.len();
+    clear_journals(&rig);
+    for now in ["2026-11-28T12:05:00Z", "2026-11-28T12:10:00Z", "2026-11-28T12:15:00Z"] {
+        let report = tick_ok(&plugin, now).await;
+        assert_eq!((report.managers_linked, report.failed, report.deprovisioned), (0, 0, 0));
+    }
+    assert_eq!(total_requests(&rig), 0, "{:?}", rig.humaans.control().journal());
+    let after = logs(&plugin, false, None).await;
+    assert_eq!(after.len(), before, "ticks keep logging: {:?}", &after[..after.len() - before]);
+    assert!(rig.scim_writes().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deprovisioning
 
@@ -436,6 +526,24 @@ async fn offboarding_suspends_linked_accounts_only(dialect: Dialect, config: Lea
     let again = event_ok(&plugin, EventKind::Offboarded, &ada).await;
     assert!(again.changes.is_empty());
     assert!(rig.scim_writes().is_empty());
+}
+
+#[tokio::test]
+async fn deprovisioning_is_off_by_default() {
+    let rig = Rig::start().await;
+    let plugin = rig.connected("t", settings(Some(ProvisionTiming::Immediately), None, Dialect::Leapsome)).await;
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    event_ok(&plugin, EventKind::Created, &ada).await;
+    rig.humaans.offboard(&ada, "2026-11-20");
+    clear_journals(&rig);
+    let outcome = event_ok(&plugin, EventKind::Offboarded, &ada).await;
+    assert!(outcome.changes.is_empty(), "{:?}", outcome.changes);
+    assert_eq!(outcome.skipped.as_deref(), Some("offboarded; deprovisioning is off"));
+    assert!(rig.scim_writes().is_empty());
+    assert_eq!(rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap()["active"], true);
+    let entries = logs(&plugin, false, Some(&ada)).await;
+    assert_eq!((entries[0].action, entries[0].outcome), (LogAction::Skip, LogOutcome::Skipped));
+    assert_eq!(entries[0].message, "offboarded; deprovisioning is off");
 }
 
 async fn offboarding_with_deactivate_deletes_the_account(dialect: Dialect, config: LeapsomeConfig) {
@@ -559,6 +667,32 @@ async fn deletion_in_humaans_deprovisions(dialect: Dialect, config: LeapsomeConf
     assert_eq!(suspended.outcome, LogOutcome::Success);
 }
 
+/// Events are hints: a stale or reordered one is checked against Humaans and does nothing wrong.
+async fn stale_and_reordered_events_are_harmless(dialect: Dialect, config: LeapsomeConfig) {
+    let rig = Rig::with_leapsome(config).await;
+    let plugin = rig.connected("t", all_on(dialect)).await;
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    let bob = hire(&rig, "Bob", "Byte", "Engineer", "Engineering", None);
+    event_ok(&plugin, EventKind::Created, &ada).await;
+
+    // Ada is still employed: "offboarded" and "deleted" hints change nothing.
+    clear_journals(&rig);
+    for kind in [EventKind::Offboarded, EventKind::Deleted, EventKind::Created, EventKind::Updated] {
+        let outcome = event_ok(&plugin, kind, &ada).await;
+        assert!(outcome.changes.is_empty(), "{kind:?}: {:?}", outcome.changes);
+    }
+    assert!(rig.scim_writes().is_empty());
+    assert_eq!(rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap()["active"], true);
+
+    // Bob's "created" arrives after he has already left: no account is made for him.
+    rig.humaans.offboard(&bob, "2026-11-20");
+    let outcome = event_ok(&plugin, EventKind::Created, &bob).await;
+    assert!(outcome.changes.is_empty(), "{:?}", outcome.changes);
+    assert_eq!(outcome.skipped.as_deref(), Some("offboarded; no linked account"));
+    assert!(rig.leapsome.user_by_username("bob.byte@acme.test").is_none());
+    assert!(rig.scim_writes().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad events
 
@@ -577,6 +711,9 @@ async fn unknown_and_malformed_events_are_typed_errors() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].outcome, LogOutcome::Failure);
     assert!(failures[0].message.contains("nosuchperson42"), "{}", failures[0].message);
+    // The failure is about that person: the person filter finds it.
+    let theirs = logs(&plugin, true, Some("nosuchperson42")).await;
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
 
     let bad_id = event(EventKind::Created, "../x");
     match plugin.on_employee_event(&bad_id).await.expect("no trap") {
@@ -596,6 +733,36 @@ async fn unknown_and_malformed_events_are_typed_errors() {
     // Malformed events are refused before anything is sent; nothing reaches Leapsome at all.
     assert!(rig.leapsome.control().journal().is_empty());
     assert!(rig.humaans.control().journal().iter().all(|e| !e.path.contains("..")));
+}
+
+#[tokio::test]
+async fn a_failed_event_is_logged_against_the_person() {
+    let rig = Rig::start().await;
+    let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    rig.humaans.control().add_fault(FaultRule::new(
+        Some("GET"),
+        "/api/job-roles",
+        Fault::Status { status: 400, message: "job roles unavailable".into() },
+        1,
+    ));
+    match plugin.on_employee_event(&event(EventKind::Created, &ada)).await.expect("no trap") {
+        Err(IntegrationError::Upstream(f)) => {
+            assert_eq!(f.service, api::Service::Humaans);
+            assert_eq!(f.status, Some(400));
+            assert!(f.message.contains("job roles unavailable"), "{}", f.message);
+        }
+        other => panic!("expected an upstream error, got {other:?}"),
+    }
+    assert!(rig.leapsome.users().is_empty());
+    let failures = logs(&plugin, true, Some(&ada)).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].http_status, Some(400));
+    assert!(failures[0].message.contains("job roles unavailable"), "{}", failures[0].message);
+
+    // The event can simply be delivered again.
+    let outcome = event_ok(&plugin, EventKind::Created, &ada).await;
+    assert_eq!(kinds(&outcome), vec![ChangeKind::Create]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,14 +838,17 @@ in_both_dialects!(
     immediately_creates_members_now_and_new_hires_on_their_start,
     on_start_date_waits_for_midnight_in_the_persons_timezone,
     days_before_start_preboards_new_hires,
+    created_event_adopts_an_existing_account,
     profile_change_sends_one_minimal_patch,
     email_change_renames_the_same_account,
     job_role_change_updates_title_department_and_manager,
     manager_created_after_the_report_is_linked_on_tick,
+    a_leaver_stops_waiting_for_a_manager,
     offboarding_suspends_linked_accounts_only,
     offboarding_with_deactivate_deletes_the_account,
     future_last_working_day_deprovisions_on_tick,
     rehire_reactivates_the_same_account,
     deletion_in_humaans_deprovisions,
+    stale_and_reordered_events_are_harmless,
     logs_record_every_change_and_filter_by_failure_and_person,
 );

@@ -264,7 +264,7 @@ fn record(
 }
 
 /// The link after the profile write succeeded.
-fn link_after(s: &Subject, kinds: &[ChangeKind], created_id: Option<String>) -> Option<Link> {
+pub(crate) fn link_after(s: &Subject, kinds: &[ChangeKind], created_id: Option<String>) -> Option<Link> {
     let profile = s.decision.profile.clone().unwrap_or_default();
     if kinds.contains(&ChangeKind::Delete) {
         return None;
@@ -313,8 +313,10 @@ pub(crate) fn write_profiles(
                 s.link = link_after(s, &[ChangeKind::Adopt], None);
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
             }
-            if let Some(l) = &s.link {
-                facts.accounts.insert(s.person_id.clone(), l.scim_id.clone());
+            // (In a dry run there is no link: the found account is the plan's.)
+            let account = s.link.as_ref().map(|l| &l.scim_id).or_else(|| s.found.as_ref().map(|f| &f.id));
+            if let Some(id) = account {
+                facts.accounts.insert(s.person_id.clone(), id.clone());
             }
             record(session, env, run, s, ChangeKind::Adopt, vec![], None);
             continue;
@@ -328,9 +330,11 @@ pub(crate) fn write_profiles(
                 let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
                 record(session, env, run, s, *kind, attrs, None);
             }
+            // Planned: reports can be linked to it in the plan.
             if kinds.contains(&ChangeKind::Create) {
-                // Planned: reports can be linked to it in the plan.
                 facts.accounts.insert(s.person_id.clone(), format!("(new account for {})", s.email));
+            } else if let (true, Some(found)) = (kinds.contains(&ChangeKind::Adopt), &s.found) {
+                facts.accounts.insert(s.person_id.clone(), found.id.clone());
             }
             continue;
         }
@@ -447,14 +451,21 @@ pub(crate) fn write_managers(
     let mut calls = Vec::new();
     let mut meta = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
-        let Some(link) = s.link.clone() else { continue };
-        if !facts.people.contains_key(&s.person_id) {
+        let decided = match &s.link {
+            Some(link) if facts.people.contains_key(&s.person_id) => {
+                let decision = decide_for(facts, &s.person_id, Some(link), None, &settings, mode, env.now);
+                decision.skipped.is_none().then(|| (link.clone(), decision))
+            }
+            _ => None,
+        };
+        // Gone from Humaans, without an account (deleted), or left alone (e.g. deprovisioned):
+        // nobody waits for a manager any more, so ticks stop coming back for them.
+        let Some((link, decision)) = decided else {
+            if s.was_pending && !run.dry_run {
+                schedule.manager_pending(&s.person_id, false);
+            }
             continue;
-        }
-        let decision = decide_for(facts, &s.person_id, Some(&link), None, &settings, mode, env.now);
-        if decision.skipped.is_some() {
-            continue;
-        }
+        };
         if decision.manager_pending != s.was_pending && !run.dry_run {
             schedule.manager_pending(&s.person_id, decision.manager_pending);
             if decision.manager_pending {

@@ -10,7 +10,7 @@ use crate::reconcile::{Link, Mode, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
-use super::execute::{Facts, Run, Subject, decide_for, reschedule, write_managers, write_profiles};
+use super::execute::{Facts, Run, Subject, decide_for, link_after, reschedule, write_managers, write_profiles};
 use super::{Change, Env, Session, draft, fail_logged};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,12 +135,9 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         // Plan the manager links as if this run's accounts existed.
         for s in &mut subjects {
             if s.link.is_none() && facts.accounts.contains_key(&s.person_id) {
-                s.link = Some(Link {
-                    scim_id: facts.accounts[&s.person_id].clone(),
-                    written: s.decision.profile.clone().unwrap_or_default(),
-                    active: true,
-                    manager: None,
-                });
+                // An adopted account keeps the manager it has; a planned one has none yet.
+                let created = s.found.is_none().then(|| facts.accounts[&s.person_id].clone());
+                s.link = link_after(s, &[], created);
             }
         }
     }

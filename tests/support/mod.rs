@@ -239,3 +239,16 @@ pub fn role_on<'a>(roles: &'a [JobRole], person_id: &str, today: &str) -> Option
         .filter(|r| r.person_id == person_id && r.in_effect_on(today))
         .max_by(|a, b| a.effective_date.cmp(&b.effective_date))
 }
+
+/// No full read of either side since the journals were cleared: no Humaans list without a person
+/// filter, no unfiltered SCIM list (what a tick or an event must never need).
+pub fn assert_no_full_reads(rig: &Rig) {
+    for e in rig.humaans.control().journal() {
+        let list = e.path == "/api/people" || (e.path == "/api/job-roles" && !e.query.contains("personId="));
+        assert!(!list, "a full Humaans list was read: {} {}?{}", e.method, e.path, e.query);
+    }
+    for e in rig.leapsome.control().journal() {
+        let list = e.method == "GET" && e.path == "/scim/v1/Users" && !e.query.contains("filter=");
+        assert!(!list, "the full SCIM user list was read: {}?{}", e.path, e.query);
+    }
+}
