@@ -201,7 +201,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
 
     step("Logs (newest first)");
     let logs = operator::logs(&plugin, &cli::LogsArgs { failures: false, person: None, limit: 15 }).await?;
-    operator::print_logs(&logs);
+    operator::print_logs(&logs)?;
     println!(
         "\nDone. Try: host-harness mock  (serves these mocks for manual use), or see README.md for the operator commands."
     );

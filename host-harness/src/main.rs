@@ -8,7 +8,10 @@ use host_harness::cli::{Cli, Command};
 use host_harness::{bench, demo, mock_cmd, operator};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -18,11 +21,38 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`host-harness logs | head`): nothing left to say.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout with exit code 0. A usage error becomes one line on stderr: clap's
+/// own report spans several (the cause, tips that may echo an argument, the usage).
+fn usage_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let cause = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        "a subcommand is required".to_owned()
+    } else {
+        let text = e.render().to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("Usage:"))
+            .filter(|l| !l.is_empty() && !l.starts_with("tip:") && !l.starts_with("For more information"))
+            .collect();
+        lines.join(" ").trim_start_matches("error: ").to_owned()
+    };
+    eprintln!("error: {cause} (see --help)");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -45,16 +75,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => {
             let v = operator::logs(&operator::Host::open(&global)?.plugin()?, &args).await?;
             if !global.json {
-                operator::print_logs(&v);
+                operator::print_logs(&v)?;
                 return Ok(());
             }
             v
         }
     };
     if global.json {
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        operator::out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
     } else {
-        operator::print_summary(&output);
+        operator::print_summary(&output)?;
     }
     Ok(())
 }

@@ -327,7 +327,15 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn print_logs(v: &Value) {
+/// Writes to stdout. A reader that went away (`| head`) is an `ErrorKind::BrokenPipe` error for
+/// the caller, not a panic as with `println!`.
+pub fn out(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+pub fn print_logs(v: &Value) -> std::io::Result<()> {
     let s = |v: &Value| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())).unwrap_or_default();
     let rows: Vec<Vec<String>> = v["entries"]
         .as_array()
@@ -338,22 +346,26 @@ pub fn print_logs(v: &Value) {
         })
         .collect();
     if rows.is_empty() {
-        println!("(no log entries)");
+        out("(no log entries)\n")
     } else {
-        print!("{}", table(&["TIME", "ACTION", "OUTCOME", "EMAIL", "HTTP", "MESSAGE"], &rows));
+        out(&table(&["TIME", "ACTION", "OUTCOME", "EMAIL", "HTTP", "MESSAGE"], &rows))
     }
 }
 
 /// Prints a flat JSON object as `key: value` lines (nested lists summarised).
-pub fn print_summary(v: &Value) {
+pub fn print_summary(v: &Value) -> std::io::Result<()> {
+    let mut text = String::new();
     if let Some(obj) = v.as_object() {
         for (k, val) in obj {
-            match val {
-                Value::Array(a) if k == "changes" => println!("{k}: {} (use --json for the list)", a.len()),
-                Value::Null => println!("{k}: -"),
-                Value::String(s) => println!("{k}: {s}"),
-                other => println!("{k}: {other}"),
-            }
+            let line = match val {
+                Value::Array(a) if k == "changes" => format!("{k}: {} (use --json for the list)", a.len()),
+                Value::Null => format!("{k}: -"),
+                Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            };
+            text.push_str(&line);
+            text.push('\n');
         }
     }
+    out(&text)
 }

@@ -20,6 +20,14 @@ use crate::tenant::{Tenant, TenantStats};
 /// How often the epoch advances; the CPU deadline is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Host resources (handles: buckets, requests, header maps, streams, pollables, ...) one call may
+/// hold at once. They live in host memory, outside the guest's memory limit, so they are capped
+/// here; the component needs well under a hundred (eight requests in flight).
+pub const MAX_RESOURCES_PER_CALL: usize = 4096;
+/// Largest header map a guest may build (`wasi:http` fields). With the resource cap this bounds
+/// what a call can hold in host memory through headers to 128 MiB.
+pub const MAX_GUEST_FIELDS_BYTES: usize = 32 * 1024;
+
 /// Sizes of the pooling allocator. Small on purpose: the defaults reserve terabytes of address
 /// space, which CI machines refuse.
 #[derive(Debug, Clone)]
@@ -170,11 +178,15 @@ impl Runtime {
             wasi.wall_clock(FixedClock(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()));
         }
         let cpu_limit_ticks = (tenant.cpu_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_GUEST_FIELDS_BYTES);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES_PER_CALL);
         let state = HostState {
             wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
+            http,
             hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone() },
-            table: ResourceTable::new(),
+            table,
             storage,
             limiter: TenantLimiter { limit: tenant.memory_limit_bytes, peak: 0, hit: false },
             tenant,

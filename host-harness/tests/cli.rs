@@ -1,0 +1,424 @@
+//! The `host-harness` command line, run as a real process against mocks started here: tokens never
+//! appear in any output, every failure is one line on stderr with a non-zero exit code (no panic,
+//! no backtrace), `--json` prints exactly one JSON document, the data directory is owner-only, every
+//! subcommand has `--help`, and a sync killed half-way resumes without duplicate accounts.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use host_harness::{PoolSize, Runtime, SqliteStorage, Storage};
+use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
+use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
+use serde_json::Value;
+
+const HUMAANS_SECRET: &str = "hh-humaans-7f3c1e9a0b";
+const SCIM_SECRET: &str = "hh-scim-52d8a4c6e1";
+const WRONG_HUMAANS: &str = "hh-wrong-humaans-0c4f";
+const WRONG_SCIM: &str = "hh-wrong-scim-9b2e";
+const SECRETS: [&str; 4] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM];
+
+fn component() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| host_harness::component::component_path().expect("the component builds"))
+}
+
+/// This test process's scratch directories live under here.
+fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("hh-cli-{}", std::process::id()))
+}
+
+/// A scratch directory for this test process (removed with `clean_up`).
+fn scratch(name: &str) -> PathBuf {
+    let dir = scratch_root().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn clean_up(dir: &Path) {
+    std::fs::remove_dir_all(dir).ok();
+    // The root goes with the last test's directory.
+    std::fs::remove_dir(scratch_root()).ok();
+}
+
+/// The workspace's cache of compiled components, holding the form the CLI's engine loads (made
+/// here once, or found there from an earlier run) so no CLI run has to compile it.
+fn warm_cache() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = host_harness::component::default_cache_dir();
+        Runtime::new(component(), Some(&dir), PoolSize::default()).expect("the component loads");
+        dir
+    })
+}
+
+/// A data directory made the way a careless operator would (world-readable), its `cache` pointing
+/// at the warm cache. The host must tighten it.
+fn data_dir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::symlink(warm_cache(), dir.join("cache")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+struct Run {
+    args: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!("`{}` exited {:?}\nstdout:\n{}\nstderr:\n{}", self.args, self.code, self.stdout, self.stderr)
+    }
+
+    /// Exit 0, nothing on stderr, and with `--json` exactly one JSON document on stdout.
+    fn ok(&self) -> Option<Value> {
+        assert_eq!(self.code, Some(0), "{}", self.describe());
+        assert_eq!(self.stderr, "", "{}", self.describe());
+        assert!(!self.stdout.trim().is_empty(), "{}", self.describe());
+        self.args.contains("--json").then(|| {
+            serde_json::from_str(&self.stdout)
+                .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", self.describe()))
+        })
+    }
+
+    /// A non-zero exit, nothing on stdout, and exactly one line on stderr: the cause.
+    fn fails(&self) -> &str {
+        assert!(self.code.is_some_and(|c| c != 0), "{}", self.describe());
+        assert_eq!(self.stdout, "", "{}", self.describe());
+        assert!(self.stderr.ends_with('\n'), "{}", self.describe());
+        let line = self.stderr.trim_end_matches('\n');
+        assert!(!line.contains('\n'), "more than one line on stderr: {}", self.describe());
+        assert!(line.starts_with("error: ") && line.len() > "error: ".len() + 10, "{}", self.describe());
+        line
+    }
+}
+
+/// Runs the CLI. The environment carries the component (so it is not rebuilt) and no tokens
+/// unless `env` gives them.
+async fn hh(args: &[&str], env: &[(&str, &str)]) -> Run {
+    hh_with(args, env, Stdio::piped()).await
+}
+
+/// Runs the CLI with its stdout a pipe nobody reads any more (as in `host-harness logs | head`).
+async fn hh_closed_stdout(args: &[&str]) -> Run {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    hh_with(args, &[], Stdio::from(writer)).await
+}
+
+async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"));
+    command
+        .args(args)
+        .env_remove("HUMAANS_TOKEN")
+        .env_remove("LEAPSOME_SCIM_TOKEN")
+        .env_remove("HOST_HARNESS_DATA_DIR")
+        .env("HUMAANS_LEAPSOME_COMPONENT", component())
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.spawn().expect("the CLI starts").wait_with_output().await.expect("the CLI runs");
+    let run = Run {
+        args: args.join(" "),
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    for secret in SECRETS {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a token leaked: {}", run.describe());
+    }
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE", "thread 'main'"] {
+        assert!(!run.stderr.contains(bad), "{}", run.describe());
+    }
+    run
+}
+
+fn tokens() -> [(&'static str, &'static str); 2] {
+    [("HUMAANS_TOKEN", HUMAANS_SECRET), ("LEAPSOME_SCIM_TOKEN", SCIM_SECRET)]
+}
+
+struct Mocks {
+    humaans: MockHumaans,
+    leapsome: MockLeapsome,
+    /// Work emails (lowercase) of the active people, who should get accounts.
+    active: BTreeSet<String>,
+}
+
+async fn mocks(employees: usize, seed: u64) -> Mocks {
+    let humaans = MockHumaans::start(HumaansConfig {
+        tokens: vec![ApiToken::new(HUMAANS_SECRET, None, &["private:read"])],
+        ..HumaansConfig::default()
+    })
+    .await
+    .unwrap();
+    let today = chrono::Utc::now().date_naive().to_string();
+    humaans.load_seed(mock_servers::org::generate_org(employees, seed, &today));
+    let leapsome =
+        MockLeapsome::start(LeapsomeConfig { token: SCIM_SECRET.into(), ..LeapsomeConfig::default() }).await.unwrap();
+    let active = humaans.people().iter().filter(|p| p.status == "active").map(|p| p.email.to_lowercase()).collect();
+    Mocks { humaans, leapsome, active }
+}
+
+fn join<'a>(base: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(rest).copied().collect()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The accounts in Leapsome: exactly one per active person, no duplicates, no strangers.
+fn assert_one_account_each(m: &Mocks) {
+    let names: Vec<String> =
+        m.leapsome.users().iter().map(|u| u["userName"].as_str().unwrap().to_lowercase()).collect();
+    let unique: BTreeSet<String> = names.iter().cloned().collect();
+    assert_eq!(unique.len(), names.len(), "duplicate accounts");
+    assert_eq!(unique, m.active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
+    let m = mocks(24, 11).await;
+    let data = data_dir("secrets");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    let person = m.humaans.people().into_iter().find(|p| p.status == "active").unwrap();
+
+    // Failures before anything is connected.
+    let line = hh(&["--data-dir", d, "sync-all"], &[]).await.fails().to_owned();
+    assert!(line.contains("not connected"), "{line}");
+    // The log of a tenant that never connected is empty, not an error.
+    let empty = hh(&["--data-dir", d, "--json", "logs"], &[]).await.ok().unwrap();
+    assert_eq!(empty["entries"], serde_json::json!([]));
+    let connect = ["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su];
+    let line = hh(&connect, &[]).await.fails().to_owned();
+    assert!(line.contains("required") && line.contains("token"), "{line}");
+    let line = hh(&connect, &[("HUMAANS_TOKEN", WRONG_HUMAANS), ("LEAPSOME_SCIM_TOKEN", SCIM_SECRET)])
+        .await
+        .fails()
+        .to_owned();
+    assert!(line.contains("Humaans") && line.contains("401"), "{line}");
+    let line = hh(&connect, &[("HUMAANS_TOKEN", HUMAANS_SECRET), ("LEAPSOME_SCIM_TOKEN", WRONG_SCIM)])
+        .await
+        .fails()
+        .to_owned();
+    assert!(line.contains("Leapsome") && line.contains("403"), "{line}");
+    let unreachable =
+        ["--data-dir", d, "--json", "connect", "--humaans-url", "http://127.0.0.1:1/api", "--scim-url", &su];
+    let line = hh(&unreachable, &tokens()).await.fails().to_owned();
+    assert!(line.contains("Humaans could not be reached"), "{line}");
+    let plain_http = ["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", "http://scim.example.com/v1"];
+    let line = hh(&plain_http, &tokens()).await.fails().to_owned();
+    assert!(line.contains("https"), "{line}");
+
+    // The whole operator path, as tables and as JSON.
+    for json in [false, true] {
+        let mut base = vec!["--data-dir", d];
+        if json {
+            base.push("--json");
+        }
+        let connected = hh(&join(&base, &["connect", "--humaans-url", &hu, "--scim-url", &su]), &tokens()).await;
+        if let Some(v) = connected.ok() {
+            assert_eq!(v["connected"], true);
+            assert_eq!(v["company"], "Acme Ltd");
+        }
+        let configure = ["configure", "--provisioning", "immediately", "--deprovisioning", "suspend"];
+        hh(&join(&base, &configure), &[]).await.ok();
+        let plan = hh(&join(&base, &["sync-all", "--dry-run"]), &[]).await;
+        if let Some(v) = plan.ok() {
+            assert_eq!(v["dry_run"], true);
+            assert_eq!(v["writes"], 0);
+        }
+        let synced = hh(&join(&base, &["sync-all"]), &[]).await;
+        if let Some(v) = synced.ok() {
+            // The table run came first and did the work; this one has nothing left to do.
+            assert_eq!((v["complete"].clone(), v["writes"].clone()), (Value::Bool(true), Value::from(0)));
+        }
+        hh(&join(&base, &["event", "--kind", "updated", "--person", &person.id]), &[]).await.ok();
+        hh(&join(&base, &["tick"]), &[]).await.ok();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        hh(&join(&base, &["tick", "--now", &now]), &[]).await.ok();
+        let logs = hh(&join(&base, &["logs", "--limit", "500"]), &[]).await;
+        if let Some(v) = logs.ok() {
+            let entries = v["entries"].as_array().unwrap();
+            assert!(entries.iter().any(|e| e["action"] == "provision"), "{v}");
+            assert!(entries.iter().any(|e| e["action"] == "connect" && e["outcome"] == "failure"), "{v}");
+        }
+        hh(&join(&base, &["logs", "--failures", "--person", &person.id]), &[]).await.ok();
+    }
+    assert_one_account_each(&m);
+    // A reader that stops reading early (`| head`) ends the output quietly, without a panic.
+    for args in [&["--data-dir", d, "logs"][..], &["--data-dir", d, "--json", "logs"], &["--data-dir", d, "tick"]] {
+        let run = hh_closed_stdout(args).await;
+        assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{}", run.describe());
+    }
+    // Tokens given as flags are not echoed either.
+    let flags = [&connect[..], &["--humaans-token", HUMAANS_SECRET, "--scim-token", SCIM_SECRET]].concat();
+    hh(&flags, &[]).await.ok();
+
+    // Failures once connected, each with and without --json.
+    for json in [false, true] {
+        let mut base = vec!["--data-dir", d];
+        if json {
+            base.push("--json");
+        }
+        for args in [
+            vec!["sync-all", "--bogus"],
+            vec!["frobnicate"],
+            vec!["configure", "--provisioning", "sometimes"],
+            vec!["configure", "--provisioning", "days-before-start:0"],
+            vec!["configure", "--dialect", "klingon"],
+            vec!["event", "--kind", "updated"],
+            vec!["event", "--kind", "promoted", "--person", "x"],
+            vec!["event", "--kind", "updated", "--person", "no-such-person"],
+            vec!["tick", "--now", "yesterday"],
+            vec!["logs", "--limit", "0"],
+            vec!["logs", "--limit", "many"],
+            vec!["--tenant", "nobody", "sync-all"],
+            vec!["--tenant", "nobody", "tick"],
+            vec!["--tenant", "nobody", "event", "--kind", "created", "--person", &person.id],
+            vec!["--component", "/nonexistent/component.wasm", "logs"],
+        ] {
+            hh(&join(&base, &args), &tokens()).await.fails();
+        }
+    }
+    let line = hh(&["--data-dir", d, "--tenant", "nobody", "--json", "configure"], &[]).await.fails().to_owned();
+    assert!(line.contains("not connected"), "{line}");
+
+    // A request to a host off the tenant's policy: the operator narrows tenant `narrow` to Humaans
+    // only, and its stored connection still names Leapsome.
+    let narrow = ["--data-dir", d, "--tenant", "narrow", "connect", "--humaans-url", &hu, "--scim-url", &su];
+    hh(&narrow, &tokens()).await.ok();
+    {
+        let storage = SqliteStorage::open(&data.join("host.db")).unwrap();
+        let policy = serde_json::json!({"allowed_hosts": [["127.0.0.1", m.humaans.addr().port()]]});
+        storage.set("host", "tenant-policy", "narrow", policy.to_string().as_bytes()).unwrap();
+    }
+    let scim_before = m.leapsome.control().journal().len();
+    for json in [false, true] {
+        let mut args = vec!["--data-dir", d, "--tenant", "narrow", "sync-all"];
+        if json {
+            args.push("--json");
+        }
+        let line = hh(&args, &[]).await.fails().to_owned();
+        assert!(line.contains("Leapsome SCIM could not be reached") && line.contains("denied"), "{line}");
+    }
+    assert_eq!(m.leapsome.control().journal().len(), scim_before, "a denied request reached Leapsome");
+
+    // The data directory was tightened to owner-only; the database and its journals are private.
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("host.db")), 0o600);
+        for file in std::fs::read_dir(&data).unwrap() {
+            let path = file.unwrap().path();
+            if path.is_file() {
+                assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+            }
+        }
+    }
+    // A data directory the host creates itself is owner-only from the start (the run fails later,
+    // on the missing component, after opening the store).
+    let fresh = scratch("fresh").join("a/b");
+    let f = fresh.to_str().unwrap();
+    hh(&["--data-dir", f, "--component", "/nonexistent/component.wasm", "logs"], &[]).await.fails();
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join("host.db")), 0o600);
+    }
+    clean_up(&data);
+    clean_up(&scratch_root().join("fresh"));
+}
+
+#[tokio::test]
+async fn every_subcommand_has_help() {
+    let top = hh(&["--help"], &[]).await;
+    top.ok();
+    let subcommands = ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench"];
+    for sub in subcommands {
+        assert!(top.stdout.contains(sub), "{sub} missing from --help: {}", top.stdout);
+        // With tokens in the environment, help shows that the variables exist, never their values.
+        for args in [vec![sub, "--help"], vec!["help", sub], vec![sub, "-h"]] {
+            let run = hh(&args, &tokens()).await;
+            run.ok();
+            assert!(run.stdout.contains("Usage:"), "{}", run.describe());
+        }
+    }
+    let version = hh(&["--version"], &[]).await;
+    version.ok();
+    assert!(version.stdout.starts_with("host-harness "), "{}", version.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_half_way_resumes_without_duplicates() {
+    let m = mocks(240, 5).await;
+    assert!(m.active.len() > 150, "{}", m.active.len());
+    let data = data_dir("durable");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
+    hh(&["--data-dir", d, "configure", "--provisioning", "immediately"], &[]).await.ok();
+    // Every SCIM write is slow, so the kill lands in the middle of the first wave.
+    m.leapsome.control().add_fault(mock_servers::FaultRule::new(
+        Some("POST"),
+        "/scim/v1/Users",
+        mock_servers::Fault::Delay(Duration::from_millis(30)),
+        usize::MAX,
+    ));
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["--data-dir", d, "sync-all"])
+        .env("HUMAANS_LEAPSOME_COMPONENT", component())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the CLI starts");
+    // Wait (by polling the mock, not by the clock) until some accounts have been created.
+    let mut polls = 0u32;
+    while m.leapsome.control().count("POST") < 20 {
+        assert!(child.try_wait().unwrap().is_none(), "the sync ended before it could be interrupted");
+        polls += 1;
+        assert!(polls < 60_000, "no SCIM writes arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().await.expect("SIGKILL");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().await.unwrap().signal(), Some(9), "the CLI was killed, not finished");
+    }
+    let created_before = m.leapsome.users().len();
+    assert!(created_before >= 20 && created_before < m.active.len(), "{created_before}");
+
+    // Run again to completion: what was made before the kill is adopted or skipped, not duplicated.
+    let resumed = hh(&["--data-dir", d, "--json", "sync-all"], &[]).await.ok().unwrap();
+    assert_eq!(resumed["complete"], true, "{resumed}");
+    assert_eq!(resumed["failed"], 0, "{resumed}");
+    assert_one_account_each(&m);
+    let posts_created = m.leapsome.control().journal().iter().filter(|e| e.method == "POST" && e.status == 201).count();
+    assert_eq!(posts_created, m.active.len(), "one successful create per person");
+
+    let again = hh(&["--data-dir", d, "--json", "sync-all"], &[]).await.ok().unwrap();
+    assert_eq!(again["writes"], 0, "{again}");
+    assert_eq!(again["complete"], true, "{again}");
+    assert_one_account_each(&m);
+    clean_up(&data);
+}
