@@ -21,10 +21,13 @@ fn bad_shape(what: &str, detail: impl std::fmt::Display) -> AppError {
     })
 }
 
-fn parse_items<T: DeserializeOwned>(what: &str, page: &Value) -> Result<Vec<T>, AppError> {
-    let data = page.get("data").and_then(Value::as_array).ok_or_else(|| bad_shape(what, "no `data` list"))?;
-    // One unreadable record must not hide the others: skip it (the shell logs ids it cannot map).
-    Ok(data.iter().filter_map(|item| serde_json::from_value(item.clone()).ok()).collect())
+/// The records of a page, consuming it (no copies: pages of 250 people are large).
+fn take_items<T: DeserializeOwned>(what: &str, page: Value) -> Result<(usize, Vec<T>), AppError> {
+    let Value::Object(mut page) = page else { return Err(bad_shape(what, "not an object")) };
+    let Some(Value::Array(data)) = page.remove("data") else { return Err(bad_shape(what, "no `data` list")) };
+    let n = data.len();
+    // One unreadable record must not hide the others: skip it.
+    Ok((n, data.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect()))
 }
 
 /// Every record of a list endpoint. The first page tells the total; the rest are fetched together.
@@ -38,21 +41,19 @@ pub fn list_all<T: DeserializeOwned>(
     let page_call = |skip: usize| Call::get(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}"));
     let first = client.send(transport, page_call(0))?.json;
     let total = first.get("total").and_then(Value::as_u64).ok_or_else(|| bad_shape(path, "no `total`"))? as usize;
-    let mut items: Vec<T> = parse_items(path, &first)?;
-    let mut got = first.get("data").and_then(Value::as_array).map_or(0, Vec::len);
     let limit = first.get("limit").and_then(Value::as_u64).map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
-    while got < total {
-        if got == 0 {
-            break;
-        }
+    let (mut got, mut items) = take_items::<T>(path, first)?;
+    while got < total && got > 0 {
         let skips: Vec<usize> = (got..total).step_by(limit).collect();
-        let calls = skips.iter().map(|s| page_call(*s)).collect();
         let mut progressed = 0;
-        for reply in client.send_all(transport, calls) {
-            let page = reply?.json;
-            let n = page.get("data").and_then(Value::as_array).map_or(0, Vec::len);
-            items.extend(parse_items::<T>(path, &page)?);
-            progressed += n;
+        // A batch at a time: all pages in flight at once would hold every raw page in memory.
+        for batch in skips.chunks(client.max_in_flight.max(1)) {
+            let calls = batch.iter().map(|s| page_call(*s)).collect();
+            for reply in client.send_all(transport, calls) {
+                let (n, page_items) = take_items::<T>(path, reply?.json)?;
+                items.extend(page_items);
+                progressed += n;
+            }
         }
         if progressed == 0 {
             break;

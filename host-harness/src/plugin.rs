@@ -102,6 +102,12 @@ impl TenantPlugin {
         call_export!(self, call_read_logs(query))
     }
 
+    /// Creates this tenant's store and instance and drops them without calling anything: the
+    /// fixed cost every call pays before the guest runs (the benchmark times it).
+    pub async fn instantiate_only(&self) -> Result<(), CallError> {
+        self.instantiate().await.map(drop)
+    }
+
     async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {
         let mut store = self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone());
         let instance = self

@@ -14,17 +14,13 @@ use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
     self, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    Scheme,
 };
 use crate::bindings::wasi::io::poll::{self, Pollable};
 use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 use crate::ports::{HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
 use crate::url::{UrlScheme, split_url};
 
-/// Request timeouts asked of the host (nanoseconds); the host may clamp them further.
-const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
-const FIRST_BYTE_TIMEOUT_NS: u64 = 30_000_000_000;
-const BETWEEN_BYTES_TIMEOUT_NS: u64 = 30_000_000_000;
 /// `blocking-write-and-flush` accepts at most 4096 bytes per call.
 const WRITE_CHUNK: usize = 4096;
 /// Bytes asked for per non-blocking read.
@@ -256,16 +252,13 @@ fn start(request: &HttpRequest) -> Result<FutureIncomingResponse, TransportError
     outgoing.set_authority(Some(&url.authority)).map_err(|()| invalid("authority"))?;
     outgoing.set_path_with_query(Some(&url.path_with_query)).map_err(|()| invalid("path"))?;
 
-    let options = RequestOptions::new();
-    // A host that does not support a timeout refuses it; the request still goes out.
-    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
-    let _ = options.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT_NS));
-    let _ = options.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT_NS));
-
     // Take the body before `handle` consumes the request.
     let body =
         outgoing.body().map_err(|()| TransportError::InvalidRequest("the request body was already taken".into()))?;
-    let future = match outgoing_handler::handle(outgoing, Some(options)) {
+    // No request options: the host applies its own (tenant) timeouts, and wasmtime-wasi-http 48
+    // keeps a passed options resource alive until the call ends, one table entry per request,
+    // which a 10,000-person sync would run out of.
+    let future = match outgoing_handler::handle(outgoing, None) {
         Ok(future) => future,
         Err(code) => {
             drop(body);
