@@ -21,6 +21,9 @@ use crate::state::{self, Schedule};
 
 use super::{Change, ChangeKind, Env, Session, draft};
 
+/// Writes sent per batch: bounds the replies held in memory at once.
+const WRITE_BATCH: usize = 256;
+
 /// What the shell has read, for deciding.
 #[derive(Default)]
 pub(crate) struct Facts {
@@ -344,38 +347,49 @@ pub(crate) fn write_profiles(
     if calls.is_empty() {
         return Ok(());
     }
-    let results = session.scim.send_all(env.http, calls);
-    for ((index, kinds, changes), result) in meta.into_iter().zip(results) {
-        let s = &mut subjects[index];
-        let outcome = match result {
-            Ok(reply) if kinds.contains(&ChangeKind::Create) => match crate::reconcile::remote::parse_user(&reply.json)
-            {
-                Some(user) => Ok(Some(user.id)),
-                None => Err(None),
-            },
-            Ok(_) => Ok(None),
-            Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
-            Err(e) => Err(Some(e)),
-        };
-        match outcome {
-            Ok(created_id) => {
-                s.link = link_after(s, &kinds, created_id);
-                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                match &s.link {
-                    Some(l) => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
-                    None => facts.accounts.remove(&s.person_id),
-                };
-                for kind in &kinds {
-                    let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
-                    record(session, env, run, s, *kind, attrs, None);
+    let mut calls = calls.into_iter();
+    let mut meta = meta.into_iter();
+    loop {
+        // A batch at a time, so replies (a created user each) never pile up for a whole organisation.
+        let batch: Vec<Call> = calls.by_ref().take(WRITE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let results = session.scim.send_all(env.http, batch);
+        // `results` first: zip stops on it without taking an item of `meta` too many.
+        for (result, (index, kinds, changes)) in results.into_iter().zip(meta.by_ref()) {
+            let s = &mut subjects[index];
+            let outcome = match result {
+                Ok(reply) if kinds.contains(&ChangeKind::Create) => {
+                    match crate::reconcile::remote::parse_user(&reply.json) {
+                        Some(user) => Ok(Some(user.id)),
+                        None => Err(None),
+                    }
                 }
-            }
-            // The account exists already (created meanwhile by someone else, or by us in a call
-            // that was cut off): find it and link it instead of creating a duplicate.
-            Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
-            Err(Some(e)) => {
-                schedule.wake(&s.person_id, Some(format_time(env.now)));
-                record(session, env, run, s, kinds[0], names(&changes), Some(&e));
+                Ok(_) => Ok(None),
+                Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
+                Err(e) => Err(Some(e)),
+            };
+            match outcome {
+                Ok(created_id) => {
+                    s.link = link_after(s, &kinds, created_id);
+                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                    match &s.link {
+                        Some(l) => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
+                        None => facts.accounts.remove(&s.person_id),
+                    };
+                    for kind in &kinds {
+                        let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
+                        record(session, env, run, s, *kind, attrs, None);
+                    }
+                }
+                // The account exists already (created meanwhile by someone else, or by us in a call
+                // that was cut off): find it and link it instead of creating a duplicate.
+                Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
+                Err(Some(e)) => {
+                    schedule.wake(&s.person_id, Some(format_time(env.now)));
+                    record(session, env, run, s, kinds[0], names(&changes), Some(&e));
+                }
             }
         }
     }
@@ -501,20 +515,28 @@ pub(crate) fn write_managers(
     if calls.is_empty() {
         return Ok(());
     }
-    let results = session.scim.send_all(env.http, calls);
-    for ((index, value, shown), result) in meta.into_iter().zip(results) {
-        let s = &mut subjects[index];
-        match result {
-            Ok(_) => {
-                if let Some(link) = s.link.as_mut() {
-                    link.manager = value;
+    let mut calls = calls.into_iter();
+    let mut meta = meta.into_iter();
+    loop {
+        let batch: Vec<Call> = calls.by_ref().take(WRITE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let results = session.scim.send_all(env.http, batch);
+        for (result, (index, value, shown)) in results.into_iter().zip(meta.by_ref()) {
+            let s = &mut subjects[index];
+            match result {
+                Ok(_) => {
+                    if let Some(link) = s.link.as_mut() {
+                        link.manager = value;
+                    }
+                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
                 }
-                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
-            }
-            Err(e) => {
-                schedule.wake(&s.person_id, Some(format_time(env.now)));
-                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
+                Err(e) => {
+                    schedule.wake(&s.person_id, Some(format_time(env.now)));
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
+                }
             }
         }
     }
