@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::client::Call;
+use crate::client::{Call, Reply};
 use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome};
 use crate::ports::Method;
@@ -305,8 +305,7 @@ pub(crate) fn write_profiles(
     run: &mut Run,
 ) -> Result<(), AppError> {
     let settings = session.settings;
-    let mut calls = Vec::new();
-    let mut meta = Vec::new();
+    let mut work = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
         // Adoption without any write links right away. Only when the decision adopts: a match
         // found for someone left alone (a leaver, a new hire not yet due) is not ours to manage.
@@ -341,59 +340,44 @@ pub(crate) fn write_profiles(
             }
             continue;
         }
-        calls.push(call);
-        meta.push((index, kinds, changes));
+        work.push((call, (index, kinds, changes)));
     }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    let mut calls = calls.into_iter();
-    let mut meta = meta.into_iter();
-    loop {
-        // A batch at a time, so replies (a created user each) never pile up for a whole organisation.
-        let batch: Vec<Call> = calls.by_ref().take(WRITE_BATCH).collect();
-        if batch.is_empty() {
-            break;
-        }
-        let results = session.scim.send_all(env.http, batch);
-        // `results` first: zip stops on it without taking an item of `meta` too many.
-        for (result, (index, kinds, changes)) in results.into_iter().zip(meta.by_ref()) {
-            let s = &mut subjects[index];
-            let outcome = match result {
-                Ok(reply) if kinds.contains(&ChangeKind::Create) => {
-                    match crate::reconcile::remote::parse_user(&reply.json) {
-                        Some(user) => Ok(Some(user.id)),
-                        None => Err(None),
-                    }
-                }
-                Ok(_) => Ok(None),
-                Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
-                Err(e) => Err(Some(e)),
-            };
-            match outcome {
-                Ok(created_id) => {
-                    s.link = link_after(s, &kinds, created_id);
-                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                    match &s.link {
-                        Some(l) => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
-                        None => facts.accounts.remove(&s.person_id),
-                    };
-                    for kind in &kinds {
-                        let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
-                        record(session, env, run, s, *kind, attrs, None);
-                    }
-                }
-                // The account exists already (created meanwhile by someone else, or by us in a call
-                // that was cut off): find it and link it instead of creating a duplicate.
-                Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
-                Err(Some(e)) => {
-                    schedule.wake(&s.person_id, Some(format_time(env.now)));
-                    record(session, env, run, s, kinds[0], names(&changes), Some(&e));
+    send_batched(session, env, work, |session, env, (index, kinds, changes), result| {
+        let s = &mut subjects[index];
+        let outcome = match result {
+            Ok(reply) if kinds.contains(&ChangeKind::Create) => {
+                match crate::reconcile::remote::parse_user(&reply.json) {
+                    Some(user) => Ok(Some(user.id)),
+                    None => Err(None),
                 }
             }
+            Ok(_) => Ok(None),
+            Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
+            Err(e) => Err(Some(e)),
+        };
+        match outcome {
+            Ok(created_id) => {
+                s.link = link_after(s, &kinds, created_id);
+                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                match &s.link {
+                    Some(l) => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
+                    None => facts.accounts.remove(&s.person_id),
+                };
+                for kind in &kinds {
+                    let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
+                    record(session, env, run, s, *kind, attrs, None);
+                }
+            }
+            // The account exists already (created meanwhile by someone else, or by us in a call
+            // that was cut off): find it and link it instead of creating a duplicate.
+            Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
+            Err(Some(e)) => {
+                schedule.wake(&s.person_id, Some(format_time(env.now)));
+                record(session, env, run, s, kinds[0], names(&changes), Some(&e));
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn adopt_after_conflict(
@@ -462,8 +446,7 @@ pub(crate) fn write_managers(
     run: &mut Run,
 ) -> Result<(), AppError> {
     let settings = session.settings;
-    let mut calls = Vec::new();
-    let mut meta = Vec::new();
+    let mut work = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
         let decided = match &s.link {
             Some(link) if facts.people.contains_key(&s.person_id) => {
@@ -509,38 +492,45 @@ pub(crate) fn write_managers(
             continue;
         }
         let body = manager_body(value.as_deref(), &user_name_of(s), settings.dialect);
-        calls.push(Call::with(Method::Patch, scim::user_path(&link.scim_id), Some(body)));
-        meta.push((index, value, shown));
+        work.push((Call::with(Method::Patch, scim::user_path(&link.scim_id), Some(body)), (index, value, shown)));
     }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    let mut calls = calls.into_iter();
-    let mut meta = meta.into_iter();
-    loop {
-        let batch: Vec<Call> = calls.by_ref().take(WRITE_BATCH).collect();
-        if batch.is_empty() {
-            break;
-        }
-        let results = session.scim.send_all(env.http, batch);
-        for (result, (index, value, shown)) in results.into_iter().zip(meta.by_ref()) {
-            let s = &mut subjects[index];
-            match result {
-                Ok(_) => {
-                    if let Some(link) = s.link.as_mut() {
-                        link.manager = value;
-                    }
-                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
+    send_batched(session, env, work, |session, env, (index, value, shown), result| {
+        let s = &mut subjects[index];
+        match result {
+            Ok(_) => {
+                if let Some(link) = s.link.as_mut() {
+                    link.manager = value;
                 }
-                Err(e) => {
-                    schedule.wake(&s.person_id, Some(format_time(env.now)));
-                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
-                }
+                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
+            }
+            Err(e) => {
+                schedule.wake(&s.person_id, Some(format_time(env.now)));
+                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
             }
         }
+        Ok(())
+    })
+}
+
+/// Sends `work` (a call and what it is for) a batch at a time, so replies (a created user each)
+/// never pile up for a whole organisation, and hands each reply to `handle` in order.
+fn send_batched<M>(
+    session: &mut Session,
+    env: &mut Env,
+    work: Vec<(Call, M)>,
+    mut handle: impl FnMut(&mut Session, &mut Env, M, Result<Reply, AppError>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    let mut work = work.into_iter();
+    loop {
+        let (calls, purposes): (Vec<Call>, Vec<M>) = work.by_ref().take(WRITE_BATCH).unzip();
+        if calls.is_empty() {
+            return Ok(());
+        }
+        for (result, purpose) in session.scim.send_all(env.http, calls).into_iter().zip(purposes) {
+            handle(session, env, purpose, result)?;
+        }
     }
-    Ok(())
 }
 
 /// Remembers when to look at each subject again (due dates), or forgets them.

@@ -1,6 +1,7 @@
 //! What the mock answers: users as Leapsome's read-side `User` schema shows them (or as an RFC
 //! 7643 server would in strict mode), and the ServiceProviderConfig document.
 
+use crate::humaans::dates::civil_from_days;
 use serde_json::{Map, Value, json};
 
 use super::LeapsomeConfig;
@@ -21,20 +22,6 @@ pub fn now() -> String {
         rem % 60,
         since.subsec_millis()
     )
-}
-
-/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The name Leapsome shows next to a manager reference.
