@@ -9,7 +9,7 @@ use crate::bindings::exports::humaans::integration::integration as wit;
 use crate::error::{AppError, Failure, Service};
 use crate::logs;
 use crate::reconcile::timing::parse_time;
-use crate::reconcile::{DeprovisionAction, Dialect, ProvisionTiming, Settings};
+use crate::reconcile::{DeprovisionAction, DeprovisionLimit, Dialect, ProvisionTiming, Settings};
 
 struct Component;
 
@@ -84,6 +84,32 @@ fn settings(s: wit::Settings) -> Settings {
             wit::Dialect::Leapsome => Dialect::Leapsome,
             wit::Dialect::Rfc7644 => Dialect::Rfc7644,
         },
+        deprovision_limit: s.deprovision_limit.map(|l| match l {
+            wit::DeprovisionLimit::Count(n) => DeprovisionLimit::Count(n),
+            wit::DeprovisionLimit::Percent(p) => DeprovisionLimit::Percent(p),
+        }),
+    }
+}
+
+fn wit_settings(s: Settings) -> wit::Settings {
+    wit::Settings {
+        provisioning: s.provisioning.map(|p| match p {
+            ProvisionTiming::Immediately => wit::ProvisionTiming::Immediately,
+            ProvisionTiming::OnStartDate => wit::ProvisionTiming::OnStartDate,
+            ProvisionTiming::DaysBeforeStart(n) => wit::ProvisionTiming::DaysBeforeStart(n),
+        }),
+        deprovisioning: s.deprovisioning.map(|d| match d {
+            DeprovisionAction::Suspend => wit::DeprovisionAction::Suspend,
+            DeprovisionAction::Deactivate => wit::DeprovisionAction::Deactivate,
+        }),
+        dialect: match s.dialect {
+            Dialect::Leapsome => wit::Dialect::Leapsome,
+            Dialect::Rfc7644 => wit::Dialect::Rfc7644,
+        },
+        deprovision_limit: s.deprovision_limit.map(|l| match l {
+            DeprovisionLimit::Count(n) => wit::DeprovisionLimit::Count(n),
+            DeprovisionLimit::Percent(p) => wit::DeprovisionLimit::Percent(p),
+        }),
     }
 }
 
@@ -107,6 +133,10 @@ fn log_entry(e: logs::LogEntry) -> wit::LogEntry {
             A::Event => wit::LogAction::Event,
             A::Sync => wit::LogAction::Sync,
             A::Tick => wit::LogAction::Tick,
+            A::Hold => wit::LogAction::Hold,
+            A::Quarantine => wit::LogAction::Quarantine,
+            A::Retry => wit::LogAction::Retry,
+            A::ConnectionState => wit::LogAction::ConnectionState,
         },
         person_id: e.person_id,
         email: e.email,
@@ -136,6 +166,7 @@ impl wit::Guest for Component {
             humaans_base_url: r.humaans_base_url,
             scim_base_url: r.scim_base_url,
             scim_users: r.scim_users,
+            warnings: r.warnings,
         })
     }
 
@@ -161,7 +192,12 @@ impl wit::Guest for Component {
 
     fn sync_all(o: wit::SyncOptions) -> Result<wit::SyncReport, wit::IntegrationError> {
         let r = with_env(None, |env| {
-            app::sync_all(env, app::SyncOptions { dry_run: o.dry_run, max_writes: o.max_writes })
+            let options = app::SyncOptions {
+                dry_run: o.dry_run,
+                max_writes: o.max_writes,
+                approve_deprovisions: o.approve_deprovisions,
+            };
+            app::sync_all(env, options)
         })?;
         Ok(wit::SyncReport {
             dry_run: r.dry_run,
@@ -176,10 +212,13 @@ impl wit::Guest for Component {
             managers_pending: r.managers_pending,
             skipped: r.skipped,
             failed: r.failed,
+            held: r.held,
+            quarantined: r.quarantined,
             writes: r.writes,
             remaining_writes: r.remaining_writes,
             complete: r.complete,
             changes: r.changes.into_iter().map(change).collect(),
+            warnings: r.warnings,
         })
     }
 
@@ -193,6 +232,7 @@ impl wit::Guest for Component {
             deprovisioned: r.deprovisioned,
             managers_linked: r.managers_linked,
             failed: r.failed,
+            held: r.held,
             waiting: r.waiting,
             next_due: r.next_due,
         })
@@ -203,5 +243,33 @@ impl wit::Guest for Component {
             logs::LogQuery { failures_only: q.failures_only, person_id: q.person_id, limit: q.limit, before: q.before };
         let page = with_env(None, |env| app::read_logs(env, &query))?;
         Ok(wit::LogPage { entries: page.entries.into_iter().map(log_entry).collect(), next_before: page.next_before })
+    }
+
+    fn retry(person_id: String) -> Result<(), wit::IntegrationError> {
+        with_env(None, |env| app::retry(env, &person_id))
+    }
+
+    fn status() -> Result<wit::StatusReport, wit::IntegrationError> {
+        let r = with_env(None, app::status)?;
+        Ok(wit::StatusReport {
+            connection: match r.connection {
+                app::ConnectionState::NotConnected => wit::ConnectionState::NotConnected,
+                app::ConnectionState::Ok => wit::ConnectionState::Ok,
+                app::ConnectionState::Unauthorized => wit::ConnectionState::Unauthorized,
+            },
+            unauthorized: r.unauthorized.map(failure),
+            unauthorized_since: r.unauthorized_since,
+            settings: r.settings.map(wit_settings),
+            waiting: r.waiting,
+            next_due: r.next_due,
+            held: r.held,
+            quarantined: r
+                .quarantined
+                .into_iter()
+                .map(|q| wit::QuarantinedPerson { person_id: q.person_id, since: q.since, reason: q.reason })
+                .collect(),
+            quarantined_count: r.quarantined_count,
+            retrying: r.retrying,
+        })
     }
 }

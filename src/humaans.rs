@@ -105,3 +105,37 @@ pub fn verify_token(client: &mut Client, t: &mut dyn HttpTransport) -> Result<()
     // `/companies` works for every token (`/me` needs a token tied to a person).
     client.send(t, Call::get("/companies?$limit=1")).map(|_| ())
 }
+
+/// Whether the token has `private:read`, without which new hires and offboarded people are
+/// invisible (and a leaver would look deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Granted,
+    /// The token's scopes, none of them `private:read`.
+    Missing(Vec<String>),
+    /// No reliable way to tell; why.
+    Unknown(String),
+}
+
+/// Asks `/token-info` for the token's scopes (its shape is not documented: `scopes` at the top
+/// or under `data`). Without an answer, a person who is not `active` in the list proves the scope
+/// (a `public:read` token sees only active members); otherwise it stays unknown.
+pub fn private_read_scope(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Scope, AppError> {
+    let info = match client.send(t, Call::get("/token-info")) {
+        Ok(reply) => Some(reply.json),
+        Err(e @ AppError::Unauthorized(_)) => return Err(e),
+        Err(_) => None,
+    };
+    let scopes = info.as_ref().and_then(|v| v.get("scopes").or_else(|| v.get("data")?.get("scopes")));
+    if let Some(Value::Array(scopes)) = scopes {
+        let scopes: Vec<String> = scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+        return Ok(if scopes.iter().any(|s| s == "private:read") { Scope::Granted } else { Scope::Missing(scopes) });
+    }
+    let probe = client.send(t, Call::get("/people?$limit=1&status[$ne]=active"));
+    if let Ok(reply) = probe
+        && reply.json.get("data").and_then(Value::as_array).is_some_and(|d| !d.is_empty())
+    {
+        return Ok(Scope::Granted);
+    }
+    Ok(Scope::Unknown("/token-info does not list the token's scopes".into()))
+}

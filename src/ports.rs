@@ -96,10 +96,36 @@ pub trait HttpTransport {
 }
 
 /// Tenant storage: a flat key/value namespace the host scopes to this tenant.
+///
+/// Calls may overlap (two processes, cron during a webhook), so nothing may be kept as one shared
+/// value that two calls read, change and write back: per-person records get their own keys, and
+/// counters use [`KeyValue::increment`], which the host makes atomic across every caller.
 pub trait KeyValue {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String>;
     fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
     fn delete(&mut self, key: &str) -> Result<(), String>;
+
+    /// Adds `delta` to the counter at `key` (missing = 0) and returns the new value, atomically
+    /// (`wasi:keyvalue/atomics.increment`). `delta = 0` reads the counter.
+    fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String>;
+
+    /// Every key in the namespace (`list-keys`, all pages).
+    fn list_keys(&mut self) -> Result<Vec<String>, String>;
+
+    /// Several reads in one host call (`wasi:keyvalue/batch.get-many`), in the order asked.
+    fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, String> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
+    /// Several writes in one host call (`wasi:keyvalue/batch.set-many`).
+    fn set_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), String> {
+        entries.iter().try_for_each(|(k, v)| self.set(k, v))
+    }
+
+    /// Several deletes in one host call (`wasi:keyvalue/batch.delete-many`).
+    fn delete_many(&mut self, keys: &[String]) -> Result<(), String> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
 }
 
 /// An in-memory `KeyValue` for native tests, counting operations.
@@ -124,5 +150,22 @@ impl KeyValue for MemoryKeyValue {
         self.writes += 1;
         self.data.remove(key);
         Ok(())
+    }
+    fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
+        self.writes += 1;
+        let current = match self.data.get(key) {
+            None => 0,
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| format!("`{key}` does not hold a counter"))?,
+        };
+        let next = current.checked_add(delta).ok_or_else(|| format!("the counter `{key}` would overflow"))?;
+        self.data.insert(key.to_owned(), next.to_string().into_bytes());
+        Ok(next)
+    }
+    fn list_keys(&mut self) -> Result<Vec<String>, String> {
+        self.reads += 1;
+        Ok(self.data.keys().cloned().collect())
     }
 }

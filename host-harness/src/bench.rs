@@ -134,6 +134,7 @@ impl Rig {
                     provisioning: Some(api::ProvisionTiming::Immediately),
                     deprovisioning: Some(api::DeprovisionAction::Suspend),
                     dialect: api::Dialect::Leapsome,
+                    deprovision_limit: None,
                 })
                 .await,
         )
@@ -257,8 +258,10 @@ impl SyncTotals {
 async fn sync_until_complete(plugin: &TenantPlugin) -> Result<SyncTotals> {
     let mut t = SyncTotals::default();
     loop {
-        let r =
-            done(plugin.sync_all(api::SyncOptions { dry_run: false, max_writes: None }).await).context("sync-all")?;
+        let r = done(
+            plugin.sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false }).await,
+        )
+        .context("sync-all")?;
         t.calls += 1;
         t.created += u64::from(r.created);
         t.adopted += u64::from(r.adopted);

@@ -53,6 +53,10 @@ pub enum Command {
     Tick(TickArgs),
     /// Show the integration log, newest first.
     Logs(LogsArgs),
+    /// Show the tenant's state: connection, waiting people, held deprovisions, quarantine.
+    Status,
+    /// Lift a person's backoff or quarantine: the next tick tries them again.
+    Retry(RetryArgs),
     /// Start mock Humaans and Leapsome with a realistic organisation and play a day.
     Demo(DemoArgs),
     /// Serve the mock Humaans and Leapsome servers until interrupted.
@@ -92,6 +96,36 @@ pub struct ConfigureArgs {
     pub deprovisioning: Deprovisioning,
     #[arg(long, value_enum, default_value = "leapsome")]
     pub dialect: DialectArg,
+    /// Most people one sync or tick may deprovision before all its deprovisions are held for
+    /// approval: N people or P% of managed accounts. Default: max(5, 10%).
+    #[arg(long, value_name = "N|P%", value_parser = parse_deprovision_limit)]
+    pub deprovision_limit: Option<DeprovisionLimitArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionLimitArg {
+    Count(u32),
+    Percent(u8),
+}
+
+fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
+    match s.strip_suffix('%') {
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if (1..=100).contains(&p) => Ok(DeprovisionLimitArg::Percent(p)),
+            _ => Err(format!("`{s}` is not a percentage from 1% to 100%")),
+        },
+        None => s
+            .parse()
+            .map(DeprovisionLimitArg::Count)
+            .map_err(|_| format!("`{s}` is not a number of people or a percentage (e.g. 20 or 5%)")),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RetryArgs {
+    /// The Humaans person id.
+    #[arg(long, value_name = "ID")]
+    pub person: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +174,9 @@ pub struct SyncArgs {
     /// Make one call only, even if writes remain.
     #[arg(long)]
     pub once: bool,
+    /// Carry out deprovisions held because a run exceeded the deprovision limit.
+    #[arg(long)]
+    pub approve_deprovisions: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

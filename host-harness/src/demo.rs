@@ -77,12 +77,18 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         provisioning: Some(api::ProvisionTiming::OnStartDate),
         deprovisioning: Some(api::DeprovisionAction::Suspend),
         dialect: api::Dialect::Leapsome,
+        deprovision_limit: None,
     };
     done(plugin.configure(settings).await)?;
     println!("configured");
 
     step("sync-all --dry-run: the plan, nothing written");
-    let plan = operator::sync_all(&plugin, &cli::SyncArgs { dry_run: true, max_writes: 500, once: true }, true).await?;
+    let plan = operator::sync_all(
+        &plugin,
+        &cli::SyncArgs { dry_run: true, max_writes: 500, once: true, approve_deprovisions: false },
+        true,
+    )
+    .await?;
     let changes = plan["changes"].as_array().cloned().unwrap_or_default();
     let count = |kind: &str| changes.iter().filter(|c| c["kind"] == kind).count();
     println!(
@@ -111,8 +117,12 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     println!("… and {} more", changes.len().saturating_sub(8));
 
     step("sync-all (25 writes a call, until done)");
-    let totals =
-        operator::sync_all(&plugin, &cli::SyncArgs { dry_run: false, max_writes: 25, once: false }, false).await?;
+    let totals = operator::sync_all(
+        &plugin,
+        &cli::SyncArgs { dry_run: false, max_writes: 25, once: false, approve_deprovisions: false },
+        false,
+    )
+    .await?;
     println!(
         "{} calls: created {}, adopted {}, updated {}, managers linked {}, failed {}; Leapsome now has {} accounts",
         totals["calls"],
@@ -123,8 +133,12 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         totals["failed"],
         leapsome.users().len()
     );
-    let again =
-        operator::sync_all(&plugin, &cli::SyncArgs { dry_run: false, max_writes: 500, once: true }, true).await?;
+    let again = operator::sync_all(
+        &plugin,
+        &cli::SyncArgs { dry_run: false, max_writes: 500, once: true, approve_deprovisions: false },
+        true,
+    )
+    .await?;
     println!("a second sync right after writes {} requests (nothing changed)", again["writes"]);
 
     step("A day at Acme");

@@ -20,6 +20,7 @@ pub mod bindings {
 }
 
 use bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
+use bindings::wasi::keyvalue::{atomics, batch};
 
 /// An open bucket: just its name; the tenant comes from the store's `HostState`.
 pub struct Bucket {
@@ -63,10 +64,8 @@ impl store::HostBucket for HostState {
 
     fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
         let name = self.bucket_name(&bucket)?;
-        if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
-            return Ok(Err(Error::Other(format!(
-                "key or value too large (limits: {MAX_KEY_BYTES} bytes per key, {MAX_VALUE_BYTES} per value)"
-            ))));
+        if let Some(e) = too_large(&key, &value) {
+            return Ok(Err(e));
         }
         self.stats.kv_writes.fetch_add(1, Ordering::Relaxed);
         Ok(self.storage.set(&self.tenant.storage_namespace, &name, &key, &value).map_err(storage_error))
@@ -101,5 +100,77 @@ impl store::HostBucket for HostState {
     fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
+    }
+}
+
+fn too_large(key: &str, value: &[u8]) -> Option<Error> {
+    (key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES).then(|| {
+        Error::Other(format!(
+            "key or value too large (limits: {MAX_KEY_BYTES} bytes per key, {MAX_VALUE_BYTES} per value)"
+        ))
+    })
+}
+
+/// Keys one batch call may name: bounds the host memory a single call can make us hold.
+const MAX_BATCH_KEYS: usize = 10_000;
+
+fn batch_too_large(count: usize) -> Option<Error> {
+    (count > MAX_BATCH_KEYS).then(|| Error::Other(format!("too many keys in one batch (limit: {MAX_BATCH_KEYS})")))
+}
+
+/// Counters are atomic across every call and process on the same store: the component takes its
+/// log sequence numbers from here, so overlapping calls never share one.
+impl atomics::Host for HostState {
+    fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> wasmtime::Result<Result<u64, Error>> {
+        let name = self.bucket_name(&bucket)?;
+        if let Some(e) = too_large(&key, &[]) {
+            return Ok(Err(e));
+        }
+        self.stats.kv_writes.fetch_add(1, Ordering::Relaxed);
+        Ok(self.storage.increment(&self.tenant.storage_namespace, &name, &key, delta).map_err(storage_error))
+    }
+}
+
+impl batch::Host for HostState {
+    fn get_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, Error>> {
+        let name = self.bucket_name(&bucket)?;
+        if let Some(e) = batch_too_large(keys.len()) {
+            return Ok(Err(e));
+        }
+        self.stats.kv_reads.fetch_add(keys.len() as u64, Ordering::Relaxed);
+        Ok(self
+            .storage
+            .get_many(&self.tenant.storage_namespace, &name, &keys)
+            .map(|values| keys.into_iter().zip(values).map(|(k, v)| v.map(|v| (k, v))).collect())
+            .map_err(storage_error))
+    }
+
+    fn set_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let name = self.bucket_name(&bucket)?;
+        if let Some(e) = batch_too_large(key_values.len()) {
+            return Ok(Err(e));
+        }
+        if let Some(e) = key_values.iter().find_map(|(k, v)| too_large(k, v)) {
+            return Ok(Err(e));
+        }
+        self.stats.kv_writes.fetch_add(key_values.len() as u64, Ordering::Relaxed);
+        Ok(self.storage.set_many(&self.tenant.storage_namespace, &name, &key_values).map_err(storage_error))
+    }
+
+    fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> wasmtime::Result<Result<(), Error>> {
+        let name = self.bucket_name(&bucket)?;
+        if let Some(e) = batch_too_large(keys.len()) {
+            return Ok(Err(e));
+        }
+        self.stats.kv_writes.fetch_add(keys.len() as u64, Ordering::Relaxed);
+        Ok(self.storage.delete_many(&self.tenant.storage_namespace, &name, &keys).map_err(storage_error))
     }
 }

@@ -72,6 +72,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Event(args) => operator::event(&operator::Host::open(&global)?, args).await?,
         Command::Tick(args) => operator::tick(&operator::Host::open(&global)?.plugin()?, args.now).await?,
+        Command::Status => operator::status(&operator::Host::open(&global)?.plugin()?).await?,
+        Command::Retry(args) => operator::retry(&operator::Host::open(&global)?.plugin()?, &args.person).await?,
         Command::Logs(args) => {
             let v = operator::logs(&operator::Host::open(&global)?.plugin()?, &args).await?;
             if !global.json {

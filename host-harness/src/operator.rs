@@ -143,6 +143,9 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
         humaans_token: args.humaans_token,
     };
     let report = done(plugin.connect(&connection).await)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     host.save_policy(&StoredPolicy { allowed_hosts: hosts.clone() })?;
     Ok(json!({
         "connected": true,
@@ -151,6 +154,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
         "humaans_url": report.humaans_base_url,
         "scim_url": report.scim_base_url,
         "scim_users": report.scim_users,
+        "warnings": report.warnings,
         "allowed_hosts": hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
     }))
 }
@@ -172,14 +176,23 @@ pub fn settings_from(args: &cli::ConfigureArgs) -> api::Settings {
             cli::DialectArg::Leapsome => api::Dialect::Leapsome,
             cli::DialectArg::Rfc7644 => api::Dialect::Rfc7644,
         },
+        deprovision_limit: args.deprovision_limit.map(|l| match l {
+            cli::DeprovisionLimitArg::Count(n) => api::DeprovisionLimit::Count(n),
+            cli::DeprovisionLimitArg::Percent(p) => api::DeprovisionLimit::Percent(p),
+        }),
     }
 }
 
 pub async fn configure(host: &Host, args: cli::ConfigureArgs) -> Result<Value> {
     let plugin = host.plugin()?;
     done(plugin.configure(settings_from(&args)).await)?;
+    let limit = match args.deprovision_limit {
+        None => "default: max(5, 10%)".to_owned(),
+        Some(cli::DeprovisionLimitArg::Count(n)) => n.to_string(),
+        Some(cli::DeprovisionLimitArg::Percent(p)) => format!("{p}%"),
+    };
     Ok(
-        json!({"configured": true, "provisioning": format!("{:?}", args.provisioning), "deprovisioning": format!("{:?}", args.deprovisioning), "dialect": format!("{:?}", args.dialect)}),
+        json!({"configured": true, "provisioning": format!("{:?}", args.provisioning), "deprovisioning": format!("{:?}", args.deprovisioning), "dialect": format!("{:?}", args.dialect), "deprovision_limit": limit}),
     )
 }
 
@@ -190,13 +203,17 @@ pub fn change_json(c: &api::Change) -> Value {
 /// Runs sync-all calls until complete (or once), with a progress bar on a terminal.
 pub async fn sync_all(plugin: &TenantPlugin, args: &cli::SyncArgs, quiet: bool) -> Result<Value> {
     let mut totals = json!({"calls": 0, "created": 0, "adopted": 0, "updated": 0, "deprovisioned": 0, "reactivated": 0,
-        "managers_linked": 0, "failed": 0, "writes": 0});
+        "managers_linked": 0, "failed": 0, "writes": 0, "held": 0});
     let progress = !quiet && std::io::stderr().is_terminal();
     let mut first_remaining = None;
     let mut last;
     let mut changes = Vec::new();
     loop {
-        let options = api::SyncOptions { dry_run: args.dry_run, max_writes: Some(args.max_writes.max(1)) };
+        let options = api::SyncOptions {
+            dry_run: args.dry_run,
+            max_writes: Some(args.max_writes.max(1)),
+            approve_deprovisions: args.approve_deprovisions,
+        };
         let options = if args.dry_run { api::SyncOptions { max_writes: None, ..options } } else { options };
         let r = done(plugin.sync_all(options).await)?;
         totals["calls"] = json!(totals["calls"].as_u64().unwrap() + 1);
@@ -209,6 +226,7 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &cli::SyncArgs, quiet: bool) 
             ("managers_linked", r.managers_linked),
             ("failed", r.failed),
             ("writes", r.writes),
+            ("held", r.held),
         ] {
             totals[k] = json!(totals[k].as_u64().unwrap() + v as u64);
         }
@@ -233,6 +251,19 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &cli::SyncArgs, quiet: bool) 
     totals["scim_users"] = json!(last.scim_users);
     totals["managers_pending"] = json!(last.managers_pending);
     totals["skipped"] = json!(last.skipped);
+    totals["quarantined"] = json!(last.quarantined);
+    totals["warnings"] = json!(last.warnings);
+    if !quiet {
+        for warning in &last.warnings {
+            eprintln!("warning: {warning}");
+        }
+        if last.held > 0 {
+            eprintln!(
+                "warning: {} deprovisions held (over the deprovision limit); review the plan, then run `sync-all --approve-deprovisions`",
+                last.held
+            );
+        }
+    }
     totals["remaining_writes"] = json!(last.remaining_writes);
     totals["complete"] = json!(last.complete);
     totals["dry_run"] = json!(args.dry_run);
@@ -266,8 +297,47 @@ pub async fn tick(plugin: &TenantPlugin, now: Option<String>) -> Result<Value> {
     let r = done(plugin.tick(&now).await)?;
     Ok(
         json!({"now": now, "provisioned": r.provisioned, "deprovisioned": r.deprovisioned, "managers_linked": r.managers_linked,
-        "failed": r.failed, "waiting": r.waiting, "next_due": r.next_due}),
+        "failed": r.failed, "held": r.held, "waiting": r.waiting, "next_due": r.next_due}),
     )
+}
+
+pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
+    let r = done(plugin.status().await)?;
+    let settings = r.settings.as_ref().map(|s| {
+        json!({
+            "provisioning": s.provisioning.as_ref().map(|p| match p {
+                api::ProvisionTiming::Immediately => "immediately".to_owned(),
+                api::ProvisionTiming::OnStartDate => "on-start-date".to_owned(),
+                api::ProvisionTiming::DaysBeforeStart(n) => format!("days-before-start:{n}"),
+            }),
+            "deprovisioning": s.deprovisioning.as_ref().map(|d| name_of(d)),
+            "dialect": name_of(&s.dialect),
+            "deprovision_limit": match s.deprovision_limit {
+                None => "default: max(5, 10%)".to_owned(),
+                Some(api::DeprovisionLimit::Count(n)) => n.to_string(),
+                Some(api::DeprovisionLimit::Percent(p)) => format!("{p}%"),
+            },
+        })
+    });
+    Ok(json!({
+        "connection": name_of(&r.connection),
+        "unauthorized": r.unauthorized.as_ref().map(|f| json!({
+            "service": name_of(&f.service), "http_status": f.status, "message": f.message,
+        })),
+        "unauthorized_since": r.unauthorized_since,
+        "settings": settings,
+        "waiting": r.waiting,
+        "next_due": r.next_due,
+        "held": r.held,
+        "quarantined_count": r.quarantined_count,
+        "quarantined": r.quarantined.iter().map(|q| json!({"person_id": q.person_id, "since": q.since, "reason": q.reason})).collect::<Vec<_>>(),
+        "retrying": r.retrying,
+    }))
+}
+
+pub async fn retry(plugin: &TenantPlugin, person: &str) -> Result<Value> {
+    done(plugin.retry(person).await)?;
+    Ok(json!({"retry": person, "message": "backoff and quarantine lifted; the next tick tries again"}))
 }
 
 pub fn log_json(e: &api::LogEntry) -> Value {

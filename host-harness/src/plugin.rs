@@ -102,6 +102,14 @@ impl TenantPlugin {
         call_export!(self, call_read_logs(query))
     }
 
+    pub async fn retry(&self, person_id: &str) -> CallResult<()> {
+        call_export!(self, call_retry(person_id))
+    }
+
+    pub async fn status(&self) -> CallResult<api::StatusReport> {
+        call_export!(self, call_status())
+    }
+
     /// Creates this tenant's store and instance and drops them without calling anything: the
     /// fixed cost every call pays before the guest runs (the benchmark times it).
     pub async fn instantiate_only(&self) -> Result<(), CallError> {

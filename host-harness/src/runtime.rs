@@ -149,7 +149,12 @@ impl Runtime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         wt(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
-        wt(crate::keyvalue::bindings::wasi::keyvalue::store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+        {
+            use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
+            wt(store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+            wt(atomics::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+            wt(batch::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+        }
         let pre = wt(linker.instantiate_pre(&component).and_then(ProvisioningPre::new))
             .context("the component does not implement the humaans:integration/provisioning world")?;
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
+use rusqlite::OptionalExtension;
 
 /// A page of keys from `list_keys`, with the cursor of the next page.
 pub struct KeyPage {
@@ -20,6 +21,38 @@ pub trait Storage: Send + Sync {
     fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<()>;
     /// Keys in order, `limit` at a time; `cursor` is an offset returned by the previous page.
     fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage>;
+
+    /// Adds `delta` to the counter at `key` (a missing key counts from 0) and returns the new
+    /// value, atomically with respect to every other caller on the same store, in this process or
+    /// another. Counters are stored as decimal text; a value that is not one is an error.
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64>;
+
+    /// Reads several keys at once; `None` for a missing key, in the order asked.
+    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(namespace, bucket, k)).collect()
+    }
+
+    /// Writes several keys; backends that can do so write them all or none.
+    fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
+        entries.iter().try_for_each(|(k, v)| self.set(namespace, bucket, k, v))
+    }
+
+    /// Deletes several keys (missing keys are fine).
+    fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
+        keys.iter().try_for_each(|k| self.delete(namespace, bucket, k))
+    }
+}
+
+/// The counter after adding `delta` to the stored `value` (absent = 0).
+fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result<u64> {
+    let current = match value {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .with_context(|| format!("`{key}` does not hold a counter"))?,
+    };
+    current.checked_add(delta).with_context(|| format!("the counter `{key}` would overflow"))
 }
 
 /// In-memory storage, for tests. Lost when dropped.
@@ -66,6 +99,14 @@ impl Storage for MemoryStorage {
         let more = keys.len() > limit;
         keys.truncate(limit);
         Ok(KeyPage { cursor: more.then_some((start + limit) as u64), keys })
+    }
+
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
+        let mut data = self.data.lock().unwrap();
+        let scoped = scope(namespace, bucket, key);
+        let next = incremented(key, data.get(&scoped).map(Vec::as_slice), delta)?;
+        data.insert(scoped, next.to_string().into_bytes());
+        Ok(next)
     }
 }
 
@@ -169,6 +210,65 @@ impl Storage for SqliteStorage {
         keys.truncate(limit);
         Ok(KeyPage { cursor: more.then_some(start + limit as u64), keys })
     }
+
+    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
+        let mut conn = self.conn.lock().unwrap();
+        // IMMEDIATE takes SQLite's write lock before the read, so another process cannot read the
+        // same old value in between (busy_timeout makes it wait its turn).
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
+            .query_row((namespace, bucket, key), |r| r.get(0))
+            .optional()?;
+        let next = incremented(key, current.as_deref(), delta)?;
+        tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?
+            .execute((namespace, bucket, key, next.to_string().into_bytes()))?;
+        tx.commit()?;
+        Ok(next)
+    }
+
+    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut conn = self.conn.lock().unwrap();
+        // One read transaction: a consistent snapshot of all the keys.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        let mut values = Vec::with_capacity(keys.len());
+        {
+            let mut stmt =
+                tx.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
+            for key in keys {
+                values.push(stmt.query_row((namespace, bucket, key), |r| r.get(0)).optional()?);
+            }
+        }
+        tx.commit()?;
+        Ok(values)
+    }
+
+    fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?;
+            for (key, value) in entries {
+                stmt.execute((namespace, bucket, key, value))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
+            for key in keys {
+                stmt.execute((namespace, bucket, key))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +289,21 @@ mod tests {
         storage.delete("a", "", "k1").unwrap();
         assert_eq!(storage.get("a", "", "k1").unwrap(), None);
         assert!(storage.get("b", "", "k1").unwrap().is_some());
+
+        assert_eq!(storage.increment("a", "", "n", 0).unwrap(), 0);
+        assert_eq!(storage.increment("a", "", "n", 5).unwrap(), 5);
+        assert_eq!(storage.increment("a", "", "n", 1).unwrap(), 6);
+        assert_eq!(storage.increment("b", "", "n", 1).unwrap(), 1, "counters are per tenant");
+        assert!(storage.increment("a", "", "k2", 1).is_err(), "a value that is not a counter");
+        assert!(storage.increment("a", "", "n", u64::MAX).is_err(), "overflow");
+
+        let entries = vec![("m1".to_string(), b"1".to_vec()), ("m2".to_string(), b"2".to_vec())];
+        storage.set_many("a", "", &entries).unwrap();
+        let keys = vec!["m1".to_string(), "missing".to_string(), "m2".to_string()];
+        let got = storage.get_many("a", "", &keys).unwrap();
+        assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
+        storage.delete_many("a", "", &keys).unwrap();
+        assert_eq!(storage.get_many("a", "", &keys).unwrap(), vec![None, None, None]);
     }
 
     #[test]
@@ -211,6 +326,25 @@ mod tests {
             let mode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Two connections (as two processes would have) incrementing one counter never hand out the
+    /// same value.
+    #[test]
+    fn sqlite_increment_is_atomic_across_connections() {
+        let dir = std::env::temp_dir().join(format!("hh-storage-inc-{}", std::process::id()));
+        let path = dir.join("store.db");
+        let stores: Vec<_> = (0..4).map(|_| std::sync::Arc::new(SqliteStorage::open(&path).unwrap())).collect();
+        let handles: Vec<_> = stores
+            .into_iter()
+            .map(|s| {
+                std::thread::spawn(move || (0..50).map(|_| s.increment("t", "", "seq", 1).unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        all.sort();
+        assert_eq!(all, (1..=200).collect::<Vec<_>>());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -3,8 +3,8 @@
 use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome, LogPage, LogQuery, LogStore, read_page};
 use crate::reconcile::model::MAX_DAYS_BEFORE_START;
-use crate::reconcile::{ProvisionTiming, Settings};
-use crate::state::{self, Connection};
+use crate::reconcile::{DeprovisionLimit, ProvisionTiming, Settings};
+use crate::state::{self, AuthState, Connection};
 use crate::url::{UrlScheme, split_url};
 use crate::{humaans, scim};
 
@@ -25,6 +25,7 @@ pub struct ConnectReport {
     pub humaans_base_url: String,
     pub scim_base_url: String,
     pub scim_users: u32,
+    pub warnings: Vec<String>,
 }
 
 fn check_url(field: &str, url: Option<String>, default: &str) -> Result<String, AppError> {
@@ -68,9 +69,26 @@ pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppE
             scim_base_url: check_url("connection.scim-base-url", input.scim_base_url, scim::DEFAULT_BASE_URL)?,
             scim_token: check_token("connection.scim-token", &input.scim_token)?,
             scim_requests_per_second: input.scim_requests_per_second,
+            scope_warning: None,
         };
+        let mut connection = connection;
         let mut h = humaans_client(&connection);
         humaans::verify_token(&mut h, env.http)?;
+        connection.scope_warning = match humaans::private_read_scope(&mut h, env.http)? {
+            humaans::Scope::Granted => None,
+            humaans::Scope::Missing(scopes) => {
+                return Err(AppError::invalid(
+                    "connection.humaans-token",
+                    format!(
+                        "lacks the private:read scope (it has: {}): new hires and offboarded people are invisible to it; create a token with private:read",
+                        if scopes.is_empty() { "none".to_owned() } else { scopes.join(", ") }
+                    ),
+                ));
+            }
+            humaans::Scope::Unknown(why) => Some(format!(
+                "could not confirm the Humaans token has private:read ({why}); without it new hires and offboarded people are invisible"
+            )),
+        };
         let company_name = humaans::company_name(&mut h, env.http, None)?.unwrap_or_default();
         let mut s = scim_client(&connection);
         let scim_users = scim::verify_token(&mut s, env.http)?;
@@ -81,16 +99,28 @@ pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppE
             humaans_base_url: connection.humaans_base_url,
             scim_base_url: connection.scim_base_url,
             scim_users,
+            warnings: connection.scope_warning.into_iter().collect(),
         })
     })();
+    if result.is_ok() && AuthState::reset(env.kv)? {
+        logs.append(draft(
+            env,
+            LogAction::ConnectionState,
+            LogOutcome::Success,
+            "the connection is authorized again: writes resume",
+        ));
+    }
     let entry = match &result {
         Ok(r) => draft(
             env,
             LogAction::Connect,
             LogOutcome::Success,
             format!(
-                "connected to Humaans ({}) and Leapsome SCIM ({}), company {}",
-                r.humaans_base_url, r.scim_base_url, r.company_name
+                "connected to Humaans ({}) and Leapsome SCIM ({}), company {}{}",
+                r.humaans_base_url,
+                r.scim_base_url,
+                r.company_name,
+                r.warnings.iter().map(|w| format!("; warning: {w}")).collect::<String>()
             ),
         ),
         Err(e) => {
@@ -119,20 +149,31 @@ fn describe(s: &Settings) -> String {
         crate::reconcile::Dialect::Leapsome => "leapsome",
         crate::reconcile::Dialect::Rfc7644 => "rfc7644",
     };
-    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}")
+    let limit = match s.deprovision_limit {
+        None => "default (max(5, 10%))".to_owned(),
+        Some(DeprovisionLimit::Count(n)) => n.to_string(),
+        Some(DeprovisionLimit::Percent(p)) => format!("{p}%"),
+    };
+    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit}")
 }
 
 /// Validates and saves the settings. Refused before `connect`.
 pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
     state::load_connection(env.kv)?;
     let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
-    if let Some(ProvisionTiming::DaysBeforeStart(n)) = settings.provisioning
-        && (n == 0 || n > MAX_DAYS_BEFORE_START)
-    {
-        let e = AppError::invalid(
-            "settings.provisioning.days-before-start",
-            format!("must be between 1 and {MAX_DAYS_BEFORE_START} (use on-start-date for 0), got {n}"),
-        );
+    let refused = match (settings.provisioning, settings.deprovision_limit) {
+        (Some(ProvisionTiming::DaysBeforeStart(n)), _) if n == 0 || n > MAX_DAYS_BEFORE_START => {
+            Some(AppError::invalid(
+                "settings.provisioning.days-before-start",
+                format!("must be between 1 and {MAX_DAYS_BEFORE_START} (use on-start-date for 0), got {n}"),
+            ))
+        }
+        (_, Some(DeprovisionLimit::Percent(p))) if p == 0 || p > 100 => {
+            Some(AppError::invalid("settings.deprovision-limit.percent", format!("must be between 1 and 100, got {p}")))
+        }
+        _ => None,
+    };
+    if let Some(e) = refused {
         logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
         logs.flush(env.kv).map_err(AppError::Storage)?;
         return Err(e);

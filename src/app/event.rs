@@ -5,11 +5,11 @@ use crate::humaans;
 use crate::logs::{LogAction, LogOutcome};
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::timing::{parse_time, person_today};
-use crate::reconcile::{Dialect, Mode, Op};
+use crate::reconcile::{Decision, Dialect, Mode, Op, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
-use super::execute::{Facts, Run, Subject, decide_for, log_skip, reschedule, write_managers, write_profiles};
+use super::execute::{Facts, Run, Subject, decide_for, gate, log_skip, reschedule, write_managers, write_profiles};
 use super::{Change, Env, Session, draft, fail_logged, fail_logged_for};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct EventOutcome {
 }
 
 /// Humaans ids are short alphanumeric strings; anything else is a malformed event.
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
@@ -53,22 +53,40 @@ pub fn on_employee_event(
     if let Some(e) = invalid {
         return Err(fail_logged(&mut session, env, LogAction::Event, e));
     }
-    let mut schedule = Schedule::load(env.kv)?;
-    let mut run = Run::default();
-    let subject = match process_person(&mut session, env, &mut schedule, person_id, Mode::Event, &mut run) {
+    let result = run_event(&mut session, env, event_id, kind, person_id);
+    session.finish(env, result)
+}
+
+fn run_event(
+    session: &mut Session,
+    env: &mut Env,
+    event_id: &str,
+    kind: EventKind,
+    person_id: &str,
+) -> Result<EventOutcome, AppError> {
+    let mut schedule = Schedule::load_people(env.kv, &[person_id.to_owned()])?;
+    log_unreadable(session, env, &mut schedule);
+    let mut run = Run { no_delete: session.no_delete, ..Run::default() };
+    let mut facts = Facts::default();
+    let subject = match prepare_person(session, env, &mut schedule, &mut facts, person_id, Mode::Event) {
         Ok(s) => s,
         Err(AppError::UnknownPerson(id)) if kind == EventKind::Deleted => {
             let reason = "deleted in Humaans; no linked account".to_owned();
             let entry =
                 draft(env, LogAction::Skip, LogOutcome::Skipped, format!("event {event_id}: {reason}")).person_id(id);
             session.log(env, entry);
-            session.flush(env)?;
+            schedule.save(env.kv)?;
             return Ok(EventOutcome { skipped: Some(reason), ..EventOutcome::default() });
         }
-        Err(e) => return Err(fail_logged_for(&mut session, env, LogAction::Event, Some(person_id), e)),
+        Err(e) => {
+            let _ = schedule.save(env.kv);
+            return Err(fail_logged_for(session, env, LogAction::Event, Some(person_id), e));
+        }
     };
+    let mut subjects = [subject];
+    carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Event, &mut run)?;
     schedule.save(env.kv)?;
-    session.flush(env)?;
+    let [subject] = subjects;
     Ok(EventOutcome {
         changes: run.changes,
         skipped: subject.decision.skipped.clone(),
@@ -76,67 +94,155 @@ pub fn on_employee_event(
     })
 }
 
-/// Re-reads one person and brings their account in line (events and ticks).
-pub(crate) fn process_person(
+/// Logs schedule records that could not be decoded (they are replaced and looked at again).
+pub(crate) fn log_unreadable(session: &mut Session, env: &Env, schedule: &mut Schedule) {
+    for (id, error) in std::mem::take(&mut schedule.unreadable) {
+        schedule.entry(&id).wake_at = Some(crate::reconcile::timing::format_time(env.now));
+        let entry = draft(env, LogAction::Tick, LogOutcome::Failure, format!("{error}; it was reset")).person_id(id);
+        session.log(env, entry);
+    }
+}
+
+/// Re-reads one person from Humaans and decides for them (events and ticks). Adds what it read
+/// to `facts`, so several people's subjects can be carried out together.
+pub(crate) fn prepare_person(
     session: &mut Session,
     env: &mut Env,
     schedule: &mut Schedule,
+    facts: &mut Facts,
     person_id: &str,
     mode: Mode,
-    run: &mut Run,
 ) -> Result<Subject, AppError> {
     let settings = session.settings;
     let person = humaans::person(&mut session.humaans, env.http, person_id)?;
     let link = state::load_link(env.kv, person_id)?;
     if person.is_none() && link.is_none() {
-        schedule.wake(person_id, None);
-        schedule.manager_pending(person_id, false);
+        let state = schedule.entry(person_id);
+        state.wake_at = None;
+        state.manager_pending = false;
         return Err(AppError::UnknownPerson(person_id.to_owned()));
     }
-    let mut facts = Facts::default();
-    if let Some(p) = &person {
-        facts.company = company_name(session, env, p.company_id.as_deref())?;
-        let roles = humaans::job_roles_of(&mut session.humaans, env.http, person_id)?;
-        let manager_id = current_role(&roles, person_today(p, env.now)).and_then(|r| r.reporting_to.clone());
-        facts.roles.insert(person_id.to_owned(), roles);
-        if let Some(manager_id) = manager_id {
-            resolve_manager(session, env, &mut facts, &manager_id)?;
+    match &person {
+        Some(p) => {
+            facts.company = company_name(session, env, p.company_id.as_deref())?;
+            let roles = humaans::job_roles_of(&mut session.humaans, env.http, person_id)?;
+            let manager_id = current_role(&roles, person_today(p, env.now)).and_then(|r| r.reporting_to.clone());
+            facts.roles.insert(person_id.to_owned(), roles);
+            if let Some(manager_id) = manager_id {
+                resolve_manager(session, env, facts, &manager_id)?;
+            }
+            facts.people.insert(person_id.to_owned(), p.clone());
         }
-        facts.people.insert(person_id.to_owned(), p.clone());
+        None => {
+            facts.missing.insert(person_id.to_owned());
+        }
     }
     if let Some(l) = &link {
         facts.accounts.insert(person_id.to_owned(), l.scim_id.clone());
-    }
-    let mut decision = decide_for(&facts, person_id, link.as_ref(), None, &settings, mode, env.now);
-    let mut found = None;
-    if decision.ops.iter().any(|o| matches!(o, Op::Create { .. })) {
-        let email = person.as_ref().and_then(|p| p.email.clone()).unwrap_or_default();
-        found = scim::find_by_user_name(&mut session.scim, env.http, &email)?;
-        if found.is_some() {
-            decision = decide_for(&facts, person_id, link.as_ref(), found.as_ref(), &settings, mode, env.now);
-        }
     }
     let email = person
         .as_ref()
         .and_then(|p| p.email.clone())
         .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
         .unwrap_or_default();
-    let mut subjects = [Subject {
+    let fingerprint = facts.fingerprint_of(person_id);
+    let was_pending = schedule.get(person_id).manager_pending;
+    if let Some(reason) = gate(session, env, schedule, person_id, &email, fingerprint, false) {
+        return Ok(Subject {
+            person_id: person_id.to_owned(),
+            email,
+            link,
+            found: None,
+            decision: Decision { skipped: Some(reason), ..Decision::default() },
+            was_pending,
+            remote: None,
+            fingerprint,
+            gated: true,
+        });
+    }
+    let mut decision = decide_for(facts, person_id, link.as_ref(), None, None, &settings, mode, env.now);
+    let mut found = None;
+    if decision.ops.iter().any(|o| matches!(o, Op::Create { .. })) {
+        found = scim::find_by_user_name(&mut session.scim, env.http, &email)?;
+        if let Some(account) = &found {
+            decision = match owner_of(env, account, person_id)? {
+                Some(owner) => duplicate_decision(&email, &owner),
+                None => decide_for(facts, person_id, link.as_ref(), Some(account), None, &settings, mode, env.now),
+            };
+        }
+    }
+    let mut subject = Subject {
         person_id: person_id.to_owned(),
         email,
         link,
         found,
         decision,
-        was_pending: schedule.pending_managers.contains(person_id),
-    }];
-    if mode == Mode::Event || subjects[0].decision.skipped.as_deref().is_some_and(|s| !s.contains("due")) {
-        log_skip(session, env, &subjects[0]);
-    }
-    write_profiles(session, env, schedule, &mut facts, &mut subjects, run)?;
-    write_managers(session, env, schedule, &facts, &mut subjects, mode, run)?;
-    reschedule(schedule, &subjects, run);
-    let [subject] = subjects;
+        was_pending,
+        remote: None,
+        fingerprint,
+        gated: false,
+    };
+    note_duplicate(session, env, schedule, &mut subject);
     Ok(subject)
+}
+
+/// Another person whose link holds this account (`externalId` names them): two people with one
+/// work email. The one with the link keeps the account.
+fn owner_of(env: &mut Env, account: &RemoteUser, person_id: &str) -> Result<Option<String>, AppError> {
+    let Some(other) = account.external_id.as_deref().filter(|x| *x != person_id) else { return Ok(None) };
+    let linked = state::load_link(env.kv, other)?.is_some_and(|l| l.scim_id == account.id);
+    Ok(linked.then(|| other.to_owned()))
+}
+
+pub(crate) const DUPLICATE: &str = "duplicate work email";
+
+pub(crate) fn duplicate_decision(email: &str, keeper: &str) -> Decision {
+    Decision {
+        skipped: Some(format!("{DUPLICATE} {email}: person {keeper} keeps the account; fix the email in Humaans")),
+        ..Decision::default()
+    }
+}
+
+/// Duplicates are logged once (until the data is fixed), not on every run.
+pub(crate) fn note_duplicate(session: &mut Session, env: &Env, schedule: &mut Schedule, s: &mut Subject) {
+    let noted = schedule.get(&s.person_id).noted;
+    match s.decision.skipped.as_deref().filter(|r| r.starts_with(DUPLICATE)) {
+        Some(reason) => {
+            if noted.as_deref() != Some(reason) {
+                schedule.entry(&s.person_id).noted = Some(reason.to_owned());
+                let entry = draft(env, LogAction::Skip, LogOutcome::Skipped, reason.to_owned())
+                    .person(s.person_id.clone(), s.email.clone());
+                session.log(env, entry);
+            }
+        }
+        None if noted.as_deref().is_some_and(|n| n.starts_with(DUPLICATE)) => {
+            schedule.entry(&s.person_id).noted = None;
+        }
+        None => {}
+    }
+}
+
+/// Carries out decided subjects: profile writes, manager links, the schedule.
+pub(crate) fn carry_out(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    facts: &mut Facts,
+    subjects: &mut [Subject],
+    mode: Mode,
+    run: &mut Run,
+) -> Result<(), AppError> {
+    for s in subjects.iter() {
+        let duplicate = s.decision.skipped.as_deref().is_some_and(|r| r.starts_with(DUPLICATE));
+        let worth_telling = mode == Mode::Event || s.decision.skipped.as_deref().is_some_and(|r| !r.contains("due"));
+        if worth_telling && !duplicate && !s.gated {
+            log_skip(session, env, s);
+        }
+    }
+    write_profiles(session, env, schedule, facts, subjects, run)?;
+    write_managers(session, env, schedule, facts, subjects, mode, run)?;
+    reschedule(schedule, subjects, run);
+    Ok(())
 }
 
 /// The company name, fetched once and cached in tenant storage.
@@ -164,6 +270,7 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
         return Ok(());
     }
     let Some(manager) = humaans::person(&mut session.humaans, env.http, manager_id)? else {
+        facts.missing.insert(manager_id.to_owned());
         return Ok(());
     };
     if link.is_none()

@@ -2,7 +2,7 @@
 //! budget), then their manager links. Each success updates the stored link right away, so a call
 //! cut off half-way loses nothing; each outcome is logged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +12,8 @@ use crate::logs::{LogAction, LogOutcome};
 use crate::ports::Method;
 use crate::reconcile::mapping::{changed_attributes, current_role};
 use crate::reconcile::render::{active_body, create_body, manager_body, update_body};
-use crate::reconcile::timing::{format_time, person_today};
+use crate::reconcile::retry::{Attempt, FailureOutcome, fingerprint};
+use crate::reconcile::timing::{self, format_time, person_today};
 use crate::reconcile::{
     Attr, Decision, Inputs, JobRole, Link, ManagerInput, Mode, Op, Person, Profile, RemoteUser, Settings, decide,
 };
@@ -34,6 +35,8 @@ pub(crate) struct Facts {
     pub accounts: HashMap<String, String>,
     /// Work email (lower case) -> an existing account, for managers we do not manage.
     pub accounts_by_email: HashMap<String, String>,
+    /// People Humaans answered 404 for: they will never get an account.
+    pub missing: HashSet<String>,
 }
 
 impl Facts {
@@ -43,13 +46,35 @@ impl Facts {
         else {
             return ManagerInput::None;
         };
-        let email = self.people.get(&manager_id).and_then(|m| m.email.clone());
+        let manager = self.people.get(&manager_id);
+        let email = manager.and_then(|m| m.email.clone());
         let account = self
             .accounts
             .get(&manager_id)
             .cloned()
             .or_else(|| email.as_ref().and_then(|e| self.accounts_by_email.get(&e.to_lowercase()).cloned()));
+        if account.is_none() {
+            // Waiting for these would retry every tick forever.
+            let never = if self.missing.contains(&manager_id) {
+                Some("not in Humaans (deleted or unknown id)")
+            } else if manager.is_some() && email.is_none() {
+                Some("no work email in Humaans")
+            } else if manager.is_some_and(|m| timing::is_offboarded(m, now)) {
+                Some("has left")
+            } else {
+                None
+            };
+            if let Some(reason) = never {
+                return ManagerInput::Unresolvable { person_id: manager_id, reason: reason.to_owned() };
+            }
+        }
         ManagerInput::Person { person_id: manager_id, email, account }
+    }
+
+    /// A fingerprint of what Humaans says about the person: when it changes, their backoff and
+    /// quarantine are lifted.
+    pub fn fingerprint_of(&self, person_id: &str) -> u64 {
+        fingerprint(&[&self.people.get(person_id), &self.roles.get(person_id)])
     }
 }
 
@@ -60,15 +85,143 @@ pub(crate) struct Subject {
     pub link: Option<Link>,
     pub found: Option<RemoteUser>,
     pub decision: Decision,
-    /// Whether this person was in the pending-manager set before the call.
+    /// Whether this person's manager link was pending before the call.
     pub was_pending: bool,
+    /// The linked account as the service holds it now (sync-all), for drift repair.
+    pub remote: Option<RemoteUser>,
+    /// [`Facts::fingerprint_of`] the person, for backoff and quarantine.
+    pub fingerprint: u64,
+    /// Not attempted in this call (in backoff or quarantine): their state is left as it is.
+    pub gated: bool,
 }
 
+/// Whether to attempt a person now, given their backoff and quarantine. A person whose Humaans
+/// record changed since is attempted (and a quarantine lift is logged once). Returns the reason
+/// to skip otherwise.
+pub(crate) fn gate(
+    session: &mut Session,
+    env: &Env,
+    schedule: &mut Schedule,
+    person_id: &str,
+    email: &str,
+    fingerprint: u64,
+    dry_run: bool,
+) -> Option<String> {
+    let state = schedule.get(person_id);
+    match state.attempt(env.now, fingerprint) {
+        Attempt::Quarantined => {
+            let q = state.quarantine.as_ref().expect("quarantined");
+            Some(format!("quarantined since {} ({}); retry with `retry --person {person_id}`", q.since, q.reason))
+        }
+        Attempt::Backoff(at) => Some(format!("failing; next retry at {}", format_time(at))),
+        Attempt::Yes => {
+            if state.quarantine.is_some() && !dry_run {
+                schedule.entry(person_id).record_success();
+                let entry = draft(
+                    env,
+                    LogAction::Quarantine,
+                    LogOutcome::Success,
+                    "quarantine lifted: the Humaans record changed",
+                )
+                .person(person_id.to_owned(), email.to_owned());
+                session.log(env, entry);
+            }
+            None
+        }
+    }
+}
+
+/// Whether an error says the data is wrong for the service (retrying the same request will not
+/// help): a 4xx other than 408 and 429, and not a refused token (that is the connection's state).
+fn is_permanent(e: &AppError) -> bool {
+    matches!(e, AppError::Upstream(f) if f.status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429))
+}
+
+/// Records a person's failure: backoff, and after a week of refusals quarantine (logged once).
+/// A refused token is the connection's problem, not the person's: it is remembered for the
+/// tenant's `unauthorized` state instead.
+pub(crate) fn note_failure(
+    session: &mut Session,
+    env: &Env,
+    schedule: &mut Schedule,
+    person_id: &str,
+    email: &str,
+    fingerprint: u64,
+    e: &AppError,
+) {
+    if let AppError::Unauthorized(f) = e {
+        session.refused.get_or_insert_with(|| f.clone());
+        schedule.entry(person_id).wake_at = Some(format_time(env.now));
+        return;
+    }
+    let outcome = schedule.entry(person_id).record_failure(env.now, &e.to_string(), is_permanent(e), fingerprint);
+    if outcome == FailureOutcome::Quarantined {
+        let entry = draft(
+            env,
+            LogAction::Quarantine,
+            LogOutcome::Failure,
+            format!("quarantined after 7 days of failures: no attempts until the Humaans record changes or `retry --person {person_id}`; last error: {e}"),
+        )
+        .person(person_id.to_owned(), email.to_owned());
+        let entry = if let Some(st) = e.status() { entry.status(st) } else { entry };
+        session.log(env, entry);
+    }
+}
+
+pub(crate) const HELD: &str = "deprovision held";
+
+/// The mass-deprovisioning brake: if the subjects would deprovision more people than the
+/// tenant's limit, every deprovision is held (nothing suspended or deleted), each held person is
+/// logged once, and they wait for `sync-all --approve-deprovisions`. Returns how many are held.
+pub(crate) fn hold_mass_deprovisions(
+    session: &mut Session,
+    env: &Env,
+    schedule: &mut Schedule,
+    subjects: &mut [Subject],
+    linked_accounts: usize,
+    approved: bool,
+    dry_run: bool,
+) -> u32 {
+    let deprovisioning: Vec<usize> =
+        subjects.iter().enumerate().filter(|(_, s)| s.decision.deprovisions()).map(|(i, _)| i).collect();
+    // Someone no longer to be deprovisioned (rehired, data fixed) is no longer held.
+    for s in subjects.iter() {
+        if !s.decision.deprovisions() && schedule.get(&s.person_id).held_since.is_some() && !dry_run {
+            schedule.entry(&s.person_id).held_since = None;
+        }
+    }
+    let limit = crate::reconcile::deprovision_limit(session.settings.deprovision_limit, linked_accounts);
+    if approved || deprovisioning.len() <= limit {
+        return 0;
+    }
+    let count = deprovisioning.len();
+    for index in deprovisioning {
+        let s = &mut subjects[index];
+        s.decision.hold(format!(
+            "{HELD}: this run would deprovision {count} people, over the limit of {limit}; approve with `sync-all --approve-deprovisions`"
+        ));
+        if dry_run {
+            continue;
+        }
+        let state = schedule.entry(&s.person_id);
+        if state.held_since.is_none() {
+            state.held_since = Some(format_time(env.now));
+            let entry =
+                draft(env, LogAction::Hold, LogOutcome::Skipped, s.decision.skipped.clone().unwrap_or_default())
+                    .person(s.person_id.clone(), s.email.clone());
+            session.log(env, entry);
+        }
+    }
+    count as u32
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decide_for(
     facts: &Facts,
     person_id: &str,
     link: Option<&Link>,
     found: Option<&RemoteUser>,
+    remote: Option<&RemoteUser>,
     settings: &Settings,
     mode: Mode,
     now: DateTime<Utc>,
@@ -83,6 +236,7 @@ pub(crate) fn decide_for(
         manager,
         link,
         match_found: found,
+        remote,
         settings,
         mode,
         now,
@@ -105,6 +259,8 @@ pub(crate) struct Run {
     pub managers_linked: u32,
     pub failed: u32,
     pub changes: Vec<Change>,
+    /// The SCIM service has no DELETE: deprovisioning deactivates (`active: false`) instead.
+    pub no_delete: bool,
 }
 
 impl Run {
@@ -137,7 +293,7 @@ fn names(changes: &Profile) -> Vec<String> {
 }
 
 /// The single profile write of a person (POST, one merged PATCH, or DELETE), and what it does.
-fn profile_write(s: &Subject, settings: &Settings) -> Option<(Call, Vec<ChangeKind>, Profile)> {
+fn profile_write(s: &Subject, settings: &Settings, no_delete: bool) -> Option<(Call, Vec<ChangeKind>, Profile)> {
     let ops = &s.decision.ops;
     let mut kinds = Vec::new();
     let mut changes = Profile::new();
@@ -169,6 +325,14 @@ fn profile_write(s: &Subject, settings: &Settings) -> Option<(Call, Vec<ChangeKi
                 return Some((
                     Call::with(Method::Patch, scim::user_path(account.as_deref()?), Some(body)),
                     vec![ChangeKind::Suspend],
+                    changes,
+                ));
+            }
+            Op::Delete if no_delete => {
+                let body = active_body(false, &user_name_of(s), settings.dialect);
+                return Some((
+                    Call::with(Method::Patch, scim::user_path(account.as_deref()?), Some(body)),
+                    vec![ChangeKind::Delete],
                     changes,
                 ));
             }
@@ -220,7 +384,7 @@ fn describe(kind: ChangeKind, attributes: &[String]) -> String {
         ChangeKind::Adopt => "linked the existing Leapsome account".into(),
         ChangeKind::Update => format!("updated {}", attributes.join(", ")),
         ChangeKind::Suspend => "suspended the account (active: false)".into(),
-        ChangeKind::Delete => "deactivated the account (deleted)".into(),
+        ChangeKind::Delete => "deactivated the account".into(),
         ChangeKind::Reactivate => "reactivated the account".into(),
         ChangeKind::LinkManager => format!("set the manager to {}", attributes.first().map_or("none", String::as_str)),
     }
@@ -270,17 +434,21 @@ fn record(
 pub(crate) fn link_after(s: &Subject, kinds: &[ChangeKind], created_id: Option<String>) -> Option<Link> {
     let profile = s.decision.profile.clone().unwrap_or_default();
     if kinds.contains(&ChangeKind::Delete) {
-        return None;
+        // Deactivated in place (a service without DELETE): the account stays ours, inactive.
+        return s.link.clone().filter(|_| kinds.contains(&ChangeKind::Suspend)).map(|l| Link { active: false, ..l });
     }
     let has_manager_op = s.decision.ops.iter().any(|o| matches!(o, Op::SetManager { .. }));
     let mut link = match (&s.link, created_id, &s.found) {
-        (_, Some(id), _) => Link { scim_id: id, written: profile.clone(), active: true, manager: None },
+        (_, Some(id), _) => {
+            Link { scim_id: id, written: profile.clone(), active: true, manager: None, manager_account: None }
+        }
         (Some(l), None, _) => l.clone(),
         (None, None, Some(found)) => Link {
             scim_id: found.id.clone(),
             written: profile.clone(),
             active: found.active,
             manager: if has_manager_op { found.manager.clone() } else { s.decision.manager.clone() },
+            manager_account: if has_manager_op { None } else { s.decision.manager_account.clone() },
         },
         (None, None, None) => return None,
     };
@@ -310,7 +478,7 @@ pub(crate) fn write_profiles(
         // Adoption without any write links right away. Only when the decision adopts: a match
         // found for someone left alone (a leaver, a new hire not yet due) is not ours to manage.
         let adopts = s.decision.ops.iter().any(|o| matches!(o, Op::Adopt { .. }));
-        if adopts && s.link.is_none() && s.found.is_some() && profile_write(s, &settings).is_none() {
+        if adopts && s.link.is_none() && s.found.is_some() && profile_write(s, &settings, run.no_delete).is_none() {
             if !run.dry_run {
                 s.link = link_after(s, &[ChangeKind::Adopt], None);
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
@@ -323,7 +491,7 @@ pub(crate) fn write_profiles(
             record(session, env, run, s, ChangeKind::Adopt, vec![], None);
             continue;
         }
-        let Some((call, kinds, changes)) = profile_write(s, &settings) else { continue };
+        let Some((call, kinds, changes)) = profile_write(s, &settings, run.no_delete) else { continue };
         if !run.take_budget() {
             continue;
         }
@@ -353,15 +521,26 @@ pub(crate) fn write_profiles(
             }
             Ok(_) => Ok(None),
             Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
+            Err(AppError::Upstream(f))
+                if kinds.contains(&ChangeKind::Delete) && matches!(f.status, Some(404 | 405 | 501)) =>
+            {
+                return delete_without_delete(session, env, schedule, facts, s, run, AppError::Upstream(f));
+            }
             Err(e) => Err(Some(e)),
         };
         match outcome {
             Ok(created_id) => {
-                s.link = link_after(s, &kinds, created_id);
+                // Without DELETE the account was deactivated in place: the link stays, inactive.
+                let link_kinds = if run.no_delete && kinds.contains(&ChangeKind::Delete) {
+                    vec![ChangeKind::Delete, ChangeKind::Suspend]
+                } else {
+                    kinds.clone()
+                };
+                s.link = link_after(s, &link_kinds, created_id);
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
                 match &s.link {
-                    Some(l) => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
-                    None => facts.accounts.remove(&s.person_id),
+                    Some(l) if l.active => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
+                    _ => facts.accounts.remove(&s.person_id),
                 };
                 for kind in &kinds {
                     let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
@@ -372,12 +551,70 @@ pub(crate) fn write_profiles(
             // that was cut off): find it and link it instead of creating a duplicate.
             Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
             Err(Some(e)) => {
-                schedule.wake(&s.person_id, Some(format_time(env.now)));
+                note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
                 record(session, env, run, s, kinds[0], names(&changes), Some(&e));
             }
         }
         Ok(())
     })
+}
+
+/// `DELETE` answered 404, 405 or 501. Leapsome's published SCIM spec documents no DELETE: if a
+/// GET shows the account still exists, the service lacks DELETE, so deactivate it instead
+/// (`active: false`) and remember that for this tenant (logged once). If the GET says 404 the
+/// account is gone, which is what DELETE was for.
+fn delete_without_delete(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    facts: &mut Facts,
+    s: &mut Subject,
+    run: &mut Run,
+    delete_error: AppError,
+) -> Result<(), AppError> {
+    let Some(link) = s.link.clone() else { return Ok(()) };
+    let path = scim::user_path(&link.scim_id);
+    let outcome = match session.scim.send(env.http, Call::get(path.clone())) {
+        Err(AppError::Upstream(f)) if f.status == Some(404) => {
+            s.link = None;
+            state::save_link(env.kv, &s.person_id, None)?;
+            facts.accounts.remove(&s.person_id);
+            record(session, env, run, s, ChangeKind::Delete, vec![], None);
+            return Ok(());
+        }
+        Err(e) => Err(e),
+        Ok(_) => {
+            let body = active_body(false, &user_name_of(s), session.settings.dialect);
+            scim::write(&mut session.scim, env.http, Call::with(Method::Patch, path, Some(body)))
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            if !run.no_delete {
+                run.no_delete = true;
+                let caps = state::ScimCaps { no_delete: true };
+                state::put(env.kv, "scim-caps", &caps)?;
+                let entry = draft(
+                    env,
+                    LogAction::Delete,
+                    LogOutcome::Skipped,
+                    format!(
+                        "the SCIM service does not support DELETE ({delete_error}); deprovisioning deactivates accounts (active: false) instead"
+                    ),
+                );
+                session.log(env, entry);
+            }
+            s.link = Some(Link { active: false, ..link });
+            state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+            facts.accounts.remove(&s.person_id);
+            record(session, env, run, s, ChangeKind::Delete, vec![], None);
+        }
+        Err(e) => {
+            note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
+            record(session, env, run, s, ChangeKind::Delete, vec![], Some(&e));
+        }
+    }
+    Ok(())
 }
 
 fn adopt_after_conflict(
@@ -427,6 +664,7 @@ fn adopt_after_conflict(
         written: profile,
         active: found.active,
         manager: found.manager.clone(),
+        manager_account: None,
     });
     state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
     facts.accounts.insert(s.person_id.clone(), found.id.clone());
@@ -449,8 +687,9 @@ pub(crate) fn write_managers(
     let mut work = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
         let decided = match &s.link {
-            Some(link) if facts.people.contains_key(&s.person_id) => {
-                let decision = decide_for(facts, &s.person_id, Some(link), None, &settings, mode, env.now);
+            Some(link) if facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none() => {
+                let decision =
+                    decide_for(facts, &s.person_id, Some(link), None, s.remote.as_ref(), &settings, mode, env.now);
                 decision.skipped.is_none().then(|| (link.clone(), decision))
             }
             _ => None,
@@ -477,6 +716,18 @@ pub(crate) fn write_managers(
             }
         }
         s.decision.manager_pending = decision.manager_pending;
+        // A manager who will never have an account: logged once, then left alone.
+        let noted = schedule.get(&s.person_id).noted;
+        if let Some(reason) = &decision.manager_unresolvable {
+            if noted.as_deref() != Some(reason.as_str()) && !run.dry_run {
+                schedule.entry(&s.person_id).noted = Some(reason.clone());
+                let entry = draft(env, LogAction::ManagerPending, LogOutcome::Skipped, reason.clone())
+                    .person(s.person_id.clone(), s.email.clone());
+                session.log(env, entry);
+            }
+        } else if noted.as_deref().is_some_and(|n| n.starts_with("manager ")) && !run.dry_run {
+            schedule.entry(&s.person_id).noted = None;
+        }
         let Some(value) = decision.ops.iter().find_map(|o| match o {
             Op::SetManager { value } => Some(value.clone()),
             _ => None,
@@ -492,20 +743,25 @@ pub(crate) fn write_managers(
             continue;
         }
         let body = manager_body(value.as_deref(), &user_name_of(s), settings.dialect);
-        work.push((Call::with(Method::Patch, scim::user_path(&link.scim_id), Some(body)), (index, value, shown)));
+        let account = decision.manager_account.clone();
+        work.push((
+            Call::with(Method::Patch, scim::user_path(&link.scim_id), Some(body)),
+            (index, value, account, shown),
+        ));
     }
-    send_batched(session, env, work, |session, env, (index, value, shown), result| {
+    send_batched(session, env, work, |session, env, (index, value, account, shown), result| {
         let s = &mut subjects[index];
         match result {
             Ok(_) => {
                 if let Some(link) = s.link.as_mut() {
                     link.manager = value;
+                    link.manager_account = account;
                 }
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
                 record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
             }
             Err(e) => {
-                schedule.wake(&s.person_id, Some(format_time(env.now)));
+                note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
                 record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
             }
         }
@@ -533,15 +789,24 @@ fn send_batched<M>(
     }
 }
 
-/// Remembers when to look at each subject again (due dates), or forgets them.
+/// Remembers when to look at each subject again (due dates), or forgets them; a subject that
+/// went through without a failure ends its backoff.
 pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Run) {
     if run.dry_run {
         return;
     }
+    let failed: HashSet<&str> =
+        run.changes.iter().filter(|c| c.error.is_some()).map(|c| c.person_id.as_str()).collect();
     for s in subjects {
-        let failed = run.changes.iter().any(|c| c.person_id == s.person_id && c.error.is_some());
-        if !failed {
-            schedule.wake(&s.person_id, s.decision.wake_at.map(format_time));
+        if failed.contains(s.person_id.as_str()) || s.gated {
+            continue;
+        }
+        let held = s.decision.skipped.as_deref().is_some_and(|r| r.starts_with(HELD));
+        let state = schedule.entry(&s.person_id);
+        state.wake_at = s.decision.wake_at.map(format_time);
+        state.record_success();
+        if !held {
+            state.held_since = None;
         }
     }
 }

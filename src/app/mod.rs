@@ -4,23 +4,25 @@
 mod connect;
 mod event;
 mod execute;
+mod status;
 mod sync;
 mod tick;
 
 pub use connect::{ConnectInput, ConnectReport, configure, connect, read_logs};
 pub use event::{EventKind, EventOutcome, on_employee_event};
+pub use status::{ConnectionState, QuarantinedPerson, StatusReport, retry, status};
 pub use sync::{SyncOptions, SyncReport, sync_all};
 pub use tick::{TickReport, tick};
 
 use chrono::{DateTime, Utc};
 
 use crate::client::Client;
-use crate::error::{AppError, Service};
+use crate::error::{AppError, Failure, Service};
 use crate::logs::{LogAction, LogDraft, LogOutcome, LogStore};
 use crate::ports::{HttpTransport, KeyValue};
 use crate::reconcile::Settings;
 use crate::reconcile::timing::format_time;
-use crate::state::{self, Connection};
+use crate::state::{self, AuthState, Connection};
 
 /// What a call runs against: the host's HTTP and storage, and the time.
 pub struct Env<'a> {
@@ -56,14 +58,84 @@ pub(crate) struct Session {
     pub humaans: Client,
     pub scim: Client,
     pub logs: LogStore,
+    /// A service refused the token during this call (for the tenant's `unauthorized` state).
+    pub refused: Option<Failure>,
+    /// Set when `connect` could not confirm the Humaans token's scope.
+    pub scope_warning: Option<String>,
+    /// The SCIM service has no DELETE (found earlier).
+    pub no_delete: bool,
 }
 
 impl Session {
+    /// Opens a call that may write. Refused while the connection is `unauthorized`: writes stop
+    /// until `connect` succeeds again. Unreadable settings or connection are a storage error and
+    /// a log entry, never a silent default.
     pub fn open(env: &mut Env) -> Result<Session, AppError> {
-        let connection = state::load_connection(env.kv)?;
-        let settings = state::load_settings(env.kv)?;
-        let logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
-        Ok(Session { settings, humaans: humaans_client(&connection), scim: scim_client(&connection), logs })
+        let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+        let opened = (|| {
+            let connection = state::load_connection(env.kv)?;
+            let settings = state::load_settings(env.kv)?;
+            let no_delete = state::ScimCaps::load(env.kv)?.no_delete;
+            if let Some(u) = AuthState::load(env.kv)?.unauthorized {
+                let service = if u.scim { Service::Scim } else { Service::Humaans };
+                return Err(AppError::Unauthorized(Failure {
+                    service,
+                    status: u.status,
+                    message: format!(
+                        "the connection is unauthorized since {} ({}); writes are stopped until `connect` succeeds again",
+                        u.since, u.message
+                    ),
+                }));
+            }
+            Ok((connection, settings, no_delete))
+        })();
+        let (connection, settings, no_delete) = match opened {
+            Ok(x) => x,
+            Err(e @ AppError::Storage(_)) => {
+                logs.append(draft(env, LogAction::ConnectionState, LogOutcome::Failure, e.to_string()));
+                let _ = logs.flush(env.kv);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Session {
+            settings,
+            humaans: humaans_client(&connection),
+            scim: scim_client(&connection),
+            logs,
+            refused: None,
+            scope_warning: connection.scope_warning,
+            no_delete,
+        })
+    }
+
+    /// Ends a call: records whether a service refused the token (two calls in a row make the
+    /// connection `unauthorized`, logged once) and writes the log.
+    pub fn finish<T>(mut self, env: &mut Env, result: Result<T, AppError>) -> Result<T, AppError> {
+        let refused = match &result {
+            Err(AppError::Unauthorized(f)) => Some(f.clone()),
+            _ => self.refused.clone(),
+        };
+        if let Ok(Some(true)) = AuthState::record(env.kv, refused.as_ref(), env.now) {
+            let f = refused.expect("refused");
+            let mut entry = draft(
+                env,
+                LogAction::ConnectionState,
+                LogOutcome::Failure,
+                format!(
+                    "{} refused the token on consecutive calls ({}): the connection is unauthorized and writes stop until `connect` succeeds",
+                    f.service, f.message
+                ),
+            );
+            if let Some(status) = f.status {
+                entry = entry.status(status);
+            }
+            self.log(env, entry);
+        }
+        let flushed = self.flush(env);
+        let value = result?;
+        flushed?;
+        Ok(value)
     }
 
     pub fn log(&mut self, env: &Env, draft: LogDraft) {

@@ -6,17 +6,24 @@ use std::collections::HashMap;
 use crate::error::AppError;
 use crate::humaans;
 use crate::logs::{LogAction, LogOutcome};
-use crate::reconcile::{Link, Mode, RemoteUser};
+use crate::reconcile::mapping::current_role;
+use crate::reconcile::timing::person_today;
+use crate::reconcile::{Decision, Link, Mode, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
-use super::execute::{Facts, Run, Subject, decide_for, link_after, reschedule, write_managers, write_profiles};
+use super::event::{duplicate_decision, log_unreadable, note_duplicate};
+use super::execute::{
+    Facts, Run, Subject, decide_for, gate, hold_mass_deprovisions, link_after, reschedule, write_managers,
+    write_profiles,
+};
 use super::{Change, Env, Session, draft, fail_logged};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncOptions {
     pub dry_run: bool,
     pub max_writes: Option<u32>,
+    pub approve_deprovisions: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,23 +40,30 @@ pub struct SyncReport {
     pub managers_pending: u32,
     pub skipped: u32,
     pub failed: u32,
+    pub held: u32,
+    pub quarantined: u32,
     pub writes: u32,
     pub remaining_writes: u32,
     pub complete: bool,
     pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
 }
 
 pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
     let mut session = Session::open(env)?;
-    match run_sync(&mut session, env, options) {
+    let result = match run_sync(&mut session, env, options) {
         Ok(report) => Ok(report),
         Err(e) => Err(fail_logged(&mut session, env, LogAction::Sync, e)),
-    }
+    };
+    session.finish(env, result)
 }
 
 fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
     let settings = session.settings;
-    let mut schedule = Schedule::load(env.kv)?;
+    let mut schedule = Schedule::load_all(env.kv)?;
+    if !options.dry_run {
+        log_unreadable(session, env, &mut schedule);
+    }
     let people = humaans::all_people(&mut session.humaans, env.http)?;
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
     let company_id = people.iter().find_map(|p| p.company_id.clone());
@@ -69,7 +83,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let by_user_name: HashMap<String, &RemoteUser> = users.iter().map(|u| (u.user_name.to_lowercase(), u)).collect();
     facts.accounts_by_email = users.iter().map(|u| (u.user_name.to_lowercase(), u.id.clone())).collect();
 
-    // Everyone in Humaans, plus linked people Humaans no longer has (to deprovision them).
+    // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
     let mut ids: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
     for p in people {
         facts.people.insert(p.id.clone(), p);
@@ -83,53 +97,134 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
 
     let mut links: HashMap<String, Link> = HashMap::new();
-    for id in &ids {
-        if let Some(link) = state::load_link(env.kv, id)? {
+    let mut unreadable_links: HashMap<String, AppError> = HashMap::new();
+    for (id, link) in state::load_links(env.kv, &ids)? {
+        match link {
             // An account removed in Leapsome by hand: forget the link so the person is handled
             // afresh (re-created if due), instead of writing to an account that is gone.
-            if by_id.contains_key(link.scim_id.as_str()) {
+            Ok(Some(link)) if by_id.contains_key(link.scim_id.as_str()) => {
                 facts.accounts.insert(id.clone(), link.scim_id.clone());
-                links.insert(id.clone(), link);
-            } else if !options.dry_run {
-                state::save_link(env.kv, id, None)?;
+                links.insert(id, link);
+            }
+            Ok(Some(_)) if !options.dry_run => state::save_link(env.kv, &id, None)?,
+            Ok(_) => {}
+            Err(e) => {
+                unreadable_links.insert(id, e);
             }
         }
     }
+    read_absent_people(session, env, &mut facts, &ids, &links)?;
+    let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
     let mut subjects = Vec::new();
     let mut skipped = 0;
+    let mut quarantined = 0;
+    let mut run =
+        Run { dry_run: options.dry_run, budget: options.max_writes, no_delete: session.no_delete, ..Run::default() };
     for id in &ids {
-        let link = links.remove(id);
+        if let Some(e) = unreadable_links.remove(id) {
+            // Never "no link": that would create a second account. The person waits for repair.
+            run.failed += 1;
+            if !options.dry_run {
+                let entry = draft(env, LogAction::Sync, LogOutcome::Failure, e.to_string()).person_id(id.clone());
+                session.log(env, entry);
+            }
+            continue;
+        }
+        let mut link = links.remove(id);
         let person = facts.people.get(id);
         if person.is_none() && link.is_none() {
             continue;
-        }
-        let found = match (&link, person) {
-            (None, Some(p)) => by_external
-                .get(id.as_str())
-                .or_else(|| p.email.as_ref().and_then(|e| by_user_name.get(&e.to_lowercase())))
-                .map(|u| (*u).clone()),
-            _ => None,
-        };
-        let decision = decide_for(&facts, id, link.as_ref(), found.as_ref(), &settings, Mode::Sync, env.now);
-        if decision.skipped.is_some() {
-            skipped += 1;
         }
         let email = person
             .and_then(|p| p.email.clone())
             .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
             .unwrap_or_default();
-        subjects.push(Subject {
+        let fingerprint = facts.fingerprint_of(id);
+        let was_pending = schedule.get(id).manager_pending;
+        let remote = link.as_ref().and_then(|l| by_id.get(l.scim_id.as_str())).map(|u| (*u).clone());
+        let mut subject = Subject {
             person_id: id.clone(),
-            email,
-            link,
-            found,
-            decision,
-            was_pending: schedule.pending_managers.contains(id),
-        });
+            email: email.clone(),
+            link: None,
+            found: None,
+            decision: Decision::default(),
+            was_pending,
+            remote,
+            fingerprint,
+            gated: false,
+        };
+        if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run) {
+            if schedule.get(id).quarantine.is_some() {
+                quarantined += 1;
+            } else {
+                skipped += 1;
+            }
+            subject.decision.skipped = Some(reason);
+            subject.gated = true;
+            subject.link = link;
+            subjects.push(subject);
+            continue;
+        }
+        if let Some(keeper) = keepers.get(id) {
+            // The other person with this email keeps the account; a link of ours to that same
+            // account is dropped, never acted on.
+            if link.as_ref().is_some_and(|l| links_to_keeper(l, keeper, &facts)) {
+                if !options.dry_run {
+                    state::save_link(env.kv, id, None)?;
+                }
+                link = None;
+                subject.remote = None;
+            }
+            if link.is_none() {
+                skipped += 1;
+                subject.decision = duplicate_decision(&email, keeper);
+                if !options.dry_run {
+                    note_duplicate(session, env, &mut schedule, &mut subject);
+                }
+                subjects.push(subject);
+                continue;
+            }
+        }
+        let found = match (&link, person) {
+            (None, Some(p)) => by_external
+                .get(id.as_str())
+                .or_else(|| p.email.as_ref().and_then(|e| by_user_name.get(&e.to_lowercase())))
+                .filter(|u| keepers.get(id).is_none() && !is_linked_elsewhere(u, id, &facts))
+                .map(|u| (*u).clone()),
+            _ => None,
+        };
+        let decision = decide_for(
+            &facts,
+            id,
+            link.as_ref(),
+            found.as_ref(),
+            subject.remote.as_ref(),
+            &settings,
+            Mode::Sync,
+            env.now,
+        );
+        if decision.skipped.is_some() {
+            skipped += 1;
+        }
+        subject.decision = decision;
+        subject.link = link;
+        subject.found = found;
+        if !options.dry_run {
+            note_duplicate(session, env, &mut schedule, &mut subject);
+        }
+        subjects.push(subject);
     }
 
-    let mut run = Run { dry_run: options.dry_run, budget: options.max_writes, ..Run::default() };
+    let held = hold_mass_deprovisions(
+        session,
+        env,
+        &mut schedule,
+        &mut subjects,
+        facts.accounts.len(),
+        options.approve_deprovisions,
+        options.dry_run,
+    );
     write_profiles(session, env, &mut schedule, &mut facts, &mut subjects, &mut run)?;
     if options.dry_run {
         // Plan the manager links as if this run's accounts existed.
@@ -158,16 +253,19 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         managers_pending,
         skipped,
         failed: run.failed,
+        held,
+        quarantined,
         writes: if options.dry_run { 0 } else { run.writes },
         remaining_writes: run.deferred,
         complete: run.deferred == 0,
         changes: run.changes,
+        warnings: session.scope_warning.iter().cloned().collect(),
     };
     if !options.dry_run {
         schedule.save(env.kv)?;
         let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
         let message = format!(
-            "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}; {} writes{}",
+            "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",
             report.people,
             report.scim_users,
             report.created,
@@ -179,15 +277,98 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             report.managers_pending,
             report.skipped,
             report.failed,
+            report.held,
+            report.quarantined,
             report.writes,
             if report.complete {
                 String::new()
             } else {
                 format!(", {} writes left for the next call", report.remaining_writes)
-            }
+            },
+            report.warnings.iter().map(|w| format!("; warning: {w}")).collect::<String>(),
         );
         session.log(env, draft(env, LogAction::Sync, outcome, message));
-        session.flush(env)?;
     }
     Ok(report)
+}
+
+/// Missing from a list is not proof of deletion (a token without `private:read` does not see new
+/// hires or leavers): linked people the list lacks, and managers it lacks, are read by id, and
+/// only a 404 marks them deleted.
+fn read_absent_people(
+    session: &mut Session,
+    env: &mut Env,
+    facts: &mut Facts,
+    ids: &[String],
+    links: &HashMap<String, Link>,
+) -> Result<(), AppError> {
+    let absent_linked = ids.iter().filter(|id| links.contains_key(*id) && !facts.people.contains_key(*id));
+    let absent_managers: Vec<String> = facts
+        .people
+        .values()
+        .filter_map(|p| {
+            let roles = facts.roles.get(&p.id)?;
+            current_role(roles, person_today(p, env.now))?.reporting_to.clone()
+        })
+        .filter(|m| !facts.people.contains_key(m))
+        .collect();
+    let mut absent: Vec<String> = absent_linked.cloned().chain(absent_managers).collect();
+    absent.sort();
+    absent.dedup();
+    for id in absent {
+        match humaans::person(&mut session.humaans, env.http, &id)? {
+            Some(person) => {
+                let roles = humaans::job_roles_of(&mut session.humaans, env.http, &id)?;
+                facts.roles.insert(id.clone(), roles);
+                facts.people.insert(id, person);
+            }
+            None => {
+                facts.missing.insert(id);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two or more people with one work email (any letter case): who keeps the account. The person
+/// whose link holds it, else the earlier Humaans record (by `createdAt`, then id). Returns, for
+/// each of the others, the keeper's id.
+fn duplicate_keepers(
+    facts: &Facts,
+    ids: &[String],
+    links: &HashMap<String, Link>,
+    by_id: &HashMap<&str, &RemoteUser>,
+) -> HashMap<String, String> {
+    let mut by_email: HashMap<String, Vec<&String>> = HashMap::new();
+    for id in ids {
+        if let Some(email) = facts.people.get(id).and_then(|p| p.email.as_deref()) {
+            by_email.entry(email.to_lowercase()).or_default().push(id);
+        }
+    }
+    let mut others = HashMap::new();
+    for (_, mut group) in by_email.into_iter().filter(|(_, g)| g.len() > 1) {
+        group.sort_by_key(|id| {
+            let link = links.get(*id);
+            // A link whose account names this person (externalId) is the strongest claim.
+            let owns = link
+                .and_then(|l| by_id.get(l.scim_id.as_str()))
+                .is_some_and(|u| u.external_id.as_deref() == Some(id.as_str()));
+            let created = facts.people.get(*id).and_then(|p| p.created_at.clone()).unwrap_or_else(|| "~".into());
+            (!owns, link.is_none(), created, (*id).clone())
+        });
+        let keeper = group[0].clone();
+        for other in &group[1..] {
+            others.insert((*other).clone(), keeper.clone());
+        }
+    }
+    others
+}
+
+fn links_to_keeper(link: &Link, keeper: &str, facts: &Facts) -> bool {
+    facts.accounts.get(keeper) == Some(&link.scim_id)
+}
+
+/// An account already linked to someone else is never adopted a second time.
+fn is_linked_elsewhere(account: &RemoteUser, person_id: &str, facts: &Facts) -> bool {
+    facts.accounts.iter().any(|(other, scim_id)| other != person_id && *scim_id == account.id)
 }

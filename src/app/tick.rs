@@ -1,14 +1,14 @@
-//! `tick`: what has fallen due since (start dates, last working days, retries after failures) and
-//! manager links still waiting, without a full sync.
+//! `tick`: what has fallen due since (start dates, last working days, job roles taking effect,
+//! retries after backoff) and manager links still waiting, without a full sync.
 
 use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome};
 use crate::reconcile::Mode;
-use crate::reconcile::timing::{format_time, parse_time};
+use crate::reconcile::timing::format_time;
 use crate::state::Schedule;
 
-use super::event::process_person;
-use super::execute::Run;
+use super::event::{carry_out, log_unreadable, prepare_person};
+use super::execute::{Facts, Run, hold_mass_deprovisions, note_failure};
 use super::{Env, Session, draft};
 
 /// People looked at per tick at most; the rest wait for the next tick (bounded work per call).
@@ -20,35 +20,39 @@ pub struct TickReport {
     pub deprovisioned: u32,
     pub managers_linked: u32,
     pub failed: u32,
+    pub held: u32,
     pub waiting: u32,
     pub next_due: Option<String>,
 }
 
 pub fn tick(env: &mut Env) -> Result<TickReport, AppError> {
     let mut session = Session::open(env)?;
-    let mut schedule = Schedule::load(env.kv)?;
+    let result = run_tick(&mut session, env);
+    session.finish(env, result)
+}
+
+fn run_tick(session: &mut Session, env: &mut Env) -> Result<TickReport, AppError> {
+    let mut schedule = Schedule::load_all(env.kv)?;
+    log_unreadable(session, env, &mut schedule);
     let now = env.now;
-    let due: Vec<String> = schedule
-        .waiting
-        .iter()
-        .filter(|(_, at)| parse_time(at).is_none_or(|t| t <= now))
-        .map(|(id, _)| id.clone())
-        .chain(schedule.pending_managers.iter().cloned())
-        .take(MAX_PEOPLE_PER_TICK)
-        .collect();
-    let mut run = Run::default();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut due: Vec<String> =
+        schedule.people().filter(|(_, state)| state.is_due(now)).map(|(id, _)| id.clone()).collect();
+    // Oldest due first would need the times; ids keep the order stable between ticks.
+    due.sort();
+    due.truncate(MAX_PEOPLE_PER_TICK);
+
+    let mut run = Run { no_delete: session.no_delete, ..Run::default() };
+    let mut facts = Facts::default();
+    let mut subjects = Vec::new();
     for id in due {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        // Due entries are consumed; processing schedules them again if still needed.
-        schedule.wake(&id, None);
-        match process_person(&mut session, env, &mut schedule, &id, Mode::Tick, &mut run) {
-            Ok(_) | Err(AppError::UnknownPerson(_)) => {}
+        // Due entries are consumed; deciding schedules them again if still needed.
+        schedule.entry(&id).wake_at = None;
+        match prepare_person(session, env, &mut schedule, &mut facts, &id, Mode::Tick) {
+            Ok(subject) => subjects.push(subject),
+            Err(AppError::UnknownPerson(_)) => {}
             Err(e) => {
                 run.failed += 1;
-                schedule.wake(&id, Some(format_time(now)));
+                note_failure(session, env, &mut schedule, &id, "", facts.fingerprint_of(&id), &e);
                 let entry = draft(env, LogAction::Tick, LogOutcome::Failure, format!("could not process: {e}"))
                     .person_id(id.clone());
                 let entry = if let Some(s) = e.status() { entry.status(s) } else { entry };
@@ -56,23 +60,33 @@ pub fn tick(env: &mut Env) -> Result<TickReport, AppError> {
             }
         }
     }
+    let linked_accounts = schedule.linked_accounts;
+    let held = hold_mass_deprovisions(session, env, &mut schedule, &mut subjects, linked_accounts, false, false);
+    carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Tick, &mut run)?;
     schedule.save(env.kv)?;
+
+    let waiting = schedule.people().filter(|(_, s)| s.next_due(now).is_some() || s.is_due(now)).count();
     let report = TickReport {
         provisioned: run.created + run.adopted,
         deprovisioned: run.deprovisioned,
         managers_linked: run.managers_linked,
         failed: run.failed,
-        waiting: schedule.waiting.len() as u32,
-        next_due: schedule.waiting.values().filter_map(|t| parse_time(t)).filter(|t| *t > now).min().map(format_time),
+        held,
+        waiting: waiting as u32,
+        next_due: schedule.people().filter_map(|(_, s)| s.next_due(now)).min().map(format_time),
     };
-    if report.provisioned + report.deprovisioned + report.managers_linked + report.failed > 0 {
+    if report.provisioned + report.deprovisioned + report.managers_linked + report.failed + report.held > 0 {
         let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
         let message = format!(
-            "tick: provisioned {}, deprovisioned {}, managers linked {}, failed {}; {} waiting",
-            report.provisioned, report.deprovisioned, report.managers_linked, report.failed, report.waiting
+            "tick: provisioned {}, deprovisioned {}, managers linked {}, failed {}, held {}; {} waiting",
+            report.provisioned,
+            report.deprovisioned,
+            report.managers_linked,
+            report.failed,
+            report.held,
+            report.waiting
         );
         session.log(env, draft(env, LogAction::Tick, outcome, message));
     }
-    session.flush(env)?;
     Ok(report)
 }

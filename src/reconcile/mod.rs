@@ -8,8 +8,11 @@ pub mod model;
 pub mod plan;
 pub mod remote;
 pub mod render;
+pub mod retry;
 pub mod timing;
 
-pub use model::{Attr, DeprovisionAction, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings};
-pub use plan::{Decision, Inputs, Link, ManagerInput, Mode, Op, decide};
+pub use model::{
+    Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings,
+};
+pub use plan::{Decision, Inputs, Link, ManagerInput, Mode, Op, decide, deprovision_limit};
 pub use remote::RemoteUser;

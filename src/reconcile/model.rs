@@ -56,6 +56,10 @@ pub struct Person {
     pub last_working_day: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub employment_end_date: Option<String>,
+    /// When the Humaans record was made: of two people with one work email, the earlier keeps
+    /// the account.
+    #[serde(deserialize_with = "lenient")]
+    pub created_at: Option<String>,
 }
 
 /// A Humaans job role (`/api/job-roles`): a dated entry in a person's role history.
@@ -99,11 +103,22 @@ pub enum Dialect {
     Rfc7644,
 }
 
+/// The most people one run may deprovision before all its deprovisions are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeprovisionLimit {
+    Count(u32),
+    /// Percent (1-100) of the accounts the integration manages.
+    Percent(u8),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Settings {
     pub provisioning: Option<ProvisionTiming>,
     pub deprovisioning: Option<DeprovisionAction>,
     pub dialect: Dialect,
+    /// `None`: max(5, 10% of managed accounts).
+    #[serde(default)]
+    pub deprovision_limit: Option<DeprovisionLimit>,
 }
 
 /// Longest lead time `days-before-start` accepts: a year covers any realistic pre-boarding.

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::mapping::{changed_attributes, current_role, desired_profile};
-use super::model::{Attr, DeprovisionAction, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings};
+use super::model::{
+    Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings,
+};
 use super::remote::RemoteUser;
 use super::timing::{self, Due, format_time};
 
@@ -19,6 +21,10 @@ pub struct Link {
     /// The manager value we last wrote (email or SCIM id, by dialect); `None` = none written.
     #[serde(default)]
     pub manager: Option<String>,
+    /// The SCIM id of the manager's account when we wrote `manager`: a manager whose account was
+    /// re-created under a new id is written again even when the value (an email) is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_account: Option<String>,
 }
 
 /// The person's manager, as the shell resolved it.
@@ -28,6 +34,9 @@ pub enum ManagerInput {
     None,
     /// `reportingTo` names a person; `account` is the SCIM id of their account if it exists.
     Person { person_id: String, email: Option<String>, account: Option<String> },
+    /// `reportingTo` names someone who will never have an account (not in Humaans, no work
+    /// email, left): waiting for them would retry forever.
+    Unresolvable { person_id: String, reason: String },
 }
 
 /// Which call is deciding: sync-all back-fills even with provisioning off (as the "Sync all
@@ -49,6 +58,9 @@ pub struct Inputs<'a> {
     pub link: Option<&'a Link>,
     /// An unlinked account that matches the person (by externalId or work email), if any.
     pub match_found: Option<&'a RemoteUser>,
+    /// The linked account as the service holds it now, when this call read it (sync-all): drift
+    /// made by hand in the service is compared against it and repaired.
+    pub remote: Option<&'a RemoteUser>,
     pub settings: &'a Settings,
     pub mode: Mode,
     pub now: DateTime<Utc>,
@@ -97,11 +109,36 @@ pub struct Decision {
     pub profile: Option<Profile>,
     /// The manager value the account holds once the operations succeed.
     pub manager: Option<String>,
+    /// The SCIM id of the manager's account behind `manager`.
+    pub manager_account: Option<String>,
+    /// The manager will never have an account: why (logged once, not retried).
+    pub manager_unresolvable: Option<String>,
 }
 
 impl Decision {
     fn skip(reason: impl Into<String>) -> Self {
         Decision { skipped: Some(reason.into()), ..Decision::default() }
+    }
+
+    /// Whether the decision suspends or deletes the account.
+    pub fn deprovisions(&self) -> bool {
+        self.ops.iter().any(|o| matches!(o, Op::Suspend | Op::Delete))
+    }
+
+    /// Turns a deprovision into a hold: nothing is written (mass-deprovisioning brake).
+    pub fn hold(&mut self, reason: impl Into<String>) {
+        self.ops.retain(|o| !matches!(o, Op::Suspend | Op::Delete));
+        self.skipped = Some(reason.into());
+    }
+}
+
+/// How many people one run may deprovision: the tenant's limit, or by default max(5, 10% of the
+/// accounts the integration manages). A percentage rounds up, and is at least 1.
+pub fn deprovision_limit(limit: Option<DeprovisionLimit>, linked_accounts: usize) -> usize {
+    match limit {
+        Some(DeprovisionLimit::Count(n)) => n as usize,
+        Some(DeprovisionLimit::Percent(p)) => (linked_accounts * p as usize).div_ceil(100).max(1),
+        None => (linked_accounts.div_ceil(10)).max(5),
     }
 }
 
@@ -118,19 +155,43 @@ pub fn decide(i: &Inputs) -> Decision {
         Ok(p) => p,
         Err(why) => return Decision::skip(why.to_string()),
     };
-    // A future last working day: come back when it has passed.
+    // A future last working day, or a job role that takes effect later: come back then.
     let leaving_at = timing::last_day_passed_at(person).filter(|at| *at > i.now);
+    let next_role_at = timing::next_role_change_at(person, i.roles, today);
+    let wake_at = [leaving_at, next_role_at].into_iter().flatten().min();
 
-    let mut d = Decision { wake_at: leaving_at, ..Decision::default() };
+    let mut d = Decision { wake_at, ..Decision::default() };
     let baseline: Profile;
     let current_manager: Option<String>;
+    let current_manager_account: Option<String>;
     match (i.link, i.match_found) {
         (Some(link), _) => {
-            if !link.active {
-                d.ops.push(Op::Reactivate);
+            if !is_active(link, i.remote) {
+                // A rehire: reactivation follows the provisioning timing, as a creation does, and
+                // with provisioning off the account is left alone.
+                let Some(timing) = i.settings.provisioning else {
+                    return Decision::skip("rehire; provisioning is off");
+                };
+                match timing::provisioning_due(person, timing, i.now) {
+                    Due::Now => d.ops.push(Op::Reactivate),
+                    Due::At(at) => {
+                        let mut skip = Decision::skip(format!("rehire, due {}", format_time(at)));
+                        skip.wake_at = Some(at);
+                        return skip;
+                    }
+                    Due::Never(why) => return Decision::skip(why),
+                }
             }
-            baseline = link.written.clone();
-            current_manager = link.manager.clone();
+            baseline = match i.remote {
+                Some(remote) => drifted_baseline(link, remote),
+                None => link.written.clone(),
+            };
+            (current_manager, current_manager_account) = match i.remote {
+                Some(remote) => {
+                    (drifted_manager(link, remote, &i.manager, i.settings.dialect), link.manager_account.clone())
+                }
+                None => (link.manager.clone(), link.manager_account.clone()),
+            };
         }
         (None, found) => {
             let timing = match (i.settings.provisioning, i.mode) {
@@ -167,11 +228,13 @@ pub fn decide(i: &Inputs) -> Decision {
                         })
                         .collect();
                     current_manager = adopted_manager(account, &i.manager, i.settings.dialect);
+                    current_manager_account = None;
                 }
                 None => {
                     d.ops.push(Op::Create { profile: profile.clone() });
                     baseline = profile.clone();
                     current_manager = None;
+                    current_manager_account = None;
                 }
             }
         }
@@ -180,34 +243,82 @@ pub fn decide(i: &Inputs) -> Decision {
     let mut changes = changed_attributes(&profile, &baseline);
     // An unknown attribute we do not want set needs no write: clearing it is not worth a guess.
     changes.retain(|attr, v| !(v.is_empty() && baseline.get(attr).is_some_and(|b| b == "\u{0}unknown")));
+    if let (Some(link), Some(_)) = (i.link, i.remote) {
+        // Drift we cannot repair: the service fills a value of its own (Leapsome's default title
+        // "Colleague") where we never wrote one. Clearing it every sync would fight forever.
+        changes.retain(|attr, v| !(v.is_empty() && link.written.get(attr).is_none_or(String::is_empty)));
+    }
     if !changes.is_empty() {
         d.ops.push(Op::Update { changes });
     }
 
-    let (desired_manager, pending) = desired_manager(&i.manager, i.settings.dialect);
+    let (desired_manager, desired_account, pending) = desired_manager(&i.manager, i.settings.dialect);
     d.manager_pending = pending;
-    d.manager = if pending { current_manager.clone() } else { desired_manager.clone() };
-    if !pending && desired_manager != current_manager {
-        d.ops.push(Op::SetManager { value: desired_manager });
+    if let ManagerInput::Unresolvable { person_id, reason } = &i.manager {
+        d.manager_unresolvable = Some(format!("manager {person_id} will not get an account: {reason}"));
+    }
+    // A manager re-created under a new account id is written again, even with the same value.
+    let account_moved =
+        desired_account.is_some() && current_manager_account.is_some() && desired_account != current_manager_account;
+    if pending || d.manager_unresolvable.is_some() {
+        d.manager = current_manager.clone();
+        d.manager_account = current_manager_account;
+    } else {
+        d.manager = desired_manager.clone();
+        d.manager_account = desired_account;
+        if desired_manager != current_manager || account_moved {
+            d.ops.push(Op::SetManager { value: desired_manager });
+        }
     }
     d.profile = Some(profile);
     d
 }
 
-/// The manager value to write: the manager's work email (Leapsome) or SCIM id (RFC 7644);
-/// `pending` when the manager has no account yet.
-fn desired_manager(manager: &ManagerInput, dialect: Dialect) -> (Option<String>, bool) {
+/// Whether the linked account is active: as the service says when this call read it, else as we
+/// left it.
+fn is_active(link: &Link, remote: Option<&RemoteUser>) -> bool {
+    remote.map_or(link.active, |r| r.active)
+}
+
+/// What the account holds: the service's values for the attributes it returns, what we last
+/// wrote for the rest (Leapsome drops attributes outside its schema and does not echo them).
+fn drifted_baseline(link: &Link, remote: &RemoteUser) -> Profile {
+    let mut baseline = link.written.clone();
+    for attr in &remote.returned {
+        let value = remote.attributes.get(attr).cloned().unwrap_or_default();
+        let written = link.written.get(attr).map(String::as_str).unwrap_or("");
+        // Services may store emails in another case; that is not drift.
+        let same = matches!(attr, Attr::UserName | Attr::Email) && value.eq_ignore_ascii_case(written);
+        if !same {
+            baseline.insert(*attr, value);
+        }
+    }
+    baseline
+}
+
+/// The manager the account holds, as the value we would write: the service's read-back when it
+/// returns one (an id or an email), else what we last wrote.
+fn drifted_manager(link: &Link, remote: &RemoteUser, manager: &ManagerInput, dialect: Dialect) -> Option<String> {
+    match remote.manager.as_deref() {
+        None => link.manager.clone(),
+        Some(_) => adopted_manager(remote, manager, dialect),
+    }
+}
+
+/// The manager value to write: the manager's work email (Leapsome) or SCIM id (RFC 7644), with
+/// the account id behind it; `pending` when the manager has no account yet.
+fn desired_manager(manager: &ManagerInput, dialect: Dialect) -> (Option<String>, Option<String>, bool) {
     match manager {
-        ManagerInput::None => (None, false),
-        ManagerInput::Person { account: None, .. } => (None, true),
-        ManagerInput::Person { account: Some(id), email, .. } => match dialect {
-            Dialect::Leapsome => match email {
-                Some(e) => (Some(e.clone()), false),
+        ManagerInput::None | ManagerInput::Unresolvable { .. } => (None, None, false),
+        ManagerInput::Person { account: None, .. } => (None, None, true),
+        ManagerInput::Person { account: Some(id), email, .. } => {
+            let value = match (dialect, email) {
+                (Dialect::Leapsome, Some(e)) => e.clone(),
                 // Without an email, Leapsome also resolves the manager by Leapsome id.
-                None => (Some(id.clone()), false),
-            },
-            Dialect::Rfc7644 => (Some(id.clone()), false),
-        },
+                (Dialect::Leapsome, None) | (Dialect::Rfc7644, _) => id.clone(),
+            };
+            (Some(value), Some(id.clone()), false)
+        }
     }
 }
 
@@ -232,9 +343,14 @@ fn deprovision(i: &Inputs, why: &str) -> Decision {
     let Some(action) = i.settings.deprovisioning else {
         return Decision::skip(format!("{why}; deprovisioning is off"));
     };
-    let mut d = Decision { profile: Some(link.written.clone()), manager: link.manager.clone(), ..Decision::default() };
+    let mut d = Decision {
+        profile: Some(link.written.clone()),
+        manager: link.manager.clone(),
+        manager_account: link.manager_account.clone(),
+        ..Decision::default()
+    };
     match action {
-        DeprovisionAction::Suspend if link.active => d.ops.push(Op::Suspend),
+        DeprovisionAction::Suspend if is_active(link, i.remote) => d.ops.push(Op::Suspend),
         DeprovisionAction::Suspend => d.skipped = Some(format!("{why}; already suspended")),
         DeprovisionAction::Deactivate => d.ops.push(Op::Delete),
     }
@@ -277,6 +393,7 @@ mod tests {
         manager: ManagerInput,
         link: Option<Link>,
         found: Option<RemoteUser>,
+        remote: Option<RemoteUser>,
         settings: Settings,
         mode: Mode,
         now: &'static str,
@@ -290,10 +407,12 @@ mod tests {
                 manager: ManagerInput::None,
                 link: None,
                 found: None,
+                remote: None,
                 settings: Settings {
                     provisioning: Some(ProvisionTiming::Immediately),
                     deprovisioning: Some(DeprovisionAction::Suspend),
                     dialect: Dialect::Leapsome,
+                    deprovision_limit: None,
                 },
                 mode: Mode::Event,
                 now: "2026-11-28T12:00:00Z",
@@ -308,6 +427,7 @@ mod tests {
                 manager: self.manager.clone(),
                 link: self.link.as_ref(),
                 match_found: self.found.as_ref(),
+                remote: self.remote.as_ref(),
                 settings: &self.settings,
                 mode: self.mode,
                 now: parse_time(self.now).unwrap(),
@@ -315,8 +435,13 @@ mod tests {
         }
         fn linked(mut self) -> Self {
             let d = self.decide();
-            self.link =
-                Some(Link { scim_id: "s1".into(), written: d.profile.unwrap(), active: true, manager: d.manager });
+            self.link = Some(Link {
+                scim_id: "s1".into(),
+                written: d.profile.unwrap(),
+                active: true,
+                manager: d.manager,
+                manager_account: d.manager_account,
+            });
             self
         }
     }
@@ -487,5 +612,127 @@ mod tests {
         let mut c = Case::new(person("active")).linked();
         c.roles[0].department = None;
         assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Department, String::new())].into() }]);
+    }
+
+    #[test]
+    fn rehire_waits_for_the_new_start_date_under_on_start_date() {
+        let mut c = Case::new(person("active")).linked();
+        c.link.as_mut().unwrap().active = false;
+        let p = c.person.as_mut().unwrap();
+        p.status = Some("newHire".into());
+        // The old employment's last working day stays on the record.
+        p.last_working_day = Some("2025-06-30".into());
+        p.employment_start_date = Some("2026-12-07".into());
+        c.settings.provisioning = Some(ProvisionTiming::OnStartDate);
+        let d = c.decide();
+        assert!(d.ops.is_empty(), "{:?}", d.ops);
+        assert_eq!(d.skipped.as_deref(), Some("rehire, due 2026-12-07T00:00:00Z"));
+        assert_eq!(d.wake_at, parse_time("2026-12-07T00:00:00Z"));
+        c.now = "2026-12-07T00:00:00Z";
+        c.mode = Mode::Tick;
+        assert_eq!(c.decide().ops, vec![Op::Reactivate]);
+        // Three days before start with pre-boarding.
+        c.now = "2026-12-04T00:00:00Z";
+        c.settings.provisioning = Some(ProvisionTiming::DaysBeforeStart(3));
+        assert_eq!(c.decide().ops, vec![Op::Reactivate]);
+    }
+
+    #[test]
+    fn rehire_with_provisioning_off_is_left_alone_even_by_sync() {
+        let mut c = Case::new(person("active")).linked();
+        c.link.as_mut().unwrap().active = false;
+        c.settings.provisioning = None;
+        c.mode = Mode::Sync;
+        let d = c.decide();
+        assert!(d.ops.is_empty());
+        assert_eq!(d.skipped.as_deref(), Some("rehire; provisioning is off"));
+    }
+
+    #[test]
+    fn a_future_job_role_wakes_the_person_at_its_effective_date() {
+        let mut berlin = person("active");
+        berlin.timezone = Some("Europe/Berlin".into());
+        let mut c = Case::new(berlin).linked();
+        let mut next = role(None);
+        next.id = "r2".into();
+        next.job_title = Some("Staff Engineer".into());
+        next.effective_date = Some("2026-12-01".into());
+        c.roles.push(next);
+        let d = c.decide();
+        assert!(d.ops.is_empty(), "{:?}", d.ops);
+        // Midnight in Berlin is 23:00 UTC the day before.
+        assert_eq!(d.wake_at, parse_time("2026-11-30T23:00:00Z"));
+        c.now = "2026-11-30T23:00:00Z";
+        assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Title, "Staff Engineer".to_string())].into() }]);
+    }
+
+    #[test]
+    fn drift_in_the_service_is_repaired_against_the_desired_profile() {
+        let mut c = Case::new(person("active")).linked();
+        let link = c.link.clone().unwrap();
+        let mut attributes = link.written.clone();
+        attributes.insert(Attr::Title, "Changed by hand".into());
+        attributes.insert(Attr::UserName, "ADA@acme.test".into());
+        // The service fills its own default where we wrote nothing: not drift worth fighting.
+        attributes.insert(Attr::NickName, "Colleague".into());
+        c.remote = Some(RemoteUser {
+            id: "s1".into(),
+            user_name: "ADA@acme.test".into(),
+            external_id: Some("p1".into()),
+            active: true,
+            attributes,
+            returned: vec![Attr::UserName, Attr::Title, Attr::NickName],
+            manager: None,
+        });
+        assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Title, "Engineer".to_string())].into() }]);
+        // Deactivated by hand while still employed: reactivated.
+        c.remote.as_mut().unwrap().active = false;
+        assert!(c.decide().ops.contains(&Op::Reactivate));
+    }
+
+    #[test]
+    fn a_manager_re_created_under_a_new_id_is_linked_again_in_both_dialects() {
+        for dialect in [Dialect::Leapsome, Dialect::Rfc7644] {
+            let mut c = Case::new(person("active"));
+            c.settings.dialect = dialect;
+            c.manager = ManagerInput::Person {
+                person_id: "m1".into(),
+                email: Some("boss@acme.test".into()),
+                account: Some("s9".into()),
+            };
+            let mut c = c.linked();
+            assert!(c.decide().ops.is_empty());
+            c.manager = ManagerInput::Person {
+                person_id: "m1".into(),
+                email: Some("boss@acme.test".into()),
+                account: Some("s10".into()),
+            };
+            let expected = if dialect == Dialect::Leapsome { "boss@acme.test" } else { "s10" };
+            assert_eq!(c.decide().ops, vec![Op::SetManager { value: Some(expected.into()) }], "{dialect:?}");
+        }
+    }
+
+    #[test]
+    fn a_manager_who_will_never_have_an_account_is_not_pending() {
+        let mut c = Case::new(person("active"));
+        c.manager = ManagerInput::Unresolvable { person_id: "m1".into(), reason: "no work email in Humaans".into() };
+        let d = c.decide();
+        assert!(!d.manager_pending);
+        assert_eq!(
+            d.manager_unresolvable.as_deref(),
+            Some("manager m1 will not get an account: no work email in Humaans")
+        );
+        assert!(matches!(d.ops[..], [Op::Create { .. }]));
+    }
+
+    #[test]
+    fn deprovision_limit_defaults_to_five_or_ten_percent() {
+        assert_eq!(deprovision_limit(None, 0), 5);
+        assert_eq!(deprovision_limit(None, 49), 5);
+        assert_eq!(deprovision_limit(None, 200), 20);
+        assert_eq!(deprovision_limit(None, 201), 21);
+        assert_eq!(deprovision_limit(Some(DeprovisionLimit::Count(2)), 1000), 2);
+        assert_eq!(deprovision_limit(Some(DeprovisionLimit::Percent(5)), 1000), 50);
+        assert_eq!(deprovision_limit(Some(DeprovisionLimit::Percent(1)), 10), 1);
     }
 }

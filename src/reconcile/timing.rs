@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use jiff::tz::TimeZone as Tz;
 
 use super::mapping::parse_date;
-use super::model::{Person, ProvisionTiming};
+use super::model::{JobRole, Person, ProvisionTiming};
 
 // Timezones come from jiff's bundled, compact tz database (about 200 KB, against about 900 KB of
 // tables for chrono-tz): the component's size is part of what it costs a host to load it.
@@ -91,10 +91,26 @@ pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<
 }
 
 /// When the person's last working day has passed: the start of the following day in their
-/// timezone. `None` without a last working day.
+/// timezone. `None` without a last working day, or when the last working day belongs to an
+/// earlier employment (a rehire keeps their old last working day, before the new start date).
 pub fn last_day_passed_at(person: &Person) -> Option<DateTime<Utc>> {
     let last = person.last_working_day.as_deref().and_then(parse_date)?;
+    let start = person.employment_start_date.as_deref().and_then(parse_date);
+    if start.is_some_and(|start| start > last) {
+        return None;
+    }
     Some(start_of_day(last.checked_add_days(Days::new(1))?, person_tz(person)))
+}
+
+/// When the person's current job role next changes: the earliest future `effectiveDate`, or the
+/// day after the current role's end date, at midnight in their timezone.
+pub fn next_role_change_at(person: &Person, roles: &[JobRole], today: NaiveDate) -> Option<DateTime<Utc>> {
+    let starts = roles.iter().filter_map(|r| parse_date(r.effective_date.as_deref()?)).filter(|d| *d > today);
+    let ends = roles
+        .iter()
+        .filter_map(|r| parse_date(r.end_date.as_deref()?)?.checked_add_days(Days::new(1)))
+        .filter(|d| *d > today);
+    starts.chain(ends).min().map(|d| start_of_day(d, person_tz(person)))
 }
 
 /// Offboarded: status `offboarded`, or the last working day is over.

@@ -91,7 +91,7 @@ pub fn settings(
     deprovisioning: Option<api::DeprovisionAction>,
     dialect: Dialect,
 ) -> Settings {
-    Settings { provisioning, deprovisioning, dialect }
+    Settings { provisioning, deprovisioning, dialect, deprovision_limit: None }
 }
 
 pub fn all_on(dialect: Dialect) -> Settings {
@@ -114,7 +114,7 @@ pub fn event(kind: api::EventKind, person_id: &str) -> api::EmployeeEvent {
 }
 
 pub fn sync_options(dry_run: bool, max_writes: Option<u32>) -> api::SyncOptions {
-    api::SyncOptions { dry_run, max_writes }
+    api::SyncOptions { dry_run, max_writes, approve_deprovisions: false }
 }
 
 pub async fn logs(plugin: &TenantPlugin, failures_only: bool, person: Option<&str>) -> Vec<api::LogEntry> {

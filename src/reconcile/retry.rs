@@ -1,0 +1,282 @@
+//! Per-person retry rules: exponential backoff after failures, quarantine after a week of
+//! permanent refusals, and the "logged once" notes. Pure: the shell stores a [`PersonState`] per
+//! person (`sched/<person id>`) and asks these functions what to do.
+//!
+//! Anchored on Entra ID's provisioning quarantine (reference/provisioning-anchors.md): a person
+//! who keeps failing stops costing a request and two log lines every tick.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::timing::{format_time, parse_time};
+
+/// The first retry waits this long; each later one twice the previous.
+pub const FIRST_BACKOFF_MINUTES: i64 = 15;
+/// Backoff never exceeds a day.
+pub const MAX_BACKOFF_HOURS: i64 = 24;
+/// Permanent refusals for this long put the person in quarantine.
+pub const QUARANTINE_AFTER_DAYS: i64 = 7;
+
+/// What the integration remembers about one person between calls, besides their link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonState {
+    /// Look at the person again at this time (start date, last working day, next job role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<String>,
+    /// Their manager link waits for the manager's own account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manager_pending: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Failures>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
+    /// Their deprovision is held for approval since this time (mass-deprovisioning brake).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<String>,
+    /// The last condition logged for them that is logged once (a duplicate email, a manager who
+    /// will never have an account); cleared when the condition goes away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failures {
+    pub count: u32,
+    /// The first failure of this run of failures.
+    pub first_at: String,
+    /// The first permanent refusal (a 4xx other than 408/429) of this run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_permanent_at: Option<String>,
+    pub next_retry: String,
+    pub last_error: String,
+    /// The person's Humaans data when it last failed: a change lifts the backoff.
+    pub fingerprint: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub since: String,
+    pub reason: String,
+    pub fingerprint: u64,
+}
+
+/// Whether to attempt the person now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Yes,
+    /// Failing; try again at this time.
+    Backoff(DateTime<Utc>),
+    Quarantined,
+}
+
+/// What a failure did to the person's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureOutcome {
+    RetryAt(DateTime<Utc>),
+    /// This failure put them in quarantine (log it, once).
+    Quarantined,
+}
+
+impl PersonState {
+    pub fn is_empty(&self) -> bool {
+        *self == PersonState::default()
+    }
+
+    /// Whether a tick should look at the person now.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        if self.quarantine.is_some() {
+            return false;
+        }
+        if let Some(f) = &self.failures {
+            return parse_time(&f.next_retry).is_none_or(|t| t <= now);
+        }
+        self.manager_pending || self.wake_at.as_deref().is_some_and(|w| parse_time(w).is_none_or(|t| t <= now))
+    }
+
+    /// The earliest future time the person needs a tick, if any.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.quarantine.is_some() {
+            return None;
+        }
+        let retry = self.failures.as_ref().and_then(|f| parse_time(&f.next_retry));
+        let wake = self.wake_at.as_deref().and_then(parse_time);
+        [retry, wake].into_iter().flatten().filter(|t| *t > now).min()
+    }
+
+    /// Whether to attempt the person, given their Humaans data now (`fingerprint`). A change in
+    /// their data lifts backoff and quarantine; the caller logs the lift.
+    pub fn attempt(&self, now: DateTime<Utc>, fingerprint: u64) -> Attempt {
+        if let Some(q) = &self.quarantine {
+            return if q.fingerprint == fingerprint { Attempt::Quarantined } else { Attempt::Yes };
+        }
+        match &self.failures {
+            Some(f) if f.fingerprint == fingerprint => match parse_time(&f.next_retry) {
+                Some(at) if at > now => Attempt::Backoff(at),
+                _ => Attempt::Yes,
+            },
+            _ => Attempt::Yes,
+        }
+    }
+
+    /// Records a failed attempt. Backoff doubles from 15 minutes up to a day. Only permanent
+    /// refusals (the data is wrong for the service) lead to quarantine, after 7 days: an outage
+    /// of a week must not quarantine the whole organisation, it is retried daily instead.
+    pub fn record_failure(
+        &mut self,
+        now: DateTime<Utc>,
+        error: &str,
+        permanent: bool,
+        fingerprint: u64,
+    ) -> FailureOutcome {
+        let previous = self.failures.take();
+        let count = previous.as_ref().map_or(0, |f| f.count) + 1;
+        let first_at = previous.as_ref().map_or_else(|| format_time(now), |f| f.first_at.clone());
+        let first_permanent_at = match (previous.as_ref().and_then(|f| f.first_permanent_at.clone()), permanent) {
+            (Some(at), true) => Some(at),
+            (None, true) => Some(format_time(now)),
+            (_, false) => None,
+        };
+        if let Some(since) = first_permanent_at.as_deref().and_then(parse_time)
+            && now - since >= Duration::days(QUARANTINE_AFTER_DAYS)
+        {
+            self.quarantine = Some(Quarantine { since: format_time(now), reason: error.to_owned(), fingerprint });
+            return FailureOutcome::Quarantined;
+        }
+        let retry_at = now + backoff(count);
+        self.failures = Some(Failures {
+            count,
+            first_at,
+            first_permanent_at,
+            next_retry: format_time(retry_at),
+            last_error: error.to_owned(),
+            fingerprint,
+        });
+        FailureOutcome::RetryAt(retry_at)
+    }
+
+    /// A successful attempt ends backoff and quarantine. Returns whether there was any.
+    pub fn record_success(&mut self) -> bool {
+        let had = self.failures.is_some() || self.quarantine.is_some();
+        self.failures = None;
+        self.quarantine = None;
+        had
+    }
+
+    /// An operator's `retry`: try at the next tick. Returns whether anything was lifted.
+    pub fn lift(&mut self, now: DateTime<Utc>) -> bool {
+        let had = self.record_success();
+        if had {
+            self.wake_at = Some(format_time(now));
+        }
+        had
+    }
+}
+
+/// The wait after the `count`-th consecutive failure: 15 min, 30 min, 1 h, ... capped at 24 h.
+pub fn backoff(count: u32) -> Duration {
+    let cap = Duration::hours(MAX_BACKOFF_HOURS);
+    let doublings = count.saturating_sub(1).min(16);
+    Duration::minutes(FIRST_BACKOFF_MINUTES * (1i64 << doublings)).min(cap)
+}
+
+/// A stable fingerprint of the inputs that come from Humaans (FNV-1a of their debug form): when
+/// it changes, the person's record changed and a quarantined person is tried again.
+pub fn fingerprint(parts: &[&dyn std::fmt::Debug]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in format!("{part:?}").bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_from_15_minutes_and_caps_at_a_day() {
+        let minutes: Vec<i64> = (1..=9).map(|n| backoff(n).num_minutes()).collect();
+        assert_eq!(minutes, vec![15, 30, 60, 120, 240, 480, 960, 1440, 1440]);
+        assert_eq!(backoff(1000).num_hours(), 24);
+    }
+
+    #[test]
+    fn a_failure_waits_and_an_unchanged_person_is_not_attempted_before_then() {
+        let mut s = PersonState::default();
+        let now = t("2026-12-01T10:00:00Z");
+        assert_eq!(
+            s.record_failure(now, "400 bad domain", true, 7),
+            FailureOutcome::RetryAt(t("2026-12-01T10:15:00Z"))
+        );
+        assert_eq!(s.attempt(t("2026-12-01T10:14:59Z"), 7), Attempt::Backoff(t("2026-12-01T10:15:00Z")));
+        assert!(!s.is_due(t("2026-12-01T10:14:59Z")));
+        assert!(s.is_due(t("2026-12-01T10:15:00Z")));
+        assert_eq!(s.attempt(t("2026-12-01T10:15:00Z"), 7), Attempt::Yes);
+        // A change in Humaans lifts the backoff at once.
+        assert_eq!(s.attempt(t("2026-12-01T10:01:00Z"), 8), Attempt::Yes);
+        assert_eq!(s.next_due(now), Some(t("2026-12-01T10:15:00Z")));
+    }
+
+    #[test]
+    fn a_week_of_permanent_refusals_quarantines_until_the_record_changes() {
+        let mut s = PersonState::default();
+        let mut now = t("2026-12-01T00:00:00Z");
+        let mut quarantined_at = None;
+        for _ in 0..100 {
+            match s.record_failure(now, "400 bad domain", true, 1) {
+                FailureOutcome::RetryAt(at) => now = at,
+                FailureOutcome::Quarantined => {
+                    quarantined_at = Some(now);
+                    break;
+                }
+            }
+        }
+        let at = quarantined_at.expect("quarantined");
+        assert!(at - t("2026-12-01T00:00:00Z") >= Duration::days(7));
+        assert!(at - t("2026-12-01T00:00:00Z") < Duration::days(8));
+        assert!(!s.is_due(at + Duration::days(30)));
+        assert_eq!(s.next_due(at), None);
+        assert_eq!(s.attempt(at + Duration::days(30), 1), Attempt::Quarantined);
+        assert_eq!(s.attempt(at + Duration::days(30), 2), Attempt::Yes, "changed record");
+        assert!(s.lift(at));
+        assert!(s.is_due(at));
+        assert!(!s.lift(at), "nothing left to lift");
+    }
+
+    #[test]
+    fn transient_failures_back_off_but_never_quarantine() {
+        let mut s = PersonState::default();
+        let mut now = t("2026-12-01T00:00:00Z");
+        for _ in 0..40 {
+            match s.record_failure(now, "503", false, 1) {
+                FailureOutcome::RetryAt(at) => now = at,
+                FailureOutcome::Quarantined => panic!("an outage quarantined a person"),
+            }
+        }
+        assert!(now - t("2026-12-01T00:00:00Z") > Duration::days(20));
+        assert!(s.record_success());
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn state_round_trips_compactly() {
+        let s = PersonState { manager_pending: true, ..PersonState::default() };
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"manager_pending":true}"#);
+        assert_eq!(serde_json::from_str::<PersonState>(&json).unwrap(), s);
+        assert_eq!(serde_json::to_string(&PersonState::default()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn fingerprint_changes_with_the_data() {
+        assert_eq!(fingerprint(&[&"a", &1]), fingerprint(&[&"a", &1]));
+        assert_ne!(fingerprint(&[&"a", &1]), fingerprint(&[&"a", &2]));
+    }
+}
