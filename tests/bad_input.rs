@@ -137,12 +137,15 @@ async fn ids_that_do_not_exist_are_typed_errors() {
         Err(IntegrationError::UnknownPerson(id)) => assert_eq!(id, "NoSuchPerson0000000000000"),
         other => panic!("expected unknown person, got {other:?}"),
     }
-    // A manager id that does not exist in Humaans: the profile goes through, the link waits.
+    // A manager id that does not exist in Humaans: the profile goes through; the manager will
+    // never have an account, so nothing waits for them (logged once instead).
     let id = rig.humaans.add_person(person("Has", "Ghost", "has.ghost@acme.test"));
     rig.humaans.add_job_role(JobRole::new(&id, "Engineer", "Eng", Some("GhostManager000000000000"), "2024-01-01"));
     let o = plugin.on_employee_event(&event(api::EventKind::Created, &id)).await.unwrap().unwrap();
-    assert!(o.manager_pending, "{o:?}");
+    assert!(!o.manager_pending, "{o:?}");
     assert_eq!(o.changes.len(), 1);
+    let noted = logs(&plugin, false, Some(&id)).await;
+    assert!(noted.iter().any(|e| e.message.contains("GhostManager000000000000 will not get an account")), "{noted:#?}");
     for bad in ["", "../etc/passwd", "a b", &"x".repeat(65)] {
         match plugin.on_employee_event(&event(api::EventKind::Updated, bad)).await.unwrap() {
             Err(IntegrationError::InvalidInput(f)) => assert_eq!(f.field, "event.person-id"),

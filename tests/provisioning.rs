@@ -193,9 +193,13 @@ async fn days_before_start_preboards_new_hires(dialect: Dialect, config: Leapsom
     assert_eq!((early.provisioned, early.waiting), (0, 1));
     assert!(rig.leapsome.user_by_username("lee.later@acme.test").is_none());
     let due = tick_ok(&plugin, "2026-12-03T05:00:00Z").await;
-    assert_eq!((due.provisioned, due.waiting, due.failed), (1, 0, 0));
+    // Still waiting: Lee, whose job role takes effect on the start date (then the title is set).
+    assert_eq!((due.provisioned, due.waiting, due.failed), (1, 1, 0));
+    assert_eq!(due.next_due.as_deref(), Some("2026-12-10T05:00:00Z"));
     assert!(rig.leapsome.user_by_username("lee.later@acme.test").is_some());
-    assert_eq!(methods(&rig), vec!["POST"]);
+    // The same tick also applies Sam's job role, which took effect on Sam's start date.
+    assert_eq!(methods(&rig), vec!["PATCH", "POST"]);
+    assert_eq!(rig.leapsome.user_by_username("sam.soon@acme.test").unwrap()["title"], "Engineer");
     assert_no_full_reads(&rig);
     assert_eq!(rig.leapsome.users().len(), 2);
 }
@@ -814,8 +818,10 @@ async fn logs_record_every_change_and_filter_by_failure_and_person(dialect: Dial
     }
     assert!(bobs[1].message.contains("name.familyName"), "{}", bobs[1].message);
 
-    // The failed creation is retried by the next tick.
-    let report = tick_ok(&plugin, "2026-11-28T12:05:00Z").await;
+    // The failed creation is retried by a tick once its backoff (15 minutes) is over, not before.
+    let early = tick_ok(&plugin, "2026-11-28T12:05:00Z").await;
+    assert_eq!((early.provisioned, early.failed, early.next_due.as_deref()), (0, 0, Some("2026-11-28T12:15:00Z")));
+    let report = tick_ok(&plugin, "2026-11-28T12:15:00Z").await;
     assert_eq!((report.provisioned, report.failed), (1, 0));
     assert!(rig.leapsome.user_by_username("ada.lovelace@acme.test").is_some());
     let adas = logs(&plugin, false, Some(&ada)).await;

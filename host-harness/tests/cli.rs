@@ -422,3 +422,93 @@ async fn a_sync_killed_half_way_resumes_without_duplicates() {
     assert_one_account_each(&m);
     clean_up(&data);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overlapping calls: separate processes on one store, as cron, webhooks and an operator make them.
+
+/// Mocks with `count` people of the given status starting on `start`, no one else; a connected and
+/// configured data directory. Returns the mocks, the data directory and the people's ids.
+async fn overlap_rig(
+    name: &str,
+    count: usize,
+    status: &str,
+    start: &str,
+    provisioning: &str,
+) -> (Mocks, PathBuf, Vec<String>) {
+    let m = mocks(0, 1).await;
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let mut p =
+            mock_servers::humaans::Person::new("Person", &format!("Number{i}"), &format!("person.{i}@acme.test"));
+        p.status = status.into();
+        p.employment_start_date = Some(start.into());
+        p.first_working_day = Some(start.into());
+        p.timezone = "UTC".into();
+        let id = m.humaans.add_person(p);
+        m.humaans.add_job_role(mock_servers::humaans::JobRole::new(&id, "Engineer", "Engineering", None, start));
+        ids.push(id);
+    }
+    let data = data_dir(name);
+    let d = data.to_str().unwrap().to_owned();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", &d, "connect", "--humaans-url", &hu, "--scim-url", &su, "--scim-rate-limit", "0"], &tokens())
+        .await
+        .ok();
+    hh(&["--data-dir", &d, "configure", "--provisioning", provisioning], &[]).await.ok();
+    (m, data, ids)
+}
+
+/// Runs one `event --kind created` process per person, all at once.
+async fn concurrent_events(data: &Path, ids: &[String]) {
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids {
+        let (d, id) = (data.to_str().unwrap().to_owned(), id.clone());
+        set.spawn(async move { hh(&["--data-dir", &d, "event", "--kind", "created", "--person", &id], &[]).await });
+    }
+    while let Some(run) = set.join_next().await {
+        run.expect("the task runs").ok();
+    }
+}
+
+async fn all_log_entries(data: &Path) -> Vec<Value> {
+    let v = hh(&["--data-dir", data.to_str().unwrap(), "--json", "logs", "--limit", "500"], &[]).await.ok().unwrap();
+    v["entries"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_event_processes_lose_nothing() {
+    let (m, data, ids) = overlap_rig("overlap-events", 16, "active", "2024-01-01", "immediately").await;
+    concurrent_events(&data, &ids).await;
+
+    let accounts = m.leapsome.users();
+    assert_eq!(accounts.len(), 16, "one account each");
+    let entries = all_log_entries(&data).await;
+    let provisions: Vec<&Value> = entries.iter().filter(|e| e["action"] == "provision").collect();
+    assert_eq!(provisions.len(), 16, "{entries:#?}");
+    assert!(provisions.iter().all(|e| e["outcome"] == "success"));
+    let people: BTreeSet<&str> = provisions.iter().map(|e| e["person_id"].as_str().unwrap()).collect();
+    assert_eq!(people.len(), 16);
+    let sequences: Vec<u64> = entries.iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    let unique: BTreeSet<u64> = sequences.iter().copied().collect();
+    assert_eq!(unique.len(), sequences.len(), "a sequence number was handed out twice: {sequences:?}");
+    clean_up(&data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_concurrent_new_hires_are_all_provisioned_by_the_tick_after_their_start() {
+    let start = (chrono::Utc::now().date_naive() + chrono::Days::new(3)).to_string();
+    let (m, data, ids) = overlap_rig("overlap-new-hires", 12, "newHire", &start, "on-start-date").await;
+    concurrent_events(&data, &ids).await;
+    assert!(m.leapsome.users().is_empty(), "nobody is due yet");
+
+    let d = data.to_str().unwrap();
+    let before = format!("{start}T00:00:00Z");
+    let early = chrono::DateTime::parse_from_rfc3339(&before).unwrap() - chrono::Duration::hours(1);
+    let early = early.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let tick = hh(&["--data-dir", d, "--json", "tick", "--now", &early], &[]).await.ok().unwrap();
+    assert_eq!((tick["provisioned"].as_u64(), tick["waiting"].as_u64()), (Some(0), Some(12)), "{tick}");
+    let tick = hh(&["--data-dir", d, "--json", "tick", "--now", &before], &[]).await.ok().unwrap();
+    assert_eq!(tick["provisioned"].as_u64(), Some(12), "{tick}");
+    assert_eq!(m.leapsome.users().len(), 12);
+    clean_up(&data);
+}

@@ -147,7 +147,7 @@ pub(crate) fn prepare_person(
         .unwrap_or_default();
     let fingerprint = facts.fingerprint_of(person_id);
     let was_pending = schedule.get(person_id).manager_pending;
-    if let Some(reason) = gate(session, env, schedule, person_id, &email, fingerprint, false) {
+    if let Some(reason) = gate(session, env, schedule, person_id, &email, fingerprint, false, true) {
         return Ok(Subject {
             person_id: person_id.to_owned(),
             email,

@@ -98,6 +98,11 @@ pub(crate) struct Subject {
 /// Whether to attempt a person now, given their backoff and quarantine. A person whose Humaans
 /// record changed since is attempted (and a quarantine lift is logged once). Returns the reason
 /// to skip otherwise.
+///
+/// Backoff paces the automatic retries (ticks, events); `sync-all` is the operator's "try
+/// everything now" and a daily reconcile, so it ignores backoff (`respect_backoff: false`).
+/// Quarantine holds everywhere: no attempts until the record changes or `retry`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gate(
     session: &mut Session,
     env: &Env,
@@ -106,9 +111,11 @@ pub(crate) fn gate(
     email: &str,
     fingerprint: u64,
     dry_run: bool,
+    respect_backoff: bool,
 ) -> Option<String> {
     let state = schedule.get(person_id);
     match state.attempt(env.now, fingerprint) {
+        Attempt::Backoff(_) if !respect_backoff => None,
         Attempt::Quarantined => {
             let q = state.quarantine.as_ref().expect("quarantined");
             Some(format!("quarantined since {} ({}); retry with `retry --person {person_id}`", q.since, q.reason))

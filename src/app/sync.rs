@@ -154,7 +154,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             fingerprint,
             gated: false,
         };
-        if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run) {
+        if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run, false) {
             if schedule.get(id).quarantine.is_some() {
                 quarantined += 1;
             } else {

@@ -352,6 +352,10 @@ fn deprovision(i: &Inputs, why: &str) -> Decision {
     match action {
         DeprovisionAction::Suspend if is_active(link, i.remote) => d.ops.push(Op::Suspend),
         DeprovisionAction::Suspend => d.skipped = Some(format!("{why}; already suspended")),
+        // Only a service without DELETE leaves a deactivated account behind (inactive).
+        DeprovisionAction::Deactivate if !is_active(link, i.remote) => {
+            d.skipped = Some(format!("{why}; already deactivated"));
+        }
         DeprovisionAction::Deactivate => d.ops.push(Op::Delete),
     }
     d

@@ -29,7 +29,7 @@ mod bindings {
 
 use bindings::exports::humaans::integration::integration::{
     ConnectReport, Connection, EmployeeEvent, EventOutcome, Guest, IntegrationError, LogPage, LogQuery, Service,
-    ServiceFailure, Settings, SyncOptions, SyncReport, TickReport,
+    ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport,
 };
 use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::outgoing_handler;
@@ -60,7 +60,7 @@ fn label(bucket: &str) -> String {
 }
 
 fn empty_tick() -> TickReport {
-    TickReport { provisioned: 0, deprovisioned: 0, managers_linked: 0, failed: 0, waiting: 0, next_due: None }
+    TickReport { provisioned: 0, deprovisioned: 0, managers_linked: 0, failed: 0, held: 0, waiting: 0, next_due: None }
 }
 
 /// Recursion on the wasm call stack alone (no address-taken locals): ends when wasm's stack does.
@@ -342,5 +342,13 @@ impl Guest for Rogue {
 
     fn read_logs(_query: LogQuery) -> Result<LogPage, IntegrationError> {
         Ok(LogPage { entries: Vec::new(), next_before: None })
+    }
+
+    fn retry(_person_id: String) -> Result<(), IntegrationError> {
+        Err(IntegrationError::NotConnected)
+    }
+
+    fn status() -> Result<StatusReport, IntegrationError> {
+        Err(IntegrationError::NotConnected)
     }
 }
