@@ -133,6 +133,15 @@ pub fn user_name_filter(user_name: &str) -> String {
     format!("userName eq \"{escaped}\"")
 }
 
+/// The same filter with the value unquoted, as in Leapsome's own example (`userName eq Smith`),
+/// for servers that refuse the quoted form. `None` when the value cannot be a bare token (it has
+/// spaces, quotes, backslashes, brackets or parentheses, which would change the filter).
+pub fn user_name_filter_unquoted(user_name: &str) -> Option<String> {
+    let bare = !user_name.is_empty()
+        && !user_name.chars().any(|c| c.is_whitespace() || c.is_control() || "\"\\()[]".contains(c));
+    bare.then(|| format!("userName eq {user_name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +204,13 @@ mod tests {
     #[test]
     fn filter_escapes_quotes_and_backslashes() {
         assert_eq!(user_name_filter(r#"o"brien\x@acme.test"#), r#"userName eq "o\"brien\\x@acme.test""#);
+    }
+
+    #[test]
+    fn unquoted_filter_only_for_bare_tokens() {
+        assert_eq!(user_name_filter_unquoted("Ada.L+x@acme.test").as_deref(), Some("userName eq Ada.L+x@acme.test"));
+        for odd in ["", "a b@acme.test", r#"o"brien@acme.test"#, r"a\b@acme.test", "a(b)@acme.test", "a]@acme.test"] {
+            assert_eq!(user_name_filter_unquoted(odd), None, "{odd:?}");
+        }
     }
 }
