@@ -1,6 +1,6 @@
 //! The SCIM 2.0 API as the integration uses it: all users as pages of the largest size the
 //! server allows, one user by userName (escaped filter, or whatever the server allows), create,
-//! patch, delete.
+//! patch, delete, and writes the server refused for `emails` sent again without them.
 
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use crate::error::{AppError, Failure, Service};
 use crate::ports::{HttpTransport, Method};
 use crate::reconcile::RemoteUser;
 use crate::reconcile::remote::parse_user;
-use crate::reconcile::render::{user_name_filter, user_name_filter_unquoted};
+use crate::reconcile::render::{user_name_filter, user_name_filter_unquoted, without_emails};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
 /// Leapsome's largest page; servers may return fewer, which is followed.
@@ -92,6 +92,19 @@ pub fn find_by_user_name(
         }
     }
     Ok(all_users(client, t)?.into_iter().find(same))
+}
+
+/// The write to send instead of one the server refused for carrying `emails`: the same without
+/// them, once. Leapsome's write schemas have no `emails` (it derives the one work email from
+/// userName) and a server may refuse them (reference §2.1, §2.3). The email we write is always
+/// the userName (both are the work email), so such a server loses nothing, while refusing would
+/// fail every creation. Told by a 400 whose message names `emails`: scimType is often missing.
+pub fn without_refused_emails(call: &Call, failure: &Failure) -> Option<Call> {
+    if failure.status != Some(400) || !failure.message.to_ascii_lowercase().contains("emails") {
+        return None;
+    }
+    let body = without_emails(call.body.as_ref()?)?;
+    Some(Call { body: Some(body), ..call.clone() })
 }
 
 /// `POST /Users`. `Ok(None)` when the server says the user already exists (409, or Leapsome's
