@@ -85,6 +85,10 @@ pub struct Client {
     pub max_in_flight: usize,
     /// Requests sent (retries included), for reports and tests.
     pub requests_sent: u64,
+    /// The request to send instead of one the service refused (a 4xx other than 401/403), if it
+    /// has a known way around that refusal (SCIM: writes without `emails`). Applied here because
+    /// every request, whichever module builds it, goes through `send_all`.
+    instead_of_refused: Option<fn(&Call, &Failure) -> Option<Call>>,
 }
 
 impl Client {
@@ -100,6 +104,10 @@ impl Client {
             pacer: None,
             max_in_flight: 8,
             requests_sent: 0,
+            instead_of_refused: match service {
+                Service::Scim => Some(crate::scim::without_refused_emails),
+                Service::Humaans => None,
+            },
         }
     }
 
@@ -131,7 +139,11 @@ impl Client {
 
     /// Sends `calls` concurrently (bounded by `max_in_flight` and the pacing), retrying the
     /// transient failures of each; results in input order.
-    pub fn send_all(&mut self, transport: &mut dyn HttpTransport, calls: Vec<Call>) -> Vec<Result<Reply, AppError>> {
+    pub fn send_all(
+        &mut self,
+        transport: &mut dyn HttpTransport,
+        mut calls: Vec<Call>,
+    ) -> Vec<Result<Reply, AppError>> {
         let mut results: Vec<Option<Result<Reply, AppError>>> = vec![None; calls.len()];
         // (index, attempt) still to send
         let mut queue: Vec<(usize, u32)> = (0..calls.len()).map(|i| (i, 1)).collect();
@@ -160,7 +172,15 @@ impl Client {
             let responses = transport.send_all(requests, self.max_in_flight);
             let mut wait_ms = 0;
             for ((index, attempt), response) in batch.into_iter().zip(responses) {
-                match self.classify(&calls[index], response) {
+                let outcome = self.classify(&calls[index], response);
+                if let Outcome::Done(Err(AppError::Upstream(refusal))) = &outcome
+                    && let Some(instead) = self.instead_of_refused.and_then(|f| f(&calls[index], refusal))
+                {
+                    calls[index] = instead;
+                    queue.push((index, attempt));
+                    continue;
+                }
+                match outcome {
                     Outcome::Done(r) => results[index] = Some(r),
                     Outcome::Retry { error, after_ms } if attempt < MAX_ATTEMPTS && after_ms <= RETRY_AFTER_MAX_MS => {
                         let backoff = (BACKOFF_START_MS << (attempt - 1)).min(BACKOFF_MAX_MS);
@@ -336,6 +356,33 @@ mod tests {
             err,
             AppError::Upstream(Failure { service: Service::Scim, status: Some(400), message: "bad domain".into() })
         );
+        assert_eq!(t.sent.len(), 1);
+    }
+
+    #[test]
+    fn a_write_refused_for_emails_is_sent_once_without_them() {
+        let refused = r#"{"detail":"emails cannot be written","status":"400"}"#;
+        let mut t = scripted(vec![answer(400, refused, &[]), answer(201, r#"{"id":"u1"}"#, &[])]);
+        let mut c = Client::new(Service::Scim, "http://x", "tok");
+        let body = serde_json::json!({"userName": "a@acme.test", "emails": [{"value": "a@acme.test"}]});
+        let r = c.send(&mut t, Call::with(Method::Post, "/Users", Some(body))).unwrap();
+        assert_eq!((r.status, &r.json["id"]), (201, &serde_json::json!("u1")));
+        let sent: Vec<Value> =
+            t.sent.iter().map(|r| serde_json::from_slice(r.body.as_ref().unwrap()).unwrap()).collect();
+        assert_eq!(sent[1], serde_json::json!({"userName": "a@acme.test"}));
+        assert_eq!(c.requests_sent, 2);
+
+        // Refused again, or refused for something else: the refusal stands.
+        let mut t = scripted(vec![answer(400, refused, &[]), answer(400, refused, &[])]);
+        let body = serde_json::json!({"userName": "a@acme.test", "emails": []});
+        assert!(c.send(&mut t, Call::with(Method::Post, "/Users", Some(body.clone()))).is_err());
+        assert_eq!(t.sent.len(), 2);
+        let mut t = scripted(vec![answer(400, r#"{"detail":"bad email domain"}"#, &[])]);
+        assert!(c.send(&mut t, Call::with(Method::Post, "/Users", Some(body.clone()))).is_err());
+        assert_eq!(t.sent.len(), 1);
+        let mut t = scripted(vec![answer(400, refused, &[])]);
+        let mut humaans = Client::new(Service::Humaans, "http://x", "tok");
+        assert!(humaans.send(&mut t, Call::with(Method::Post, "/people", Some(body))).is_err());
         assert_eq!(t.sent.len(), 1);
     }
 

@@ -1,5 +1,6 @@
 //! The SCIM 2.0 API as the integration uses it: all users as pages of the largest size the
-//! server allows, one user by userName (escaped filter), create, patch, delete.
+//! server allows, one user by userName (escaped filter, or whatever the server allows), create,
+//! patch, delete, and writes the server refused for `emails` sent again without them.
 
 use serde_json::Value;
 
@@ -8,7 +9,7 @@ use crate::error::{AppError, Failure, Service};
 use crate::ports::{HttpTransport, Method};
 use crate::reconcile::RemoteUser;
 use crate::reconcile::remote::parse_user;
-use crate::reconcile::render::user_name_filter;
+use crate::reconcile::render::{user_name_filter, user_name_filter_unquoted, without_emails};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
 /// Leapsome's largest page; servers may return fewer, which is followed.
@@ -62,15 +63,48 @@ pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<R
     Ok(users)
 }
 
-/// The user with this userName (case-insensitive), if any.
+/// The user with this userName (case-insensitive), if any. Which filters a server takes is
+/// unknown for Leapsome (reference §1.5), so: the quoted filter of RFC 7644, and if that is
+/// refused (400) the unquoted one of Leapsome's own example; if both are refused, or the filter
+/// was ignored, the full user list.
 pub fn find_by_user_name(
     client: &mut Client,
     t: &mut dyn HttpTransport,
     user_name: &str,
 ) -> Result<Option<RemoteUser>, AppError> {
-    let filter = encode(&user_name_filter(user_name));
-    let page = client.send(t, Call::get(format!("/Users?filter={filter}&startIndex=1&count=10")))?.json;
-    Ok(resources(&page)?.into_iter().find(|u| u.user_name.eq_ignore_ascii_case(user_name)))
+    let same = |u: &RemoteUser| u.user_name.eq_ignore_ascii_case(user_name);
+    for filter in [Some(user_name_filter(user_name)), user_name_filter_unquoted(user_name)].into_iter().flatten() {
+        let path = format!("/Users?filter={}&startIndex=1&count=10", encode(&filter));
+        match client.send(t, Call::get(path)) {
+            Ok(reply) => {
+                let mut users = resources(&reply.json)?;
+                // userName is unique: an applied filter answers this user or nobody. Anyone else
+                // listed means the server ignored it, and the user may be on a later page.
+                let ignored = users.iter().any(|u| !same(u));
+                let found = users.iter().position(same).map(|i| users.swap_remove(i));
+                if found.is_some() || !ignored {
+                    return Ok(found);
+                }
+                break;
+            }
+            Err(AppError::Upstream(f)) if f.status == Some(400) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all_users(client, t)?.into_iter().find(same))
+}
+
+/// The write to send instead of one the server refused for carrying `emails`: the same without
+/// them, once. Leapsome's write schemas have no `emails` (it derives the one work email from
+/// userName) and a server may refuse them (reference §2.1, §2.3). The email we write is always
+/// the userName (both are the work email), so such a server loses nothing, while refusing would
+/// fail every creation. Told by a 400 whose message names `emails`: scimType is often missing.
+pub fn without_refused_emails(call: &Call, failure: &Failure) -> Option<Call> {
+    if failure.status != Some(400) || !failure.message.to_ascii_lowercase().contains("emails") {
+        return None;
+    }
+    let body = without_emails(call.body.as_ref()?)?;
+    Some(Call { body: Some(body), ..call.clone() })
 }
 
 /// `POST /Users`. `Ok(None)` when the server says the user already exists (409, or Leapsome's

@@ -253,7 +253,8 @@ async fn profile_change_sends_one_minimal_patch(dialect: Dialect, config: Leapso
     let outcome = event_ok(&plugin, EventKind::Updated, &ada).await;
     assert_eq!(kinds(&outcome), vec![ChangeKind::Update]);
     assert_no_change_failed(&outcome);
-    assert_eq!(outcome.changes[0].attributes, vec!["name.familyName".to_owned()]);
+    // The name is written whole: a server may require both parts, or clear the part not sent.
+    assert_eq!(outcome.changes[0].attributes, vec!["name.givenName".to_owned(), "name.familyName".to_owned()]);
 
     let writes = scim_write_bodies(&rig);
     assert_eq!(writes.len(), 1, "{writes:?}");
@@ -265,16 +266,23 @@ async fn profile_change_sends_one_minimal_patch(dialect: Dialect, config: Leapso
             let mut keys = keys;
             keys.sort_unstable();
             assert_eq!(keys, vec!["name", "schemas", "userName"], "{body}");
-            assert_eq!(body["name"], json!({"familyName": "King"}));
+            assert_eq!(body["name"], json!({"givenName": "Ada", "familyName": "King"}));
             assert_eq!(body["userName"], "ada.lovelace@acme.test");
         }
         Dialect::Rfc7644 => {
-            assert_eq!(body["Operations"], json!([{"op": "replace", "path": "name.familyName", "value": "King"}]));
+            assert_eq!(
+                body["Operations"],
+                json!([
+                    {"op": "replace", "path": "name.givenName", "value": "Ada"},
+                    {"op": "replace", "path": "name.familyName", "value": "King"},
+                ])
+            );
         }
     }
     let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap();
     assert_eq!(user["name"]["familyName"], "King");
-    assert_eq!(user["name"]["givenName"], "Ada", "attributes not written are kept");
+    assert_eq!(user["name"]["givenName"], "Ada");
+    assert_eq!(user["title"], "Engineer", "attributes not written are kept");
     let total = total_requests(&rig);
     assert!(total <= 5, "an update event took {total} requests: {:?}", rig.humaans.control().journal());
     assert_no_full_reads(&rig);

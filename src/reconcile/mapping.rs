@@ -80,10 +80,21 @@ fn is_plausible_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// The parts of `name`, written together (see `changed_attributes`).
+const NAME_PARTS: [Attr; 3] = [Attr::GivenName, Attr::MiddleName, Attr::FamilyName];
+
 /// Attributes whose values differ between `desired` and `current` (absent counts as empty).
 /// Keys of `current` outside `known` are unknown remotely and written when desired is non-empty.
+///
+/// The name is written whole: when a part is written, every non-empty desired part comes along.
+/// Leapsome's `UserFullName` marks givenName and familyName required, and what its flat PATCH
+/// does with `{"name": {"givenName": …}}` alone is unknown (merge, clear the other part, or refuse;
+/// reference §2.2). Sending the whole name is right under all three, and costs an RFC server one
+/// redundant `replace`. (It is decided here because a body is rendered from the changes alone.)
+/// A middle name being cleared does not count: `current` may stand for a server that never
+/// returns middleName (Leapsome has none), where the caller drops that clear.
 pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
-    Attr::ALL
+    let mut changes: Profile = Attr::ALL
         .iter()
         .filter_map(|attr| {
             let want = desired.get(attr).map(String::as_str).unwrap_or("");
@@ -91,7 +102,20 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
             // Exact comparison, emails included: a change of case is a rename worth sending.
             (want != have).then(|| (*attr, want.to_owned()))
         })
-        .collect()
+        .collect();
+    let name_written = changes.iter().any(|(attr, want)| match attr {
+        Attr::GivenName | Attr::FamilyName => true,
+        Attr::MiddleName => !want.is_empty(),
+        _ => false,
+    });
+    if name_written {
+        for part in NAME_PARTS {
+            if let Some(value) = desired.get(&part).filter(|v| !v.is_empty()) {
+                changes.entry(part).or_insert_with(|| value.clone());
+            }
+        }
+    }
+    changes
 }
 
 #[cfg(test)]
@@ -207,10 +231,40 @@ mod tests {
         changed.preferred_name = None;
         let after = desired_profile(&changed, None, Some("Acme")).unwrap();
         let diff = changed_attributes(&after, &before);
-        assert_eq!(diff.len(), 2);
+        assert_eq!(diff.len(), 3);
         assert_eq!(diff[&Attr::FamilyName], "Wicks-Smith");
+        assert_eq!(diff[&Attr::GivenName], "Kelsey", "the name is written whole");
         assert_eq!(diff[&Attr::NickName], "");
         assert!(changed_attributes(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn any_name_change_writes_every_part_held() {
+        let mut p = kelsey();
+        p.middle_name = Some("Ann".into());
+        let before = desired_profile(&p, None, None).unwrap();
+        let mut q = p.clone();
+        q.last_name = None;
+        let after = desired_profile(&q, None, None).unwrap();
+        // A cleared part is written empty; the parts held come along unchanged.
+        let diff = changed_attributes(&after, &before);
+        let expected: Profile = [
+            (Attr::GivenName, "Kelsey".to_owned()),
+            (Attr::MiddleName, "Ann".to_owned()),
+            (Attr::FamilyName, String::new()),
+        ]
+        .into();
+        assert_eq!(diff, expected);
+        // A middle name set brings the rest; one cleared goes alone.
+        let diff = changed_attributes(&before, &desired_profile(&kelsey(), None, None).unwrap());
+        assert_eq!(diff.len(), 3);
+        let diff = changed_attributes(&desired_profile(&kelsey(), None, None).unwrap(), &before);
+        assert_eq!(diff, [(Attr::MiddleName, String::new())].into());
+        // No name change, no name parts.
+        q = p.clone();
+        q.preferred_name = Some("K".into());
+        let diff = changed_attributes(&desired_profile(&q, None, None).unwrap(), &before);
+        assert_eq!(diff.keys().collect::<Vec<_>>(), vec![&Attr::NickName]);
     }
 
     #[test]

@@ -133,6 +133,37 @@ pub fn user_name_filter(user_name: &str) -> String {
     format!("userName eq \"{escaped}\"")
 }
 
+/// The same filter with the value unquoted, as in Leapsome's own example (`userName eq Smith`),
+/// for servers that refuse the quoted form. `None` when the value cannot be a bare token (it has
+/// spaces, quotes, backslashes, brackets or parentheses, which would change the filter).
+pub fn user_name_filter_unquoted(user_name: &str) -> Option<String> {
+    let bare = !user_name.is_empty()
+        && !user_name.chars().any(|c| c.is_whitespace() || c.is_control() || "\"\\()[]".contains(c));
+    bare.then(|| format!("userName eq {user_name}"))
+}
+
+/// `body` without what it writes to `emails`, for a server that will not take them; `None` when
+/// it writes none (or nothing else: a PatchOp whose only operations were on `emails`).
+pub fn without_emails(body: &Value) -> Option<Value> {
+    let mut body = body.clone();
+    if let Some(ops) = body.get_mut("Operations").and_then(Value::as_array_mut) {
+        let before = ops.len();
+        ops.retain(|op| !op.get("path").and_then(Value::as_str).is_some_and(is_emails));
+        return (ops.len() < before && !ops.is_empty()).then_some(body);
+    }
+    let object = body.as_object_mut()?;
+    let before = object.len();
+    object.retain(|key, _| !is_emails(key));
+    (object.len() < before).then_some(body)
+}
+
+/// Whether a body key or PatchOp path addresses `emails` (`emails`, `emails[type eq "work"].value`,
+/// or either after the core schema URN).
+fn is_emails(path: &str) -> bool {
+    let path = path.strip_prefix(USER_SCHEMA).and_then(|p| p.strip_prefix(':')).unwrap_or(path);
+    path.split(['[', '.']).next().is_some_and(|name| name.eq_ignore_ascii_case("emails"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +226,37 @@ mod tests {
     #[test]
     fn filter_escapes_quotes_and_backslashes() {
         assert_eq!(user_name_filter(r#"o"brien\x@acme.test"#), r#"userName eq "o\"brien\\x@acme.test""#);
+    }
+
+    #[test]
+    fn unquoted_filter_only_for_bare_tokens() {
+        assert_eq!(user_name_filter_unquoted("Ada.L+x@acme.test").as_deref(), Some("userName eq Ada.L+x@acme.test"));
+        for odd in ["", "a b@acme.test", r#"o"brien@acme.test"#, r"a\b@acme.test", "a(b)@acme.test", "a]@acme.test"] {
+            assert_eq!(user_name_filter_unquoted(odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn emails_are_taken_out_of_both_dialects() {
+        let p = profile(&[(Attr::UserName, "a@acme.test"), (Attr::Email, "a@acme.test"), (Attr::Title, "CTO")]);
+        let created = create_body(&p);
+        let stripped = without_emails(&created).unwrap();
+        assert!(stripped.get("emails").is_none());
+        assert_eq!((&stripped["userName"], &stripped["title"]), (&created["userName"], &created["title"]));
+        assert_eq!(without_emails(&stripped), None, "nothing left to take out");
+
+        let patch = update_body(&p, "a@acme.test", Dialect::Rfc7644);
+        let stripped = without_emails(&patch).unwrap();
+        let paths: Vec<&str> =
+            stripped["Operations"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap()).collect();
+        assert_eq!(paths, vec!["userName", "title"]);
+        let only_emails = json!({"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x"}]});
+        assert_eq!(without_emails(&only_emails), None, "an empty PatchOp is not sent");
+        assert_eq!(without_emails(&active_body(false, "a", Dialect::Rfc7644)), None);
+        assert_eq!(
+            without_emails(&json!({format!("{USER_SCHEMA}:emails"): [], "userName": "a"})),
+            Some(json!({"userName": "a"}))
+        );
     }
 }

@@ -55,6 +55,55 @@ pub struct LeapsomeConfig {
     /// Reject enterprise `startDate`/`endDate`/`birthday` values that are not `YYYY-MM-DD` (UDEF's
     /// documented format) with 400.
     pub validate_dates: bool,
+    /// Which filter values the list accepts: SPEC's example is unquoted, IdPs quote (§1.5). A
+    /// form not accepted is an unsupported filter (400 `invalidFilter`, or ignored).
+    pub filter_quoting: FilterQuoting,
+    /// Every list filter is unsupported (400 `invalidFilter`, or ignored): a server that only
+    /// pages through all users.
+    pub filters_refused: bool,
+    /// How a flat PATCH treats a `name` object with only some parts (UDEF's `UserFullName` marks
+    /// givenName and familyName required; what the server does without one is unknown).
+    pub partial_name: PartialName,
+    /// Whether `emails` can be written: SPEC's write schemas have no `emails`, its read side
+    /// shows one work email.
+    pub emails_write: EmailsWrite,
+    /// The status every `DELETE /Users/{id}` answers (e.g. 404, 405, 501), leaving the user as it
+    /// was; SPEC v1.1.3 documents no DELETE. `None`: DELETE works (see `delete_deactivates`).
+    pub delete_status: Option<u16>,
+}
+
+/// Which quoting of a list filter value (`userName eq "a@b.test"` / `userName eq a@b.test`) the
+/// server accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FilterQuoting {
+    #[default]
+    Both,
+    QuotedOnly,
+    UnquotedOnly,
+}
+
+/// A flat PATCH with `{"name": {"givenName": "X"}}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PartialName {
+    /// The parts sent are set, the others kept.
+    #[default]
+    Merge,
+    /// The object replaces the whole name: parts not sent are cleared.
+    ReplaceWhole,
+    /// 400 unless both givenName and familyName are present.
+    Reject,
+}
+
+/// What happens to `emails` in a POST, PUT or PATCH.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmailsWrite {
+    /// Stored as sent (Leapsome shows the primary, or else the work, entry).
+    #[default]
+    Writable,
+    /// Silently ignored; the one email read back is always derived from userName.
+    IgnoredReadOnly,
+    /// 400 when a body writes `emails` at all.
+    Rejected,
 }
 
 impl Default for LeapsomeConfig {
@@ -73,6 +122,11 @@ impl Default for LeapsomeConfig {
             external_id_filter: true,
             unsupported_filter_ignored: false,
             validate_dates: true,
+            filter_quoting: FilterQuoting::Both,
+            filters_refused: false,
+            partial_name: PartialName::Merge,
+            emails_write: EmailsWrite::Writable,
+            delete_status: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
+use mock_servers::leapsome::{EmailsWrite, FilterQuoting, LeapsomeConfig, MockLeapsome, PartialName};
 use mock_servers::{Fault, FaultRule};
 use serde_json::{Value, json};
 
@@ -272,6 +272,78 @@ async fn user_name_filters_accept_quoted_unquoted_and_escaped_values() {
     lenient.create(user("one")).await;
     lenient.create(user("two")).await;
     assert_eq!(lenient.list(&[("filter", r#"title eq "x""#)]).await.json()["totalResults"], 2);
+}
+
+#[tokio::test]
+async fn filter_quoting_and_refusal_switches() {
+    const QUOTED: &str = r#"userName eq "ada@acme.test""#;
+    const UNQUOTED: &str = "userName eq ada@acme.test";
+    /// The userNames a filtered list answers; `None` for a 400 `invalidFilter`.
+    async fn outcome(api: &Api, filter: &str) -> Option<Vec<String>> {
+        let reply = api.list(&[("filter", filter)]).await;
+        if reply.status == 200 {
+            return Some(user_names(&reply.json()));
+        }
+        reply.assert_error(400, Some("invalidFilter"));
+        None
+    }
+    let refused = None;
+    let ada = Some(vec!["ada@acme.test".to_owned()]);
+    let everyone = Some(vec!["ada@acme.test".to_owned(), "grace@acme.test".to_owned()]);
+
+    // (config, quoted userName, unquoted userName, quoted externalId)
+    let cases = [
+        (LeapsomeConfig::default(), &ada, &ada, &ada),
+        (LeapsomeConfig { filter_quoting: FilterQuoting::QuotedOnly, ..Default::default() }, &ada, &refused, &ada),
+        (
+            LeapsomeConfig { filter_quoting: FilterQuoting::UnquotedOnly, ..Default::default() },
+            &refused,
+            &ada,
+            &refused,
+        ),
+        (LeapsomeConfig { filters_refused: true, ..Default::default() }, &refused, &refused, &refused),
+        // An unsupported form is answered like any unsupported filter: ignored when so configured.
+        (
+            LeapsomeConfig {
+                filter_quoting: FilterQuoting::UnquotedOnly,
+                unsupported_filter_ignored: true,
+                ..Default::default()
+            },
+            &everyone,
+            &ada,
+            &everyone,
+        ),
+        (
+            LeapsomeConfig { filters_refused: true, unsupported_filter_ignored: true, ..Default::default() },
+            &everyone,
+            &everyone,
+            &everyone,
+        ),
+    ];
+    for (config, quoted, unquoted, external) in cases {
+        let label = format!(
+            "{:?} refused={} ignored={}",
+            config.filter_quoting, config.filters_refused, config.unsupported_filter_ignored
+        );
+        let (mock, api) = start(config).await;
+        let id = api.create(json!({"userName": "ada@acme.test", "externalId": "hu-1"})).await["id"].clone();
+        api.create(user("grace")).await;
+        assert_eq!(&outcome(&api, QUOTED).await, quoted, "{label}");
+        assert_eq!(&outcome(&api, UNQUOTED).await, unquoted, "{label}");
+        assert_eq!(&outcome(&api, r#"externalId eq "hu-1""#).await, external, "{label}");
+        // Value filters inside PATCH paths are not list filters: they work in every variant.
+        let id = id.as_str().unwrap();
+        let reply = api
+            .patch_ops(
+                id,
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ada@acme.test"}]),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{label}: {:?}", reply.body);
+        // Without a filter the list is served as always.
+        assert_eq!(api.list(&[("count", "5")]).await.json()["totalResults"], 2, "{label}");
+        assert_eq!(mock.control().count("GET"), 4, "{label}");
+    }
 }
 
 #[tokio::test]
@@ -724,6 +796,105 @@ async fn delete_removes_or_deactivates_and_deactivated_users_stay_listed() {
     let got = api.get(&format!("/scim/v1/Users/{ada}")).await.json();
     assert_eq!(got["active"], false);
     assert_eq!(mock.users().len(), 1);
+}
+
+#[tokio::test]
+async fn delete_status_answers_without_deleting() {
+    for status in [404, 405, 501] {
+        let (mock, api) = start(LeapsomeConfig { delete_status: Some(status), ..Default::default() }).await;
+        let ada = api.create(user("ada")).await["id"].as_str().unwrap().to_owned();
+        let reply = api.send("DELETE", &format!("/scim/v1/Users/{ada}"), None).await;
+        reply.assert_error(status, None);
+        assert_eq!(reply.header("allow"), (status == 405).then_some("GET, PUT, PATCH"), "{status}");
+        // The user is untouched: still there, still active.
+        let got = api.get(&format!("/scim/v1/Users/{ada}")).await;
+        assert_eq!((got.status, got.json()["active"].clone()), (200, json!(true)), "{status}");
+        assert_eq!(mock.stored(&ada).unwrap()["removed"], false);
+        assert_eq!(mock.users().len(), 1);
+        // An unknown id answers the same: the route itself is what is missing.
+        api.send("DELETE", "/scim/v1/Users/000000000000000000000000", None).await.assert_error(status, None);
+    }
+}
+
+#[tokio::test]
+async fn partial_name_in_a_flat_patch_merges_replaces_or_is_rejected() {
+    let partial = json!({"userName": "ada@acme.test", "name": {"givenName": "Augusta"}});
+    let whole = json!({"userName": "ada@acme.test", "name": {"givenName": "Augusta", "familyName": "King"}});
+    // (switch, name after the partial PATCH; None: refused)
+    let cases = [
+        (PartialName::Merge, Some(json!({"givenName": "Augusta", "familyName": "Lovelace"}))),
+        (PartialName::ReplaceWhole, Some(json!({"givenName": "Augusta"}))),
+        (PartialName::Reject, None),
+    ];
+    for (partial_name, after) in cases {
+        let (_mock, api) = start(LeapsomeConfig { partial_name, ..Default::default() }).await;
+        let created = api
+            .create(json!({"userName": "ada@acme.test", "name": {"givenName": "Ada", "familyName": "Lovelace"}}))
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let path = format!("/scim/v1/Users/{id}");
+        let reply = api.send("PATCH", &path, Some(partial.clone())).await;
+        match &after {
+            Some(name) => assert_eq!((reply.status, &reply.json()["name"]), (200, name), "{partial_name:?}"),
+            None => {
+                let body = reply.assert_error(400, Some("invalidValue"));
+                assert!(body["detail"].as_str().unwrap().contains("familyName"), "{body}");
+                assert_eq!(api.get(&path).await.json()["name"], created["name"], "a refused PATCH changed nothing");
+            }
+        }
+        // Both parts, a PatchOp for one part, and a PUT behave the same under every switch.
+        let reply = api.send("PATCH", &path, Some(whole.clone())).await;
+        assert_eq!((reply.status, &reply.json()["name"]), (200, &whole["name"]), "{partial_name:?}");
+        let reply = api.patch_ops(id, json!([{"op": "replace", "path": "name.givenName", "value": "Ada"}])).await;
+        assert_eq!(reply.json()["name"], json!({"givenName": "Ada", "familyName": "King"}), "{partial_name:?}");
+        let reply =
+            api.send("PUT", &path, Some(json!({"userName": "ada@acme.test", "name": {"givenName": "A"}}))).await;
+        assert_eq!((reply.status, &reply.json()["name"]), (200, &json!({"givenName": "A"})), "{partial_name:?}");
+    }
+}
+
+#[tokio::test]
+async fn emails_are_writable_ignored_or_rejected() {
+    let home = json!([{"value": "ada@home.test", "type": "work", "primary": true}]);
+    let derived = json!([{"value": "ada@acme.test", "type": "work", "primary": true}]);
+    let with_emails = json!({"userName": "ada@acme.test", "emails": home});
+
+    let (_mock, api) = start(LeapsomeConfig::default()).await;
+    assert_eq!(api.create(with_emails.clone()).await["emails"], home, "stored as sent by default");
+
+    let (mock, api) = start(LeapsomeConfig { emails_write: EmailsWrite::IgnoredReadOnly, ..Default::default() }).await;
+    let created = api.create(with_emails.clone()).await;
+    assert_eq!(created["emails"], derived);
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/scim/v1/Users/{id}");
+    let reply =
+        api.send("PATCH", &path, Some(json!({"userName": "ada@acme.test", "emails": home, "title": "CTO"}))).await;
+    assert_eq!((reply.status, &reply.json()["emails"], &reply.json()["title"]), (200, &derived, &json!("CTO")));
+    let reply = api.patch_ops(id, json!([{"op": "replace", "path": "emails", "value": home}])).await;
+    assert_eq!((reply.status, &reply.json()["emails"]), (200, &derived));
+    // Renamed: the email follows userName.
+    let reply = api.send("PATCH", &path, Some(json!({"userName": "ada.king@acme.test"}))).await;
+    assert_eq!(reply.json()["emails"][0]["value"], "ada.king@acme.test");
+    assert!(mock.stored(id).unwrap()["attributes"].get("emails").is_none());
+
+    let (mock, api) = start(LeapsomeConfig { emails_write: EmailsWrite::Rejected, ..Default::default() }).await;
+    let body =
+        api.send("POST", "/scim/v1/Users", Some(with_emails.clone())).await.assert_error(400, Some("mutability"));
+    assert!(body["detail"].as_str().unwrap().contains("emails"), "{body}");
+    assert!(mock.users().is_empty(), "a refused POST created nothing");
+    let created = api.create(json!({"userName": "ada@acme.test", "title": "Engineer"})).await;
+    assert_eq!(created["emails"], derived);
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/scim/v1/Users/{id}");
+    api.send("PATCH", &path, Some(json!({"userName": "ada@acme.test", "emails": home, "title": "CTO"})))
+        .await
+        .assert_error(400, Some("mutability"));
+    api.patch_ops(id, json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@acme.test"}]))
+        .await
+        .assert_error(400, Some("mutability"));
+    api.patch_ops(id, json!([{"op": "remove", "path": "emails"}])).await.assert_error(400, Some("mutability"));
+    api.send("PUT", &path, Some(with_emails)).await.assert_error(400, Some("mutability"));
+    assert_eq!(api.get(&path).await.json()["title"], "Engineer", "refused writes changed nothing");
 }
 
 #[tokio::test]

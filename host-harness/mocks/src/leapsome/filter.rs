@@ -41,6 +41,11 @@ impl EqFilter {
 /// RFC 7644 §3.4.2.2 takes them from JSON), or a single unquoted token: `true`, `false`, `null`,
 /// a number, or otherwise a bare string as in Leapsome's documented example.
 pub fn parse_eq(input: &str) -> Result<EqFilter, String> {
+    parse_eq_quoting(input).map(|(filter, _)| filter)
+}
+
+/// `parse_eq`, also telling whether the value was quoted (servers differ in which form they take).
+pub fn parse_eq_quoting(input: &str) -> Result<(EqFilter, bool), String> {
     let input = input.trim();
     let (attribute, rest) = split_token(input).ok_or("empty filter")?;
     if !is_attribute_path(attribute) {
@@ -54,7 +59,8 @@ pub fn parse_eq(input: &str) -> Result<EqFilter, String> {
     if rest.is_empty() {
         return Err("filter has no value".into());
     }
-    let value = if rest.starts_with('"') {
+    let quoted = rest.starts_with('"');
+    let value = if quoted {
         let (text, used) = parse_quoted(rest)?;
         if !rest[used..].trim().is_empty() {
             return Err(format!("unexpected text after the value: '{}'", rest[used..].trim()));
@@ -70,7 +76,7 @@ pub fn parse_eq(input: &str) -> Result<EqFilter, String> {
             _ => rest.parse::<serde_json::Number>().map(Value::Number).unwrap_or_else(|_| Value::String(rest.into())),
         }
     };
-    Ok(EqFilter { attribute: attribute.to_owned(), value })
+    Ok((EqFilter { attribute: attribute.to_owned(), value }, quoted))
 }
 
 fn split_token(s: &str) -> Option<(&str, &str)> {
@@ -133,6 +139,8 @@ mod tests {
         assert_eq!(parse_eq("primary eq true").unwrap(), eq("primary", json!(true)));
         assert_eq!(parse_eq("externalId eq 123").unwrap(), eq("externalId", json!(123)));
         assert_eq!(parse_eq("externalId eq 123").unwrap().value_text(), "123");
+        assert!(parse_eq_quoting(r#"userName eq "a@b.test""#).unwrap().1);
+        assert!(!parse_eq_quoting("userName eq a@b.test").unwrap().1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::schema::{self, DATE_KEYS, ENTERPRISE_URN, Kind, PATCH_OP_URN, Target, canonical_name_sub};
-use super::{LeapsomeConfig, ScimError};
+use super::{EmailsWrite, LeapsomeConfig, PartialName, ScimError};
 
 /// The writable state of a user. Attributes are stored under canonical names; the enterprise
 /// object lives under its URN without `manager`/`additionalManagers`, which are kept resolved to
@@ -68,6 +68,7 @@ pub fn apply_patch_body(profile: &mut Profile, body: &Value, ctx: &Ctx) -> Resul
         ));
     }
     if !declares_patch_op && operations.is_none() {
+        flat_name(profile, object, ctx.config)?;
         return merge(profile, Op::Replace, object, ctx);
     }
     let operations = operations
@@ -104,6 +105,30 @@ pub fn apply_patch_body(profile: &mut Profile, body: &Value, ctx: &Ctx) -> Resul
         }
     }
     Ok(())
+}
+
+/// Before a flat PATCH is merged: what its `name` object means under `partial_name`. (Only the
+/// `name` object of UDEF is looked at, not dotted `name.givenName` keys.)
+fn flat_name(profile: &mut Profile, body: &Map<String, Value>, config: &LeapsomeConfig) -> Result<(), ScimError> {
+    let Some(name) = get_ci(body, "name") else {
+        return Ok(());
+    };
+    match config.partial_name {
+        PartialName::Merge => Ok(()),
+        // The merge that follows writes the parts sent into an empty name.
+        PartialName::ReplaceWhole => {
+            profile.attrs.remove("name");
+            Ok(())
+        }
+        PartialName::Reject => {
+            let has = |part: &str| name.as_object().and_then(|n| get_ci(n, part)).is_some_and(Value::is_string);
+            if has("givenName") && has("familyName") {
+                Ok(())
+            } else {
+                Err(invalid_value("name.givenName and name.familyName are both required"))
+            }
+        }
+    }
 }
 
 /// Writes every key of `object`; keys may be plain, dotted or URN-prefixed paths.
@@ -167,6 +192,18 @@ pub fn apply(
         Target::Core { attr, filter, sub } => {
             if !ctx.keeps(attr.leapsome) {
                 return Ok(());
+            }
+            if attr.name == "emails" {
+                match ctx.config.emails_write {
+                    EmailsWrite::Writable => {}
+                    EmailsWrite::IgnoredReadOnly => return Ok(()),
+                    EmailsWrite::Rejected => {
+                        return Err(ScimError::bad_request(
+                            "mutability",
+                            "emails cannot be written; the work email is the userName",
+                        ));
+                    }
+                }
             }
             let value = if clearing { None } else { value };
             match attr.kind {

@@ -4,11 +4,11 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use serde_json::{Map, Value, json};
 
-use super::filter::parse_eq;
+use super::filter::parse_eq_quoting;
 use super::patch::{self, Ctx, Op, Profile};
 use super::schema::{CORE_URN, LIST_URN};
 use super::store::{Store, UserRecord, Write};
-use super::{LeapsomeConfig, ScimError, render};
+use super::{FilterQuoting, LeapsomeConfig, ScimError, render};
 use crate::server::{Handler, Request, Response};
 
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -170,8 +170,15 @@ impl Service {
                 Err(ScimError::bad_request("invalidFilter", format!("{why}; only userName eq is supported")))
             }
         };
-        let eq = match parse_eq(filter) {
-            Ok(eq) => eq,
+        if self.config.filters_refused {
+            return unsupported("filtering is not supported".into());
+        }
+        let eq = match parse_eq_quoting(filter) {
+            Ok((eq, quoted)) => match (self.config.filter_quoting, quoted) {
+                (FilterQuoting::QuotedOnly, false) => return unsupported("the value must be quoted".into()),
+                (FilterQuoting::UnquotedOnly, true) => return unsupported("the value must not be quoted".into()),
+                _ => eq,
+            },
             Err(why) => return unsupported(why),
         };
         let attribute = eq.attribute.strip_prefix(&format!("{CORE_URN}:")).unwrap_or(&eq.attribute);
@@ -267,6 +274,13 @@ impl Service {
     }
 
     fn delete(&self, id: &str) -> Result<Response, ScimError> {
+        if let Some(status) = self.config.delete_status {
+            let mut response = ScimError::new(status, None, "Deleting users is not supported").response();
+            if status == 405 {
+                response.headers.push(("allow".into(), "GET, PUT, PATCH".into()));
+            }
+            return Ok(response);
+        }
         let mut store = self.store();
         let user = store.live(id).ok_or_else(|| not_found("User not found"))?;
         if self.config.delete_deactivates {
