@@ -237,6 +237,8 @@ impl Client {
         let failure = fail(Some(status), message);
         match status {
             401 | 403 => Outcome::Done(Err(AppError::Unauthorized(failure))),
+            // 501 Not Implemented is the server saying it never will: retrying cannot help.
+            501 => Outcome::Done(Err(AppError::Upstream(failure))),
             408 | 429 | 500..=599 => {
                 let after_ms = response
                     .header("retry-after")

@@ -442,40 +442,56 @@ async fn drift_made_by_hand_is_repaired(dialect: Dialect, config: LeapsomeConfig
     assert_eq!(sync_ok(&plugin, false, None).await.writes, 0);
 }
 
+/// Leapsome's published spec documents no DELETE: whatever a service without it answers (404,
+/// 405, 501), an account a GET still shows is deactivated instead, and that is learnt once.
 #[tokio::test]
 async fn a_service_without_delete_gets_deactivation_instead() {
-    let rig = Rig::start().await;
-    let plugin = rig
-        .connected(
-            "t",
-            settings(Some(ProvisionTiming::Immediately), Some(DeprovisionAction::Deactivate), Dialect::Leapsome),
-        )
-        .await;
-    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
-    let grace = hire(&rig, "Grace", "Hopper", "Engineer", "Engineering", None);
-    sync_ok(&plugin, false, None).await;
-    let no_delete = Fault::Status { status: 405, message: "Method Not Allowed".into() };
-    rig.leapsome.control().add_fault(FaultRule::new(Some("DELETE"), "/scim/v1/Users", no_delete, 100));
+    for status in [404, 405, 501] {
+        let rig = Rig::with_leapsome(LeapsomeConfig { delete_status: Some(status), ..LeapsomeConfig::default() }).await;
+        let deactivate =
+            settings(Some(ProvisionTiming::Immediately), Some(DeprovisionAction::Deactivate), Dialect::Leapsome);
+        let plugin = rig.connected("t", deactivate).await;
+        let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+        let grace = hire(&rig, "Grace", "Hopper", "Engineer", "Engineering", None);
+        sync_ok(&plugin, false, None).await;
 
+        rig.humaans.offboard(&ada, "2026-11-27");
+        clear_journals(&rig);
+        let outcome = event_ok(&plugin, EventKind::Offboarded, &ada).await;
+        assert_eq!(outcome.changes.len(), 1);
+        assert!(outcome.changes[0].error.is_none(), "{status}: {outcome:?}");
+        let methods: Vec<String> = rig.leapsome.control().journal().iter().map(|e| e.method.clone()).collect();
+        assert_eq!(methods, vec!["DELETE", "GET", "PATCH"], "{status}");
+        let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").expect("the account still exists");
+        assert_eq!(user["active"], false);
+
+        // Known from now on: the next leaver is deactivated without trying DELETE.
+        rig.humaans.offboard(&grace, "2026-11-27");
+        clear_journals(&rig);
+        event_ok(&plugin, EventKind::Offboarded, &grace).await;
+        let methods: Vec<String> = rig.scim_writes().iter().map(|e| e.method.clone()).collect();
+        assert_eq!(methods, vec!["PATCH"], "{status}");
+        let entries = logs(&plugin, false, None).await;
+        assert_eq!(count_logs(&entries, LogAction::Delete, "does not support DELETE"), 1);
+        // Nothing left to do for either.
+        clear_journals(&rig);
+        assert_eq!(sync_ok(&plugin, false, None).await.writes, 0, "{status}");
+    }
+}
+
+/// A service with DELETE keeps getting DELETE.
+#[tokio::test]
+async fn a_service_with_delete_gets_delete() {
+    let rig = Rig::start().await;
+    let deactivate =
+        settings(Some(ProvisionTiming::Immediately), Some(DeprovisionAction::Deactivate), Dialect::Leapsome);
+    let plugin = rig.connected("t", deactivate).await;
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    sync_ok(&plugin, false, None).await;
     rig.humaans.offboard(&ada, "2026-11-27");
     clear_journals(&rig);
-    let outcome = event_ok(&plugin, EventKind::Offboarded, &ada).await;
-    assert_eq!(outcome.changes.len(), 1);
-    assert!(outcome.changes[0].error.is_none(), "{outcome:?}");
-    let methods: Vec<String> = rig.leapsome.control().journal().iter().map(|e| e.method.clone()).collect();
-    assert_eq!(methods, vec!["DELETE", "GET", "PATCH"]);
-    let user = rig.leapsome.user_by_username("ada.lovelace@acme.test").expect("the account still exists");
-    assert_eq!(user["active"], false);
-
-    // Known from now on: the next leaver is deactivated without trying DELETE.
-    rig.humaans.offboard(&grace, "2026-11-27");
-    clear_journals(&rig);
-    event_ok(&plugin, EventKind::Offboarded, &grace).await;
+    event_ok(&plugin, EventKind::Offboarded, &ada).await;
     let methods: Vec<String> = rig.scim_writes().iter().map(|e| e.method.clone()).collect();
-    assert_eq!(methods, vec!["PATCH"]);
-    let entries = logs(&plugin, false, None).await;
-    assert_eq!(count_logs(&entries, LogAction::Delete, "does not support DELETE"), 1);
-    // Nothing left to do for either.
-    clear_journals(&rig);
-    assert_eq!(sync_ok(&plugin, false, None).await.writes, 0);
+    assert_eq!(methods, vec!["DELETE"]);
+    assert!(rig.leapsome.user_by_username("ada.lovelace@acme.test").is_none());
 }
