@@ -452,7 +452,7 @@ mod tests {
     }
 
     fn mixed(i: u64) -> LogDraft {
-        let outcome = if i % 10 == 0 { LogOutcome::Failure } else { LogOutcome::Success };
+        let outcome = if i.is_multiple_of(10) { LogOutcome::Failure } else { LogOutcome::Success };
         LogDraft::new("t", LogAction::Update, outcome, format!("entry {i}")).person(format!("p{}", i % 7), "e@x.test")
     }
 
@@ -466,7 +466,8 @@ mod tests {
         assert!(failures.iter().flat_map(|p| &p.entries).all(|e| e.outcome == LogOutcome::Failure));
         let person =
             all_pages(&mut kv, &LogQuery { person_id: Some("p3".into()), failures_only: true, ..LogQuery::default() });
-        let expected: Vec<u64> = (0..300u64).filter(|i| i % 10 == 0 && i % 7 == 3).map(|i| i + 1).rev().collect();
+        let expected: Vec<u64> =
+            (0..300u64).filter(|i| i.is_multiple_of(10) && i % 7 == 3).map(|i| i + 1).rev().collect();
         assert_eq!(sequences(&person), expected);
     }
 

@@ -92,11 +92,11 @@ pub fn load_link(kv: &mut dyn KeyValue, person_id: &str) -> Result<Option<Link>,
     get(kv, &link_key(person_id))
 }
 
+/// A person's stored link, or why it could not be read.
+pub type LoadedLink = (String, Result<Option<Link>, AppError>);
+
 /// Links of many people in one batch read. A link that cannot be decoded is that person's error.
-pub fn load_links(
-    kv: &mut dyn KeyValue,
-    person_ids: &[String],
-) -> Result<Vec<(String, Result<Option<Link>, AppError>)>, AppError> {
+pub fn load_links(kv: &mut dyn KeyValue, person_ids: &[String]) -> Result<Vec<LoadedLink>, AppError> {
     let keys: Vec<String> = person_ids.iter().map(|id| link_key(id)).collect();
     let values = kv.get_many(&keys).map_err(storage)?;
     Ok(person_ids

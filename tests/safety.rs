@@ -197,7 +197,7 @@ async fn someone_missing_from_the_list_is_read_by_id_and_only_a_404_deprovisions
     rig.humaans.delete_person(&grace);
     let report = sync_ok(&plugin, false, None).await;
     assert_eq!(report.deprovisioned, 1);
-    assert_eq!(rig.leapsome.user_by_username(&format!("grace.hopper@acme.test")).unwrap()["active"], false);
+    assert_eq!(rig.leapsome.user_by_username("grace.hopper@acme.test").unwrap()["active"], false);
 }
 
 #[tokio::test]

@@ -310,7 +310,7 @@ pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
                 api::ProvisionTiming::OnStartDate => "on-start-date".to_owned(),
                 api::ProvisionTiming::DaysBeforeStart(n) => format!("days-before-start:{n}"),
             }),
-            "deprovisioning": s.deprovisioning.as_ref().map(|d| name_of(d)),
+            "deprovisioning": s.deprovisioning.as_ref().map(name_of),
             "dialect": name_of(&s.dialect),
             "deprovision_limit": match s.deprovision_limit {
                 None => "default: max(5, 10%)".to_owned(),

@@ -207,14 +207,13 @@ pub(crate) fn duplicate_decision(email: &str, keeper: &str) -> Decision {
 pub(crate) fn note_duplicate(session: &mut Session, env: &Env, schedule: &mut Schedule, s: &mut Subject) {
     let noted = schedule.get(&s.person_id).noted;
     match s.decision.skipped.as_deref().filter(|r| r.starts_with(DUPLICATE)) {
-        Some(reason) => {
-            if noted.as_deref() != Some(reason) {
-                schedule.entry(&s.person_id).noted = Some(reason.to_owned());
-                let entry = draft(env, LogAction::Skip, LogOutcome::Skipped, reason.to_owned())
-                    .person(s.person_id.clone(), s.email.clone());
-                session.log(env, entry);
-            }
+        Some(reason) if noted.as_deref() != Some(reason) => {
+            schedule.entry(&s.person_id).noted = Some(reason.to_owned());
+            let entry = draft(env, LogAction::Skip, LogOutcome::Skipped, reason.to_owned())
+                .person(s.person_id.clone(), s.email.clone());
+            session.log(env, entry);
         }
+        Some(_) => {}
         None if noted.as_deref().is_some_and(|n| n.starts_with(DUPLICATE)) => {
             schedule.entry(&s.person_id).noted = None;
         }

@@ -190,7 +190,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             (None, Some(p)) => by_external
                 .get(id.as_str())
                 .or_else(|| p.email.as_ref().and_then(|e| by_user_name.get(&e.to_lowercase())))
-                .filter(|u| keepers.get(id).is_none() && !is_linked_elsewhere(u, id, &facts))
+                .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
                 .map(|u| (*u).clone()),
             _ => None,
         };
