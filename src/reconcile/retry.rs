@@ -279,4 +279,62 @@ mod tests {
         assert_eq!(fingerprint(&[&"a", &1]), fingerprint(&[&"a", &1]));
         assert_ne!(fingerprint(&[&"a", &1]), fingerprint(&[&"a", &2]));
     }
+
+    /// Weeks of simulated ticks every 5 minutes with random outcomes (seeded): the invariants of
+    /// backoff and quarantine hold on every step.
+    #[test]
+    fn weeks_of_random_ticks_keep_the_invariants() {
+        for seed in 1..=40u64 {
+            let mut rng = seed;
+            let mut next = move || {
+                rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                rng >> 33
+            };
+            let mut s = PersonState::default();
+            let start = t("2026-12-01T00:00:00Z");
+            let mut now = start;
+            let mut fingerprint = 1;
+            let mut permanent_since: Option<DateTime<Utc>> = None;
+            let mut last_attempt: Option<DateTime<Utc>> = None;
+            while now < start + Duration::days(21) {
+                if next() % 2000 == 0 {
+                    fingerprint += 1; // someone edits the person in Humaans
+                }
+                match s.attempt(now, fingerprint) {
+                    Attempt::Quarantined => assert!(s.quarantine.is_some()),
+                    Attempt::Backoff(at) => {
+                        assert!(at > now);
+                        assert!(at - now <= Duration::hours(MAX_BACKOFF_HOURS));
+                    }
+                    Attempt::Yes => {
+                        if let Some(previous) = last_attempt
+                            && s.failures.as_ref().is_some_and(|f| f.fingerprint == fingerprint)
+                        {
+                            assert!(now - previous >= Duration::minutes(FIRST_BACKOFF_MINUTES), "seed {seed}");
+                        }
+                        last_attempt = Some(now);
+                        s.quarantine = None;
+                        match next() % 10 {
+                            0..=5 => {
+                                s.record_success();
+                                permanent_since = None;
+                            }
+                            6 | 7 => {
+                                permanent_since = None;
+                                let out = s.record_failure(now, "503", false, fingerprint);
+                                assert!(matches!(out, FailureOutcome::RetryAt(_)), "an outage never quarantines");
+                            }
+                            _ => {
+                                let since = *permanent_since.get_or_insert(now);
+                                if let FailureOutcome::Quarantined = s.record_failure(now, "400", true, fingerprint) {
+                                    assert!(now - since >= Duration::days(QUARANTINE_AFTER_DAYS), "seed {seed}");
+                                }
+                            }
+                        }
+                    }
+                }
+                now += Duration::minutes(5);
+            }
+        }
+    }
 }
