@@ -238,6 +238,36 @@ async fn a_mass_offboarding_is_held_until_approved() {
 }
 
 #[tokio::test]
+async fn a_tick_that_would_deprovision_too_many_holds_them_too() {
+    let rig = Rig::start().await;
+    let plugin = rig.connected("t", all_on(Dialect::Rfc7644)).await;
+    let ids: Vec<String> =
+        (0..6).map(|i| hire(&rig, "Person", &format!("Number{i}"), "Engineer", "Engineering", None)).collect();
+    // All six leave on the same future day: the tick after it would suspend six (limit 5).
+    for id in &ids {
+        rig.humaans.update_person(id, |p| p.last_working_day = Some("2026-11-30".into()));
+    }
+    let report = sync_ok(&plugin, false, None).await;
+    assert_eq!(report.created, 6);
+    clear_journals(&rig);
+    let tick = tick_ok(&plugin, "2026-12-01T00:00:00Z").await;
+    assert_eq!((tick.held, tick.deprovisioned), (6, 0), "{tick:?}");
+    assert!(rig.scim_writes().is_empty());
+    assert_eq!(status(&plugin).await.held.len(), 6);
+    // The operator approves a day later (the same tenant, its clock past the last working day).
+    let mut later = rig.tenant("t");
+    later.fixed_clock = Some(at("2026-12-01T09:00:00Z"));
+    let approved = rig
+        .plugin(later)
+        .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(approved.deprovisioned, 6);
+    assert!(rig.leapsome.users().iter().all(|u| u["active"] == false));
+}
+
+#[tokio::test]
 async fn a_deprovision_limit_set_by_the_operator_applies() {
     let rig = Rig::start().await;
     let mut s = all_on(Dialect::Leapsome);
