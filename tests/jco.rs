@@ -358,47 +358,55 @@ fn case(tag: &str, val: Option<Value>) -> Value {
     }
 }
 
+/// Each input spelled out in jco's JSON. The patterns name every field, so a field added to the
+/// WIT fails to compile here until it is passed on too.
 impl Host for Node {
     async fn call(&mut self, step: &Step) -> Value {
         match step {
-            Step::Connect(c) => {
+            Step::Connect(api::Connection {
+                scim_base_url,
+                scim_token,
+                scim_requests_per_second,
+                humaans_base_url,
+                humaans_token,
+            }) => {
                 let r = self
                     .send(
                         "connect",
-                        json!({"scim-base-url": c.scim_base_url, "scim-token": c.scim_token,
-                        "scim-requests-per-second": c.scim_requests_per_second,
-                        "humaans-base-url": c.humaans_base_url, "humaans-token": c.humaans_token}),
+                        json!({"scim-base-url": scim_base_url, "scim-token": scim_token,
+                            "scim-requests-per-second": scim_requests_per_second,
+                            "humaans-base-url": humaans_base_url, "humaans-token": humaans_token}),
                     )
                     .await;
                 json!({"company_name": r["company_name"], "scim_users": r["scim_users"]})
             }
-            Step::Configure(s) => {
-                let provisioning = s.provisioning.map(|p| match p {
+            Step::Configure(api::Settings { provisioning, deprovisioning, dialect }) => {
+                let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
                     api::ProvisionTiming::OnStartDate => case("on-start-date", None),
                     api::ProvisionTiming::DaysBeforeStart(n) => case("days-before-start", Some(json!(n))),
                 });
+                let deprovisioning = deprovisioning.map(|d| name_of(&d));
                 self.send(
                     "configure",
-                    json!({"provisioning": provisioning,
-                    "deprovisioning": s.deprovisioning.map(|d| name_of(&d)), "dialect": name_of(&s.dialect)}),
+                    json!({"provisioning": provisioning, "deprovisioning": deprovisioning, "dialect": name_of(dialect)}),
                 )
                 .await
             }
-            Step::SyncAll(o) => self.send("sync-all", json!({"dry-run": o.dry_run, "max-writes": o.max_writes})).await,
-            Step::Event(e) => {
+            Step::SyncAll(api::SyncOptions { dry_run, max_writes }) => {
+                self.send("sync-all", json!({"dry-run": dry_run, "max-writes": max_writes})).await
+            }
+            Step::Event(api::EmployeeEvent { id, kind, person_id, occurred_at }) => {
                 self.send(
                     "on-employee-event",
-                    json!({"id": e.id, "kind": name_of(&e.kind), "person-id": e.person_id,
-                    "occurred-at": e.occurred_at}),
+                    json!({"id": id, "kind": name_of(kind), "person-id": person_id, "occurred-at": occurred_at}),
                 )
                 .await
             }
-            Step::ReadLogs(q) => {
+            Step::ReadLogs(api::LogQuery { failures_only, person_id, limit, before }) => {
                 self.send(
                     "read-logs",
-                    json!({"failures-only": q.failures_only, "person-id": q.person_id,
-                    "limit": q.limit, "before": q.before}),
+                    json!({"failures-only": failures_only, "person-id": person_id, "limit": limit, "before": before}),
                 )
                 .await
             }
