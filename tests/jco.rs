@@ -283,24 +283,16 @@ struct Node {
     child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
-    _out_dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Node {
     async fn start(component: &Path, allowed: &[String]) -> Node {
-        let out_dir = TempDir(std::env::temp_dir().join(format!("humaans-leapsome-jco-{}", std::process::id())));
+        // The transpiled JS and core modules, rewritten each run (kept for a look after a failure).
+        let out_dir = std::env::temp_dir().join("humaans-leapsome-jco");
         let mut child = Command::new("node")
             .arg(node_dir().join("host.mjs"))
             .arg(component)
-            .arg(&out_dir.0)
+            .arg(&out_dir)
             .args(allowed)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -310,7 +302,7 @@ impl Node {
             .expect("node starts");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut node = Node { child, stdin, stdout, _out_dir: out_dir };
+        let mut node = Node { child, stdin, stdout };
         let ready = node.read_line(Duration::from_secs(120)).await;
         assert_eq!(ready, json!({"ready": true}), "host.mjs did not start");
         node
