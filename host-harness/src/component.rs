@@ -1,7 +1,8 @@
 //! Finding the built component. Tests and the CLI build it once with cargo (a no-op when it is up
-//! to date), so a fresh clone needs no separate build step.
+//! to date), so a fresh clone needs no separate build step. What they load is the shipped form:
+//! cargo's output with its package metadata added (`target/package/humaans-leapsome.wasm`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -21,8 +22,14 @@ pub fn default_cache_dir() -> PathBuf {
     target_dir().join("component-cache")
 }
 
+/// Where the shipped artefacts go: the component with its metadata, and the binary WIT package.
+pub fn package_dir() -> PathBuf {
+    target_dir().join("package")
+}
+
 /// The component file: `$HUMAANS_LEAPSOME_COMPONENT` if set, otherwise built from the workspace
-/// with `cargo build --target wasm32-wasip2 --profile component` (once per process).
+/// with `cargo build --target wasm32-wasip2 --profile component` and stamped with its metadata
+/// (once per process).
 pub fn component_path() -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     if let Some(path) = std::env::var_os("HUMAANS_LEAPSOME_COMPONENT") {
@@ -45,5 +52,70 @@ fn build() -> Result<PathBuf> {
     if !path.exists() {
         bail!("the component build did not produce {}", path.display());
     }
-    Ok(path)
+    let shipped = package_dir().join("humaans-leapsome.wasm");
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    write_atomically(&shipped, &with_metadata(&bytes, &component_package()?)?)?;
+    Ok(shipped)
+}
+
+/// What the shipped component says about itself: the component crate's package fields.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PackageInfo {
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub license: Option<String>,
+    pub repository: Option<String>,
+}
+
+/// The component crate's fields from `cargo metadata`: Cargo.toml stays the one source.
+fn component_package() -> Result<PackageInfo> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<PackageInfo>,
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let metadata: Metadata = serde_json::from_slice(&out.stdout).context("cannot read cargo metadata")?;
+    metadata.packages.into_iter().find(|p| p.name == "humaans-leapsome").context("cargo metadata: no humaans-leapsome")
+}
+
+/// The component with what registries and `wasm-tools metadata show` read: its name and the tool
+/// that packaged it (by wasm-metadata), and the OCI annotation sections `version`, `description`,
+/// `licenses` and, once Cargo.toml names a repository, `source`. Deterministic, so the
+/// compiled-component cache stays valid.
+pub fn with_metadata(component: &[u8], package: &PackageInfo) -> Result<Vec<u8>> {
+    use wasm_encoder::{ComponentSection, CustomSection};
+    let mut metadata = wasm_metadata::AddMetadata::default();
+    metadata.name = wasm_metadata::AddMetadataField::Set(package.name.clone());
+    metadata.processed_by = vec![("host-harness".into(), env!("CARGO_PKG_VERSION").into())];
+    let mut out = metadata.to_wasm(component).context("cannot add metadata to the component")?;
+    let annotations = [
+        ("version", Some(&package.version)),
+        ("description", package.description.as_ref()),
+        ("licenses", package.license.as_ref()),
+        ("source", package.repository.as_ref()),
+    ];
+    for (name, value) in annotations {
+        if let Some(value) = value {
+            CustomSection { name: name.into(), data: value.as_bytes().into() }.append_to_component(&mut out);
+        }
+    }
+    Ok(out)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
