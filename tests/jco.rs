@@ -172,8 +172,9 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         provisioning: Some(api::ProvisionTiming::Immediately),
         deprovisioning: Some(api::DeprovisionAction::Suspend),
         dialect: api::Dialect::Leapsome,
+        deprovision_limit: None,
     };
-    let sync = api::SyncOptions { dry_run: false, max_writes: None };
+    let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
     let mut answers = serde_json::Map::new();
     answers.insert("connect".into(), host.call(&Step::Connect(connection)).await);
     answers.insert("configure".into(), host.call(&Step::Configure(settings)).await);
@@ -372,7 +373,7 @@ impl Host for Node {
                     .await;
                 json!({"company_name": r["company_name"], "scim_users": r["scim_users"]})
             }
-            Step::Configure(api::Settings { provisioning, deprovisioning, dialect }) => {
+            Step::Configure(api::Settings { provisioning, deprovisioning, dialect, deprovision_limit }) => {
                 let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
                     api::ProvisionTiming::OnStartDate => case("on-start-date", None),
@@ -381,12 +382,18 @@ impl Host for Node {
                 let deprovisioning = deprovisioning.map(|d| name_of(&d));
                 self.send(
                     "configure",
-                    json!({"provisioning": provisioning, "deprovisioning": deprovisioning, "dialect": name_of(dialect)}),
+                    json!({"provisioning": provisioning, "deprovisioning": deprovisioning, "dialect": name_of(dialect),
+                    "deprovision-limit": deprovision_limit.map(|l| match l {
+                        api::DeprovisionLimit::Count(n) => case("count", Some(json!(n))),
+                        api::DeprovisionLimit::Percent(p) => case("percent", Some(json!(p))),
+                    })}),
                 )
                 .await
             }
-            Step::SyncAll(api::SyncOptions { dry_run, max_writes }) => {
-                self.send("sync-all", json!({"dry-run": dry_run, "max-writes": max_writes})).await
+            Step::SyncAll(api::SyncOptions { dry_run, max_writes, approve_deprovisions }) => {
+                let options =
+                    json!({"dry-run": dry_run, "max-writes": max_writes, "approve-deprovisions": approve_deprovisions});
+                self.send("sync-all", options).await
             }
             Step::Event(api::EmployeeEvent { id, kind, person_id, occurred_at }) => {
                 self.send(
