@@ -10,6 +10,6 @@ cargo fetch --locked
 if command -v npm >/dev/null 2>&1; then
   npm ci --prefix tests/jco --no-audit --no-fund --loglevel=error
 else
-  echo "setup: npm not found: tests/jco.rs (the component under Node.js) cannot run" >&2
+  echo "setup: npm not found: tests/it/jco.rs (the component under Node.js) cannot run" >&2
   if [ "${CI:-}" = true ]; then exit 1; fi
 fi

@@ -5,8 +5,6 @@
 //! account, unreadable state, drift repaired, and a SCIM service without DELETE. (Overlapping
 //! processes are in `host-harness/tests/cli.rs`.)
 
-#[macro_use]
-mod support;
 
 use host_harness::api::{
     self, ConnectionState, DeprovisionAction, Dialect, EventKind, IntegrationError, LogAction, ProvisionTiming,
@@ -15,7 +13,7 @@ use mock_servers::humaans::{ApiToken, JobRole, Person, STATUS_NEW_HIRE};
 use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::{Fault, FaultRule};
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 fn scim_posts(rig: &Rig) -> usize {
     rig.leapsome.control().journal().iter().filter(|e| e.method == "POST").count()

@@ -2,7 +2,6 @@
 //! on, and whatever happened, a clean sync afterwards converges to exactly the right accounts with
 //! no duplicates. Includes a seeded property test over random organisations and fault schedules.
 
-mod support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use host_harness::api::{self, Dialect, IntegrationError};
 use host_harness::{CallError, TenantPlugin};
 use mock_servers::{Fault, FaultRule};
-use support::*;
+use crate::support::*;
 
 const TODAY: &str = "2026-11-28";
 

@@ -2,8 +2,6 @@
 //! accounts that already exist (never duplicating them), idempotence, dry runs, the write budget
 //! and its continuation, paged reads only, users first and managers second, deprovisioning.
 
-#[macro_use]
-mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,7 +11,7 @@ use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::org::generate_org;
 use mock_servers::{Fault, FaultRule};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 const TODAY: &str = "2026-11-28";
 
@@ -261,7 +259,7 @@ async fn ticks_finish_what_the_sync_left_waiting(dialect: Dialect, config: Leaps
     assert_eq!(rig.leapsome.users().len(), provisionable(&org).len());
 
     clear_journals(&rig);
-    let now = tick_ok(&plugin, support::NOW).await;
+    let now = tick_ok(&plugin, crate::support::NOW).await;
     assert_eq!((now.provisioned, now.deprovisioned, now.failed), (0, 0, 0));
     assert_eq!(now.waiting as usize, new_hires.len() + leaving.len());
     assert_eq!(total_requests(&rig), 0, "nothing due yet");

@@ -4,7 +4,6 @@
 //! component still runs, the real component still connects and syncs for another tenant in the
 //! same process, and that tenant's stored data is byte-for-byte what it was.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +14,7 @@ use std::time::Duration;
 
 use host_harness::api::{Dialect, IntegrationError};
 use host_harness::{AllowedHost, CallError, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
-use support::*;
+use crate::support::*;
 
 /// Builds the rogue component (once per test process) into the workspace's target directory.
 fn rogue_path() -> PathBuf {

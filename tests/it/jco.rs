@@ -7,7 +7,6 @@
 //! Needs Node.js and `tests/jco/node_modules` (`./scripts/setup.sh` runs `npm ci`). Without them
 //! the tests say so loudly and pass, except under `CI=true`, where they fail.
 
-mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -420,7 +419,7 @@ async fn the_same_flow_under_jco_and_wasmtime() {
     }
     let started = Instant::now();
     let component = host_harness::component::component_path().expect("the component builds");
-    let runtime = support::runtime();
+    let runtime = crate::support::runtime();
     let today = Utc::now().date_naive().to_string();
     let (under_wasmtime, under_jco) = tokio::join!(Mocks::start(&today), Mocks::start(&today));
 

@@ -1,0 +1,18 @@
+//! The integration tests, one binary: each module drives the built component through the host
+//! against the mocks. One binary rather than one per file because each links wasmtime, and a dozen
+//! such links cost minutes of CI and gigabytes of disk.
+
+#[macro_use]
+mod support;
+
+mod bad_input;
+mod contract;
+mod faults;
+mod jco;
+mod provisioning;
+mod rig;
+mod safety;
+mod sandbox;
+mod sync;
+mod tenancy;
+mod variants;
