@@ -39,6 +39,8 @@ pub const MAX_PAGE_LIMIT: u32 = 500;
 pub const MAX_MESSAGE_BYTES: usize = 2000;
 
 const SEQUENCE_KEY: &str = "log/seq";
+/// Buffered entries that make a call flush before it ends.
+pub const FLUSH_EVERY: usize = 256;
 
 fn entry_key(sequence: u64) -> String {
     format!("log/e/{sequence}")
@@ -247,6 +249,12 @@ impl LogStore {
         self.pending.push(draft);
     }
 
+    /// Whether so many entries wait that the caller should flush now: bounds the memory a long
+    /// sync holds, and what a call killed by the host loses.
+    pub fn wants_flush(&self) -> bool {
+        self.pending.len() >= FLUSH_EVERY
+    }
+
     /// Whether appended entries are waiting for a flush.
     pub fn has_unflushed(&self) -> bool {
         !self.pending.is_empty()
@@ -262,18 +270,23 @@ impl LogStore {
         let count = self.pending.len() as u64;
         let last = kv.increment(SEQUENCE_KEY, count)?;
         let first = last + 1 - count;
-        let mut entries = Vec::with_capacity(self.pending.len());
-        for (sequence, draft) in (first..=last).zip(self.pending.iter()) {
+        // A batch larger than the retention keeps only its newest entries: the older ones would
+        // be deleted straight after being written, so they are not written at all.
+        let kept_from = first.max((last + 1).saturating_sub(self.retention));
+        let skip = (kept_from - first) as usize;
+        let mut entries = Vec::with_capacity(self.pending.len() - skip);
+        for (sequence, draft) in (kept_from..=last).zip(self.pending.iter().skip(skip)) {
             let entry = draft.clone().into_entry(sequence);
             let bytes = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
             entries.push((entry_key(sequence), bytes));
         }
         kv.set_many(&entries)?;
         self.pending.clear();
-        // Entries the retention no longer covers; a batch larger than the retention also drops
-        // its own oldest entries.
-        let expired: Vec<String> =
-            (first..=last).filter(|s| *s > self.retention).map(|s| entry_key(s - self.retention)).collect();
+        // Earlier entries that this batch pushes out of retention.
+        let expired: Vec<String> = ((first.saturating_sub(self.retention)).max(1)
+            ..=(last.saturating_sub(self.retention)).min(first - 1))
+            .map(entry_key)
+            .collect();
         if !expired.is_empty() {
             kv.delete_many(&expired)?;
         }
@@ -558,6 +571,41 @@ mod tests {
         store.flush(&mut kv).unwrap();
         assert_eq!(kv.batch_writes, 1);
         assert_eq!(kv.inner.writes, 200 + 1, "200 entries and one increment");
+    }
+
+    /// A batch larger than the retention writes only what it keeps, and deletes only earlier
+    /// entries it pushes out: nothing is written only to be deleted again.
+    #[test]
+    fn a_batch_over_the_retention_writes_only_what_it_keeps() {
+        let mut kv = MemoryKeyValue::default();
+        let mut store = LogStore::load(&mut kv).unwrap().with_retention(10);
+        for i in 0..4 {
+            store.append(draft(i));
+        }
+        store.flush(&mut kv).unwrap();
+        let writes_before = kv.writes;
+        for i in 4..29 {
+            store.append(draft(i));
+        }
+        store.flush(&mut kv).unwrap();
+        assert_eq!(kv.writes - writes_before, 10 + 1 + 4, "the newest 10 entries, one increment, 4 deletes");
+        let all = sequences(&all_pages(&mut kv, &LogQuery::default()));
+        assert_eq!(all, (20..=29).rev().collect::<Vec<_>>());
+        assert_eq!(stored_entries(&kv), 10, "entries 1-4 of the first batch were deleted");
+    }
+
+    #[test]
+    fn a_long_call_asks_to_flush_every_batch() {
+        let mut kv = MemoryKeyValue::default();
+        let mut store = LogStore::load(&mut kv).unwrap();
+        for i in 0..FLUSH_EVERY as u64 - 1 {
+            store.append(draft(i));
+        }
+        assert!(!store.wants_flush());
+        store.append(draft(0));
+        assert!(store.wants_flush());
+        store.flush(&mut kv).unwrap();
+        assert!(!store.wants_flush());
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn run_event(
 }
 
 /// Logs schedule records that could not be decoded (they are replaced and looked at again).
-pub(crate) fn log_unreadable(session: &mut Session, env: &Env, schedule: &mut Schedule) {
+pub(crate) fn log_unreadable(session: &mut Session, env: &mut Env, schedule: &mut Schedule) {
     for (id, error) in std::mem::take(&mut schedule.unreadable) {
         schedule.entry(&id).wake_at = Some(crate::reconcile::timing::format_time(env.now));
         let entry = draft(env, LogAction::Tick, LogOutcome::Failure, format!("{error}; it was reset")).person_id(id);
@@ -204,7 +204,7 @@ pub(crate) fn duplicate_decision(email: &str, keeper: &str) -> Decision {
 }
 
 /// Duplicates are logged once (until the data is fixed), not on every run.
-pub(crate) fn note_duplicate(session: &mut Session, env: &Env, schedule: &mut Schedule, s: &mut Subject) {
+pub(crate) fn note_duplicate(session: &mut Session, env: &mut Env, schedule: &mut Schedule, s: &mut Subject) {
     let noted = schedule.get(&s.person_id).noted;
     match s.decision.skipped.as_deref().filter(|r| r.starts_with(DUPLICATE)) {
         Some(reason) if noted.as_deref() != Some(reason) => {

@@ -105,7 +105,7 @@ pub(crate) struct Subject {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gate(
     session: &mut Session,
-    env: &Env,
+    env: &mut Env,
     schedule: &mut Schedule,
     person_id: &str,
     email: &str,
@@ -149,7 +149,7 @@ fn is_permanent(e: &AppError) -> bool {
 /// tenant's `unauthorized` state instead.
 pub(crate) fn note_failure(
     session: &mut Session,
-    env: &Env,
+    env: &mut Env,
     schedule: &mut Schedule,
     person_id: &str,
     email: &str,
@@ -182,7 +182,7 @@ pub(crate) const HELD: &str = "deprovision held";
 /// logged once, and they wait for `sync-all --approve-deprovisions`. Returns how many are held.
 pub(crate) fn hold_mass_deprovisions(
     session: &mut Session,
-    env: &Env,
+    env: &mut Env,
     schedule: &mut Schedule,
     subjects: &mut [Subject],
     linked_accounts: usize,
@@ -399,7 +399,7 @@ fn describe(kind: ChangeKind, attributes: &[String]) -> String {
 
 fn record(
     session: &mut Session,
-    env: &Env,
+    env: &mut Env,
     run: &mut Run,
     s: &Subject,
     kind: ChangeKind,
@@ -819,7 +819,7 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
 }
 
 /// Logs why a subject was left alone (only when something is worth telling).
-pub(crate) fn log_skip(session: &mut Session, env: &Env, s: &Subject) {
+pub(crate) fn log_skip(session: &mut Session, env: &mut Env, s: &Subject) {
     if let Some(reason) = &s.decision.skipped {
         let entry = draft(env, LogAction::Skip, LogOutcome::Skipped, reason.clone())
             .person(s.person_id.clone(), s.email.clone());

@@ -138,9 +138,14 @@ impl Session {
         Ok(value)
     }
 
-    pub fn log(&mut self, env: &Env, draft: LogDraft) {
-        let _ = env;
+    /// Buffers an entry; a long call writes its entries in batches as it goes, so a call killed
+    /// by the host loses at most one batch and memory stays bounded. A failed batch stays
+    /// buffered and is retried by the next flush (the call's final flush reports the error).
+    pub fn log(&mut self, env: &mut Env, draft: LogDraft) {
         self.logs.append(draft);
+        if self.logs.wants_flush() {
+            let _ = self.flush(env);
+        }
     }
 
     pub fn flush(&mut self, env: &mut Env) -> Result<(), AppError> {
