@@ -7,6 +7,7 @@
 //! No PostgreSQL installed: `TestPg::start` says so on stderr and returns `None` (the test skips),
 //! except under `CI=true`, where it panics: CI must not go green on skipped store tests.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -65,7 +66,14 @@ fn skip<T>(why: &str) -> Option<T> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true and {why}: install PostgreSQL (scripts/setup.sh does) or set PG_BIN");
     }
-    eprintln!("\n!!! SKIPPED: {why}; the PostgreSQL tests did not run (scripts/setup.sh installs it) !!!\n");
+    // Straight to stderr, not `eprintln!`: the test harness swallows that for passing tests.
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! SKIPPED: {why}; the PostgreSQL tests did not run (scripts/setup.sh installs it) !!!\n"
+        );
+    });
     None
 }
 
