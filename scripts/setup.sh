@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine: the pinned toolchain (rust-toolchain.toml) with the wasm32-wasip2
 # target, every crate fetched, and the npm packages of the jco (Node.js) test, pinned by
-# tests/jco/package-lock.json. Safe to run again.
+# tests/jco/package-lock.json, and PostgreSQL's server binaries (the store tests start a
+# throw-away server from them; nothing is left running). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
@@ -11,5 +12,20 @@ if command -v npm >/dev/null 2>&1; then
   npm ci --prefix tests/jco --no-audit --no-fund --loglevel=error
 else
   echo "setup: npm not found: tests/it/jco.rs (the component under Node.js) cannot run" >&2
+  if [ "${CI:-}" = true ]; then exit 1; fi
+fi
+# PostgreSQL: the binaries only (initdb, pg_ctl); the tests run their own server on a free port.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL not found: the PostgreSQL store tests will skip (install postgresql)" >&2
+    if [ "${CI:-}" = true ]; then exit 1; fi
+  fi
+fi
+# As root, the tests run the server as the `postgres` user (the server refuses root).
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  echo "setup: running as root but there is no \`postgres\` user to run the test server as" >&2
   if [ "${CI:-}" = true ]; then exit 1; fi
 fi

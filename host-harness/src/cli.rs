@@ -28,6 +28,10 @@ pub struct Global {
     /// Directory of the durable store (created owner-only). Default: a per-user data directory.
     #[arg(long, global = true, value_name = "DIR", env = "HOST_HARNESS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where tenant data and policies live: `postgres://USER:PASSWORD@HOST:PORT/DB` for a PostgreSQL
+    /// that several host processes share; `sqlite` (the default): `host.db` in --data-dir.
+    #[arg(long, global = true, value_name = "URL", env = "HOST_HARNESS_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// The tenant (customer organisation) to act for.
     #[arg(long, global = true, value_name = "ID", default_value = "default")]
     pub tenant: String,

@@ -17,5 +17,5 @@ pub mod tenant;
 
 pub use plugin::{CallError, TenantPlugin, api};
 pub use runtime::{PoolSize, Runtime};
-pub use storage::{MemoryStorage, SqliteStorage, Storage};
+pub use storage::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage};
 pub use tenant::{AllowedHost, Tenant, TenantStats};

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
 use crate::plugin::api::{self, IntegrationError};
-use crate::{AllowedHost, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
+use crate::{AllowedHost, PoolSize, Runtime, Storage, Tenant, TenantPlugin};
 
 /// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
 const HOST_NAMESPACE: &str = "host";
@@ -41,7 +41,7 @@ pub fn default_data_dir() -> PathBuf {
 impl Host {
     pub fn open(global: &Global) -> Result<Host> {
         let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
+        let storage = crate::storage::open_store(global.store.as_deref(), &dir)?;
         let component = match &global.component {
             Some(path) => path.clone(),
             None => crate::component::component_path()?,

@@ -1,11 +1,24 @@
-//! Tenant storage behind `wasi:keyvalue`: one trait, two backends. Every key is scoped by the
-//! tenant's namespace and the bucket name the guest opened; the guest never chooses the namespace.
+//! Tenant storage behind `wasi:keyvalue` (and the host's own records, e.g. tenant policies): one
+//! trait, three backends (memory for tests, SQLite embedded by default, PostgreSQL shared by many
+//! processes), one conformance suite (`conformance.rs`). Every key is scoped by the tenant's
+//! namespace and the bucket name the guest opened; the guest never chooses the namespace.
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod latency;
+pub mod lease;
+pub mod pg_testing;
+pub mod postgres;
+
+pub use lease::{Fenced, Lease, LeaseStore};
+pub use postgres::PgStorage;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use rusqlite::OptionalExtension;
 
 /// A page of keys from `list_keys`, with the cursor of the next page.
@@ -44,7 +57,7 @@ pub trait Storage: Send + Sync {
 }
 
 /// The counter after adding `delta` to the stored `value` (absent = 0).
-fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result<u64> {
+pub(crate) fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result<u64> {
     let current = match value {
         None => 0,
         Some(bytes) => std::str::from_utf8(bytes)
@@ -53,6 +66,21 @@ fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result<u64> {
             .with_context(|| format!("`{key}` does not hold a counter"))?,
     };
     current.checked_add(delta).with_context(|| format!("the counter `{key}` would overflow"))
+}
+
+/// Opens the store `--store` names: a `postgres://` (or `postgresql://`) URL, or SQLite's
+/// `host.db` in `data_dir` when it names none (or `sqlite`).
+pub fn open_store(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Storage>> {
+    let spec = spec.map(str::trim).unwrap_or("");
+    if spec.is_empty() || spec == "sqlite" {
+        return Ok(Arc::new(SqliteStorage::open(&data_dir.join("host.db"))?));
+    }
+    match spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
+        Some(scheme) if scheme == "postgres" || scheme == "postgresql" => Ok(Arc::new(PgStorage::connect(spec)?)),
+        // Only the scheme is repeated: the rest may hold a password.
+        Some(scheme) => bail!("--store: unsupported scheme `{scheme}://` (use postgres://USER@HOST:PORT/DB or sqlite)"),
+        None => bail!("--store: expected a postgres://USER@HOST:PORT/DB URL or `sqlite`"),
+    }
 }
 
 /// In-memory storage, for tests. Lost when dropped.
@@ -275,47 +303,12 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
 
-    fn exercise(storage: &dyn Storage) {
-        storage.set("a", "", "k1", b"v1").unwrap();
-        storage.set("a", "", "k2", b"v2").unwrap();
-        storage.set("b", "", "k1", b"other tenant").unwrap();
-        storage.set("a", "x", "k1", b"other bucket").unwrap();
-        assert_eq!(storage.get("a", "", "k1").unwrap().as_deref(), Some(&b"v1"[..]));
-        assert_eq!(storage.get("b", "", "k1").unwrap().as_deref(), Some(&b"other tenant"[..]));
-        let page = storage.list_keys("a", "", None, 1).unwrap();
-        assert_eq!(page.keys, vec!["k1"]);
-        let page = storage.list_keys("a", "", page.cursor, 1).unwrap();
-        assert_eq!((page.keys, page.cursor), (vec!["k2".to_string()], None));
-        storage.delete("a", "", "k1").unwrap();
-        assert_eq!(storage.get("a", "", "k1").unwrap(), None);
-        assert!(storage.get("b", "", "k1").unwrap().is_some());
-
-        assert_eq!(storage.increment("a", "", "n", 0).unwrap(), 0);
-        assert_eq!(storage.increment("a", "", "n", 5).unwrap(), 5);
-        assert_eq!(storage.increment("a", "", "n", 1).unwrap(), 6);
-        assert_eq!(storage.increment("b", "", "n", 1).unwrap(), 1, "counters are per tenant");
-        assert!(storage.increment("a", "", "k2", 1).is_err(), "a value that is not a counter");
-        assert!(storage.increment("a", "", "n", u64::MAX).is_err(), "overflow");
-
-        let entries = vec![("m1".to_string(), b"1".to_vec()), ("m2".to_string(), b"2".to_vec())];
-        storage.set_many("a", "", &entries).unwrap();
-        let keys = vec!["m1".to_string(), "missing".to_string(), "m2".to_string()];
-        let got = storage.get_many("a", "", &keys).unwrap();
-        assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
-        storage.delete_many("a", "", &keys).unwrap();
-        assert_eq!(storage.get_many("a", "", &keys).unwrap(), vec![None, None, None]);
-    }
-
+    // The behaviour every backend shares is in `conformance.rs`; here, what only SQLite has.
     #[test]
-    fn memory_backend_scopes_by_namespace_and_bucket() {
-        exercise(&MemoryStorage::new());
-    }
-
-    #[test]
-    fn sqlite_backend_scopes_and_persists_with_private_permissions() {
+    fn sqlite_backend_persists_with_private_permissions() {
         let dir = std::env::temp_dir().join(format!("hh-storage-{}", std::process::id()));
         let path = dir.join("nested").join("store.db");
-        exercise(&SqliteStorage::open(&path).unwrap());
+        SqliteStorage::open(&path).unwrap().set("a", "", "k2", b"v2").unwrap();
         let reopened = SqliteStorage::open(&path).unwrap();
         assert_eq!(reopened.get("a", "", "k2").unwrap().as_deref(), Some(&b"v2"[..]));
         #[cfg(unix)]
@@ -329,22 +322,20 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    /// Two connections (as two processes would have) incrementing one counter never hand out the
-    /// same value.
     #[test]
-    fn sqlite_increment_is_atomic_across_connections() {
-        let dir = std::env::temp_dir().join(format!("hh-storage-inc-{}", std::process::id()));
-        let path = dir.join("store.db");
-        let stores: Vec<_> = (0..4).map(|_| std::sync::Arc::new(SqliteStorage::open(&path).unwrap())).collect();
-        let handles: Vec<_> = stores
-            .into_iter()
-            .map(|s| {
-                std::thread::spawn(move || (0..50).map(|_| s.increment("t", "", "seq", 1).unwrap()).collect::<Vec<_>>())
-            })
-            .collect();
-        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-        all.sort();
-        assert_eq!(all, (1..=200).collect::<Vec<_>>());
-        std::fs::remove_dir_all(dir).unwrap();
+    fn a_bad_store_url_is_one_line_without_the_password() {
+        let dir = std::env::temp_dir();
+        for (spec, expected) in [
+            ("mysql://u:secret@h/db", "unsupported scheme `mysql://`"),
+            ("not a url", "expected a postgres://"),
+            ("postgres://u:secret@127.0.0.1:notaport/db", "not a valid PostgreSQL URL"),
+        ] {
+            let e = format!("{:#}", open_store(Some(spec), &dir).err().expect(spec));
+            assert!(e.contains(expected) && !e.contains("secret") && !e.contains('\n'), "{spec}: {e}");
+        }
+        // Nothing listens on port 1: refused at once, named by host, port and database only.
+        let e = format!("{:#}", open_store(Some("postgres://u:secret@127.0.0.1:1/db"), &dir).err().unwrap());
+        assert!(e.starts_with("cannot connect to PostgreSQL at 127.0.0.1:1/db: "), "{e}");
+        assert!(!e.contains("secret") && !e.contains('\n'), "{e}");
     }
 }

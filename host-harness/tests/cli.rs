@@ -9,7 +9,8 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use host_harness::{PoolSize, Runtime, SqliteStorage, Storage};
+use host_harness::storage::pg_testing::TestPg;
+use host_harness::{PgStorage, PoolSize, Runtime, SqliteStorage, Storage};
 use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 use serde_json::Value;
@@ -123,6 +124,7 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
         .env_remove("HUMAANS_TOKEN")
         .env_remove("LEAPSOME_SCIM_TOKEN")
         .env_remove("HOST_HARNESS_DATA_DIR")
+        .env_remove("HOST_HARNESS_STORE")
         .env("HUMAANS_LEAPSOME_COMPONENT", component())
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
@@ -510,5 +512,41 @@ async fn twelve_concurrent_new_hires_are_all_provisioned_by_the_tick_after_their
     let tick = hh(&["--data-dir", d, "--json", "tick", "--now", &before], &[]).await.ok().unwrap();
     assert_eq!(tick["provisioned"].as_u64(), Some(12), "{tick}");
     assert_eq!(m.leapsome.users().len(), 12);
+    clean_up(&data);
+}
+
+/// `--store postgres://…` (or `HOST_HARNESS_STORE`) keeps the tenant's data and its policy in
+/// PostgreSQL, for every process that names it; the SQLite default is not touched. A bad or
+/// unreachable store is one line that names the server but not the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_holds_data_and_policies() {
+    let Some(pg) = TestPg::start() else { return };
+    let m = mocks(24, 5).await;
+    let data = data_dir("postgres");
+    let (d, url) = (data.to_str().unwrap(), pg.url.as_str());
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    let acme = ["--data-dir", d, "--tenant", "acme"];
+    let with_url = [("HOST_HARNESS_STORE", url)];
+    hh(&join(&acme, &["--store", url, "connect", "--humaans-url", &hu, "--scim-url", &su]), &tokens()).await.ok();
+    hh(&join(&acme, &["configure", "--provisioning", "immediately"]), &with_url).await.ok();
+    hh(&join(&acme, &["--store", url, "sync-all"]), &[]).await.ok();
+    assert_one_account_each(&m);
+    let again = hh(&join(&acme, &["--json", "sync-all"]), &with_url).await.ok().unwrap();
+    assert_eq!(again["changes"].as_array().map(Vec::len), Some(0), "a second process sees the first's links: {again}");
+    assert_one_account_each(&m);
+
+    let store = PgStorage::connect(url).unwrap();
+    assert!(store.get("host", "tenant-policy", "acme").unwrap().is_some(), "the policy is in PostgreSQL");
+    assert!(store.list_keys("tenant/acme", "", None, 10).unwrap().keys.len() >= 10, "so is the tenant's data");
+    let sqlite = SqliteStorage::open(&data.join("host.db")).unwrap();
+    assert!(sqlite.get("host", "tenant-policy", "acme").unwrap().is_none(), "and nothing in SQLite");
+    let line = hh(&join(&acme, &["sync-all"]), &[]).await.fails().to_owned();
+    assert!(line.contains("not connected"), "the SQLite default is a separate store: {line}");
+
+    let unreachable = format!("postgres://hh:{SCIM_SECRET}@127.0.0.1:1/hh");
+    let line = hh(&["--data-dir", d, "--store", &unreachable, "status"], &[]).await.fails().to_owned();
+    assert!(line.contains("cannot connect to PostgreSQL at 127.0.0.1:1/hh"), "{line}");
+    let line = hh(&["--data-dir", d, "status"], &[("HOST_HARNESS_STORE", "mysql://x/y")]).await.fails().to_owned();
+    assert!(line.contains("unsupported scheme `mysql://`"), "{line}");
     clean_up(&data);
 }

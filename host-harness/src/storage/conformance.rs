@@ -1,0 +1,352 @@
+//! The store conformance suite: one set of tests, written against `dyn Storage` (and
+//! `dyn LeaseStore`), instantiated per backend by `conformance!` / `lease_conformance!`. A backend
+//! that behaves differently from the others fails here, not in production.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use super::pg_testing::TestPg;
+use super::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage};
+
+/// A backend under test: a store, a way to open a second, independent handle on the same data (a
+/// new connection pool or file handle, as a second process would have), and whatever must live
+/// as long as the test (a temp dir, a throw-away server).
+pub(super) struct Fixture<S: ?Sized> {
+    pub store: Arc<S>,
+    pub reopen: Box<dyn Fn() -> Arc<S>>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+fn memory() -> Option<Fixture<dyn Storage>> {
+    let store = Arc::new(MemoryStorage::new());
+    let same = store.clone();
+    Some(Fixture { store, reopen: Box::new(move || same.clone()), _keep: Box::new(()) })
+}
+
+/// A temp dir removed on drop.
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sqlite() -> Option<Fixture<dyn Storage>> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("hh-conformance-{}-{n}", std::process::id()));
+    let path = dir.join("store.db");
+    let store = Arc::new(SqliteStorage::open(&path).unwrap());
+    let reopen = Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage>);
+    Some(Fixture { store, reopen, _keep: Box::new(TempDir(dir)) })
+}
+
+fn postgres_store() -> Option<Fixture<PgStorage>> {
+    let pg = TestPg::start()?;
+    let url = pg.url.clone();
+    let store = Arc::new(PgStorage::connect(&url).unwrap());
+    let reopen = Box::new(move || Arc::new(PgStorage::connect(&url).unwrap()));
+    Some(Fixture { store, reopen, _keep: Box::new(pg) })
+}
+
+fn postgres() -> Option<Fixture<dyn Storage>> {
+    let f = postgres_store()?;
+    let reopen = f.reopen;
+    Some(Fixture { store: f.store, reopen: Box::new(move || reopen() as Arc<dyn Storage>), _keep: f._keep })
+}
+
+fn postgres_leases() -> Option<Fixture<dyn LeaseStore>> {
+    let f = postgres_store()?;
+    let reopen = f.reopen;
+    Some(Fixture { store: f.store, reopen: Box::new(move || reopen() as Arc<dyn LeaseStore>), _keep: f._keep })
+}
+
+macro_rules! suite {
+    ($backend:ident, $open:ident, $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[test]
+                fn $test() {
+                    if let Some(fixture) = super::$open() {
+                        super::$test(&fixture);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:ident) => {
+        suite!(
+            $backend,
+            $open,
+            get_set_delete,
+            list_pages_in_byte_order,
+            namespaces_and_buckets_are_isolated,
+            increment_counts_in_decimal_text,
+            increment_refuses_what_is_not_a_counter,
+            concurrent_increments_from_many_threads,
+            increments_from_independent_connections,
+            batch_operations,
+            writes_are_visible_to_another_connection
+        );
+    };
+}
+
+conformance!(memory_store, memory);
+conformance!(sqlite_store, sqlite);
+conformance!(postgres_store, postgres);
+
+macro_rules! lease_conformance {
+    ($backend:ident, $open:ident) => {
+        suite!(
+            $backend,
+            $open,
+            contenders_get_one_lease,
+            an_expired_lease_is_taken_over_and_the_stale_holder_is_fenced,
+            release_frees_the_lease_and_fences_its_writes,
+            fenced_writes_of_the_current_holder_go_through
+        );
+    };
+}
+
+lease_conformance!(postgres_leases, postgres_leases);
+
+type S = Fixture<dyn Storage>;
+
+fn get_set_delete(f: &S) {
+    let s = &f.store;
+    assert_eq!(s.get("t", "", "missing").unwrap(), None);
+    s.set("t", "", "k", b"v1").unwrap();
+    assert_eq!(s.get("t", "", "k").unwrap().as_deref(), Some(&b"v1"[..]));
+    s.set("t", "", "k", b"v2").unwrap();
+    assert_eq!(s.get("t", "", "k").unwrap().as_deref(), Some(&b"v2"[..]), "a set replaces");
+    s.set("t", "", "empty", b"").unwrap();
+    assert_eq!(s.get("t", "", "empty").unwrap().as_deref(), Some(&b""[..]), "empty is not missing");
+    let binary = [0u8, 0xff, 0xfe, b'\\', b'\'', 0x80];
+    s.set("t", "", "binary", &binary).unwrap();
+    assert_eq!(s.get("t", "", "binary").unwrap().as_deref(), Some(&binary[..]));
+    let odd = "sched/ä 'x' \"y\" %_\\ 😀";
+    s.set("t", "", odd, b"odd").unwrap();
+    assert_eq!(s.get("t", "", odd).unwrap().as_deref(), Some(&b"odd"[..]));
+    s.delete("t", "", "k").unwrap();
+    assert_eq!(s.get("t", "", "k").unwrap(), None);
+    s.delete("t", "", "k").unwrap();
+    s.delete("t", "", "never-there").unwrap();
+}
+
+fn list_pages_in_byte_order(f: &S) {
+    let s = &f.store;
+    let page = s.list_keys("t", "", None, 10).unwrap();
+    assert!(page.keys.is_empty() && page.cursor.is_none(), "an empty namespace has one empty page");
+    let mut keys: Vec<String> = (0..23).map(|i| format!("log/e/{i}")).collect();
+    keys.extend(["B", "a", "_", "Z/", "é", "a b"].map(String::from));
+    for k in &keys {
+        s.set("t", "", k, k.as_bytes()).unwrap();
+    }
+    keys.sort(); // byte order, as the store must return them
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = s.list_keys("t", "", cursor, 10).unwrap();
+        assert!(page.keys.len() <= 10);
+        seen.extend(page.keys);
+        pages += 1;
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, keys);
+    assert_eq!(pages, 3, "29 keys, 10 a page");
+    let all = s.list_keys("t", "", None, 29).unwrap();
+    assert_eq!((all.keys.len(), all.cursor), (29, None), "an exact fit has no next page");
+}
+
+fn namespaces_and_buckets_are_isolated(f: &S) {
+    let s = &f.store;
+    for (ns, bucket) in [("a", ""), ("b", ""), ("a", "x")] {
+        s.set(ns, bucket, "k", format!("{ns}/{bucket}").as_bytes()).unwrap();
+        s.increment(ns, bucket, "n", 1).unwrap();
+    }
+    assert_eq!(s.get("a", "", "k").unwrap().as_deref(), Some(&b"a/"[..]));
+    assert_eq!(s.get("a", "x", "k").unwrap().as_deref(), Some(&b"a/x"[..]));
+    assert_eq!(s.increment("b", "", "n", 1).unwrap(), 2, "counters are per namespace");
+    s.delete("a", "", "k").unwrap();
+    assert!(s.get("b", "", "k").unwrap().is_some() && s.get("a", "x", "k").unwrap().is_some());
+    s.set_many("a", "", &[("m".into(), b"1".to_vec())]).unwrap();
+    assert_eq!(s.get_many("b", "", &["m".into()]).unwrap(), vec![None]);
+    s.delete_many("b", "", &["n".into(), "k".into()]).unwrap();
+    assert_eq!(s.get("a", "", "n").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(s.list_keys("a", "", None, 10).unwrap().keys, vec!["m", "n"]);
+    assert!(s.list_keys("b", "", None, 10).unwrap().keys.is_empty());
+    assert!(s.list_keys("c", "", None, 10).unwrap().keys.is_empty());
+}
+
+fn increment_counts_in_decimal_text(f: &S) {
+    let s = &f.store;
+    assert_eq!(s.increment("t", "", "n", 0).unwrap(), 0, "a missing counter starts at 0");
+    assert_eq!(s.get("t", "", "n").unwrap().as_deref(), Some(&b"0"[..]));
+    assert_eq!(s.increment("t", "", "n", 5).unwrap(), 5);
+    assert_eq!(s.increment("t", "", "n", 1).unwrap(), 6);
+    assert_eq!(s.get("t", "", "n").unwrap().as_deref(), Some(&b"6"[..]), "stored as decimal text");
+    s.set("t", "", "n", b"41").unwrap();
+    assert_eq!(s.increment("t", "", "n", 1).unwrap(), 42, "a counter written with set counts on");
+    let near = (u64::MAX - 1).to_string();
+    s.set("t", "", "big", near.as_bytes()).unwrap();
+    assert_eq!(s.increment("t", "", "big", 1).unwrap(), u64::MAX);
+    assert!(s.increment("t", "", "big", 1).is_err(), "overflow is an error");
+    assert_eq!(s.get("t", "", "big").unwrap(), Some(u64::MAX.to_string().into_bytes()), "and changes nothing");
+}
+
+fn increment_refuses_what_is_not_a_counter(f: &S) {
+    let s = &f.store;
+    for bad in [&b"abc"[..], b"1.5", b"-1", b"", b"1e3", b" 7", &[0xff, 0x31]] {
+        s.set("t", "", "v", bad).unwrap();
+        let e = s.increment("t", "", "v", 1).expect_err("not a counter");
+        assert!(format!("{e:#}").contains("`v` does not hold a counter"), "{bad:?}: {e:#}");
+        assert_eq!(s.get("t", "", "v").unwrap().as_deref(), Some(bad), "the value is left alone");
+    }
+}
+
+/// Every increment hands out a distinct value and none is lost: exactly 1..=N.
+fn assert_exact(mut values: Vec<u64>, n: u64) {
+    values.sort_unstable();
+    assert_eq!(values, (1..=n).collect::<Vec<_>>());
+}
+
+fn hammer(stores: Vec<Arc<dyn Storage>>, threads_each: usize, per_thread: usize) -> Vec<u64> {
+    let barrier = Arc::new(Barrier::new(stores.len() * threads_each));
+    let handles: Vec<_> = stores
+        .into_iter()
+        .flat_map(|s| std::iter::repeat_n(s, threads_each))
+        .map(|s| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..per_thread).map(|_| s.increment("t", "", "seq", 1).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+}
+
+fn concurrent_increments_from_many_threads(f: &S) {
+    assert_exact(hammer(vec![f.store.clone()], 8, 50), 400);
+    assert_eq!(f.store.get("t", "", "seq").unwrap().as_deref(), Some(&b"400"[..]));
+}
+
+fn increments_from_independent_connections(f: &S) {
+    let stores = vec![f.store.clone(), (f.reopen)(), (f.reopen)()];
+    assert_exact(hammer(stores, 3, 40), 360);
+    assert_eq!((f.reopen)().get("t", "", "seq").unwrap().as_deref(), Some(&b"360"[..]));
+}
+
+fn batch_operations(f: &S) {
+    let s = &f.store;
+    s.set_many("t", "", &[]).unwrap();
+    assert!(s.get_many("t", "", &[]).unwrap().is_empty());
+    s.delete_many("t", "", &[]).unwrap();
+    let entries =
+        vec![("m1".to_string(), b"1".to_vec()), ("m2".into(), b"2".to_vec()), ("m1".into(), b"last".to_vec())];
+    s.set_many("t", "", &entries).unwrap();
+    let keys: Vec<String> = ["m2", "missing", "m1", "m2"].map(String::from).to_vec();
+    let got = s.get_many("t", "", &keys).unwrap();
+    assert_eq!(got, vec![Some(b"2".to_vec()), None, Some(b"last".to_vec()), Some(b"2".to_vec())]);
+    s.delete_many("t", "", &["m1".into(), "missing".into()]).unwrap();
+    assert_eq!(s.get_many("t", "", &keys).unwrap(), vec![Some(b"2".to_vec()), None, None, Some(b"2".to_vec())]);
+}
+
+fn writes_are_visible_to_another_connection(f: &S) {
+    f.store.set("t", "", "k", b"v").unwrap();
+    f.store.increment("t", "", "n", 3).unwrap();
+    let other = (f.reopen)();
+    assert_eq!(other.get("t", "", "k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(other.increment("t", "", "n", 1).unwrap(), 4);
+}
+
+type L = Fixture<dyn LeaseStore>;
+const LONG: Duration = Duration::from_secs(60);
+
+fn is_fenced(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Fenced>().is_some()
+}
+
+fn contenders_get_one_lease(f: &L) {
+    // 8 holders on independent connections race for one tenant: exactly one wins.
+    let stores: Vec<_> = (0..8).map(|_| (f.reopen)()).collect();
+    let barrier = Arc::new(Barrier::new(stores.len()));
+    let handles: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                s.acquire("acme", &format!("host-{i}"), LONG).unwrap()
+            })
+        })
+        .collect();
+    let winners: Vec<_> = handles.into_iter().filter_map(|h| h.join().unwrap()).collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert!(f.store.acquire("acme", "late", LONG).unwrap().is_none(), "held: no one else gets it");
+    assert!(f.store.acquire("other", "late", LONG).unwrap().is_some(), "leases are per tenant");
+}
+
+fn an_expired_lease_is_taken_over_and_the_stale_holder_is_fenced(f: &L) {
+    let a = f.store.acquire("acme", "a", Duration::from_millis(300)).unwrap().expect("free");
+    let a_store = f.store.fenced(&a);
+    a_store.set("tenant/acme", "", "k", b"from a").unwrap();
+    // `a` pauses past its expiry (as a SIGSTOPped process would)...
+    std::thread::sleep(Duration::from_millis(600));
+    let other = (f.reopen)();
+    let b = other.acquire("acme", "b", LONG).unwrap().expect("an expired lease is free");
+    assert!(b.token > a.token, "tokens grow: {} then {}", a.token, b.token);
+    assert!(!f.store.renew(&a, LONG).unwrap(), "the stale holder cannot renew");
+    // ...and wakes up: every kind of write it makes is refused.
+    let e = a_store.set("tenant/acme", "", "k", b"late a").unwrap_err();
+    assert!(is_fenced(&e), "{e:#}");
+    assert!(is_fenced(&a_store.delete("tenant/acme", "", "k").unwrap_err()));
+    assert!(is_fenced(&a_store.increment("tenant/acme", "", "n", 1).unwrap_err()));
+    assert!(is_fenced(&a_store.set_many("tenant/acme", "", &[("k".into(), b"x".to_vec())]).unwrap_err()));
+    assert!(is_fenced(&a_store.delete_many("tenant/acme", "", &["k".into()]).unwrap_err()));
+    assert_eq!(a_store.get("tenant/acme", "", "k").unwrap().as_deref(), Some(&b"from a"[..]), "reads still work");
+    other.fenced(&b).set("tenant/acme", "", "k", b"from b").unwrap();
+    assert_eq!(f.store.get("tenant/acme", "", "k").unwrap().as_deref(), Some(&b"from b"[..]));
+    assert_eq!(f.store.get("tenant/acme", "", "n").unwrap(), None, "the refused increment left nothing");
+    f.store.release(&a).unwrap();
+    assert!(f.store.acquire("acme", "c", LONG).unwrap().is_none(), "a stale release does not free b's lease");
+}
+
+fn release_frees_the_lease_and_fences_its_writes(f: &L) {
+    let a = f.store.acquire("acme", "a", LONG).unwrap().unwrap();
+    assert!(f.store.renew(&a, LONG).unwrap(), "the holder renews");
+    f.store.release(&a).unwrap();
+    assert!(is_fenced(&f.store.fenced(&a).set("tenant/acme", "", "k", b"v").unwrap_err()));
+    let b = f.store.acquire("acme", "b", LONG).unwrap().expect("released: free at once");
+    assert!(b.token > a.token);
+}
+
+fn fenced_writes_of_the_current_holder_go_through(f: &L) {
+    let a = f.store.acquire("acme", "a", LONG).unwrap().unwrap();
+    let s = f.store.fenced(&a);
+    s.set("tenant/acme", "", "k", b"v").unwrap();
+    assert_eq!(s.increment("tenant/acme", "", "n", 2).unwrap(), 2);
+    s.set_many("tenant/acme", "", &[("m".into(), b"1".to_vec())]).unwrap();
+    s.delete_many("tenant/acme", "", &["m".into()]).unwrap();
+    s.delete("tenant/acme", "", "k").unwrap();
+    assert_eq!(s.list_keys("tenant/acme", "", None, 10).unwrap().keys, vec!["n"]);
+    // A fence is per tenant: a lease of another tenant does not admit writes.
+    let other = Lease { tenant: "globex".into(), ..a.clone() };
+    assert!(is_fenced(&f.store.fenced(&other).set("tenant/acme", "", "k", b"v").unwrap_err()));
+    // Many writers on one fence: every increment lands once.
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                (0..25).map(|_| s.increment("tenant/acme", "", "seq", 1).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    assert_exact(handles.into_iter().flat_map(|h| h.join().unwrap()).collect(), 100);
+}

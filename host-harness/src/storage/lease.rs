@@ -1,0 +1,62 @@
+//! Per-tenant leases with fencing tokens: how several host processes sharing one store agree
+//! that one of them at a time runs a tenant's calls.
+//!
+//! A lease is (tenant, holder, token, expiry), kept in the store itself. `acquire` succeeds only
+//! when the tenant's lease is free or expired, and hands out a new token, larger than every token
+//! before it. A holder that pauses (GC, SIGSTOP, a slow disk) past its expiry may wake up still
+//! believing it holds the lease; that is why writes made on its behalf go through `fenced`, which
+//! checks the token in the same transaction as the write: once another holder has taken over,
+//! the stale holder's writes are refused with a `Fenced` error instead of landing.
+//!
+//! Expiry is judged by the store's clock alone (PostgreSQL's `now()`), never by comparing the
+//! clocks of the machines that run the hosts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Storage;
+
+/// A held lease. `token` grows with every acquisition of any tenant's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub tenant: String,
+    pub holder: String,
+    pub token: i64,
+}
+
+/// A write refused because its lease is no longer the tenant's current one (expired, released,
+/// or taken over). Find it with `error.downcast_ref::<Fenced>()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fenced {
+    pub tenant: String,
+    pub token: i64,
+}
+
+impl std::fmt::Display for Fenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "write refused: lease token {} is no longer the current lease of tenant `{}` (expired or taken over)",
+            self.token, self.tenant
+        )
+    }
+}
+
+impl std::error::Error for Fenced {}
+
+/// Leases kept in a shared store, next to the data they guard.
+pub trait LeaseStore: Storage {
+    /// Takes the tenant's lease for `ttl` if it is free or expired; `None` while someone holds it.
+    fn acquire(&self, tenant: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>>;
+    /// Extends a lease still held to `ttl` from now; `false` if it expired or was taken over
+    /// (the holder must stop: its writes are being refused).
+    fn renew(&self, lease: &Lease, ttl: Duration) -> Result<bool>;
+    /// Gives the lease up so another holder need not wait for the expiry. A lease already
+    /// taken over is left alone.
+    fn release(&self, lease: &Lease) -> Result<()>;
+    /// The same store, with every write checked against `lease` in the write's own transaction
+    /// (reads are not fenced). A refused write is an error holding `Fenced`.
+    fn fenced(&self, lease: &Lease) -> Arc<dyn Storage>;
+}
