@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
 use crate::plugin::api::{self, IntegrationError};
-use crate::{AllowedHost, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
+use crate::{AllowedHost, PoolSize, Runtime, Scheme, SqliteStorage, Storage, Tenant, TenantPlugin};
 
 /// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
 const HOST_NAMESPACE: &str = "host";
@@ -19,7 +19,28 @@ const POLICY_BUCKET: &str = "tenant-policy";
 
 #[derive(Serialize, Deserialize, Default)]
 struct StoredPolicy {
+    /// Where the tenant may send requests: scheme, host and port.
+    #[serde(default)]
+    egress: Vec<AllowedHost>,
+    /// The format before egress was checked by scheme: (host, port) pairs. Read as https, and
+    /// also http for local entries (loopback literals, `localhost`), which is what `connect`
+    /// accepted then; rewritten in the new format by the next `connect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     allowed_hosts: Vec<(String, u16)>,
+}
+
+impl StoredPolicy {
+    fn entries(&self) -> Vec<AllowedHost> {
+        let mut all = self.egress.clone();
+        for (host, port) in &self.allowed_hosts {
+            let https = AllowedHost::new(Scheme::Https, host, *port);
+            if https.names_a_local_address() {
+                all.push(AllowedHost::new(Scheme::Http, host, *port));
+            }
+            all.push(https);
+        }
+        all
+    }
 }
 
 pub struct Host {
@@ -61,16 +82,16 @@ impl Host {
         self.storage.set(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant, &serde_json::to_vec(policy)?)
     }
 
-    pub fn plugin_with(&self, hosts: &[(String, u16)]) -> TenantPlugin {
+    pub fn plugin_with(&self, hosts: &[AllowedHost]) -> TenantPlugin {
         let mut tenant = Tenant::new(&self.global.tenant);
-        for (h, p) in hosts {
-            tenant = tenant.allow(AllowedHost::new(h, *p));
+        for h in hosts {
+            tenant = tenant.allow(h.clone());
         }
         TenantPlugin::new(self.runtime.clone(), self.storage.clone(), tenant)
     }
 
     pub fn plugin(&self) -> Result<TenantPlugin> {
-        Ok(self.plugin_with(&self.policy()?.allowed_hosts))
+        Ok(self.plugin_with(&self.policy()?.entries()))
     }
 }
 
@@ -119,17 +140,16 @@ pub fn done<T>(r: Result<Result<T, IntegrationError>, crate::CallError>) -> Resu
     }
 }
 
-fn parse_allow_host(s: &str) -> Result<(String, u16)> {
+/// `HOST[:PORT]` is https; `http://HOST[:PORT]` (or any URL) names its scheme.
+fn parse_allow_host(s: &str) -> Result<AllowedHost> {
     let url = if s.contains("://") { s.to_owned() } else { format!("https://{s}") };
-    let h = AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))?;
-    Ok((h.host, h.port))
+    AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))
 }
 
 pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     let mut hosts = Vec::new();
     for url in [&args.humaans_url, &args.scim_url] {
-        let h = AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?;
-        hosts.push((h.host, h.port));
+        hosts.push(AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?);
     }
     for extra in &args.allow_host {
         hosts.push(parse_allow_host(extra)?);
@@ -146,7 +166,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    host.save_policy(&StoredPolicy { allowed_hosts: hosts.clone() })?;
+    host.save_policy(&StoredPolicy { egress: hosts.clone(), allowed_hosts: Vec::new() })?;
     Ok(json!({
         "connected": true,
         "tenant": host.global.tenant,
@@ -155,7 +175,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
         "scim_url": report.scim_base_url,
         "scim_users": report.scim_users,
         "warnings": report.warnings,
-        "allowed_hosts": hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
+        "allowed_hosts": hosts.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }))
 }
 

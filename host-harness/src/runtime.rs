@@ -190,7 +190,7 @@ impl Runtime {
         let state = HostState {
             wasi: wasi.build(),
             http,
-            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone() },
+            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone(), sent: 0 },
             table,
             storage,
             limiter: TenantLimiter { limit: tenant.memory_limit_bytes, peak: 0, hit: false },

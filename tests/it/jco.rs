@@ -7,7 +7,6 @@
 //! Needs Node.js and `tests/jco/node_modules` (`./scripts/setup.sh` runs `npm ci`). Without them
 //! the tests say so loudly and pass, except under `CI=true`, where they fail.
 
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod contract;
+mod egress;
 mod faults;
 mod jco;
 mod provisioning;

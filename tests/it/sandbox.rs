@@ -4,7 +4,6 @@
 //! component still runs, the real component still connects and syncs for another tenant in the
 //! same process, and that tenant's stored data is byte-for-byte what it was.
 
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,9 +11,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::support::*;
 use host_harness::api::{Dialect, IntegrationError};
 use host_harness::{AllowedHost, CallError, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
-use crate::support::*;
 
 /// Builds the rogue component (once per test process) into the workspace's target directory.
 fn rogue_path() -> PathBuf {
@@ -41,7 +40,7 @@ fn rogue_path() -> PathBuf {
 }
 
 /// The rogue component, loaded by the same host code as the real one (its own `Runtime`).
-fn rogue_runtime() -> Arc<Runtime> {
+pub(crate) fn rogue_runtime() -> Arc<Runtime> {
     static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
@@ -56,16 +55,16 @@ const VICTIM: &str = "victim";
 
 /// A victim tenant running the real component (connected, configured, three people in Humaans)
 /// and a rogue tenant on the same storage, allowed to reach mock Humaans only.
-struct Scene {
-    rig: Rig,
-    victim: TenantPlugin,
+pub(crate) struct Scene {
+    pub(crate) rig: Rig,
+    pub(crate) victim: TenantPlugin,
     emails: Vec<String>,
     /// The victim's stored data before the rogue did anything.
     before: BTreeMap<String, Vec<u8>>,
 }
 
 impl Scene {
-    async fn start() -> Scene {
+    pub(crate) async fn start() -> Scene {
         Scene::start_on(None).await
     }
 
@@ -89,19 +88,19 @@ impl Scene {
     }
 
     /// The rogue tenant's policy: Humaans only, plus whatever the test tightens.
-    fn rogue_tenant(&self) -> Tenant {
+    pub(crate) fn rogue_tenant(&self) -> Tenant {
         let mut t = Tenant::new("rogue").allow(AllowedHost::from_url(&self.rig.humaans.base_url()).unwrap());
         t.fixed_clock = Some(at(NOW));
         t
     }
 
-    fn rogue(&self, tenant: Tenant) -> TenantPlugin {
+    pub(crate) fn rogue(&self, tenant: Tenant) -> TenantPlugin {
         TenantPlugin::new(rogue_runtime(), self.rig.storage.clone(), tenant)
     }
 
     /// The host is unharmed: the victim's data is untouched, the rogue component still runs for
     /// its own tenant, and the real component still syncs for the victim.
-    async fn assert_host_unharmed(&self, rogue: &TenantPlugin) {
+    pub(crate) async fn assert_host_unharmed(&self, rogue: &TenantPlugin) {
         assert_eq!(
             snapshot(&*self.rig.storage, &self.victim.tenant().storage_namespace),
             self.before,

@@ -3,16 +3,15 @@
 //! configure, sync-all). Every tenant ends up with exactly its own accounts, and nothing crosses
 //! between tenants: not in storage, not in the logs, not over HTTP.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::support::{NOW, all_on, at, logs, sync_ok};
 use host_harness::api::{Dialect, LogAction};
 use host_harness::{AllowedHost, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
 use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
-use crate::support::{NOW, all_on, at, logs, sync_ok};
 
 const TENANTS: usize = 50;
 const TODAY: &str = "2026-11-28";
