@@ -13,10 +13,12 @@ pub mod mock_cmd;
 pub mod operator;
 pub mod plugin;
 pub mod runtime;
+pub mod sealed;
 pub mod storage;
 pub mod tenant;
 
 pub use plugin::{CallError, TenantPlugin, api};
 pub use runtime::{PoolSize, Runtime};
+pub use sealed::{HostKey, KeySource, SealedStorage};
 pub use storage::{MemoryStorage, SqliteStorage, Storage};
 pub use tenant::{AllowedHost, Scheme, Tenant, TenantStats};

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
 use crate::plugin::api::{self, IntegrationError};
-use crate::{AllowedHost, PoolSize, Runtime, Scheme, SqliteStorage, Storage, Tenant, TenantPlugin};
+use crate::{
+    AllowedHost, HostKey, KeySource, PoolSize, Runtime, Scheme, SealedStorage, SqliteStorage, Storage, Tenant,
+    TenantPlugin,
+};
 
 /// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
 const HOST_NAMESPACE: &str = "host";
@@ -59,10 +62,78 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
+/// Opens the data directory's store with its secrets sealed under the host key.
+pub fn open_storage(global: &Global) -> Result<(SealedStorage, KeySource)> {
+    let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
+    let raw: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
+    let (key, source) = host_key(global, &dir, &*raw)?;
+    Ok((SealedStorage::open(raw, key, &source)?, source))
+}
+
+/// The host key: `HOST_HARNESS_KEY`, else the key file (created on first use, but never for a
+/// store that is already sealed: a lost key must be an error, not a fresh key that opens nothing).
+fn host_key(global: &Global, dir: &std::path::Path, raw: &dyn Storage) -> Result<(HostKey, KeySource)> {
+    if let Some(text) = std::env::var_os("HOST_HARNESS_KEY").filter(|v| !v.is_empty()) {
+        let text = text.to_str().ok_or_else(|| anyhow!("HOST_HARNESS_KEY is not valid text"))?;
+        return Ok((HostKey::parse(text).context("HOST_HARNESS_KEY")?, KeySource::Env));
+    }
+    let (path, default) = match &global.key_file {
+        Some(path) => (path.clone(), false),
+        None => (dir.join("host.key"), true),
+    };
+    let source = KeySource::File { path: path.clone(), default };
+    if path.exists() {
+        check_private(&path)?;
+        return Ok((HostKey::read(&path)?, source));
+    }
+    if SealedStorage::is_sealed(raw)? {
+        bail!(
+            "the key file {} is missing and this data directory's secrets are sealed: pass the key with --key-file or HOST_HARNESS_KEY",
+            path.display()
+        );
+    }
+    Ok((HostKey::create(&path)?, source))
+}
+
+fn check_private(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            bail!("the key file {} is readable by others: chmod 600 it", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `rotate-key`: re-seals every secret under the key in `--new-key-file`. When the data
+/// directory's own key file was in use, it is replaced by the new key, so nothing else changes.
+pub fn rotate_key(global: &Global, args: &cli::RotateKeyArgs) -> Result<Value> {
+    let (sealed, source) = open_storage(global)?;
+    let path = &args.new_key_file;
+    let new = if path.exists() {
+        check_private(path)?;
+        HostKey::read(path)?
+    } else {
+        HostKey::create(path)?
+    };
+    let (_, count) = sealed.rotate(new.clone())?;
+    let next = match &source {
+        KeySource::File { path: own, default: true } => {
+            new.write(own, true)?;
+            format!("{} now holds the new key", own.display())
+        }
+        KeySource::File { .. } => format!("from now on pass --key-file {}", path.display()),
+        KeySource::Env => format!("from now on set HOST_HARNESS_KEY to the key in {}", path.display()),
+    };
+    Ok(json!({ "rotated_secrets": count, "new_key_file": path.display().to_string(), "next": next }))
+}
+
 impl Host {
     pub fn open(global: &Global) -> Result<Host> {
         let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
+        let storage: Arc<dyn Storage> = Arc::new(open_storage(global)?.0);
         let component = match &global.component {
             Some(path) => path.clone(),
             None => crate::component::component_path()?,

@@ -41,6 +41,10 @@ pub trait Storage: Send + Sync {
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         keys.iter().try_for_each(|k| self.delete(namespace, bucket, k))
     }
+
+    /// Every (namespace, bucket) holding at least one key: for whole-store maintenance such as
+    /// re-sealing secrets under a new host key.
+    fn scopes(&self) -> Result<Vec<(String, String)>>;
 }
 
 /// The counter after adding `delta` to the stored `value` (absent = 0).
@@ -107,6 +111,13 @@ impl Storage for MemoryStorage {
         let next = incremented(key, data.get(&scoped).map(Vec::as_slice), delta)?;
         data.insert(scoped, next.to_string().into_bytes());
         Ok(next)
+    }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        let data = self.data.lock().unwrap();
+        let mut scopes: Vec<(String, String)> = data.keys().map(|(n, b, _)| (n.clone(), b.clone())).collect();
+        scopes.dedup();
+        Ok(scopes)
     }
 }
 
@@ -269,6 +280,13 @@ impl Storage for SqliteStorage {
         tx.commit()?;
         Ok(())
     }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT namespace, bucket FROM kv ORDER BY namespace, bucket")?;
+        let scopes = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(scopes)
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +322,10 @@ mod tests {
         assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
         storage.delete_many("a", "", &keys).unwrap();
         assert_eq!(storage.get_many("a", "", &keys).unwrap(), vec![None, None, None]);
+
+        let scopes = storage.scopes().unwrap();
+        let expected = [("a", ""), ("a", "x"), ("b", "")].map(|(n, b)| (n.to_string(), b.to_string()));
+        assert_eq!(scopes, expected);
     }
 
     #[test]
