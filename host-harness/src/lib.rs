@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bindings;
+pub mod cache;
 pub mod cli;
 pub mod component;
 pub mod demo;

@@ -419,3 +419,59 @@ async fn hoarding_host_resources_ends_in_a_typed_error() {
     }
     scene.assert_host_unharmed(&rogue).await;
 }
+
+/// The compiled-component cache is owner-only, and an artifact is loaded only when it matches its
+/// digest: a flipped byte, a truncated file or an edited digest is recompiled, never loaded.
+#[tokio::test]
+async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
+    use host_harness::cache::CacheOutcome;
+    let dir = std::env::temp_dir().join(format!("sandbox-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = rogue_path();
+    let pool = || PoolSize { instances: 2, max_memory_bytes: 64 << 20 };
+    let load = || Runtime::new(&path, Some(&dir), pool()).expect("the component loads");
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Compiled);
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let artifact = files.iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap().clone();
+    let digest = artifact.with_extension("cwasm.sha256");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&artifact), mode(&digest)), (0o700, 0o600, 0o600));
+    }
+
+    let tamper = |change: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = std::fs::read(&artifact).unwrap();
+        change(&mut bytes);
+        std::fs::write(&artifact, bytes).unwrap();
+    };
+    let recompiled = |why: &str| {
+        let runtime = load();
+        assert_eq!(*runtime.cache_outcome(), CacheOutcome::Recompiled(why.into()));
+        runtime
+    };
+    // One flipped byte in the middle of the code.
+    tamper(&|b| {
+        let mid = b.len() / 2;
+        b[mid] ^= 0x01;
+    });
+    let runtime = recompiled("the artifact does not match its digest");
+    // The recompiled component works, and the cache holds a good artifact again.
+    let storage: Arc<dyn Storage> = Arc::new(host_harness::MemoryStorage::new());
+    let plugin = TenantPlugin::new(Arc::new(runtime), storage, Tenant::new("cache"));
+    let ok = plugin.tick("ok").await.expect("runs").expect("answers");
+    assert_eq!(ok.provisioned, 0);
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+
+    tamper(&|b| b.truncate(b.len() - 1));
+    recompiled("the artifact does not match its digest");
+    std::fs::write(&digest, "0".repeat(64)).unwrap();
+    recompiled("the artifact does not match its digest");
+    std::fs::remove_file(&digest).unwrap();
+    recompiled("the artifact has no digest");
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
