@@ -1,12 +1,14 @@
 //! One engine, one compiled component, one `InstancePre` for the whole process; a fresh `Store`
 //! and instance for every call. Per-call state (`HostState`) carries the tenant's policy.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -57,6 +59,8 @@ pub struct HostState {
     pub(crate) limiter: TenantLimiter,
     /// Epoch ticks the guest has spent executing wasm in this call.
     pub(crate) cpu_ticks: u64,
+    /// The tenant's storage use as this call knows it (for the quota).
+    pub(crate) usage: crate::quota::CallUsage,
 }
 
 impl WasiView for HostState {
@@ -122,6 +126,8 @@ pub struct Runtime {
     pre: ProvisioningPre<HostState>,
     ticker_stop: Arc<AtomicBool>,
     cache_outcome: CacheOutcome,
+    /// One semaphore per tenant id: the pool instances that tenant's calls may hold at once.
+    tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl Drop for Runtime {
@@ -162,7 +168,7 @@ impl Runtime {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
-        Ok(Runtime { engine, pre, ticker_stop, cache_outcome })
+        Ok(Runtime { engine, pre, ticker_stop, cache_outcome, tenant_slots: Mutex::default() })
     }
 
     /// What loading the compiled component did (compiled, loaded from the cache, recompiled).
@@ -176,6 +182,15 @@ impl Runtime {
 
     pub(crate) fn pre(&self) -> &ProvisioningPre<HostState> {
         &self.pre
+    }
+
+    /// The tenant's share of the pool: `max_instances` permits, made at its first call.
+    pub(crate) fn tenant_slots(&self, tenant: &Tenant) -> Arc<Semaphore> {
+        let mut slots = self.tenant_slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(tenant.id.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(tenant.max_instances as usize)))
+            .clone()
     }
 
     /// A store for one call of `tenant`, with its limits, clock, HTTP policy and storage.
@@ -204,6 +219,7 @@ impl Runtime {
             tenant,
             stats,
             cpu_ticks: 0,
+            usage: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

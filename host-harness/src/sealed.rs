@@ -288,6 +288,15 @@ impl Storage for SealedStorage {
     fn scopes(&self) -> Result<Vec<(String, String)>> {
         self.inner.scopes()
     }
+
+    // Quotas count what is stored: a sealed value is 44 bytes longer than its plaintext.
+    fn usage(&self, namespace: &str) -> Result<crate::storage::Usage> {
+        self.inner.usage(namespace)
+    }
+
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        self.inner.value_sizes(namespace, bucket, keys)
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,13 @@ pub struct KeyPage {
     pub cursor: Option<u64>,
 }
 
+/// What a namespace holds, for quotas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
 /// Durable or in-memory key/value storage shared by every tenant of a host.
 pub trait Storage: Send + Sync {
     fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>>;
@@ -40,6 +47,14 @@ pub trait Storage: Send + Sync {
     /// Deletes several keys (missing keys are fine).
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         keys.iter().try_for_each(|k| self.delete(namespace, bucket, k))
+    }
+
+    /// Keys and bytes (key plus value lengths) a namespace holds, over all its buckets.
+    fn usage(&self, namespace: &str) -> Result<Usage>;
+
+    /// The stored length of each value (`None`: missing), in the order asked.
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        Ok(self.get_many(namespace, bucket, keys)?.into_iter().map(|v| v.map(|v| v.len() as u64)).collect())
     }
 
     /// Every (namespace, bucket) holding at least one key: for whole-store maintenance such as
@@ -111,6 +126,16 @@ impl Storage for MemoryStorage {
         let next = incremented(key, data.get(&scoped).map(Vec::as_slice), delta)?;
         data.insert(scoped, next.to_string().into_bytes());
         Ok(next)
+    }
+
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        let data = self.data.lock().unwrap();
+        let mut usage = Usage::default();
+        for ((_, _, k), v) in data.range(scope(namespace, "", "")..).take_while(|((n, _, _), _)| n == namespace) {
+            usage.keys += 1;
+            usage.bytes += (k.len() + v.len()) as u64;
+        }
+        Ok(usage)
     }
 
     fn scopes(&self) -> Result<Vec<(String, String)>> {
@@ -281,6 +306,27 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        let conn = self.conn.lock().unwrap();
+        let (keys, bytes): (i64, i64) = conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE namespace = ?1",
+            )?
+            .query_row([namespace], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Usage { keys: keys as u64, bytes: bytes as u64 })
+    }
+
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt =
+            conn.prepare_cached("SELECT length(value) FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
+        let mut sizes = Vec::with_capacity(keys.len());
+        for key in keys {
+            sizes.push(stmt.query_row((namespace, bucket, key), |r| r.get::<_, i64>(0)).optional()?.map(|n| n as u64));
+        }
+        Ok(sizes)
+    }
+
     fn scopes(&self) -> Result<Vec<(String, String)>> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare_cached("SELECT DISTINCT namespace, bucket FROM kv ORDER BY namespace, bucket")?;
@@ -322,6 +368,15 @@ mod tests {
         assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
         storage.delete_many("a", "", &keys).unwrap();
         assert_eq!(storage.get_many("a", "", &keys).unwrap(), vec![None, None, None]);
+
+        storage.set("c", "", "k", b"12345").unwrap();
+        storage.set("c", "x", "kk", b"1").unwrap();
+        assert_eq!(storage.usage("c").unwrap(), Usage { keys: 2, bytes: 9 });
+        assert_eq!(storage.usage("none").unwrap(), Usage::default());
+        let sizes = storage.value_sizes("c", "", &["k".into(), "missing".into()]).unwrap();
+        assert_eq!(sizes, vec![Some(5), None]);
+        storage.delete("c", "", "k").unwrap();
+        storage.delete("c", "x", "kk").unwrap();
 
         let scopes = storage.scopes().unwrap();
         let expected = [("a", ""), ("a", "x"), ("b", "")].map(|(n, b)| (n.to_string(), b.to_string()));

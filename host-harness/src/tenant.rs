@@ -147,6 +147,15 @@ pub struct Tenant {
     pub fixed_clock: Option<std::time::SystemTime>,
     /// Outbound requests one call may send; later ones are denied before anything is sent.
     pub max_requests_per_call: u32,
+    /// Storage quota: bytes (keys plus values, all buckets) and keys the tenant may hold.
+    pub max_storage_bytes: u64,
+    pub max_storage_keys: u64,
+    /// Bucket names the guest may open (the component documents `""` only); others are
+    /// `no-such-store`.
+    pub allowed_buckets: Vec<String>,
+    /// Pool instances the tenant may hold at once; more calls wait their turn (within their
+    /// call timeout), so one tenant cannot take the whole pool.
+    pub max_instances: u32,
 }
 
 impl Tenant {
@@ -166,6 +175,10 @@ impl Tenant {
             max_response_bytes: 64 * 1024 * 1024,
             fixed_clock: None,
             max_requests_per_call: 50_000,
+            max_storage_bytes: 256 * 1024 * 1024,
+            max_storage_keys: 1_000_000,
+            allowed_buckets: vec![String::new()],
+            max_instances: 8,
         }
     }
 
@@ -197,6 +210,11 @@ pub struct TenantStats {
     pub kv_writes: AtomicU64,
     /// Largest linear memory any call of this tenant reached.
     pub peak_memory_bytes: AtomicU64,
+    /// Storage writes refused by the quota.
+    pub quota_refusals: AtomicU64,
+    /// Calls of this tenant holding a pool instance now, and the most at once.
+    pub instances_in_use: AtomicU64,
+    pub peak_instances: AtomicU64,
     /// The host's log of policy refusals for this tenant (newest last, at most [`MAX_NOTES`]).
     pub notes: Mutex<VecDeque<String>>,
 }

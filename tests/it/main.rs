@@ -11,6 +11,7 @@ mod egress;
 mod faults;
 mod jco;
 mod provisioning;
+mod quotas;
 mod rig;
 mod safety;
 mod sandbox;

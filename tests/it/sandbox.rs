@@ -278,8 +278,15 @@ async fn storage_probes_see_only_the_rogue_tenants_own_data_in_sqlite() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The bucket names the rogue probes (all but its 1,000-character one).
+pub(crate) const PROBE_BUCKETS: [&str; 8] =
+    ["", "../tenant/other", "tenant/b", "tenant/victim", "/", "..", "%2e%2e/tenant/victim", "\0tenant/victim"];
+
+/// Even a tenant whose policy allows odd bucket names stays inside its own namespace.
 async fn storage_probes_see_only_the_rogue_tenants_own_data(scene: Scene) {
-    let rogue = scene.rogue(scene.rogue_tenant());
+    let mut tenant = scene.rogue_tenant();
+    tenant.allowed_buckets = PROBE_BUCKETS.map(String::from).to_vec();
+    let rogue = scene.rogue(tenant);
     rogue.tick("storage-write").await.expect("no trap").expect("the rogue writes its own marker");
 
     let targets = ["connection", "settings", "company", "rogue-marker"];
