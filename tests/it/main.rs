@@ -10,6 +10,7 @@ mod contract;
 mod egress;
 mod faults;
 mod jco;
+mod overhead;
 mod provisioning;
 mod quotas;
 mod rig;
