@@ -405,6 +405,15 @@ async fn tokens_are_sealed_at_rest_and_the_key_rotates() {
     let line = hh(&["--data-dir", d, "--key-file", missing.to_str().unwrap(), "status"], &[]).await.fails().to_owned();
     assert!(line.contains("is missing") && line.contains("sealed"), "{line}");
     assert!(!missing.exists(), "no fresh key is made for a sealed store");
+    // A key file others can read is refused, not used.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let line = hh(&["--data-dir", d, "status"], &[]).await.fails().to_owned();
+        assert!(line.contains("is readable by others"), "{line}");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     // The key given in the environment works like the file.
     let key_text = std::fs::read_to_string(&key_file).unwrap();
     hh(&["--data-dir", d, "status"], &[("HOST_HARNESS_KEY", key_text.trim())]).await.ok();
