@@ -12,6 +12,10 @@ use crate::reconcile::{JobRole, Person};
 pub const DEFAULT_BASE_URL: &str = "https://app.humaans.io/api";
 /// Humaans' largest page.
 pub const PAGE_SIZE: usize = 250;
+/// Largest `total` a list may claim. The remaining pages are planned from it, so a hostile or
+/// broken server claiming 10^11 would make the component plan (and allocate for) that many; no
+/// organisation is this large. Found by fuzzing (`fuzz/`, `humaans_responses`).
+pub const MAX_TOTAL: usize = 1_000_000;
 
 fn bad_shape(what: &str, detail: impl std::fmt::Display) -> AppError {
     AppError::Transport(Failure {
@@ -40,7 +44,11 @@ pub fn list_all<T: DeserializeOwned>(
     let sep = if path.contains('?') { '&' } else { '?' };
     let page_call = |skip: usize| Call::get(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}"));
     let first = client.send(transport, page_call(0))?.json;
-    let total = first.get("total").and_then(Value::as_u64).ok_or_else(|| bad_shape(path, "no `total`"))? as usize;
+    let total = first.get("total").and_then(Value::as_u64).ok_or_else(|| bad_shape(path, "no `total`"))?;
+    if total > MAX_TOTAL as u64 {
+        return Err(bad_shape(path, format!("`total` of {total} (more than {MAX_TOTAL})")));
+    }
+    let total = total as usize;
     let limit = first.get("limit").and_then(Value::as_u64).map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
     let (mut got, mut items) = take_items::<T>(path, first)?;
     while got < total && got > 0 {

@@ -14,6 +14,10 @@ use crate::reconcile::render::{user_name_filter, user_name_filter_unquoted, with
 pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
 /// Leapsome's largest page; servers may return fewer, which is followed.
 pub const PAGE_SIZE: usize = 5000;
+/// Largest `totalResults` a listing may claim. The remaining pages are planned from it, so a
+/// hostile or broken server claiming 10^11 would make the component plan (and allocate for) that
+/// many. Found by fuzzing (`fuzz/`, `scim_responses`).
+pub const MAX_TOTAL: usize = 1_000_000;
 /// Leapsome allows 30 requests a second ("when making requests in parallel").
 pub const REQUESTS_PER_SECOND: u32 = 30;
 
@@ -40,7 +44,11 @@ fn resources(page: &Value) -> Result<Vec<RemoteUser>, AppError> {
 pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<RemoteUser>, AppError> {
     let page_call = |start: usize| Call::get(format!("/Users?startIndex={start}&count={PAGE_SIZE}"));
     let first = client.send(t, page_call(1))?.json;
-    let total = first.get("totalResults").and_then(Value::as_u64).ok_or_else(|| bad_shape("no totalResults"))? as usize;
+    let total = first.get("totalResults").and_then(Value::as_u64).ok_or_else(|| bad_shape("no totalResults"))?;
+    if total > MAX_TOTAL as u64 {
+        return Err(bad_shape(format!("totalResults of {total} (more than {MAX_TOTAL})")));
+    }
+    let total = total as usize;
     let mut users = resources(&first)?;
     let per_page = first.get("Resources").and_then(Value::as_array).map_or(0, Vec::len);
     let mut seen = per_page;

@@ -19,6 +19,24 @@ pub struct SplitUrl {
     pub path_with_query: String,
 }
 
+impl SplitUrl {
+    /// The host: no port, no IPv6 brackets.
+    pub fn host(&self) -> &str {
+        match self.authority.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(rest),
+            None => self.authority.split(':').next().unwrap_or(&self.authority),
+        }
+    }
+
+    /// Whether the host is loopback, decided by parsing: `localhost` or an IP literal in
+    /// `127.0.0.0/8` or `::1` (IPv4-mapped too). A name such as `127.evil.example` is not.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host();
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+    }
+}
+
 /// Splits `http(s)://authority[/path][?query][#fragment]`.
 ///
 /// Error messages never repeat the URL (a query string could carry something sensitive).
@@ -157,6 +175,36 @@ mod tests {
         ] {
             assert!(split_url(url).is_err(), "accepted {url:?}");
         }
+    }
+
+    #[test]
+    fn loopback_is_decided_by_parsing_the_host() {
+        let loopback = |url: &str| split_url(url).unwrap().is_loopback();
+        for yes in [
+            "http://127.0.0.1:8081/api",
+            "http://127.8.9.10/",
+            "http://localhost:1/",
+            "http://LOCALHOST/",
+            "http://[::1]:8081/x",
+            "http://[::1]/x",
+            "http://[::ffff:127.0.0.1]:80/",
+        ] {
+            assert!(loopback(yes), "{yes} is loopback");
+        }
+        for no in [
+            "http://127.evil.example/api",
+            "http://127.0.0.1.evil.example/",
+            "http://localhost.evil.example/",
+            "http://localhostx/",
+            "http://[::2]/",
+            "http://10.0.0.1/",
+            "https://api.leapsome.com/",
+            "http://127.1/",
+        ] {
+            assert!(!loopback(no), "{no} is not loopback");
+        }
+        assert_eq!(split_url("http://[::1]:8081/x").unwrap().host(), "::1");
+        assert_eq!(split_url("http://a.example:8081/x").unwrap().host(), "a.example");
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct Global {
     /// The component file. Default: built from this workspace.
     #[arg(long, global = true, value_name = "FILE", env = "HUMAANS_LEAPSOME_COMPONENT")]
     pub component: Option<PathBuf>,
+    /// The host key sealing stored tokens (32 bytes, base64 or hex; created owner-only if missing
+    /// on first use). Default: host.key in the data directory. HOST_HARNESS_KEY (the key itself)
+    /// takes precedence.
+    #[arg(long, global = true, value_name = "FILE", env = "HOST_HARNESS_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +72,15 @@ pub enum Command {
     Mock(MockArgs),
     /// Measure sync speed, request counts, instantiation and memory against the mocks.
     Bench(BenchArgs),
+    /// Re-seal every stored secret under a new host key.
+    RotateKey(RotateKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RotateKeyArgs {
+    /// The new key (created owner-only if missing). Stop other host-harness processes first.
+    #[arg(long, value_name = "FILE")]
+    pub new_key_file: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! The tenant's outbound HTTP policy, as a `WasiHttpHooks`: the only egress gate a component has
-//! (wasi:http does not go through wasi:sockets). Requests off the allow-list are refused before
-//! anything is sent; allowed ones get clamped timeouts and a response-size cap.
+//! (wasi:http does not go through wasi:sockets). Requests off the allow-list (scheme, host and
+//! port) or over the per-call request cap are refused before anything is sent; allowed ones are
+//! resolved and address-checked by `egress.rs`, and get clamped timeouts and a response-size cap.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,11 +15,14 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::tenant::{Tenant, TenantStats};
+use crate::egress::{self, Refusal};
+use crate::tenant::{AllowedHost, Scheme, Tenant, TenantStats};
 
 pub struct TenantHttpHooks {
     pub tenant: Arc<Tenant>,
     pub stats: Arc<TenantStats>,
+    /// Requests this call has sent (one store is one call).
+    pub sent: u32,
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -38,13 +42,21 @@ impl TenantHttpHooks {
         }
     }
 
-    fn allowed(&self, uri: &http::Uri) -> bool {
-        let Some(host) = uri.host() else { return false };
-        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
-            Some("http") => 80,
-            _ => 443,
-        });
-        self.tenant.allows(host.trim_start_matches('[').trim_end_matches(']'), port)
+    /// The allow-list entry for this URI, if any (scheme, host and port must all match).
+    fn allowed(&self, uri: &http::Uri) -> Option<AllowedHost> {
+        let scheme = match uri.scheme_str()? {
+            s if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            s if s.eq_ignore_ascii_case("http") => Scheme::Http,
+            _ => return None,
+        };
+        let port = uri.port_u16().unwrap_or(scheme.default_port());
+        self.tenant.allowed(scheme, uri.host()?, port).cloned()
+    }
+
+    fn deny(&self, why: String) -> SendFuture {
+        self.stats.http_denied.fetch_add(1, Ordering::Relaxed);
+        self.stats.note(why);
+        Box::new(async { Err(Error::HttpRequestDenied) })
     }
 }
 
@@ -55,15 +67,32 @@ impl WasiHttpHooks for TenantHttpHooks {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> SendFuture {
-        if !self.allowed(request.uri()) {
-            self.stats.http_denied.fetch_add(1, Ordering::Relaxed);
-            return Box::new(async { Err(Error::HttpRequestDenied) });
+        let Some(entry) = self.allowed(request.uri()) else {
+            // The URI is not echoed: its query could carry something sensitive.
+            return self.deny("http request denied: scheme, host or port not on the allow-list".into());
+        };
+        if self.sent >= self.tenant.max_requests_per_call {
+            let cap = self.tenant.max_requests_per_call;
+            return self.deny(format!("http request denied: quota of {cap} requests per call reached"));
         }
-        self.stats.http_requests.fetch_add(1, Ordering::Relaxed);
+        self.sent += 1;
         let options = self.clamped(options);
         let cap = self.tenant.max_response_bytes;
+        let tenant = self.tenant.clone();
+        let stats = self.stats.clone();
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let addrs = match egress::addresses(&tenant, &entry).await {
+                Ok(addrs) => addrs,
+                Err(Refusal::Unresolved) => return Err(Error::DnsError { rcode: None, info_code: None }),
+                Err(Refusal::NonPublicAddress) => {
+                    stats.http_denied.fetch_add(1, Ordering::Relaxed);
+                    stats.note(format!("http request denied: {} resolves to a non-public address", entry.host));
+                    return Err(Error::DestinationIpProhibited);
+                }
+            };
+            stats.http_requests.fetch_add(1, Ordering::Relaxed);
+            let use_tls = entry.scheme == Scheme::Https;
+            let (response, io) = egress::send(request, options, addrs, entry.host.clone(), use_tls).await?;
             let declared = response
                 .headers()
                 .get(http::header::CONTENT_LENGTH)

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use wasmtime::component::Resource;
 
+use crate::quota::COUNTER_BYTES;
 use crate::runtime::HostState;
 
 pub mod bindings {
@@ -27,9 +28,6 @@ pub struct Bucket {
     name: String,
 }
 
-/// Bucket names the guest may open; anything else is `no-such-store`. Longer names are refused so
-/// a guest cannot use bucket names as a side channel for unbounded data.
-const MAX_BUCKET_NAME: usize = 64;
 /// Keys per `list-keys` page.
 const LIST_PAGE: usize = 1000;
 /// Largest key and value a guest may store.
@@ -44,11 +42,24 @@ impl HostState {
     fn bucket_name(&self, bucket: &Resource<Bucket>) -> wasmtime::Result<String> {
         Ok(self.table.get(bucket)?.name.clone())
     }
+
+    /// The outcome of a write the quota admitted; a failed one leaves the usage unknown.
+    fn written<T>(&mut self, result: anyhow::Result<T>) -> Result<T, Error> {
+        if result.is_err() {
+            self.forget_usage();
+        }
+        result.map_err(storage_error)
+    }
 }
 
 impl store::Host for HostState {
+    /// Only the bucket names in the tenant's policy open (the component uses `""`); anything
+    /// else is `no-such-store`, so bucket names are neither a side channel nor a way around the
+    /// quota.
     fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<Bucket>, Error>> {
-        if identifier.len() > MAX_BUCKET_NAME {
+        if !self.tenant.allowed_buckets.contains(&identifier) {
+            let shown: String = identifier.chars().take(64).collect();
+            self.stats.note(format!("bucket {shown:?} refused: not in the tenant's allowed buckets"));
             return Ok(Err(Error::NoSuchStore));
         }
         Ok(Ok(self.table.push(Bucket { name: identifier })?))
@@ -67,13 +78,17 @@ impl store::HostBucket for HostState {
         if let Some(e) = too_large(&key, &value) {
             return Ok(Err(e));
         }
+        if let Err(e) = self.admit_writes(&name, &[(&key, value.len() as u64)]) {
+            return Ok(Err(e));
+        }
         self.stats.kv_writes.fetch_add(1, Ordering::Relaxed);
-        Ok(self.storage.set(&self.tenant.storage_namespace, &name, &key, &value).map_err(storage_error))
+        Ok(self.written(self.storage.set(&self.tenant.storage_namespace, &name, &key, &value)))
     }
 
     fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<(), Error>> {
         let name = self.bucket_name(&bucket)?;
         self.stats.kv_writes.fetch_add(1, Ordering::Relaxed);
+        self.forget_usage();
         Ok(self.storage.delete(&self.tenant.storage_namespace, &name, &key).map_err(storage_error))
     }
 
@@ -126,8 +141,15 @@ impl atomics::Host for HostState {
         if let Some(e) = too_large(&key, &[]) {
             return Ok(Err(e));
         }
+        if let Err(e) = self.admit_writes(&name, &[(&key, COUNTER_BYTES)]) {
+            return Ok(Err(e));
+        }
         self.stats.kv_writes.fetch_add(1, Ordering::Relaxed);
-        Ok(self.storage.increment(&self.tenant.storage_namespace, &name, &key, delta).map_err(storage_error))
+        let result = self.storage.increment(&self.tenant.storage_namespace, &name, &key, delta);
+        if let Ok(value) = &result {
+            self.settle_counter(*value);
+        }
+        Ok(self.written(result))
     }
 }
 
@@ -161,8 +183,12 @@ impl batch::Host for HostState {
         if let Some(e) = key_values.iter().find_map(|(k, v)| too_large(k, v)) {
             return Ok(Err(e));
         }
+        let sizes: Vec<(&str, u64)> = key_values.iter().map(|(k, v)| (k.as_str(), v.len() as u64)).collect();
+        if let Err(e) = self.admit_writes(&name, &sizes) {
+            return Ok(Err(e));
+        }
         self.stats.kv_writes.fetch_add(key_values.len() as u64, Ordering::Relaxed);
-        Ok(self.storage.set_many(&self.tenant.storage_namespace, &name, &key_values).map_err(storage_error))
+        Ok(self.written(self.storage.set_many(&self.tenant.storage_namespace, &name, &key_values)))
     }
 
     fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> wasmtime::Result<Result<(), Error>> {
@@ -171,6 +197,7 @@ impl batch::Host for HostState {
             return Ok(Err(e));
         }
         self.stats.kv_writes.fetch_add(keys.len() as u64, Ordering::Relaxed);
+        self.forget_usage();
         Ok(self.storage.delete_many(&self.tenant.storage_namespace, &name, &keys).map_err(storage_error))
     }
 }

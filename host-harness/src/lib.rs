@@ -3,19 +3,24 @@
 
 pub mod bench;
 mod bindings;
+pub mod cache;
 pub mod cli;
 pub mod component;
 pub mod demo;
+pub mod egress;
 pub mod http_policy;
 mod keyvalue;
 pub mod mock_cmd;
 pub mod operator;
 pub mod plugin;
+mod quota;
 pub mod runtime;
+pub mod sealed;
 pub mod storage;
 pub mod tenant;
 
 pub use plugin::{CallError, TenantPlugin, api};
 pub use runtime::{PoolSize, Runtime};
-pub use storage::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage};
-pub use tenant::{AllowedHost, Tenant, TenantStats};
+pub use sealed::{HostKey, KeySource, SealedStorage};
+pub use storage::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
+pub use tenant::{AllowedHost, Scheme, Tenant, TenantStats};

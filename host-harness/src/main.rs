@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => return demo::run(&global, args).await,
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
+        Command::RotateKey(args) => operator::rotate_key(&global, &args)?,
         Command::Connect(args) => {
             let host = operator::Host::open(&global)?;
             operator::connect(&host, args).await?

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
 use crate::plugin::api::{self, IntegrationError};
-use crate::{AllowedHost, PoolSize, Runtime, Storage, Tenant, TenantPlugin};
+use crate::{AllowedHost, HostKey, KeySource, PoolSize, Runtime, Scheme, SealedStorage, Storage, Tenant, TenantPlugin};
 
 /// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
 const HOST_NAMESPACE: &str = "host";
@@ -19,7 +19,28 @@ const POLICY_BUCKET: &str = "tenant-policy";
 
 #[derive(Serialize, Deserialize, Default)]
 struct StoredPolicy {
+    /// Where the tenant may send requests: scheme, host and port.
+    #[serde(default)]
+    egress: Vec<AllowedHost>,
+    /// The format before egress was checked by scheme: (host, port) pairs. Read as https, and
+    /// also http for local entries (loopback literals, `localhost`), which is what `connect`
+    /// accepted then; rewritten in the new format by the next `connect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     allowed_hosts: Vec<(String, u16)>,
+}
+
+impl StoredPolicy {
+    fn entries(&self) -> Vec<AllowedHost> {
+        let mut all = self.egress.clone();
+        for (host, port) in &self.allowed_hosts {
+            let https = AllowedHost::new(Scheme::Https, host, *port);
+            if https.names_a_local_address() {
+                all.push(AllowedHost::new(Scheme::Http, host, *port));
+            }
+            all.push(https);
+        }
+        all
+    }
 }
 
 pub struct Host {
@@ -38,10 +59,78 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
+/// Opens the data directory's store with its secrets sealed under the host key.
+pub fn open_storage(global: &Global) -> Result<(SealedStorage, KeySource)> {
+    let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
+    let raw: Arc<dyn Storage> = crate::storage::open_store(global.store.as_deref(), &dir)?;
+    let (key, source) = host_key(global, &dir, &*raw)?;
+    Ok((SealedStorage::open(raw, key, &source)?, source))
+}
+
+/// The host key: `HOST_HARNESS_KEY`, else the key file (created on first use, but never for a
+/// store that is already sealed: a lost key must be an error, not a fresh key that opens nothing).
+fn host_key(global: &Global, dir: &std::path::Path, raw: &dyn Storage) -> Result<(HostKey, KeySource)> {
+    if let Some(text) = std::env::var_os("HOST_HARNESS_KEY").filter(|v| !v.is_empty()) {
+        let text = text.to_str().ok_or_else(|| anyhow!("HOST_HARNESS_KEY is not valid text"))?;
+        return Ok((HostKey::parse(text).context("HOST_HARNESS_KEY")?, KeySource::Env));
+    }
+    let (path, default) = match &global.key_file {
+        Some(path) => (path.clone(), false),
+        None => (dir.join("host.key"), true),
+    };
+    let source = KeySource::File { path: path.clone(), default };
+    if path.exists() {
+        check_private(&path)?;
+        return Ok((HostKey::read(&path)?, source));
+    }
+    if SealedStorage::is_sealed(raw)? {
+        bail!(
+            "the key file {} is missing and this data directory's secrets are sealed: pass the key with --key-file or HOST_HARNESS_KEY",
+            path.display()
+        );
+    }
+    Ok((HostKey::create(&path)?, source))
+}
+
+fn check_private(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            bail!("the key file {} is readable by others: chmod 600 it", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `rotate-key`: re-seals every secret under the key in `--new-key-file`. When the data
+/// directory's own key file was in use, it is replaced by the new key, so nothing else changes.
+pub fn rotate_key(global: &Global, args: &cli::RotateKeyArgs) -> Result<Value> {
+    let (sealed, source) = open_storage(global)?;
+    let path = &args.new_key_file;
+    let new = if path.exists() {
+        check_private(path)?;
+        HostKey::read(path)?
+    } else {
+        HostKey::create(path)?
+    };
+    let (_, count) = sealed.rotate(new.clone())?;
+    let next = match &source {
+        KeySource::File { path: own, default: true } => {
+            new.write(own, true)?;
+            format!("{} now holds the new key", own.display())
+        }
+        KeySource::File { .. } => format!("from now on pass --key-file {}", path.display()),
+        KeySource::Env => format!("from now on set HOST_HARNESS_KEY to the key in {}", path.display()),
+    };
+    Ok(json!({ "rotated_secrets": count, "new_key_file": path.display().to_string(), "next": next }))
+}
+
 impl Host {
     pub fn open(global: &Global) -> Result<Host> {
         let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
-        let storage = crate::storage::open_store(global.store.as_deref(), &dir)?;
+        let storage: Arc<dyn Storage> = Arc::new(open_storage(global)?.0);
         let component = match &global.component {
             Some(path) => path.clone(),
             None => crate::component::component_path()?,
@@ -61,16 +150,16 @@ impl Host {
         self.storage.set(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant, &serde_json::to_vec(policy)?)
     }
 
-    pub fn plugin_with(&self, hosts: &[(String, u16)]) -> TenantPlugin {
+    pub fn plugin_with(&self, hosts: &[AllowedHost]) -> TenantPlugin {
         let mut tenant = Tenant::new(&self.global.tenant);
-        for (h, p) in hosts {
-            tenant = tenant.allow(AllowedHost::new(h, *p));
+        for h in hosts {
+            tenant = tenant.allow(h.clone());
         }
         TenantPlugin::new(self.runtime.clone(), self.storage.clone(), tenant)
     }
 
     pub fn plugin(&self) -> Result<TenantPlugin> {
-        Ok(self.plugin_with(&self.policy()?.allowed_hosts))
+        Ok(self.plugin_with(&self.policy()?.entries()))
     }
 }
 
@@ -119,17 +208,16 @@ pub fn done<T>(r: Result<Result<T, IntegrationError>, crate::CallError>) -> Resu
     }
 }
 
-fn parse_allow_host(s: &str) -> Result<(String, u16)> {
+/// `HOST[:PORT]` is https; `http://HOST[:PORT]` (or any URL) names its scheme.
+fn parse_allow_host(s: &str) -> Result<AllowedHost> {
     let url = if s.contains("://") { s.to_owned() } else { format!("https://{s}") };
-    let h = AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))?;
-    Ok((h.host, h.port))
+    AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))
 }
 
 pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     let mut hosts = Vec::new();
     for url in [&args.humaans_url, &args.scim_url] {
-        let h = AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?;
-        hosts.push((h.host, h.port));
+        hosts.push(AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?);
     }
     for extra in &args.allow_host {
         hosts.push(parse_allow_host(extra)?);
@@ -146,7 +234,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    host.save_policy(&StoredPolicy { allowed_hosts: hosts.clone() })?;
+    host.save_policy(&StoredPolicy { egress: hosts.clone(), allowed_hosts: Vec::new() })?;
     Ok(json!({
         "connected": true,
         "tenant": host.global.tenant,
@@ -155,7 +243,7 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
         "scim_url": report.scim_base_url,
         "scim_users": report.scim_users,
         "warnings": report.warnings,
-        "allowed_hosts": hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
+        "allowed_hosts": hosts.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }))
 }
 

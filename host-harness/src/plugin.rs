@@ -57,11 +57,26 @@ type CallResult<T> = Result<Result<T, api::IntegrationError>, CallError>;
 
 macro_rules! call_export {
     ($self:ident, $method:ident ( $($arg:expr),* )) => {{
+        // Waiting for one of the tenant's instance slots counts against the call's time.
+        let deadline = tokio::time::Instant::now() + $self.tenant.call_timeout;
+        let _slot = $self.slot(deadline).await?;
         let (mut store, instance) = $self.instantiate().await?;
         let future = instance.humaans_integration_integration().$method(&mut store, $($arg),*);
-        let outcome = tokio::time::timeout($self.tenant.call_timeout, future).await;
+        let outcome = tokio::time::timeout_at(deadline, future).await;
         $self.finish(&store, outcome)
     }};
+}
+
+/// One of the tenant's instance slots, held for a call; counted in the tenant's stats.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    stats: Arc<TenantStats>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.stats.instances_in_use.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl TenantPlugin {
@@ -113,7 +128,20 @@ impl TenantPlugin {
     /// Creates this tenant's store and instance and drops them without calling anything: the
     /// fixed cost every call pays before the guest runs (the benchmark times it).
     pub async fn instantiate_only(&self) -> Result<(), CallError> {
+        let _slot = self.slot(tokio::time::Instant::now() + self.tenant.call_timeout).await?;
         self.instantiate().await.map(drop)
+    }
+
+    /// Waits (until `deadline`) for one of the tenant's `max_instances` slots.
+    async fn slot(&self, deadline: tokio::time::Instant) -> Result<Slot, CallError> {
+        let slots = self.runtime.tenant_slots(&self.tenant);
+        let permit = match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
+            Err(_) => return Err(CallError::TimedOut),
+            Ok(permit) => permit.map_err(|_| CallError::Instantiation("the tenant's slots are closed".into()))?,
+        };
+        let now = self.stats.instances_in_use.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.peak_instances.fetch_max(now, Ordering::Relaxed);
+        Ok(Slot { _permit: permit, stats: self.stats.clone() })
     }
 
     async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {

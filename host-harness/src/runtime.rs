@@ -1,18 +1,21 @@
 //! One engine, one compiled component, one `InstancePre` for the whole process; a fresh `Store`
 //! and instance for every call. Per-call state (`HostState`) carries the tenant's policy.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::ProvisioningPre;
+use crate::cache::CacheOutcome;
 use crate::http_policy::TenantHttpHooks;
 use crate::storage::Storage;
 use crate::tenant::{Tenant, TenantStats};
@@ -56,6 +59,8 @@ pub struct HostState {
     pub(crate) limiter: TenantLimiter,
     /// Epoch ticks the guest has spent executing wasm in this call.
     pub(crate) cpu_ticks: u64,
+    /// The tenant's storage use as this call knows it (for the quota).
+    pub(crate) usage: crate::quota::CallUsage,
 }
 
 impl WasiView for HostState {
@@ -120,6 +125,9 @@ pub struct Runtime {
     engine: Engine,
     pre: ProvisioningPre<HostState>,
     ticker_stop: Arc<AtomicBool>,
+    cache_outcome: CacheOutcome,
+    /// One semaphore per tenant id: the pool instances that tenant's calls may hold at once.
+    tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl Drop for Runtime {
@@ -145,7 +153,7 @@ impl Runtime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = wt(Engine::new(&config)).context("cannot create the wasm engine")?;
 
-        let component = load_component(&engine, component_path, cache_dir)?;
+        let (component, cache_outcome) = crate::cache::load(&engine, component_path, cache_dir)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         wt(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
@@ -160,7 +168,12 @@ impl Runtime {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
-        Ok(Runtime { engine, pre, ticker_stop })
+        Ok(Runtime { engine, pre, ticker_stop, cache_outcome, tenant_slots: Mutex::default() })
+    }
+
+    /// What loading the compiled component did (compiled, loaded from the cache, recompiled).
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        &self.cache_outcome
     }
 
     pub fn engine(&self) -> &Engine {
@@ -169,6 +182,15 @@ impl Runtime {
 
     pub(crate) fn pre(&self) -> &ProvisioningPre<HostState> {
         &self.pre
+    }
+
+    /// The tenant's share of the pool: `max_instances` permits, made at its first call.
+    pub(crate) fn tenant_slots(&self, tenant: &Tenant) -> Arc<Semaphore> {
+        let mut slots = self.tenant_slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(tenant.id.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(tenant.max_instances as usize)))
+            .clone()
     }
 
     /// A store for one call of `tenant`, with its limits, clock, HTTP policy and storage.
@@ -190,13 +212,14 @@ impl Runtime {
         let state = HostState {
             wasi: wasi.build(),
             http,
-            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone() },
+            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone(), sent: 0 },
             table,
             storage,
             limiter: TenantLimiter { limit: tenant.memory_limit_bytes, peak: 0, hit: false },
             tenant,
             stats,
             cpu_ticks: 0,
+            usage: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -228,39 +251,6 @@ fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
             }
         })
         .expect("spawn the epoch ticker");
-}
-
-/// Loads the compiled form of the component from the cache when it matches this engine and these
-/// bytes; otherwise compiles and stores it. Compilation costs far more than a test.
-fn load_component(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the component {}", path.display()))?;
-    let Some(cache_dir) = cache_dir else {
-        return wt(Component::new(engine, &bytes)).context("cannot compile the component");
-    };
-    let cached = cache_path(engine, &bytes, cache_dir);
-    if cached.exists() {
-        // SAFETY: the file is one this function wrote with `precompile_component` for an engine
-        // with the same compatibility hash; it lives in a directory the operator owns.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
-            return Ok(component);
-        }
-    }
-    let compiled = wt(engine.precompile_component(&bytes)).context("cannot compile the component")?;
-    std::fs::create_dir_all(cache_dir).ok();
-    let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, &compiled).is_ok() {
-        let _ = std::fs::rename(&tmp, &cached);
-    }
-    // SAFETY: the bytes were produced just now by this engine.
-    wt(unsafe { Component::deserialize(engine, &compiled) }).context("cannot load the compiled component")
-}
-
-fn cache_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    dir.join(format!("component-{:016x}.cwasm", hasher.finish()))
 }
 
 /// wasmtime's error type is its own (not anyhow's); convert at the boundary.

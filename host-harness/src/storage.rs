@@ -27,6 +27,13 @@ pub struct KeyPage {
     pub cursor: Option<u64>,
 }
 
+/// What a namespace holds, for quotas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
 /// Durable or in-memory key/value storage shared by every tenant of a host.
 pub trait Storage: Send + Sync {
     fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>>;
@@ -54,6 +61,18 @@ pub trait Storage: Send + Sync {
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         keys.iter().try_for_each(|k| self.delete(namespace, bucket, k))
     }
+
+    /// Keys and bytes (key plus value lengths) a namespace holds, over all its buckets.
+    fn usage(&self, namespace: &str) -> Result<Usage>;
+
+    /// The stored length of each value (`None`: missing), in the order asked.
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        Ok(self.get_many(namespace, bucket, keys)?.into_iter().map(|v| v.map(|v| v.len() as u64)).collect())
+    }
+
+    /// Every (namespace, bucket) holding at least one key: for whole-store maintenance such as
+    /// re-sealing secrets under a new host key.
+    fn scopes(&self) -> Result<Vec<(String, String)>>;
 }
 
 /// The counter after adding `delta` to the stored `value` (absent = 0).
@@ -136,6 +155,23 @@ impl Storage for MemoryStorage {
         data.insert(scoped, next.to_string().into_bytes());
         Ok(next)
     }
+
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        let data = self.data.lock().unwrap();
+        let mut usage = Usage::default();
+        for ((_, _, k), v) in data.range(scope(namespace, "", "")..).take_while(|((n, _, _), _)| n == namespace) {
+            usage.keys += 1;
+            usage.bytes += (k.len() + v.len()) as u64;
+        }
+        Ok(usage)
+    }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        let data = self.data.lock().unwrap();
+        let mut scopes: Vec<(String, String)> = data.keys().map(|(n, b, _)| (n.clone(), b.clone())).collect();
+        scopes.dedup();
+        Ok(scopes)
+    }
 }
 
 /// SQLite storage in one database file: the default, durable across host restarts.
@@ -166,7 +202,7 @@ impl SqliteStorage {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -296,6 +332,34 @@ impl Storage for SqliteStorage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        let conn = self.conn.lock().unwrap();
+        let (keys, bytes): (i64, i64) = conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE namespace = ?1",
+            )?
+            .query_row([namespace], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Usage { keys: keys as u64, bytes: bytes as u64 })
+    }
+
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt =
+            conn.prepare_cached("SELECT length(value) FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
+        let mut sizes = Vec::with_capacity(keys.len());
+        for key in keys {
+            sizes.push(stmt.query_row((namespace, bucket, key), |r| r.get::<_, i64>(0)).optional()?.map(|n| n as u64));
+        }
+        Ok(sizes)
+    }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT namespace, bucket FROM kv ORDER BY namespace, bucket")?;
+        let scopes = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(scopes)
     }
 }
 

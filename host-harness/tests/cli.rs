@@ -125,6 +125,8 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
         .env_remove("LEAPSOME_SCIM_TOKEN")
         .env_remove("HOST_HARNESS_DATA_DIR")
         .env_remove("HOST_HARNESS_STORE")
+        .env_remove("HOST_HARNESS_KEY")
+        .env_remove("HOST_HARNESS_KEY_FILE")
         .env("HUMAANS_LEAPSOME_COMPONENT", component())
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
@@ -349,11 +351,103 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
     clean_up(&scratch_root().join("fresh"));
 }
 
+/// Every byte under the data directory (the database, its WAL and journals, the key file).
+fn bytes_under(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Tokens at rest are sealed under the host key: a copy of the data directory (with the key file
+/// left behind) reveals no token; a wrong or missing key is a one-line error, never garbage;
+/// `rotate-key` re-seals and the old key stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_sealed_at_rest_and_the_key_rotates() {
+    let m = mocks(6, 3).await;
+    let data = data_dir("sealed");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
+    let key_file = data.join("host.key");
+    #[cfg(unix)]
+    assert_eq!(mode(&key_file), 0o600, "the key file is created owner-only");
+    for secret in [HUMAANS_SECRET, SCIM_SECRET] {
+        assert!(!contains(&bytes_under(&data), secret), "{secret} lies in the data directory in plain text");
+    }
+    // A copy of the database, read with no key at all: the stored connection is ciphertext.
+    let raw = SqliteStorage::open(&data.join("host.db")).unwrap();
+    let stored = raw.get("tenant/default", "", "connection").unwrap().expect("a stored connection");
+    assert!(stored.starts_with(b"hhs1") && !contains(&stored, "token"), "{}", String::from_utf8_lossy(&stored));
+    drop(raw);
+    hh(&["--data-dir", d, "status"], &[]).await.ok();
+
+    // A wrong key (file or environment), a malformed one, a missing one: one clear line each.
+    let other = scratch("sealed-other");
+    std::fs::create_dir_all(&other).unwrap();
+    let wrong = other.join("wrong.key");
+    host_harness::HostKey::create(&wrong).unwrap();
+    let w = wrong.to_str().unwrap();
+    let line = hh(&["--data-dir", d, "--key-file", w, "status"], &[]).await.fails().to_owned();
+    assert!(line.contains("does not hold the key this data directory's secrets were sealed with"), "{line}");
+    let wrong_env = [("HOST_HARNESS_KEY", "0000000000000000000000000000000000000000000000000000000000000000")];
+    let line = hh(&["--data-dir", d, "status"], &wrong_env).await.fails().to_owned();
+    assert!(line.contains("HOST_HARNESS_KEY does not hold the key"), "{line}");
+    let line = hh(&["--data-dir", d, "status"], &[("HOST_HARNESS_KEY", "not-a-key")]).await.fails().to_owned();
+    assert!(line.contains("HOST_HARNESS_KEY") && line.contains("base64"), "{line}");
+    let missing = other.join("missing.key");
+    let line = hh(&["--data-dir", d, "--key-file", missing.to_str().unwrap(), "status"], &[]).await.fails().to_owned();
+    assert!(line.contains("is missing") && line.contains("sealed"), "{line}");
+    assert!(!missing.exists(), "no fresh key is made for a sealed store");
+    // A key file others can read is refused, not used.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let line = hh(&["--data-dir", d, "status"], &[]).await.fails().to_owned();
+        assert!(line.contains("is readable by others"), "{line}");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // The key given in the environment works like the file.
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    hh(&["--data-dir", d, "status"], &[("HOST_HARNESS_KEY", key_text.trim())]).await.ok();
+
+    // Rotation: the data directory's key file takes the new key; the old key no longer opens.
+    let old = other.join("old.key");
+    std::fs::copy(&key_file, &old).unwrap();
+    let new = other.join("new.key");
+    let n = new.to_str().unwrap();
+    let rotated = hh(&["--data-dir", d, "--json", "rotate-key", "--new-key-file", n], &[]).await.ok().unwrap();
+    assert_eq!(rotated["rotated_secrets"], 1, "{rotated}");
+    assert_eq!(std::fs::read(&key_file).unwrap(), std::fs::read(&new).unwrap());
+    #[cfg(unix)]
+    assert_eq!((mode(&key_file), mode(&new)), (0o600, 0o600));
+    let line = hh(&["--data-dir", d, "--key-file", old.to_str().unwrap(), "status"], &[]).await.fails().to_owned();
+    assert!(line.contains("does not hold the key"), "{line}");
+    hh(&["--data-dir", d, "sync-all"], &[]).await.ok();
+    hh(&["--data-dir", d, "--key-file", n, "status"], &[]).await.ok();
+    for secret in [HUMAANS_SECRET, SCIM_SECRET] {
+        assert!(!contains(&bytes_under(&data), secret), "{secret} in plain text after rotation");
+    }
+    assert_one_account_each(&m);
+    clean_up(&data);
+    clean_up(&other);
+}
+
 #[tokio::test]
 async fn every_subcommand_has_help() {
     let top = hh(&["--help"], &[]).await;
     top.ok();
-    let subcommands = ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench"];
+    let subcommands =
+        ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench", "rotate-key"];
     for sub in subcommands {
         assert!(top.stdout.contains(sub), "{sub} missing from --help: {}", top.stdout);
         // With tokens in the environment, help shows that the variables exist, never their values.

@@ -32,9 +32,8 @@ fn check_url(field: &str, url: Option<String>, default: &str) -> Result<String, 
     let url = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).unwrap_or_else(|| default.to_owned());
     let split = split_url(&url).map_err(|e| AppError::invalid(field, e))?;
     if split.scheme == UrlScheme::Http {
-        let host = split.authority.rsplit_once(':').map_or(split.authority.as_str(), |(h, _)| h);
-        let loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
-        if !loopback {
+        // Decided by parsing the host, never by its spelling: `127.evil.example` is a name.
+        if !split.is_loopback() {
             return Err(AppError::invalid(
                 field,
                 "must use https:// (plain http is accepted for loopback addresses only)",

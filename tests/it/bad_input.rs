@@ -159,3 +159,35 @@ async fn ids_that_do_not_exist_are_typed_errors() {
         matches!(plugin.tick("not a time").await.unwrap(), Err(IntegrationError::InvalidInput(f)) if f.field == "now")
     );
 }
+
+/// A service claiming an absurd total (10^11) is a typed error naming it, not a plan of 10^11
+/// pages that runs the component out of memory (found by fuzzing: `fuzz/`, both response targets).
+#[tokio::test]
+async fn an_absurd_list_total_is_a_typed_error_not_an_out_of_memory_trap() {
+    let rig = Rig::start().await;
+    hire(&rig, "Ada", "Lovelace", "CTO", "Engineering", None);
+    let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
+    let claims = [
+        (
+            Service::Scim,
+            "/scim/v1/Users",
+            r#"{"totalResults":100000000000,"Resources":[{"id":"u1","userName":"x@acme.test"}]}"#,
+        ),
+        (Service::Humaans, "/api/people", r#"{"total":100000000000,"limit":1,"skip":0,"data":[]}"#),
+    ];
+    for (service, path, body) in claims {
+        let fault = Fault::Raw { status: 200, content_type: "application/json".into(), body: body.into() };
+        let control = if service == Service::Scim { rig.leapsome.control() } else { rig.humaans.control() };
+        control.add_fault(FaultRule::new(Some("GET"), path, fault, 1));
+        match plugin.sync_all(sync_options(false, None)).await.expect("no trap") {
+            Err(IntegrationError::Transport(f)) => {
+                assert_eq!(f.service, service);
+                assert!(f.message.contains("100000000000") && f.message.contains("more than 1000000"), "{}", f.message);
+            }
+            other => panic!("{service:?}: expected a transport error, got {other:?}"),
+        }
+        control.clear_faults();
+    }
+    let report = sync_ok(&plugin, false, None).await;
+    assert_eq!(report.created, 1, "{report:?}");
+}

@@ -7,9 +7,12 @@ mod support;
 
 mod bad_input;
 mod contract;
+mod egress;
 mod faults;
 mod jco;
+mod overhead;
 mod provisioning;
+mod quotas;
 mod rig;
 mod safety;
 mod sandbox;

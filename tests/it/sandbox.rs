@@ -40,7 +40,7 @@ fn rogue_path() -> PathBuf {
 }
 
 /// The rogue component, loaded by the same host code as the real one (its own `Runtime`).
-fn rogue_runtime() -> Arc<Runtime> {
+pub(crate) fn rogue_runtime() -> Arc<Runtime> {
     static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
@@ -55,16 +55,16 @@ const VICTIM: &str = "victim";
 
 /// A victim tenant running the real component (connected, configured, three people in Humaans)
 /// and a rogue tenant on the same storage, allowed to reach mock Humaans only.
-struct Scene {
-    rig: Rig,
-    victim: TenantPlugin,
+pub(crate) struct Scene {
+    pub(crate) rig: Rig,
+    pub(crate) victim: TenantPlugin,
     emails: Vec<String>,
     /// The victim's stored data before the rogue did anything.
     before: BTreeMap<String, Vec<u8>>,
 }
 
 impl Scene {
-    async fn start() -> Scene {
+    pub(crate) async fn start() -> Scene {
         Scene::start_on(None).await
     }
 
@@ -88,19 +88,19 @@ impl Scene {
     }
 
     /// The rogue tenant's policy: Humaans only, plus whatever the test tightens.
-    fn rogue_tenant(&self) -> Tenant {
+    pub(crate) fn rogue_tenant(&self) -> Tenant {
         let mut t = Tenant::new("rogue").allow(AllowedHost::from_url(&self.rig.humaans.base_url()).unwrap());
         t.fixed_clock = Some(at(NOW));
         t
     }
 
-    fn rogue(&self, tenant: Tenant) -> TenantPlugin {
+    pub(crate) fn rogue(&self, tenant: Tenant) -> TenantPlugin {
         TenantPlugin::new(rogue_runtime(), self.rig.storage.clone(), tenant)
     }
 
     /// The host is unharmed: the victim's data is untouched, the rogue component still runs for
     /// its own tenant, and the real component still syncs for the victim.
-    async fn assert_host_unharmed(&self, rogue: &TenantPlugin) {
+    pub(crate) async fn assert_host_unharmed(&self, rogue: &TenantPlugin) {
         assert_eq!(
             snapshot(&*self.rig.storage, &self.victim.tenant().storage_namespace),
             self.before,
@@ -278,8 +278,15 @@ async fn storage_probes_see_only_the_rogue_tenants_own_data_in_sqlite() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The bucket names the rogue probes (all but its 1,000-character one).
+pub(crate) const PROBE_BUCKETS: [&str; 8] =
+    ["", "../tenant/other", "tenant/b", "tenant/victim", "/", "..", "%2e%2e/tenant/victim", "\0tenant/victim"];
+
+/// Even a tenant whose policy allows odd bucket names stays inside its own namespace.
 async fn storage_probes_see_only_the_rogue_tenants_own_data(scene: Scene) {
-    let rogue = scene.rogue(scene.rogue_tenant());
+    let mut tenant = scene.rogue_tenant();
+    tenant.allowed_buckets = PROBE_BUCKETS.map(String::from).to_vec();
+    let rogue = scene.rogue(tenant);
     rogue.tick("storage-write").await.expect("no trap").expect("the rogue writes its own marker");
 
     let targets = ["connection", "settings", "company", "rogue-marker"];
@@ -418,4 +425,60 @@ async fn hoarding_host_resources_ends_in_a_typed_error() {
         other => panic!("{other:?}"),
     }
     scene.assert_host_unharmed(&rogue).await;
+}
+
+/// The compiled-component cache is owner-only, and an artifact is loaded only when it matches its
+/// digest: a flipped byte, a truncated file or an edited digest is recompiled, never loaded.
+#[tokio::test]
+async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
+    use host_harness::cache::CacheOutcome;
+    let dir = std::env::temp_dir().join(format!("sandbox-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = rogue_path();
+    let pool = || PoolSize { instances: 2, max_memory_bytes: 64 << 20 };
+    let load = || Runtime::new(&path, Some(&dir), pool()).expect("the component loads");
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Compiled);
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let artifact = files.iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap().clone();
+    let digest = artifact.with_extension("cwasm.sha256");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&artifact), mode(&digest)), (0o700, 0o600, 0o600));
+    }
+
+    let tamper = |change: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = std::fs::read(&artifact).unwrap();
+        change(&mut bytes);
+        std::fs::write(&artifact, bytes).unwrap();
+    };
+    let recompiled = |why: &str| {
+        let runtime = load();
+        assert_eq!(*runtime.cache_outcome(), CacheOutcome::Recompiled(why.into()));
+        runtime
+    };
+    // One flipped byte in the middle of the code.
+    tamper(&|b| {
+        let mid = b.len() / 2;
+        b[mid] ^= 0x01;
+    });
+    let runtime = recompiled("the artifact does not match its digest");
+    // The recompiled component works, and the cache holds a good artifact again.
+    let storage: Arc<dyn Storage> = Arc::new(host_harness::MemoryStorage::new());
+    let plugin = TenantPlugin::new(Arc::new(runtime), storage, Tenant::new("cache"));
+    let ok = plugin.tick("ok").await.expect("runs").expect("answers");
+    assert_eq!(ok.provisioned, 0);
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+
+    tamper(&|b| b.truncate(b.len() - 1));
+    recompiled("the artifact does not match its digest");
+    std::fs::write(&digest, "0".repeat(64)).unwrap();
+    recompiled("the artifact does not match its digest");
+    std::fs::remove_file(&digest).unwrap();
+    recompiled("the artifact has no digest");
+    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

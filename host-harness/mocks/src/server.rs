@@ -109,6 +109,8 @@ pub enum Fault {
     DropConnection,
     /// Answer 429, with `Retry-After: <seconds>` when given.
     TooManyRequests { retry_after: Option<u64> },
+    /// Answer with a redirect status (301, 302, 307, ...) to `location`.
+    Redirect { status: u16, location: String },
 }
 
 /// A fault applied to the next `times` requests whose method and path match.
@@ -320,6 +322,12 @@ async fn respond(
                 return Err(DroppedOnPurpose);
             }
             Some(Fault::TooManyRequests { retry_after }) => too_many(&*handler, retry_after),
+            Some(Fault::Redirect { status, location }) => Response {
+                status,
+                content_type: "text/plain".into(),
+                headers: vec![("location".to_owned(), location)],
+                body: Bytes::from_static(b"moved"),
+            },
         }
     };
     control.record(&request, response.status);

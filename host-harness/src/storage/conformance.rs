@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use super::pg_testing::TestPg;
-use super::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage};
+use super::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
 
 /// A backend under test: a store, a way to open a second, independent handle on the same data (a
 /// new connection pool or file handle, as a second process would have), and whatever must live
@@ -89,7 +89,8 @@ macro_rules! conformance {
             concurrent_increments_from_many_threads,
             increments_from_independent_connections,
             batch_operations,
-            writes_are_visible_to_another_connection
+            writes_are_visible_to_another_connection,
+            usage_sizes_and_scopes_for_quotas_and_rotation
         );
     };
 }
@@ -263,6 +264,23 @@ fn writes_are_visible_to_another_connection(f: &S) {
     let other = (f.reopen)();
     assert_eq!(other.get("t", "", "k").unwrap().as_deref(), Some(&b"v"[..]));
     assert_eq!(other.increment("t", "", "n", 1).unwrap(), 4);
+}
+
+/// What quotas (`usage`, `value_sizes`) and key rotation (`scopes`) read: bytes are key plus
+/// value lengths, over every bucket of the namespace.
+fn usage_sizes_and_scopes_for_quotas_and_rotation(f: &S) {
+    let s = &f.store;
+    s.set("c", "", "k", b"12345").unwrap();
+    s.set("c", "x", "kk", b"1").unwrap();
+    s.set("d", "", "k", b"").unwrap();
+    assert_eq!(s.usage("c").unwrap(), Usage { keys: 2, bytes: 9 });
+    assert_eq!(s.usage("none").unwrap(), Usage::default());
+    let sizes = s.value_sizes("c", "", &["k".into(), "missing".into()]).unwrap();
+    assert_eq!(sizes, vec![Some(5), None]);
+    let expected = [("c", ""), ("c", "x"), ("d", "")].map(|(n, b)| (n.to_string(), b.to_string()));
+    assert_eq!(s.scopes().unwrap(), expected);
+    s.delete("c", "x", "kk").unwrap();
+    assert_eq!(s.scopes().unwrap(), [("c", ""), ("d", "")].map(|(n, b)| (n.to_string(), b.to_string())));
 }
 
 type L = Fixture<dyn LeaseStore>;

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use postgres::{Client, GenericClient, NoTls, Statement};
 
 use super::lease::{Fenced, Lease, LeaseStore};
-use super::{KeyPage, Storage, incremented};
+use super::{KeyPage, Storage, Usage, incremented};
 
 /// Connections (and threads) per store: calls beyond this many at once queue.
 const POOL_SIZE: usize = 4;
@@ -392,6 +392,41 @@ impl Storage for PgStorage {
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         self.pool.exec(None, delete_many_op(namespace.into(), bucket.into(), keys))
     }
+
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        let ns = namespace.to_owned();
+        self.pool.exec(None, move |c| {
+            // octet_length: bytes, as SQLite's length() of a blob and of UTF-8 text counts them.
+            let rows = c.query(
+                "SELECT COUNT(*), COALESCE(SUM(octet_length(key) + octet_length(value)), 0)::BIGINT \
+                 FROM kv WHERE namespace = $1",
+                &[&ns],
+            )?;
+            let row = rows.first().context("PostgreSQL returned no row for a count")?;
+            let (keys, bytes): (i64, i64) = (row.get(0), row.get(1));
+            Ok(Usage { keys: keys as u64, bytes: bytes as u64 })
+        })
+    }
+
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        let (ns, bucket, _) = owned(namespace, bucket, "");
+        let wanted = keys.to_vec();
+        let found: HashMap<String, i32> = self.pool.exec(None, move |c| {
+            let rows = c.query(
+                "SELECT key, octet_length(value) FROM kv WHERE namespace = $1 AND bucket = $2 AND key = ANY($3)",
+                &[&ns, &bucket, &wanted],
+            )?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        Ok(keys.iter().map(|k| found.get(k).map(|n| *n as u64)).collect())
+    }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        self.pool.exec(None, move |c| {
+            let rows = c.query("SELECT DISTINCT namespace, bucket FROM kv ORDER BY namespace, bucket", &[])?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
 }
 
 impl LeaseStore for PgStorage {
@@ -459,5 +494,17 @@ impl Storage for FencedPg {
 
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         self.store.pool.exec(Some(self.lease.clone()), delete_many_op(namespace.into(), bucket.into(), keys))
+    }
+
+    fn usage(&self, namespace: &str) -> Result<Usage> {
+        self.store.usage(namespace)
+    }
+
+    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+        self.store.value_sizes(namespace, bucket, keys)
+    }
+
+    fn scopes(&self) -> Result<Vec<(String, String)>> {
+        self.store.scopes()
     }
 }

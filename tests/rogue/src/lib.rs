@@ -17,6 +17,7 @@
 //! | `escape PROBE…` | tries raw sockets, DNS, files, environment and stdio (`tcp=ADDR`, `udp=ADDR`, `tcp-listen=ADDR`, `dns=HOST`, `read=PATH`, `list=PATH`, `write=PATH`, `env`, `args`, `cwd`, `stdout`); `transport` error listing what happened |
 //! | `hoard KIND N` | makes N host resources (`fields` of 16 KiB, `buckets`, `pollables`) and never drops them |
 //! | `storage-write` | writes `rogue-marker` in its own default bucket |
+//! | `fill N SIZE` | writes up to N keys `fill/<i>` of SIZE bytes each in its default bucket, stopping at the first error; `storage` error `filled K` or `filled K then error(…)` |
 //! | `storage KEY…` | opens other bucket names, lists and reads keys (`KEY…` too), then tries to overwrite and delete them; `storage` error with a report |
 
 mod bindings {
@@ -237,6 +238,21 @@ fn probe_storage(targets: &[&str]) -> String {
     report.join("\n")
 }
 
+/// Fills the default bucket until `count` keys are written or a write fails.
+fn fill(count: usize, size: usize) -> String {
+    let bucket = match store::open("") {
+        Ok(bucket) => bucket,
+        Err(e) => return format!("open error({e:?})"),
+    };
+    let value = vec![b'f'; size];
+    for i in 0..count {
+        if let Err(e) = bucket.set(&format!("fill/{i:05}"), &value) {
+            return format!("filled {i} then error({e:?})");
+        }
+    }
+    format!("filled {count}")
+}
+
 impl Guest for Rogue {
     fn connect(_connection: Connection) -> Result<ConnectReport, IntegrationError> {
         Err(IntegrationError::NotConnected)
@@ -296,6 +312,11 @@ impl Guest for Rogue {
                     status: None,
                     message: outcomes.join("\n"),
                 }))
+            }
+            "fill" => {
+                let count: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                let size: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+                Err(IntegrationError::Storage(fill(count, size)))
             }
             "escape" => Err(IntegrationError::Transport(ServiceFailure {
                 service: Service::Humaans,
