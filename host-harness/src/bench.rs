@@ -124,6 +124,7 @@ impl Rig {
                     scim_requests_per_second: scim_pacing,
                     humaans_base_url: Some(humaans.base_url()),
                     humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+                    humaans_webhook_secret: None,
                 })
                 .await,
         )

@@ -67,6 +67,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
                 scim_requests_per_second: None,
                 humaans_base_url: Some(humaans.base_url()),
                 humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+                humaans_webhook_secret: None,
             })
             .await,
     )?;

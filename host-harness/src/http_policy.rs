@@ -60,6 +60,9 @@ impl WasiHttpHooks for TenantHttpHooks {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         self.stats.http_requests.fetch_add(1, Ordering::Relaxed);
+        if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
+            self.stats.http_writes.fetch_add(1, Ordering::Relaxed);
+        }
         let options = self.clamped(options);
         let cap = self.tenant.max_response_bytes;
         Box::new(async move {

@@ -12,6 +12,7 @@ pub mod mock_cmd;
 pub mod operator;
 pub mod plugin;
 pub mod runtime;
+pub mod serve;
 pub mod storage;
 pub mod tenant;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use host_harness::cli::{Cli, Command};
-use host_harness::{bench, demo, mock_cmd, operator};
+use host_harness::{bench, demo, mock_cmd, operator, serve};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => return demo::run(&global, args).await,
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
+        Command::Serve(args) => return serve::run(&global, args).await,
         Command::Connect(args) => {
             let host = operator::Host::open(&global)?;
             operator::connect(&host, args).await?

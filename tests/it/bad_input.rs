@@ -2,11 +2,10 @@
 //! truncated responses, wrong content types, HTML error pages, ids that do not exist. Each ends in
 //! a clear typed error or a logged skip; nothing traps, nothing corrupts stored state.
 
-
+use crate::support::*;
 use host_harness::api::{self, Dialect, IntegrationError, Service};
 use mock_servers::humaans::{JobRole, Person};
 use mock_servers::{Fault, FaultRule};
-use crate::support::*;
 
 fn person(first: &str, last: &str, email: &str) -> Person {
     let mut p = Person::new(first, last, email);

@@ -2,14 +2,13 @@
 //! on, and whatever happened, a clean sync afterwards converges to exactly the right accounts with
 //! no duplicates. Includes a seeded property test over random organisations and fault schedules.
 
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use crate::support::*;
 use host_harness::api::{self, Dialect, IntegrationError};
 use host_harness::{CallError, TenantPlugin};
 use mock_servers::{Fault, FaultRule};
-use crate::support::*;
 
 const TODAY: &str = "2026-11-28";
 

@@ -16,3 +16,4 @@ mod sandbox;
 mod sync;
 mod tenancy;
 mod variants;
+mod webhook;

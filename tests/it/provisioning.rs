@@ -4,14 +4,13 @@
 //! reports, deprovisioning (suspend, deactivate, a future last working day, deletion), rehires,
 //! typed errors for bad events, and the log with its filters.
 
-
+use crate::support::*;
 use host_harness::api::{self, ChangeKind, DeprovisionAction, Dialect, EventKind, IntegrationError, LogAction};
 use host_harness::api::{LogOutcome, ProvisionTiming};
 use mock_servers::humaans::{JobRole, STATUS_ACTIVE};
 use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::{Fault, FaultRule};
 use serde_json::{Value, json};
-use crate::support::*;
 
 fn kinds(outcome: &api::EventOutcome) -> Vec<ChangeKind> {
     outcome.changes.iter().map(|c| c.kind).collect()

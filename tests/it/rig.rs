@@ -2,12 +2,11 @@
 //! secret, the sandbox denies other hosts and other tenants' data, settings are validated, and
 //! the log reads back newest first.
 
-
 use std::sync::Arc;
 
+use crate::support::*;
 use host_harness::api::{self, Dialect, IntegrationError, ProvisionTiming, Service};
 use host_harness::{SqliteStorage, Storage, TenantPlugin};
-use crate::support::*;
 
 #[tokio::test]
 async fn connects_with_good_tokens_and_survives_a_host_restart() {

@@ -5,7 +5,7 @@
 //! account, unreadable state, drift repaired, and a SCIM service without DELETE. (Overlapping
 //! processes are in `host-harness/tests/cli.rs`.)
 
-
+use crate::support::*;
 use host_harness::api::{
     self, ConnectionState, DeprovisionAction, Dialect, EventKind, IntegrationError, LogAction, ProvisionTiming,
 };
@@ -13,7 +13,6 @@ use mock_servers::humaans::{ApiToken, JobRole, Person, STATUS_NEW_HIRE};
 use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::{Fault, FaultRule};
 use serde_json::{Value, json};
-use crate::support::*;
 
 fn scim_posts(rig: &Rig) -> usize {
     rig.leapsome.control().journal().iter().filter(|e| e.method == "POST").count()

@@ -4,7 +4,6 @@
 //! component still runs, the real component still connects and syncs for another tenant in the
 //! same process, and that tenant's stored data is byte-for-byte what it was.
 
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,9 +11,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::support::*;
 use host_harness::api::{Dialect, IntegrationError};
 use host_harness::{AllowedHost, CallError, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
-use crate::support::*;
 
 /// Builds the rogue component (once per test process) into the workspace's target directory.
 fn rogue_path() -> PathBuf {

@@ -2,16 +2,15 @@
 //! accounts that already exist (never duplicating them), idempotence, dry runs, the write budget
 //! and its continuation, paged reads only, users first and managers second, deprovisioning.
 
-
 use std::collections::{BTreeSet, HashMap};
 
+use crate::support::*;
 use host_harness::api::{self, ChangeKind, Dialect};
 use mock_servers::humaans::{HumaansSeed, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED};
 use mock_servers::leapsome::LeapsomeConfig;
 use mock_servers::org::generate_org;
 use mock_servers::{Fault, FaultRule};
 use serde_json::json;
-use crate::support::*;
 
 const TODAY: &str = "2026-11-28";
 

@@ -3,16 +3,15 @@
 //! configure, sync-all). Every tenant ends up with exactly its own accounts, and nothing crosses
 //! between tenants: not in storage, not in the logs, not over HTTP.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::support::{NOW, all_on, at, logs, sync_ok};
 use host_harness::api::{Dialect, LogAction};
 use host_harness::{AllowedHost, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
 use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
-use crate::support::{NOW, all_on, at, logs, sync_ok};
 
 const TENANTS: usize = 50;
 const TODAY: &str = "2026-11-28";
@@ -67,6 +66,7 @@ async fn run_tenant(i: usize, runtime: Arc<Runtime>, storage: Arc<dyn Storage>) 
         scim_requests_per_second: Some(0),
         humaans_base_url: Some(humaans.base_url()),
         humaans_token: humaans_token(i),
+        humaans_webhook_secret: None,
     };
     let report = plugin.connect(&connection).await.expect("no trap").expect("connects");
     assert_eq!(report.company_name, format!("Tenant {i:03} Ltd"));

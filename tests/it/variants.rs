@@ -9,11 +9,10 @@
 //! (The DELETE variants, `delete_status`, need the deletion fallback of `app/execute.rs`; they
 //! are not run here.)
 
-
+use crate::support::*;
 use host_harness::api::{ChangeKind, Dialect, EventKind, ProvisionTiming};
 use mock_servers::leapsome::{EmailsWrite, FilterQuoting, LeapsomeConfig, PartialName};
 use serde_json::json;
-use crate::support::*;
 
 /// The SCIM requests since the journal was last cleared, by kind and answer.
 #[derive(Debug, Default, PartialEq, Eq)]
