@@ -193,8 +193,10 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         r#"{{"id":"wh-1","event":"person.updated","data":{{"id":"{}"}},"createdAt":"{today}T09:00:00Z"}}"#,
         event_person
     );
-    let headers =
-        vec![("X-Humaans-Signature".to_string(), humaans_leapsome::webhook::sign("whsec-jco-5e1d", body.as_bytes()))];
+    let headers = vec![(
+        "X-Humaans-Signature".to_string(),
+        mock_servers::humaans::webhook::sign("whsec-jco-5e1d", body.as_bytes()),
+    )];
     answers.insert("webhook".into(), host.call(&Step::Webhook(headers, body.into_bytes())).await);
     answers.insert("sync-again".into(), host.call(&Step::SyncAll(sync)).await);
     let query = api::LogQuery { failures_only: false, person_id: None, limit: 500, before: None };

@@ -2,7 +2,8 @@
 //! a host only queues what it returns.
 
 use host_harness::api::{self, EventKind, WebhookRefusal};
-use humaans_leapsome::webhook::sign;
+// Signed by the mock (as Humaans), verified by the component: the two copies of the scheme agree.
+use mock_servers::humaans::webhook::sign;
 
 use crate::support::*;
 
