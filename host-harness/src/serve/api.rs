@@ -266,9 +266,9 @@ async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, a
             Ok(Ok(r)) => {
                 update(&|j| {
                     let writes = j["writes"].as_u64().unwrap_or(0) + u64::from(r.writes);
-                    if j["total_writes"].is_null() {
-                        j["total_writes"] = json!(r.writes + r.remaining_writes);
-                    }
+                    // The first call's estimate misses manager links that become possible later.
+                    let total = j["total_writes"].as_u64().unwrap_or(0).max(writes + u64::from(r.remaining_writes));
+                    j["total_writes"] = json!(total);
                     j["calls"] = json!(j["calls"].as_u64().unwrap_or(0) + 1);
                     j["writes"] = json!(writes);
                     j["remaining_writes"] = json!(r.remaining_writes);

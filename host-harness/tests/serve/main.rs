@@ -2,6 +2,8 @@
 //! durable inbox across a kill -9, one call at a time per tenant, tenants in parallel, the
 //! scheduler skipping a busy tenant, and SIGTERM with a call in flight.
 
+mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
