@@ -283,6 +283,13 @@ pub struct DemoArgs {
     /// People in the demo organisation.
     #[arg(long, default_value_t = 60)]
     pub employees: usize,
+    /// Instead of playing the day: leave `serve` running against the mocks (a tenant `demo`
+    /// already connected) and print the admin page's URL and token, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where `--serve` listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", requires = "serve")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Args, Debug)]

@@ -170,6 +170,11 @@ fn admin_token(args: &ServeArgs) -> Result<String> {
 }
 
 pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
+    run_with(global, args, |_| {}).await
+}
+
+/// As [`run`]; `ready` is told the address once the server listens (the demo prints it).
+pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
     let token = admin_token(&args)?;
     let host = Host::open(global)?;
     let dir = global.data_dir.clone().unwrap_or_else(crate::operator::default_data_dir);
@@ -207,6 +212,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
         ],
     );
     let server = tokio::spawn(http::serve(app.clone(), listener));
+    ready(addr);
     let dispatcher = tokio::spawn(workers::dispatch(app.clone()));
     let scheduler = tokio::spawn(scheduler::run(app.clone()));
 

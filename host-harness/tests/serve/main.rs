@@ -436,3 +436,39 @@ async fn ticks_are_skipped_while_the_tenant_is_busy_and_sigterm_waits_for_the_ca
     assert_eq!((stopped["in_flight_finished"].as_str(), stopped["requeued"].as_str()), (Some("true"), Some("0")));
     std::fs::remove_dir_all(data).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serve_prints_how_to_log_in_and_keeps_serving() {
+    let data = data_dir("demo");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["--data-dir", data.to_str().unwrap(), "demo", "--serve", "--listen", "127.0.0.1:0", "--employees", "20"])
+        .env("HUMAANS_LEAPSOME_COMPONENT", component())
+        .env_remove("HOST_HARNESS_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut token) = (None, None);
+    while token.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+        if let Some(u) = line.strip_prefix("Admin page:") {
+            url = Some(u.trim().trim_start_matches("http://").trim_end_matches('/').to_owned());
+        }
+        if let Some(t) = line.strip_prefix("Admin token:") {
+            token = Some(t.trim().to_owned());
+        }
+    }
+    let (addr, token) = (url.expect("the URL is printed"), token.unwrap());
+    assert_eq!(http(&addr, "GET", "/", &[], b"").await.0, 200, "the admin page");
+    let auth = format!("Bearer {token}");
+    let (status, body) = http(&addr, "GET", "/api/tenants/demo/status", &[("authorization", &auth)], b"").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["connection"], "ok");
+    std::process::Command::new("kill").args(["-INT", &child.id().unwrap().to_string()]).status().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0));
+    std::fs::remove_dir_all(data).unwrap();
+}
