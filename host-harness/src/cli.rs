@@ -322,4 +322,13 @@ pub struct BenchArgs {
     /// Employees in the rate-limited run.
     #[arg(long, default_value_t = 1_000)]
     pub rate_limited_employees: usize,
+    /// Measure `serve` instead: webhook-to-Leapsome-write latency and memory with 100 tenants.
+    #[arg(long)]
+    pub serve: bool,
+    /// Webhooks a second in the `--serve` latency run.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhook_rate: u32,
+    /// Seconds of webhooks in the `--serve` latency run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub webhook_seconds: u32,
 }
