@@ -19,7 +19,8 @@ const SCIM_SECRET: &str = "hh-scim-52d8a4c6e1";
 const WRONG_HUMAANS: &str = "hh-wrong-humaans-0c4f";
 const WRONG_SCIM: &str = "hh-wrong-scim-9b2e";
 const WEBHOOK_SECRET: &str = "hh-webhook-6a1f0d";
-const SECRETS: [&str; 5] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM, WEBHOOK_SECRET];
+const ADMIN_SECRET: &str = "hh-admin-token-3e7b90a1";
+const SECRETS: [&str; 6] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM, WEBHOOK_SECRET, ADMIN_SECRET];
 
 fn component() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -124,6 +125,7 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
         .env_remove("HUMAANS_TOKEN")
         .env_remove("LEAPSOME_SCIM_TOKEN")
         .env_remove("HUMAANS_WEBHOOK_SECRET")
+        .env_remove("HOST_HARNESS_ADMIN_TOKEN")
         .env_remove("HOST_HARNESS_DATA_DIR")
         .env("HUMAANS_LEAPSOME_COMPONENT", component())
         .env("RUST_BACKTRACE", "1")
@@ -149,11 +151,12 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
     run
 }
 
-fn tokens() -> [(&'static str, &'static str); 3] {
+fn tokens() -> [(&'static str, &'static str); 4] {
     [
         ("HUMAANS_TOKEN", HUMAANS_SECRET),
         ("LEAPSOME_SCIM_TOKEN", SCIM_SECRET),
         ("HUMAANS_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("HOST_HARNESS_ADMIN_TOKEN", ADMIN_SECRET),
     ]
 }
 
@@ -361,7 +364,7 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
 async fn every_subcommand_has_help() {
     let top = hh(&["--help"], &[]).await;
     top.ok();
-    let subcommands = ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench"];
+    let subcommands = ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench", "serve"];
     for sub in subcommands {
         assert!(top.stdout.contains(sub), "{sub} missing from --help: {}", top.stdout);
         // With tokens in the environment, help shows that the variables exist, never their values.

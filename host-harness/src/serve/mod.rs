@@ -207,7 +207,9 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         &[
             ("listen", format!("http://{addr}")),
             ("tenants", app.host.tenants()?.len().to_string()),
+            // Claimed by a process that died, back in the queue.
             ("resumed", resumed.to_string()),
+            ("queued", app.inbox.depth()?.to_string()),
             ("pruned", pruned.to_string()),
         ],
     );

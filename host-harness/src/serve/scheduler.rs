@@ -15,6 +15,8 @@ use crate::plugin::api;
 
 /// How often the scheduler looks for due runs (and new tenants).
 const STEP: Duration = Duration::from_millis(250);
+/// How often done inbox items older than `--keep-days` are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A random fraction in [0, 1), from std's per-process random hasher keys (no extra crate for a
 /// jitter that needs no cryptographic quality).
@@ -38,11 +40,19 @@ pub async fn run(app: Arc<App>) {
     let mut due: HashMap<String, Due> = HashMap::new();
     let mut stopping = app.stopping();
     let (tick_every, sync_every) = (app.args.tick_every, app.args.sync_every);
+    let mut next_prune = Instant::now() + PRUNE_EVERY;
     loop {
         if app.is_stopping() {
             return;
         }
         let now = Instant::now();
+        if now >= next_prune {
+            next_prune = now + PRUNE_EVERY;
+            match app.inbox.prune(app.args.keep_days) {
+                Ok(n) => app.log.info("inbox pruned", &[("removed", n.to_string())]),
+                Err(e) => app.log.warn("the inbox cannot be pruned", &[("error", format!("{e:#}"))]),
+            }
+        }
         let tenants = app.host.tenants().unwrap_or_default();
         for tenant in tenants {
             let d = due.entry(tenant.clone()).or_insert_with(|| Due {
