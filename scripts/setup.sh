@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine: the pinned toolchain (rust-toolchain.toml) with the wasm32-wasip2
 # target, every crate fetched, and the npm packages of the jco (Node.js) test, pinned by
-# tests/jco/package-lock.json, and PostgreSQL's server binaries (the store tests start a
-# throw-away server from them; nothing is left running). Safe to run again.
+# tests/jco/package-lock.json, playwright-core for the admin page test (tests/browser/package-lock.json),
+# Debian's chromium, and PostgreSQL's server binaries (the store tests start a throw-away server
+# from them; nothing is left running). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
@@ -10,8 +11,9 @@ rustup target add wasm32-wasip2
 cargo fetch --locked
 if command -v npm >/dev/null 2>&1; then
   npm ci --prefix tests/jco --no-audit --no-fund --loglevel=error
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 else
-  echo "setup: npm not found: tests/it/jco.rs (the component under Node.js) cannot run" >&2
+  echo "setup: npm not found: tests/it/jco.rs and the admin page browser test cannot run" >&2
   if [ "${CI:-}" = true ]; then exit 1; fi
 fi
 # PostgreSQL: the binaries only (initdb, pg_ctl); the tests run their own server on a free port.
@@ -28,4 +30,13 @@ fi
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   echo "setup: running as root but there is no \`postgres\` user to run the test server as" >&2
   if [ "${CI:-}" = true ]; then exit 1; fi
+fi
+# Headless Chromium for the admin page test (host-harness/tests/serve/browser.rs): Debian's package.
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    echo "setup: chromium missing (install Debian's chromium as root): the admin page browser test cannot run" >&2
+    if [ "${CI:-}" = true ]; then exit 1; fi
+  fi
 fi

@@ -159,6 +159,7 @@ impl wit::Guest for Component {
             scim_requests_per_second: c.scim_requests_per_second,
             humaans_base_url: c.humaans_base_url,
             humaans_token: c.humaans_token,
+            humaans_webhook_secret: c.humaans_webhook_secret,
         };
         let r = with_env(None, |env| app::connect(env, input))?;
         Ok(wit::ConnectReport {
@@ -247,6 +248,38 @@ impl wit::Guest for Component {
 
     fn retry(person_id: String) -> Result<(), wit::IntegrationError> {
         with_env(None, |env| app::retry(env, &person_id))
+    }
+
+    fn handle_webhook(
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<wit::WebhookAccepted, wit::WebhookRefusal> {
+        use crate::webhook::Refusal;
+        let mut kv = WasiKeyValue::open().map_err(wit::WebhookRefusal::Storage)?;
+        let mut http = WasiHttp::new();
+        let mut env = Env { http: &mut http, kv: &mut kv, now: Utc::now() };
+        match app::handle_webhook(&mut env, &headers, &body) {
+            Ok(d) => Ok(wit::WebhookAccepted {
+                event: wit::EmployeeEvent {
+                    id: d.event_id,
+                    kind: match d.kind {
+                        app::EventKind::Created => wit::EventKind::Created,
+                        app::EventKind::Updated => wit::EventKind::Updated,
+                        app::EventKind::JobRoleChanged => wit::EventKind::JobRoleChanged,
+                        app::EventKind::Offboarded => wit::EventKind::Offboarded,
+                        app::EventKind::Deleted => wit::EventKind::Deleted,
+                    },
+                    person_id: d.person_id,
+                    occurred_at: d.occurred_at.unwrap_or_else(|| crate::reconcile::timing::format_time(env.now)),
+                },
+                name: d.name,
+            }),
+            Err(app::WebhookError::NotConfigured) => Err(wit::WebhookRefusal::NotConfigured),
+            Err(app::WebhookError::Storage(m)) => Err(wit::WebhookRefusal::Storage(m)),
+            Err(app::WebhookError::Refused(Refusal::BadSignature(m))) => Err(wit::WebhookRefusal::BadSignature(m)),
+            Err(app::WebhookError::Refused(Refusal::Malformed(m))) => Err(wit::WebhookRefusal::Malformed(m)),
+            Err(app::WebhookError::Refused(Refusal::Ignored(m))) => Err(wit::WebhookRefusal::Ignored(m)),
+        }
     }
 
     fn status() -> Result<wit::StatusReport, wit::IntegrationError> {

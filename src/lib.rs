@@ -15,3 +15,4 @@ pub mod reconcile;
 pub mod scim;
 pub mod state;
 pub mod url;
+pub mod webhook;

@@ -47,6 +47,9 @@ pub struct Connection {
     /// warning on every sync.
     #[serde(default)]
     pub scope_warning: Option<String>,
+    /// The secret Humaans signs webhooks with (`webhook.rs`).
+    #[serde(default)]
+    pub humaans_webhook_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Connection {

@@ -69,6 +69,12 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     progress(format!("loading {} ({} bytes)", component.display(), component_bytes));
     let runtime =
         Arc::new(Runtime::new(&component, Some(&cache), PoolSize { instances: 8, max_memory_bytes: 512 << 20 })?);
+    if args.serve {
+        drop(runtime);
+        let mut report = crate::bench_serve::run(global, &component, args.webhook_rate, args.webhook_seconds).await?;
+        report["machine"] = machine();
+        return operator::out(&format!("{}\n", serde_json::to_string_pretty(&report)?)).map_err(Into::into);
+    }
 
     let main = main_run(&runtime, args.employees, today).await?;
     let rate_limited = rate_limited_run(&runtime, args.rate_limited_employees, today).await?;
@@ -124,6 +130,7 @@ impl Rig {
                     scim_requests_per_second: scim_pacing,
                     humaans_base_url: Some(humaans.base_url()),
                     humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+                    humaans_webhook_secret: None,
                 })
                 .await,
         )

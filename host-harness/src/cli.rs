@@ -74,6 +74,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Re-seal every stored secret under a new host key.
     RotateKey(RotateKeyArgs),
+    /// Run every tenant in the store: signed Humaans webhooks, a scheduler, an admin page and API.
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +83,59 @@ pub struct RotateKeyArgs {
     /// The new key (created owner-only if missing). Stop other host-harness processes first.
     #[arg(long, value_name = "FILE")]
     pub new_key_file: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the log says which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The admin token (for the API and the admin page's login), at least 16 characters.
+    #[arg(long, env = "HOST_HARNESS_ADMIN_TOKEN", hide_env_values = true, value_name = "TOKEN", hide = true)]
+    pub admin_token: Option<String>,
+    /// A file holding the admin token (instead of HOST_HARNESS_ADMIN_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// How often each connected tenant is ticked (e.g. 30s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub tick_every: std::time::Duration,
+    /// How often each connected tenant runs a reconciling sync-all.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub sync_every: std::time::Duration,
+    /// Writes per scheduled sync-all call (the CLI's default budget).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_writes: u32,
+    /// Most tenants running a call at once (each tenant runs one call at a time).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+    /// Done inbox items are kept this many days (replays within it are recognised).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub keep_days: u32,
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `30s`, `5m`, `2h`, `1d` (a plain number is seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 24h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err(format!("`{s}` must be more than zero"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +152,9 @@ pub struct ConnectArgs {
     /// Leapsome SCIM token (prefer the environment variable, out of shell history).
     #[arg(long, env = "LEAPSOME_SCIM_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub scim_token: String,
+    /// The secret Humaans signs webhooks with, for `serve` (default: keep the saved one).
+    #[arg(long, env = "HUMAANS_WEBHOOK_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
     /// Requests a second the SCIM service allows (default: Leapsome's 30); 0 turns pacing off.
     #[arg(long, value_name = "N")]
     pub scim_rate_limit: Option<u32>,
@@ -126,7 +184,7 @@ pub enum DeprovisionLimitArg {
     Percent(u8),
 }
 
-fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
+pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
     match s.strip_suffix('%') {
         Some(p) => match p.parse::<u8>() {
             Ok(p) if (1..=100).contains(&p) => Ok(DeprovisionLimitArg::Percent(p)),
@@ -154,7 +212,7 @@ pub enum Provisioning {
     DaysBeforeStart(u16),
 }
 
-fn parse_provisioning(s: &str) -> Result<Provisioning, String> {
+pub fn parse_provisioning(s: &str) -> Result<Provisioning, String> {
     match s {
         "off" => Ok(Provisioning::Off),
         "immediately" => Ok(Provisioning::Immediately),
@@ -243,6 +301,13 @@ pub struct DemoArgs {
     /// People in the demo organisation.
     #[arg(long, default_value_t = 60)]
     pub employees: usize,
+    /// Instead of playing the day: leave `serve` running against the mocks (a tenant `demo`
+    /// already connected) and print the admin page's URL and token, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where `--serve` listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", requires = "serve")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Args, Debug)]
@@ -275,4 +340,13 @@ pub struct BenchArgs {
     /// Employees in the rate-limited run.
     #[arg(long, default_value_t = 1_000)]
     pub rate_limited_employees: usize,
+    /// Measure `serve` instead: webhook-to-Leapsome-write latency and memory with 100 tenants.
+    #[arg(long)]
+    pub serve: bool,
+    /// Webhooks a second in the `--serve` latency run.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhook_rate: u32,
+    /// Seconds of webhooks in the `--serve` latency run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub webhook_seconds: u32,
 }

@@ -32,6 +32,10 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         leapsome.seed_user(json!({"userName": p.email.to_uppercase(), "name": {"givenName": p.first_name, "familyName": p.last_name}, "title": "Colleague"}));
     }
 
+    if args.serve {
+        return serve_demo(global, &args, &humaans, &leapsome).await;
+    }
+
     step("Mock services");
     println!(
         "Humaans:  {} ({} people: {} active, {} new hires, {} offboarded)",
@@ -67,6 +71,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
                 scim_requests_per_second: None,
                 humaans_base_url: Some(humaans.base_url()),
                 humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+                humaans_webhook_secret: None,
             })
             .await,
     )?;
@@ -249,4 +254,82 @@ fn summarise(o: &api::EventOutcome) -> String {
         .collect();
     let pending = if o.manager_pending { " (manager link pending)" } else { "" };
     format!("{}{pending}", parts.join("; "))
+}
+
+/// `demo --serve`: the mocks, a tenant `demo` connected to them (with a webhook secret), and
+/// `serve` in a fresh data directory until Ctrl-C; prints how to log in and send a webhook.
+async fn serve_demo(
+    global: &Global,
+    args: &cli::DemoArgs,
+    humaans: &MockHumaans,
+    leapsome: &MockLeapsome,
+) -> Result<()> {
+    const SECRET: &str = "demo-webhook-secret";
+    let dir = std::env::temp_dir().join(format!("host-harness-demo-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // Share the compiled component with the ordinary data directory: no recompilation per demo.
+    let shared_cache = global.data_dir.clone().unwrap_or_else(operator::default_data_dir).join("cache");
+    std::fs::create_dir_all(&shared_cache)?;
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(&shared_cache, dir.join("cache"));
+    let global = Global { data_dir: Some(dir.clone()), tenant: "demo".into(), ..global.clone() };
+    let host = operator::Host::open(&global)?;
+    let connect = cli::ConnectArgs {
+        humaans_url: humaans.base_url(),
+        scim_url: leapsome.base_url(),
+        humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+        scim_token: "scim-test-token".into(),
+        webhook_secret: Some(SECRET.into()),
+        scim_rate_limit: None,
+        allow_host: Vec::new(),
+    };
+    operator::connect_tenant(&host, "demo", connect).await?;
+    let configure = cli::ConfigureArgs {
+        provisioning: cli::Provisioning::Immediately,
+        deprovisioning: cli::Deprovisioning::Suspend,
+        dialect: cli::DialectArg::Leapsome,
+        deprovision_limit: None,
+    };
+    done(host.plugin()?.configure(operator::settings_from(&configure)).await)?;
+    drop(host);
+
+    let token = std::env::var("HOST_HARNESS_ADMIN_TOKEN").ok().filter(|t| t.len() >= 16).unwrap_or_else(|| {
+        let seed = std::collections::hash_map::RandomState::new();
+        let n = std::hash::BuildHasher::hash_one(&seed, std::process::id());
+        format!("demo-{n:016x}")
+    });
+    let person = humaans.people().into_iter().find(|p| p.status == "active").context("no active person")?;
+    let body = mock_servers::humaans::webhook::delivery("demo-evt-1", "person.updated", &person.id);
+    let signature = mock_servers::humaans::webhook::sign(SECRET, body.as_bytes());
+    let serve_args = cli::ServeArgs {
+        listen: args.listen,
+        admin_token: Some(token.clone()),
+        admin_token_file: None,
+        tick_every: std::time::Duration::from_secs(60),
+        sync_every: std::time::Duration::from_secs(24 * 3600),
+        max_writes: 500,
+        workers: 4,
+        keep_days: 7,
+        log_format: cli::LogFormat::Text,
+    };
+    let (humaans_url, scim_url) = (humaans.base_url(), leapsome.base_url());
+    let result = crate::serve::run_with(&global, serve_args, |addr| {
+        println!("\n==> serve is running (Ctrl-C stops it)");
+        println!("Admin page:   http://{addr}/");
+        println!("Admin token:  {token}");
+        println!("Tenant `demo` is connected to the mocks; to connect another from the page use:");
+        println!("  Humaans URL {humaans_url}  token {}", mock_servers::humaans::DEFAULT_TOKEN);
+        println!("  SCIM URL    {scim_url}  token scim-test-token");
+        println!("A signed webhook (secret {SECRET}):");
+        println!(
+            "  curl -i http://{addr}/webhooks/humaans/demo -H '{}: {signature}' -d '{body}'",
+            mock_servers::humaans::webhook::SIGNATURE_HEADER
+        );
+        println!("API:          curl -H 'Authorization: Bearer {token}' http://{addr}/api/tenants/demo/status");
+        println!("Metrics:      http://{addr}/metrics");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -76,6 +76,7 @@ impl WasiHttpHooks for TenantHttpHooks {
             return self.deny(format!("http request denied: quota of {cap} requests per call reached"));
         }
         self.sent += 1;
+        let is_write = request.method() != http::Method::GET && request.method() != http::Method::HEAD;
         let options = self.clamped(options);
         let cap = self.tenant.max_response_bytes;
         let tenant = self.tenant.clone();
@@ -90,7 +91,11 @@ impl WasiHttpHooks for TenantHttpHooks {
                     return Err(Error::DestinationIpProhibited);
                 }
             };
+            // Counted once the address passed its checks: what is really sent.
             stats.http_requests.fetch_add(1, Ordering::Relaxed);
+            if is_write {
+                stats.http_writes.fetch_add(1, Ordering::Relaxed);
+            }
             let use_tls = entry.scheme == Scheme::Https;
             let (response, io) = egress::send(request, options, addrs, entry.host.clone(), use_tls).await?;
             let declared = response

@@ -2,6 +2,7 @@
 //! HTTP and storage under the tenant's policy, and drives it. See ARCHITECTURE.md for the map.
 
 pub mod bench;
+mod bench_serve;
 mod bindings;
 pub mod cache;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod plugin;
 mod quota;
 pub mod runtime;
 pub mod sealed;
+pub mod serve;
 pub mod storage;
 pub mod tenant;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use host_harness::cli::{Cli, Command};
-use host_harness::{bench, demo, mock_cmd, operator};
+use host_harness::{bench, demo, mock_cmd, operator, serve};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
         Command::RotateKey(args) => operator::rotate_key(&global, &args)?,
+        Command::Serve(args) => return serve::run(&global, args).await,
         Command::Connect(args) => {
             let host = operator::Host::open(&global)?;
             operator::connect(&host, args).await?

@@ -18,19 +18,25 @@ const HOST_NAMESPACE: &str = "host";
 const POLICY_BUCKET: &str = "tenant-policy";
 
 #[derive(Serialize, Deserialize, Default)]
-struct StoredPolicy {
+pub struct StoredPolicy {
     /// Where the tenant may send requests: scheme, host and port.
     #[serde(default)]
-    egress: Vec<AllowedHost>,
+    pub egress: Vec<AllowedHost>,
     /// The format before egress was checked by scheme: (host, port) pairs. Read as https, and
     /// also http for local entries (loopback literals, `localhost`), which is what `connect`
     /// accepted then; rewritten in the new format by the next `connect`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    allowed_hosts: Vec<(String, u16)>,
+    pub allowed_hosts: Vec<(String, u16)>,
+    /// The URLs given to `connect` (shown by `serve`'s admin page; tokens are never kept here).
+    #[serde(default)]
+    pub humaans_url: Option<String>,
+    #[serde(default)]
+    pub scim_url: Option<String>,
 }
 
 impl StoredPolicy {
-    fn entries(&self) -> Vec<AllowedHost> {
+    /// Where the tenant may send requests, whichever format the policy was stored in.
+    pub fn entries(&self) -> Vec<AllowedHost> {
         let mut all = self.egress.clone();
         for (host, port) in &self.allowed_hosts {
             let https = AllowedHost::new(Scheme::Https, host, *port);
@@ -139,27 +145,47 @@ impl Host {
         Ok(Host { storage, runtime, global: global.clone() })
     }
 
-    fn policy(&self) -> Result<StoredPolicy> {
-        Ok(match self.storage.get(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant)? {
-            Some(bytes) => serde_json::from_slice(&bytes).context("the stored tenant policy is unreadable")?,
-            None => StoredPolicy::default(),
-        })
+    /// The tenant's policy; `None` for a tenant that never connected through this host.
+    pub fn policy_of(&self, tenant: &str) -> Result<Option<StoredPolicy>> {
+        match self.storage.get(HOST_NAMESPACE, POLICY_BUCKET, tenant)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).context("the stored tenant policy is unreadable")?)),
+            None => Ok(None),
+        }
     }
 
-    fn save_policy(&self, policy: &StoredPolicy) -> Result<()> {
-        self.storage.set(HOST_NAMESPACE, POLICY_BUCKET, &self.global.tenant, &serde_json::to_vec(policy)?)
+    fn save_policy(&self, tenant: &str, policy: &StoredPolicy) -> Result<()> {
+        self.storage.set(HOST_NAMESPACE, POLICY_BUCKET, tenant, &serde_json::to_vec(policy)?)
+    }
+
+    /// Every tenant that connected through this host, in order.
+    pub fn tenants(&self) -> Result<Vec<String>> {
+        let mut tenants = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.storage.list_keys(HOST_NAMESPACE, POLICY_BUCKET, cursor, 1000)?;
+            tenants.extend(page.keys);
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(tenants),
+            }
+        }
+    }
+
+    pub fn plugin_of(&self, tenant: &str, hosts: &[AllowedHost]) -> TenantPlugin {
+        let mut policy = Tenant::new(tenant);
+        for h in hosts {
+            policy = policy.allow(h.clone());
+        }
+        TenantPlugin::new(self.runtime.clone(), self.storage.clone(), policy)
     }
 
     pub fn plugin_with(&self, hosts: &[AllowedHost]) -> TenantPlugin {
-        let mut tenant = Tenant::new(&self.global.tenant);
-        for h in hosts {
-            tenant = tenant.allow(h.clone());
-        }
-        TenantPlugin::new(self.runtime.clone(), self.storage.clone(), tenant)
+        self.plugin_of(&self.global.tenant, hosts)
     }
 
     pub fn plugin(&self) -> Result<TenantPlugin> {
-        Ok(self.plugin_with(&self.policy()?.entries()))
+        let policy = self.policy_of(&self.global.tenant)?.unwrap_or_default();
+        Ok(self.plugin_with(&policy.entries()))
     }
 }
 
@@ -215,6 +241,11 @@ fn parse_allow_host(s: &str) -> Result<AllowedHost> {
 }
 
 pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
+    connect_tenant(host, &host.global.tenant, args).await
+}
+
+/// `connect` for one tenant: verifies, then saves the tenant's policy (allowed hosts, URLs).
+pub async fn connect_tenant(host: &Host, tenant: &str, args: cli::ConnectArgs) -> Result<Value> {
     let mut hosts = Vec::new();
     for url in [&args.humaans_url, &args.scim_url] {
         hosts.push(AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?);
@@ -222,22 +253,29 @@ pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
     for extra in &args.allow_host {
         hosts.push(parse_allow_host(extra)?);
     }
-    let plugin = host.plugin_with(&hosts);
+    let plugin = host.plugin_of(tenant, &hosts);
     let connection = api::Connection {
         scim_base_url: Some(args.scim_url.clone()),
         scim_token: args.scim_token,
         scim_requests_per_second: args.scim_rate_limit,
         humaans_base_url: Some(args.humaans_url.clone()),
         humaans_token: args.humaans_token,
+        humaans_webhook_secret: args.webhook_secret,
     };
     let report = done(plugin.connect(&connection).await)?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    host.save_policy(&StoredPolicy { egress: hosts.clone(), allowed_hosts: Vec::new() })?;
+    let policy = StoredPolicy {
+        egress: hosts.clone(),
+        allowed_hosts: Vec::new(),
+        humaans_url: Some(args.humaans_url.clone()),
+        scim_url: Some(args.scim_url.clone()),
+    };
+    host.save_policy(tenant, &policy)?;
     Ok(json!({
         "connected": true,
-        "tenant": host.global.tenant,
+        "tenant": tenant,
         "company": report.company_name,
         "humaans_url": report.humaans_base_url,
         "scim_url": report.scim_base_url,

@@ -125,6 +125,15 @@ impl TenantPlugin {
         call_export!(self, call_status())
     }
 
+    /// Checks and reads a raw webhook delivery (headers, body) for this tenant.
+    pub async fn handle_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Result<api::WebhookAccepted, api::WebhookRefusal>, CallError> {
+        call_export!(self, call_handle_webhook(headers, body))
+    }
+
     /// Creates this tenant's store and instance and drops them without calling anything: the
     /// fixed cost every call pays before the guest runs (the benchmark times it).
     pub async fn instantiate_only(&self) -> Result<(), CallError> {

@@ -206,6 +206,9 @@ impl Tenant {
 pub struct TenantStats {
     pub http_requests: AtomicU64,
     pub http_denied: AtomicU64,
+    /// Requests sent that may change something (any method but GET and HEAD): for this
+    /// integration, SCIM writes.
+    pub http_writes: AtomicU64,
     pub kv_reads: AtomicU64,
     pub kv_writes: AtomicU64,
     /// Largest linear memory any call of this tenant reached.

@@ -19,7 +19,9 @@ const HUMAANS_SECRET: &str = "hh-humaans-7f3c1e9a0b";
 const SCIM_SECRET: &str = "hh-scim-52d8a4c6e1";
 const WRONG_HUMAANS: &str = "hh-wrong-humaans-0c4f";
 const WRONG_SCIM: &str = "hh-wrong-scim-9b2e";
-const SECRETS: [&str; 4] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM];
+const WEBHOOK_SECRET: &str = "hh-webhook-6a1f0d";
+const ADMIN_SECRET: &str = "hh-admin-token-3e7b90a1";
+const SECRETS: [&str; 6] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM, WEBHOOK_SECRET, ADMIN_SECRET];
 
 fn component() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -123,6 +125,8 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
         .args(args)
         .env_remove("HUMAANS_TOKEN")
         .env_remove("LEAPSOME_SCIM_TOKEN")
+        .env_remove("HUMAANS_WEBHOOK_SECRET")
+        .env_remove("HOST_HARNESS_ADMIN_TOKEN")
         .env_remove("HOST_HARNESS_DATA_DIR")
         .env_remove("HOST_HARNESS_STORE")
         .env_remove("HOST_HARNESS_KEY")
@@ -151,8 +155,13 @@ async fn hh_with(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Run {
     run
 }
 
-fn tokens() -> [(&'static str, &'static str); 2] {
-    [("HUMAANS_TOKEN", HUMAANS_SECRET), ("LEAPSOME_SCIM_TOKEN", SCIM_SECRET)]
+fn tokens() -> [(&'static str, &'static str); 4] {
+    [
+        ("HUMAANS_TOKEN", HUMAANS_SECRET),
+        ("LEAPSOME_SCIM_TOKEN", SCIM_SECRET),
+        ("HUMAANS_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("HOST_HARNESS_ADMIN_TOKEN", ADMIN_SECRET),
+    ]
 }
 
 struct Mocks {
@@ -273,7 +282,11 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
         assert_eq!((run.code, run.stderr.as_str()), (Some(0), ""), "{}", run.describe());
     }
     // Tokens given as flags are not echoed either.
-    let flags = [&connect[..], &["--humaans-token", HUMAANS_SECRET, "--scim-token", SCIM_SECRET]].concat();
+    let flags = [
+        &connect[..],
+        &["--humaans-token", HUMAANS_SECRET, "--scim-token", SCIM_SECRET, "--webhook-secret", WEBHOOK_SECRET],
+    ]
+    .concat();
     hh(&flags, &[]).await.ok();
 
     // Failures once connected, each with and without --json.
@@ -447,7 +460,7 @@ async fn every_subcommand_has_help() {
     let top = hh(&["--help"], &[]).await;
     top.ok();
     let subcommands =
-        ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench", "rotate-key"];
+        ["connect", "configure", "sync-all", "event", "tick", "logs", "demo", "mock", "bench", "rotate-key", "serve"];
     for sub in subcommands {
         assert!(top.stdout.contains(sub), "{sub} missing from --help: {}", top.stdout);
         // With tokens in the environment, help shows that the variables exist, never their values.

@@ -17,6 +17,8 @@ pub struct ConnectInput {
     pub scim_requests_per_second: Option<u32>,
     pub humaans_base_url: Option<String>,
     pub humaans_token: String,
+    /// `None` keeps the secret saved by an earlier connect.
+    pub humaans_webhook_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +71,10 @@ pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppE
             scim_token: check_token("connection.scim-token", &input.scim_token)?,
             scim_requests_per_second: input.scim_requests_per_second,
             scope_warning: None,
+            humaans_webhook_secret: match input.humaans_webhook_secret {
+                Some(secret) => Some(check_token("connection.humaans-webhook-secret", &secret)?),
+                None => state::get::<Connection>(env.kv, "connection")?.and_then(|c| c.humaans_webhook_secret),
+            },
         };
         let mut connection = connection;
         let mut h = humaans_client(&connection);

@@ -7,12 +7,15 @@ mod execute;
 mod status;
 mod sync;
 mod tick;
+mod webhook;
 
 pub use connect::{ConnectInput, ConnectReport, configure, connect, read_logs};
+pub(crate) use event::valid_id;
 pub use event::{EventKind, EventOutcome, on_employee_event};
 pub use status::{ConnectionState, QuarantinedPerson, StatusReport, retry, status};
 pub use sync::{SyncOptions, SyncReport, sync_all};
 pub use tick::{TickReport, tick};
+pub use webhook::{WebhookError, handle_webhook};
 
 use chrono::{DateTime, Utc};
 

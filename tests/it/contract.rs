@@ -87,6 +87,27 @@ fn exports_the_wit_packages_interface() {
     let (wit, package) = wit_package();
     let expected = wit.id_of_name(package, "integration");
     assert_eq!(exports, vec![expected], "the component must export exactly the contract's interface");
+    let name = &wit.packages[package].name;
+    assert_eq!(name.to_string(), "humaans:integration@0.3.0", "the contract's name and version");
+    let interface =
+        wit.interfaces.iter().find(|(_, i)| i.package == Some(package) && i.name.as_deref() == Some("integration"));
+    let mut functions: Vec<&str> =
+        interface.expect("the integration interface").1.functions.keys().map(String::as_str).collect();
+    functions.sort();
+    assert_eq!(
+        functions,
+        [
+            "configure",
+            "connect",
+            "handle-webhook",
+            "on-employee-event",
+            "read-logs",
+            "retry",
+            "status",
+            "sync-all",
+            "tick"
+        ]
+    );
 }
 
 #[test]

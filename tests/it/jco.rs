@@ -154,6 +154,8 @@ enum Step {
     SyncAll(api::SyncOptions),
     Event(api::EmployeeEvent),
     ReadLogs(api::LogQuery),
+    /// A raw webhook delivery: headers and body.
+    Webhook(Vec<(String, String)>, Vec<u8>),
 }
 
 /// The flow, once for both hosts: connect, configure, sync-all, an offboarding event, a second
@@ -165,6 +167,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         scim_requests_per_second: Some(0),
         humaans_base_url: Some(mocks.humaans.base_url()),
         humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+        humaans_webhook_secret: Some("whsec-jco-5e1d".into()),
     };
     let settings = api::Settings {
         provisioning: Some(api::ProvisionTiming::Immediately),
@@ -178,6 +181,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
     answers.insert("configure".into(), host.call(&Step::Configure(settings)).await);
     answers.insert("sync-all".into(), host.call(&Step::SyncAll(sync)).await);
     let leaver = mocks.offboard_someone(today);
+    let event_person = leaver.clone();
     let event = api::EmployeeEvent {
         id: "evt-1".into(),
         kind: api::EventKind::Offboarded,
@@ -185,6 +189,15 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         occurred_at: format!("{today}T08:00:00Z"),
     };
     answers.insert("event".into(), host.call(&Step::Event(event)).await);
+    let body = format!(
+        r#"{{"id":"wh-1","event":"person.updated","data":{{"id":"{}"}},"createdAt":"{today}T09:00:00Z"}}"#,
+        event_person
+    );
+    let headers = vec![(
+        "X-Humaans-Signature".to_string(),
+        mock_servers::humaans::webhook::sign("whsec-jco-5e1d", body.as_bytes()),
+    )];
+    answers.insert("webhook".into(), host.call(&Step::Webhook(headers, body.into_bytes())).await);
     answers.insert("sync-again".into(), host.call(&Step::SyncAll(sync)).await);
     let query = api::LogQuery { failures_only: false, person_id: None, limit: 500, before: None };
     answers.insert("read-logs".into(), host.call(&Step::ReadLogs(query)).await);
@@ -290,6 +303,12 @@ impl Host for Wasmtime {
                 json!({"changes": changes.iter().map(change_json).collect::<Vec<_>>(), "skipped": skipped,
                     "manager_pending": manager_pending})
             }
+            Step::Webhook(headers, body) => {
+                let accepted = p.handle_webhook(headers, body).await.expect("no trap");
+                let a = accepted.unwrap_or_else(|e| panic!("wasmtime: the webhook was refused: {e:?}"));
+                json!({"name": a.name, "event": {"id": a.event.id, "kind": name_of(&a.event.kind),
+                    "person_id": a.event.person_id, "occurred_at": a.event.occurred_at}})
+            }
             Step::ReadLogs(q) => {
                 let api::LogPage { entries, next_before } = ok(p.read_logs(q).await);
                 json!({"entries": entries.iter().map(log_json).collect::<Vec<_>>(), "next_before": next_before})
@@ -343,7 +362,11 @@ impl Node {
     }
 
     async fn send(&mut self, call: &str, arg: Value) -> Value {
-        let line = json!({"call": call, "args": [arg]}).to_string() + "\n";
+        self.send_args(call, vec![arg]).await
+    }
+
+    async fn send_args(&mut self, call: &str, args: Vec<Value>) -> Value {
+        let line = json!({"call": call, "args": args}).to_string() + "\n";
         self.stdin.write_all(line.as_bytes()).await.expect("host.mjs reads its stdin");
         let answer = self.read_line(Duration::from_secs(300)).await;
         match answer.get("ok") {
@@ -383,13 +406,15 @@ impl Host for Node {
                 scim_requests_per_second,
                 humaans_base_url,
                 humaans_token,
+                humaans_webhook_secret,
             }) => {
                 let r = self
                     .send(
                         "connect",
                         json!({"scim-base-url": scim_base_url, "scim-token": scim_token,
                             "scim-requests-per-second": scim_requests_per_second,
-                            "humaans-base-url": humaans_base_url, "humaans-token": humaans_token}),
+                            "humaans-base-url": humaans_base_url, "humaans-token": humaans_token,
+                            "humaans-webhook-secret": humaans_webhook_secret}),
                     )
                     .await;
                 json!({"company_name": r["company_name"], "scim_users": r["scim_users"], "warnings": r["warnings"]})
@@ -422,6 +447,10 @@ impl Host for Node {
                     json!({"id": id, "kind": name_of(kind), "person-id": person_id, "occurred-at": occurred_at}),
                 )
                 .await
+            }
+            Step::Webhook(headers, body) => {
+                let headers: Vec<Value> = headers.iter().map(|(n, v)| json!([n, v])).collect();
+                self.send_args("handle-webhook", vec![json!(headers), json!({"$bytes": body})]).await
             }
             Step::ReadLogs(api::LogQuery { failures_only, person_id, limit, before }) => {
                 self.send(
@@ -471,7 +500,8 @@ async fn the_same_flow_under_jco_and_wasmtime() {
     assert_eq!(wasmtime["sync-again"]["writes"], 0, "a second sync writes nothing");
 
     // The same under jco: answers, accounts and requests.
-    for step in ["connect", "configure", "sync-all", "event", "sync-again", "read-logs"] {
+    assert_eq!(wasmtime["webhook"]["event"]["kind"], "updated", "the signed webhook is read");
+    for step in ["connect", "configure", "sync-all", "event", "webhook", "sync-again", "read-logs"] {
         assert_same(step, &jco[step], &wasmtime[step]);
     }
     assert_eq!(under_jco.accounts(), under_wasmtime.accounts(), "the Leapsome accounts differ");

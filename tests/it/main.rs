@@ -19,3 +19,4 @@ mod sandbox;
 mod sync;
 mod tenancy;
 mod variants;
+mod webhook;

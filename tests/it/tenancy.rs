@@ -66,6 +66,7 @@ async fn run_tenant(i: usize, runtime: Arc<Runtime>, storage: Arc<dyn Storage>) 
         scim_requests_per_second: Some(0),
         humaans_base_url: Some(humaans.base_url()),
         humaans_token: humaans_token(i),
+        humaans_webhook_secret: None,
     };
     let report = plugin.connect(&connection).await.expect("no trap").expect("connects");
     assert_eq!(report.company_name, format!("Tenant {i:03} Ltd"));

@@ -6,7 +6,8 @@
 // Then one call a line on stdin, one answer a line on stdout (JSON):
 //   {"call": "sync-all", "args": [{"dry-run": false, "max-writes": null}]}
 //   -> {"ok": {...}} | {"err": <integration-error>} | {"trap": "message"}
-// Names and fields are the WIT's (kebab-case); variants are {"tag", "val"}, options null or a value.
+// Names and fields are the WIT's (kebab-case); variants are {"tag", "val"}, options null or a value,
+// `list<u8>` {"$bytes": [numbers]}.
 // The export is looked up by name, so new exports (`retry`, `status`) and new record fields
 // need no edit here; only `imports()` changes if the component imports something new.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -71,6 +72,8 @@ const camel = (s) => s.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 function convertKeys(value, rename) {
   if (Array.isArray(value)) return value.map((v) => convertKeys(v, rename));
+  // `list<u8>` arrives as {"$bytes": [...]} (JSON has no byte strings); jco wants a Uint8Array.
+  if (value && typeof value === 'object' && Array.isArray(value.$bytes)) return Uint8Array.from(value.$bytes);
   if (value === null || typeof value !== 'object') return value ?? undefined;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [rename(k), convertKeys(v, rename)]));
 }

@@ -143,6 +143,8 @@ struct RateLimiter {
 #[derive(Default)]
 pub struct Control {
     journal: Mutex<Vec<JournalEntry>>,
+    /// When each journal entry was answered (kept apart so entries still compare equal across runs).
+    answered: Mutex<Vec<Instant>>,
     faults: Mutex<VecDeque<FaultRule>>,
     rate_limit: Mutex<Option<RateLimiter>>,
 }
@@ -153,8 +155,16 @@ impl Control {
         self.journal.lock().unwrap().clone()
     }
 
+    /// The journal with the time each request was answered (for latency measurements).
+    pub fn timed_journal(&self) -> Vec<(Instant, JournalEntry)> {
+        let journal = self.journal.lock().unwrap();
+        self.answered.lock().unwrap().iter().copied().zip(journal.iter().cloned()).collect()
+    }
+
     pub fn clear_journal(&self) {
-        self.journal.lock().unwrap().clear();
+        let mut journal = self.journal.lock().unwrap();
+        journal.clear();
+        self.answered.lock().unwrap().clear();
     }
 
     /// Requests so far whose method matches (e.g. "POST"), or all requests for "*".
@@ -214,7 +224,9 @@ impl Control {
     }
 
     fn record(&self, request: &Request, status: u16) {
-        self.journal.lock().unwrap().push(JournalEntry {
+        let mut journal = self.journal.lock().unwrap();
+        self.answered.lock().unwrap().push(Instant::now());
+        journal.push(JournalEntry {
             method: request.method.clone(),
             path: request.path.clone(),
             query: request.raw_query.clone(),

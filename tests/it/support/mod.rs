@@ -11,6 +11,7 @@ use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
 pub const HUMAANS_TOKEN: &str = mock_servers::humaans::DEFAULT_TOKEN;
+pub const WEBHOOK_SECRET: &str = "whsec-rig-3b9f";
 pub const SCIM_TOKEN: &str = "scim-test-token";
 /// The time the guest sees unless a test says otherwise.
 pub const NOW: &str = "2026-11-28T12:00:00Z";
@@ -70,6 +71,7 @@ impl Rig {
             scim_requests_per_second: Some(0),
             humaans_base_url: Some(self.humaans.base_url()),
             humaans_token: HUMAANS_TOKEN.into(),
+            humaans_webhook_secret: Some(WEBHOOK_SECRET.into()),
         }
     }
 

@@ -30,7 +30,7 @@ mod bindings {
 
 use bindings::exports::humaans::integration::integration::{
     ConnectReport, Connection, EmployeeEvent, EventOutcome, Guest, IntegrationError, LogPage, LogQuery, Service,
-    ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport,
+    ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport, WebhookAccepted, WebhookRefusal,
 };
 use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::outgoing_handler;
@@ -371,5 +371,9 @@ impl Guest for Rogue {
 
     fn status() -> Result<StatusReport, IntegrationError> {
         Err(IntegrationError::NotConnected)
+    }
+
+    fn handle_webhook(_headers: Vec<(String, String)>, _body: Vec<u8>) -> Result<WebhookAccepted, WebhookRefusal> {
+        Err(WebhookRefusal::NotConfigured)
     }
 }

@@ -14,6 +14,7 @@ mod json;
 mod model;
 mod query;
 mod store;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,279 @@
+//! `host-harness serve`: one long-running process for every tenant in the store.
+//!
+//! - `http.rs`: the HTTP server and routing; `webhooks.rs`: webhook intake;
+//! - `inbox.rs`: the durable inbox; `workers.rs`: one call at a time per tenant, a global cap;
+//! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics`;
+//! - `api.rs`: the admin JSON API; `admin.rs`: the admin page, login and sessions.
+
+pub mod admin;
+pub mod api;
+pub mod http;
+pub mod inbox;
+pub mod metrics;
+pub mod scheduler;
+pub mod webhooks;
+pub mod workers;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::{Notify, watch};
+
+use crate::TenantPlugin;
+use crate::cli::{Global, LogFormat, ServeArgs};
+use crate::operator::Host;
+use crate::plugin::{CallError, api as wit};
+use inbox::{Inbox, SqliteInbox};
+use metrics::Metrics;
+use workers::Workers;
+
+/// Shutdown waits this long for calls in flight, then re-queues what is left (under the 10 s an
+/// orchestrator usually allows between SIGTERM and SIGKILL).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Structured lines on stderr: `text` for people, `json` (one object a line) for log shippers.
+pub struct Logger {
+    format: LogFormat,
+}
+
+impl Logger {
+    pub fn new(format: LogFormat) -> Self {
+        Logger { format }
+    }
+
+    pub fn info(&self, message: &str, fields: &[(&str, String)]) {
+        self.line("info", message, fields);
+    }
+
+    pub fn warn(&self, message: &str, fields: &[(&str, String)]) {
+        self.line("warn", message, fields);
+    }
+
+    fn line(&self, level: &str, message: &str, fields: &[(&str, String)]) {
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let line = match self.format {
+            LogFormat::Json => {
+                let mut object = serde_json::Map::new();
+                object.insert("ts".into(), ts.into());
+                object.insert("level".into(), level.into());
+                object.insert("msg".into(), message.into());
+                for (k, v) in fields {
+                    object.insert((*k).into(), v.clone().into());
+                }
+                serde_json::Value::Object(object).to_string()
+            }
+            LogFormat::Text => {
+                let rest: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+                format!("{ts} {level} {message}{rest}")
+            }
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// Everything the server's parts share.
+pub struct App {
+    pub host: Host,
+    pub inbox: Arc<dyn Inbox>,
+    pub metrics: Metrics,
+    pub workers: Arc<Workers>,
+    pub sessions: admin::Sessions,
+    pub syncs: api::SyncJobs,
+    pub log: Logger,
+    pub args: ServeArgs,
+    admin_token: String,
+    /// Wakes the dispatcher: new work in the inbox.
+    pub work: Notify,
+    stopping: watch::Sender<bool>,
+    plugins: Mutex<HashMap<String, TenantPlugin>>,
+    /// SCIM writes of plugins replaced after a reconnect (their counters go with them).
+    retired_writes: AtomicU64,
+}
+
+impl App {
+    pub fn admin_token_matches(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(given.as_bytes().ct_eq(self.admin_token.as_bytes()))
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// The tenant's plugin; `None` for a tenant this host does not know.
+    pub fn plugin(&self, tenant: &str) -> Result<Option<TenantPlugin>> {
+        if let Some(p) = self.plugins.lock().unwrap().get(tenant) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(policy) = self.host.policy_of(tenant)? else { return Ok(None) };
+        let plugin = self.host.plugin_of(tenant, &policy.entries());
+        self.plugins.lock().unwrap().insert(tenant.to_owned(), plugin.clone());
+        Ok(Some(plugin))
+    }
+
+    /// After a connect: the policy may have changed.
+    pub fn forget_plugin(&self, tenant: &str) {
+        if let Some(old) = self.plugins.lock().unwrap().remove(tenant) {
+            self.retired_writes.fetch_add(old.stats().http_writes.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    pub fn scim_writes(&self) -> u64 {
+        let live: u64 =
+            self.plugins.lock().unwrap().values().map(|p| p.stats().http_writes.load(Ordering::Relaxed)).sum();
+        live + self.retired_writes.load(Ordering::Relaxed)
+    }
+
+    /// Runs one call and records it in the metrics: `ok`, `error` (the component's own error)
+    /// or `host-error` (trap, timeout, limits).
+    pub async fn timed<T, E>(
+        &self,
+        export: &str,
+        call: impl std::future::Future<Output = Result<Result<T, E>, CallError>>,
+    ) -> Result<Result<T, E>, CallError> {
+        let started = Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "error",
+            Err(_) => "host-error",
+        };
+        self.metrics.call(export, outcome, started.elapsed());
+        result
+    }
+}
+
+/// The admin token from the environment or a file; refused when missing or too short to guess.
+fn admin_token(args: &ServeArgs) -> Result<String> {
+    let token = match (&args.admin_token_file, &args.admin_token) {
+        (Some(file), _) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the admin token file {}", file.display()))?
+            .trim()
+            .to_owned(),
+        (None, Some(token)) => token.trim().to_owned(),
+        (None, None) => bail!(
+            "serve needs an admin token: set HOST_HARNESS_ADMIN_TOKEN or pass --admin-token-file FILE (at least 16 characters)"
+        ),
+    };
+    if token.chars().count() < 16 || token.chars().any(char::is_whitespace) {
+        bail!("the admin token must be at least 16 characters without spaces");
+    }
+    Ok(token)
+}
+
+pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
+    run_with(global, args, |_| {}).await
+}
+
+/// As [`run`]; `ready` is told the address once the server listens (the demo prints it).
+pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
+    let token = admin_token(&args)?;
+    let host = Host::open(global)?;
+    let dir = global.data_dir.clone().unwrap_or_else(crate::operator::default_data_dir);
+    let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&dir.join("host.db"))?);
+    let log = Logger::new(args.log_format);
+    let resumed = inbox.requeue_claimed()?;
+    let pruned = inbox.prune(args.keep_days)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let (stopping, _) = watch::channel(false);
+    let app = Arc::new(App {
+        host,
+        inbox,
+        metrics: Metrics::default(),
+        workers: Workers::new(args.workers as usize),
+        sessions: admin::Sessions::default(),
+        syncs: api::SyncJobs::default(),
+        log,
+        admin_token: token,
+        work: Notify::new(),
+        stopping,
+        plugins: Mutex::default(),
+        retired_writes: AtomicU64::new(0),
+        args,
+    });
+    app.log.info(
+        "serving",
+        &[
+            ("listen", format!("http://{addr}")),
+            ("tenants", app.host.tenants()?.len().to_string()),
+            // Claimed by a process that died, back in the queue.
+            ("resumed", resumed.to_string()),
+            ("queued", app.inbox.depth()?.to_string()),
+            ("pruned", pruned.to_string()),
+        ],
+    );
+    let server = tokio::spawn(http::serve(app.clone(), listener));
+    ready(addr);
+    let dispatcher = tokio::spawn(workers::dispatch(app.clone()));
+    let scheduler = tokio::spawn(scheduler::run(app.clone()));
+
+    let signal = shutdown_signal().await?;
+    app.log.info("stopping", &[("signal", signal.to_owned())]);
+    let _ = app.stopping.send(true);
+    let _ = server.await;
+    let _ = dispatcher.await;
+    let _ = scheduler.await;
+    let finished = app.workers.wait_idle(DRAIN_TIMEOUT).await;
+    // Calls still running are cut off with the process: their items go back to the queue.
+    let requeued = app.inbox.requeue_claimed()?;
+    app.log.info("stopped", &[("in_flight_finished", finished.to_string()), ("requeued", requeued.to_string())]);
+    Ok(())
+}
+
+async fn shutdown_signal() -> Result<&'static str> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        r = tokio::signal::ctrl_c() => r.map(|_| "SIGINT").map_err(Into::into),
+    }
+}
+
+/// An event as queued in the inbox (the component's `employee-event`, plus the sender's name).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct QueuedEvent {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub person_id: String,
+    pub occurred_at: String,
+}
+
+impl QueuedEvent {
+    pub fn from_accepted(a: &wit::WebhookAccepted) -> Self {
+        QueuedEvent {
+            id: a.event.id.clone(),
+            name: a.name.clone(),
+            kind: crate::operator::name_of(&a.event.kind),
+            person_id: a.event.person_id.clone(),
+            occurred_at: a.event.occurred_at.clone(),
+        }
+    }
+
+    pub fn to_event(&self) -> Result<wit::EmployeeEvent> {
+        let kind = match self.kind.as_str() {
+            "created" => wit::EventKind::Created,
+            "updated" => wit::EventKind::Updated,
+            "job-role-changed" => wit::EventKind::JobRoleChanged,
+            "offboarded" => wit::EventKind::Offboarded,
+            "deleted" => wit::EventKind::Deleted,
+            other => bail!("unknown event kind `{other}` in the inbox"),
+        };
+        Ok(wit::EmployeeEvent {
+            id: self.id.clone(),
+            kind,
+            person_id: self.person_id.clone(),
+            occurred_at: self.occurred_at.clone(),
+        })
+    }
+}

@@ -1,0 +1,158 @@
+// Drives serve's admin page in headless Chromium, as an operator would:
+//
+//   node admin.mjs CONFIG.json
+//
+// CONFIG: {url, adminToken, humaansUrl, scimUrl, humaansToken, scimToken, personId, personEmail,
+// shots (directory for screenshots), chromium (executable)}. Prints one line per step; exits 0
+// when every check held, 1 with the failed check otherwise.
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const config = JSON.parse(await readFile(process.argv[2], 'utf8'));
+const step = (name, detail = '') => console.log(`step: ${name}${detail ? ` (${detail})` : ''}`);
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+await mkdir(config.shots, { recursive: true });
+const profile = await mkdtemp(join(tmpdir(), 'hh-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: config.chromium,
+  headless: true,
+  // Without the background-networking flags Chromium stalls on its own update and sync traffic.
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const externals = [];
+page.on('request', (r) => { if (!r.url().startsWith(config.url)) externals.push(r.url()); });
+const shot = (name) => page.screenshot({ path: join(config.shots, `${name}.png`), fullPage: true });
+const text = (selector) => page.locator(selector).innerText();
+
+try {
+  // 1. Login: a wrong token is refused, the right one opens the app.
+  await page.goto(config.url);
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  await page.fill('#token', 'not-the-admin-token');
+  await page.click('#login');
+  await page.locator('#login-error', { hasText: 'wrong admin token' }).waitFor();
+  await shot('01-login-refused');
+  await page.fill('#token', config.adminToken);
+  await page.click('#login');
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  const cookie = (await context.cookies()).find((c) => c.name === 'hh_session');
+  check(cookie && cookie.httpOnly && cookie.sameSite === 'Strict', `session cookie HttpOnly+Strict: ${JSON.stringify(cookie)}`);
+  check(!(await page.evaluate(() => document.cookie)).includes('hh_session'), 'scripts cannot read the session cookie');
+  step('login', 'cookie HttpOnly, SameSite=Strict');
+
+  // 2. CSRF: the cookie alone does not change anything.
+  const forged = await page.evaluate(async () => {
+    const r = await fetch('/api/tenants/acme/settings', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{"provisioning":"off"}' });
+    return r.status;
+  });
+  check(forged === 403, `a PUT without the CSRF header is refused (got ${forged})`);
+  step('csrf', 'PUT without X-CSRF-Token: 403');
+
+  // 3. Connect: a wrong token shows the service's refusal; the right ones connect.
+  await page.fill('#new-tenant', 'acme');
+  await page.click('#add-tenant');
+  await page.locator('#tenant-title', { hasText: 'acme' }).waitFor();
+  await page.fill('#humaans-url', config.humaansUrl);
+  await page.fill('#scim-url', config.scimUrl);
+  await page.fill('#humaans-token', 'wrong-humaans-token');
+  await page.fill('#scim-token', config.scimToken);
+  await page.fill('#webhook-secret', 'whsec-browser-1');
+  await page.fill('#scim-rate-limit', '0');
+  await page.click('#save-connection');
+  await page.locator('#connection-result.error').waitFor();
+  const refusal = await text('#connection-result');
+  check(/Humaans refused the token/.test(refusal), `the refusal names Humaans: ${refusal}`);
+  await shot('02-connect-refused');
+  step('connect refused', refusal);
+  await page.fill('#humaans-token', config.humaansToken);
+  await page.fill('#scim-token', config.scimToken);
+  await page.click('#save-connection');
+  await page.locator('#connection-result.ok', { hasText: 'Connected' }).waitFor();
+  check((await page.inputValue('#humaans-token')) === '', 'the token field is cleared after saving');
+  await page.locator('#tenants button', { hasText: 'acme' }).waitFor();
+  await shot('03-connected');
+  step('connected', await text('#connection-result'));
+
+  // 4. Configure.
+  await page.click('#tab-configuration');
+  await page.check('#provisioning-on');
+  await page.selectOption('#provisioning-timing', 'immediately');
+  await page.check('#deprovisioning-on');
+  await page.selectOption('#deprovisioning-action', 'suspend');
+  await page.selectOption('#dialect', 'leapsome');
+  await page.click('#save-settings');
+  await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  await shot('04-configured');
+  step('configured');
+
+  // 5. Sync all users: the plan first, then the live run to the end.
+  await page.click('#tab-sync');
+  check(await page.locator('#run-sync').isDisabled(), 'the live run waits for a preview');
+  await page.click('#preview-sync');
+  await page.locator('#sync-summary').waitFor();
+  const plan = await text('#sync-summary');
+  const toCreate = Number(/(\d+) to create/.exec(plan)?.[1]);
+  check(toCreate > 0, `the plan creates accounts: ${plan}`);
+  check((await page.locator('#sync-plan-table tr').count()) > 0, 'the plan lists changes');
+  await shot('05-plan');
+  step('plan', plan);
+  await page.click('#run-sync');
+  await page.locator('#sync-status', { hasText: 'Running' }).or(page.locator('#sync-status', { hasText: 'Done' })).waitFor();
+  await shot('06-sync-running');
+  await page.locator('#sync-status', { hasText: 'Done' }).waitFor({ timeout: 120_000 });
+  const done = await text('#sync-status');
+  check(/ 0 failed/.test(done), `no failures: ${done}`);
+  await shot('07-sync-done');
+  step('sync', done);
+
+  // 6. Logs: filled, filtered, paged.
+  await page.click('#tab-logs');
+  await page.locator('#logs-table tbody tr').first().waitFor();
+  const rows = () => page.locator('#logs-table tbody tr').count();
+  check((await rows()) === 50, `a first page of 50 (got ${await rows()})`);
+  const actions = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
+  check(actions.includes('provision'), 'provisions are logged');
+  await page.locator('#logs-older').waitFor({ state: 'visible' });
+  await page.click('#logs-older');
+  await page.waitForFunction(() => document.querySelectorAll('#logs-table tbody tr').length > 50);
+  const sequences = await page.locator('#logs-table tbody tr td:nth-child(1)').allInnerTexts();
+  check(new Set(sequences).size === sequences.length, 'paging repeats no entry');
+  for (let i = 1; i < sequences.length; i++) check(Number(sequences[i]) < Number(sequences[i - 1]), 'newest first');
+  await shot('08-logs');
+  step('logs', `${sequences.length} entries over two pages`);
+  await page.check('#logs-failures');
+  await page.click('#logs-refresh');
+  await page.waitForFunction(() => !document.querySelector('#logs-empty').hidden
+    || [...document.querySelectorAll('#logs-table tbody tr td:nth-child(4)')].every((td) => td.textContent === 'failure'));
+  const outcomes = await page.locator('#logs-table tbody tr td:nth-child(4)').allInnerTexts();
+  check(outcomes.every((o) => o === 'failure'), `failures only: ${outcomes}`);
+  step('failures filter', `${outcomes.length} failures`);
+  await page.uncheck('#logs-failures');
+  await page.fill('#logs-person', config.personId);
+  await page.click('#logs-refresh');
+  await page.waitForFunction((email) => {
+    const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(5)')];
+    // Entries about the person carry their email (some, e.g. a failure before it is known, none).
+    return cells.some((td) => td.textContent === email) && cells.every((td) => [email, ''].includes(td.textContent));
+  }, config.personEmail);
+  await shot('09-logs-one-person');
+  step('person filter', config.personEmail);
+
+  check(externals.length === 0, `nothing loaded from elsewhere: ${externals}`);
+  console.log('ok');
+} catch (e) {
+  await shot('failure').catch(() => {});
+  console.log(`FAILED: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  await rm(profile, { recursive: true, force: true });
+}
