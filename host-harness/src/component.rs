@@ -27,17 +27,49 @@ pub fn package_dir() -> PathBuf {
     target_dir().join("package")
 }
 
-/// The component file: `$HUMAANS_LEAPSOME_COMPONENT` if set, otherwise built from the workspace
-/// with `cargo build --target wasm32-wasip2 --profile component` and stamped with its metadata
-/// (once per process).
+/// The component built into this binary (`build.rs`); empty when built with
+/// `HOST_HARNESS_EMBED=0`.
+pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.wasm"));
+/// `cargo metadata` of the workspace at build time (the component crate's package fields).
+const EMBEDDED_METADATA: &str = include_str!(concat!(env!("OUT_DIR"), "/package.json"));
+
+/// The component file: `$HUMAANS_LEAPSOME_COMPONENT` if set; otherwise the component built into
+/// this binary, stamped with its metadata and written once per process to `target/package/`
+/// (in a workspace) or to the user's data directory (an installed binary needs no workspace);
+/// built with cargo only when the binary carries none.
 pub fn component_path() -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     if let Some(path) = std::env::var_os("HUMAANS_LEAPSOME_COMPONENT") {
         return Ok(PathBuf::from(path));
     }
-    BUILT.get_or_init(|| build().map_err(|e| format!("{e:#}"))).clone().map_err(anyhow::Error::msg)
+    BUILT
+        .get_or_init(|| if EMBEDDED.is_empty() { build() } else { unpack() }.map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
 }
 
+/// Writes the embedded component (stamped) where it is loaded from; rewritten only if different.
+fn unpack() -> Result<PathBuf> {
+    let package = package_from(EMBEDDED_METADATA.as_bytes())?;
+    let stamped = with_metadata(EMBEDDED, &package)?;
+    let dir = if workspace_root().join("Cargo.toml").exists() { package_dir() } else { user_component_dir() };
+    let path = dir.join("humaans-leapsome.wasm");
+    if std::fs::read(&path).ok().as_deref() != Some(&stamped[..]) {
+        write_atomically(&path, &stamped)?;
+    }
+    Ok(path)
+}
+
+/// `$XDG_DATA_HOME/humaans-leapsome/component`, else `~/.local/share/humaans-leapsome/component`.
+fn user_component_dir() -> PathBuf {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), |h| PathBuf::from(h).join(".local/share")),
+    };
+    base.join("humaans-leapsome/component")
+}
+
+/// Builds the component with cargo (a binary built with `HOST_HARNESS_EMBED=0`).
 fn build() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
@@ -70,10 +102,6 @@ pub struct PackageInfo {
 
 /// The component crate's fields from `cargo metadata`: Cargo.toml stays the one source.
 fn component_package() -> Result<PackageInfo> {
-    #[derive(serde::Deserialize)]
-    struct Metadata {
-        packages: Vec<PackageInfo>,
-    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(workspace_root())
@@ -83,7 +111,16 @@ fn component_package() -> Result<PackageInfo> {
     if !out.status.success() {
         bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    let metadata: Metadata = serde_json::from_slice(&out.stdout).context("cannot read cargo metadata")?;
+    package_from(&out.stdout)
+}
+
+/// The component crate's fields from `cargo metadata` output.
+fn package_from(metadata: &[u8]) -> Result<PackageInfo> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<PackageInfo>,
+    }
+    let metadata: Metadata = serde_json::from_slice(metadata).context("cannot read cargo metadata")?;
     metadata.packages.into_iter().find(|p| p.name == "humaans-leapsome").context("cargo metadata: no humaans-leapsome")
 }
 

@@ -657,3 +657,29 @@ async fn the_postgres_store_holds_data_and_policies() {
     assert!(line.contains("unsupported scheme `mysql://`"), "{line}");
     clean_up(&data);
 }
+
+/// The binary carries its component (built into it by `build.rs`): a copy of it, run where there
+/// is no cargo (empty PATH, no CARGO) and no `HUMAANS_LEAPSOME_COMPONENT`, runs the whole demo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_carries_its_component_and_needs_no_cargo() {
+    assert!(!host_harness::component::EMBEDDED.is_empty(), "built with HOST_HARNESS_EMBED=0");
+    let dir = scratch("installed");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let installed = dir.join("bin/host-harness");
+    std::fs::copy(env!("CARGO_BIN_EXE_host-harness"), &installed).unwrap();
+    let output = tokio::process::Command::new(&installed)
+        .args(["--data-dir"])
+        .arg(dir.join("data"))
+        .args(["demo"])
+        .env_clear()
+        .env("PATH", dir.join("no-such-dir"))
+        .env("HOME", &dir)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("the copied binary starts");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "demo failed without cargo:\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("Sync") || stdout.contains("sync"), "{stdout}");
+    clean_up(&dir);
+}
