@@ -3,14 +3,16 @@
 //! no backtrace), `--json` prints exactly one JSON document, the data directory is owner-only, every
 //! subcommand has `--help`, and a sync killed half-way resumes without duplicate accounts.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::{component, warm_cache};
 use host_harness::storage::pg_testing::TestPg;
-use host_harness::{PgStorage, PoolSize, Runtime, SqliteStorage, Storage};
+use host_harness::{PgStorage, SqliteStorage, Storage};
 use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 use serde_json::Value;
@@ -22,11 +24,6 @@ const WRONG_SCIM: &str = "hh-wrong-scim-9b2e";
 const WEBHOOK_SECRET: &str = "hh-webhook-6a1f0d";
 const ADMIN_SECRET: &str = "hh-admin-token-3e7b90a1";
 const SECRETS: [&str; 6] = [HUMAANS_SECRET, SCIM_SECRET, WRONG_HUMAANS, WRONG_SCIM, WEBHOOK_SECRET, ADMIN_SECRET];
-
-fn component() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| host_harness::component::component_path().expect("the component builds"))
-}
 
 /// This test process's scratch directories live under here.
 fn scratch_root() -> PathBuf {
@@ -44,17 +41,6 @@ fn clean_up(dir: &Path) {
     std::fs::remove_dir_all(dir).ok();
     // The root goes with the last test's directory.
     std::fs::remove_dir(scratch_root()).ok();
-}
-
-/// The workspace's cache of compiled components, holding the form the CLI's engine loads (made
-/// here once, or found there from an earlier run) so no CLI run has to compile it.
-fn warm_cache() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = host_harness::component::default_cache_dir();
-        Runtime::new(component(), Some(&dir), PoolSize::default()).expect("the component loads");
-        dir
-    })
 }
 
 /// A data directory made the way a careless operator would (world-readable), its `cache` pointing

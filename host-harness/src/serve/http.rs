@@ -168,34 +168,15 @@ async fn route(app: &Arc<App>, req: Request) -> Response {
     }
 }
 
-/// Percent-decoding of a path segment or query component (`+` is a space in queries only).
+/// Percent-decoding of a path segment (`+` stays a `+`), by the `percent-encoding` crate that
+/// `url` already brings in: invalid escapes such as `%zz` or `%+f` are kept as written.
 pub fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
+/// A query string as `application/x-www-form-urlencoded` pairs (`+` is a space).
 fn decode_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-        })
-        .collect()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 #[cfg(test)]
@@ -207,9 +188,16 @@ mod tests {
         assert_eq!(decode("acme%20ltd"), "acme ltd");
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("%+f"), "%+f", "a sign is not a hex digit");
+        assert_eq!(decode("a+b"), "a+b", "`+` is a space only in queries");
         assert_eq!(
-            decode_query("failures=1&person=a%2Bb&x"),
-            vec![("failures".into(), "1".into()), ("person".into(), "a+b".into()), ("x".into(), String::new())]
+            decode_query("failures=1&person=a%2Bb&x&&q=a+b"),
+            vec![
+                ("failures".into(), "1".into()),
+                ("person".into(), "a+b".into()),
+                ("x".into(), String::new()),
+                ("q".into(), "a b".into())
+            ]
         );
     }
 }

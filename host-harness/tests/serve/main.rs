@@ -4,13 +4,16 @@
 
 mod browser;
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{component, warm_cache};
 use host_harness::serve::metrics::value_of;
-use host_harness::{PoolSize, Runtime};
 use mock_servers::humaans::webhook::sign;
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
@@ -20,21 +23,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const ADMIN: &str = "serve-admin-token-4c1e9b";
 const SECRET: &str = "whsec-serve-8d2a";
-
-fn component() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| host_harness::component::component_path().expect("the component builds"))
-}
-
-/// The compiled component, cached once so no serve process compiles it.
-fn warm_cache() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = host_harness::component::default_cache_dir();
-        Runtime::new(component(), Some(&dir), PoolSize::default()).expect("the component loads");
-        dir
-    })
-}
 
 fn data_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hh-serve-{}-{name}", std::process::id()));
