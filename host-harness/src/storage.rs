@@ -10,16 +10,18 @@ mod latency;
 pub mod lease;
 pub mod pg_testing;
 pub mod postgres;
+pub mod sqlite;
 
 pub use lease::{Fenced, Lease, LeaseStore};
 pub use postgres::PgStorage;
+pub use sqlite::SqliteStorage;
+pub(crate) use sqlite::create_private_dir;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
-use rusqlite::OptionalExtension;
 
 /// A page of keys from `list_keys`, with the cursor of the next page.
 pub struct KeyPage {
@@ -170,195 +172,6 @@ impl Storage for MemoryStorage {
         let data = self.data.lock().unwrap();
         let mut scopes: Vec<(String, String)> = data.keys().map(|(n, b, _)| (n.clone(), b.clone())).collect();
         scopes.dedup();
-        Ok(scopes)
-    }
-}
-
-/// SQLite storage in one database file: the default, durable across host restarts.
-pub struct SqliteStorage {
-    conn: Mutex<rusqlite::Connection>,
-}
-
-impl SqliteStorage {
-    /// Opens (creating if needed) the database at `path`. The directory and the file are made
-    /// readable by the owner only: they hold API tokens and employee data.
-    pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir)?;
-        }
-        create_private_file(path)?;
-        let conn =
-            rusqlite::Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS kv (
-                 namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
-                 PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;",
-        )
-        .with_context(|| format!("cannot initialise the database {}", path.display()))?;
-        Ok(SqliteStorage { conn: Mutex::new(conn) })
-    }
-}
-
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        }
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict the data directory {}", dir.display()))?;
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)?;
-    Ok(())
-}
-
-fn create_private_file(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("cannot create the database {}", path.display()))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
-}
-
-impl Storage for SqliteStorage {
-    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn.lock().unwrap();
-        let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
-        let mut rows = stmt.query((namespace, bucket, key))?;
-        Ok(match rows.next()? {
-            Some(row) => Some(row.get(0)?),
-            None => None,
-        })
-    }
-
-    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
-        conn.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?
-            .execute((namespace, bucket, key, value))?;
-        Ok(())
-    }
-
-    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
-        conn.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
-            .execute((namespace, bucket, key))?;
-        Ok(())
-    }
-
-    fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage> {
-        let conn = self.conn.lock().unwrap();
-        let start = cursor.unwrap_or(0);
-        let mut stmt = conn.prepare_cached(
-            "SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2 ORDER BY key LIMIT ?3 OFFSET ?4",
-        )?;
-        let mut keys: Vec<String> = stmt
-            .query_map((namespace, bucket, (limit + 1) as i64, start as i64), |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let more = keys.len() > limit;
-        keys.truncate(limit);
-        Ok(KeyPage { cursor: more.then_some(start + limit as u64), keys })
-    }
-
-    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
-        let mut conn = self.conn.lock().unwrap();
-        // IMMEDIATE takes SQLite's write lock before the read, so another process cannot read the
-        // same old value in between (busy_timeout makes it wait its turn).
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let current: Option<Vec<u8>> = tx
-            .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?
-            .query_row((namespace, bucket, key), |r| r.get(0))
-            .optional()?;
-        let next = incremented(key, current.as_deref(), delta)?;
-        tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?
-            .execute((namespace, bucket, key, next.to_string().into_bytes()))?;
-        tx.commit()?;
-        Ok(next)
-    }
-
-    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut conn = self.conn.lock().unwrap();
-        // One read transaction: a consistent snapshot of all the keys.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
-        let mut values = Vec::with_capacity(keys.len());
-        {
-            let mut stmt =
-                tx.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
-            for key in keys {
-                values.push(stmt.query_row((namespace, bucket, key), |r| r.get(0)).optional()?);
-            }
-        }
-        tx.commit()?;
-        Ok(values)
-    }
-
-    fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT OR REPLACE INTO kv (namespace, bucket, key, value) VALUES (?1, ?2, ?3, ?4)")?;
-            for (key, value) in entries {
-                stmt.execute((namespace, bucket, key, value))?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
-            for key in keys {
-                stmt.execute((namespace, bucket, key))?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn usage(&self, namespace: &str) -> Result<Usage> {
-        let conn = self.conn.lock().unwrap();
-        let (keys, bytes): (i64, i64) = conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE namespace = ?1",
-            )?
-            .query_row([namespace], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(Usage { keys: keys as u64, bytes: bytes as u64 })
-    }
-
-    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        let conn = self.conn.lock().unwrap();
-        let mut stmt =
-            conn.prepare_cached("SELECT length(value) FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")?;
-        let mut sizes = Vec::with_capacity(keys.len());
-        for key in keys {
-            sizes.push(stmt.query_row((namespace, bucket, key), |r| r.get::<_, i64>(0)).optional()?.map(|n| n as u64));
-        }
-        Ok(sizes)
-    }
-
-    fn scopes(&self) -> Result<Vec<(String, String)>> {
-        let conn = self.conn.lock().unwrap();
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT namespace, bucket FROM kv ORDER BY namespace, bucket")?;
-        let scopes = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         Ok(scopes)
     }
 }

@@ -41,6 +41,16 @@ fn sqlite() -> Option<Fixture<dyn Storage>> {
     Some(Fixture { store, reopen, _keep: Box::new(TempDir(dir)) })
 }
 
+fn sqlite_leases() -> Option<Fixture<dyn LeaseStore>> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("hh-lease-conformance-{}-{n}", std::process::id()));
+    let path = dir.join("store.db");
+    let store = Arc::new(SqliteStorage::open(&path).unwrap());
+    let reopen = Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn LeaseStore>);
+    Some(Fixture { store, reopen, _keep: Box::new(TempDir(dir)) })
+}
+
 fn postgres_store() -> Option<Fixture<PgStorage>> {
     let pg = TestPg::start()?;
     let url = pg.url.clone();
@@ -112,6 +122,7 @@ macro_rules! lease_conformance {
     };
 }
 
+lease_conformance!(sqlite_leases, sqlite_leases);
 lease_conformance!(postgres_leases, postgres_leases);
 
 type S = Fixture<dyn Storage>;

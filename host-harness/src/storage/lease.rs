@@ -8,8 +8,11 @@
 //! checks the token in the same transaction as the write: once another holder has taken over,
 //! the stale holder's writes are refused with a `Fenced` error instead of landing.
 //!
-//! Expiry is judged by the store's clock alone (PostgreSQL's `now()`), never by comparing the
-//! clocks of the machines that run the hosts.
+//! Expiry is judged by the store's clock alone (PostgreSQL's `now()`; for SQLite, whose sharers all
+//! run on one machine, that machine's clock), never by comparing the clocks of the machines that
+//! run the hosts. Outside the store, a holder judges its own lease by its monotonic clock
+//! (`LeaseClock`): it stops sending writes to other services once the time it asked for has
+//! passed by its own count, which is never later than the store's expiry.
 
 use std::sync::Arc;
 use std::time::Duration;
