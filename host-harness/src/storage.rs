@@ -10,10 +10,14 @@ mod latency;
 pub mod lease;
 pub mod pg_testing;
 pub mod postgres;
+mod postgres_queue;
+pub mod queue;
 pub mod sqlite;
+mod sqlite_queue;
 
 pub use lease::{Fenced, Lease, LeaseStore};
 pub use postgres::PgStorage;
+pub use queue::{InboxItem, Periods, RunKind, WorkQueue, open_queue};
 pub use sqlite::SqliteStorage;
 pub(crate) use sqlite::create_private_dir;
 

@@ -6,7 +6,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use super::pg_testing::TestPg;
-use super::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
+use super::sqlite_queue::SqliteQueue;
+use super::{
+    Fenced, Lease, LeaseStore, MemoryStorage, Periods, PgStorage, RunKind, SqliteStorage, Storage, Usage, WorkQueue,
+};
 
 /// A backend under test: a store, a way to open a second, independent handle on the same data (a
 /// new connection pool or file handle, as a second process would have), and whatever must live
@@ -124,6 +127,50 @@ macro_rules! lease_conformance {
 
 lease_conformance!(sqlite_leases, sqlite_leases);
 lease_conformance!(postgres_leases, postgres_leases);
+
+/// A queue and the lease store beside it (one database), for the queue suite.
+pub(super) struct Queues {
+    pub queue: Arc<dyn WorkQueue>,
+    pub leases: Arc<dyn LeaseStore>,
+}
+
+fn sqlite_queue() -> Option<Fixture<Queues>> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("hh-queue-conformance-{}-{n}", std::process::id()));
+    let path = dir.join("host.db");
+    let open = move || {
+        let leases = Arc::new(SqliteStorage::open(&path).unwrap());
+        Arc::new(Queues { queue: Arc::new(SqliteQueue::open(&path).unwrap()), leases })
+    };
+    Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(TempDir(dir)) })
+}
+
+fn postgres_queue() -> Option<Fixture<Queues>> {
+    let pg = TestPg::start()?;
+    let url = pg.url.clone();
+    let open = move || {
+        let store = Arc::new(PgStorage::connect(&url).unwrap());
+        Arc::new(Queues { queue: store.clone(), leases: store })
+    };
+    Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(pg) })
+}
+
+macro_rules! queue_conformance {
+    ($backend:ident, $open:ident) => {
+        suite!(
+            $backend,
+            $open,
+            the_inbox_queues_once_and_claims_in_order_under_a_lease,
+            a_stale_holder_cannot_claim_or_complete,
+            many_processes_drain_every_event_exactly_once,
+            each_due_run_goes_to_one_process
+        );
+    };
+}
+
+queue_conformance!(sqlite_queue, sqlite_queue);
+queue_conformance!(postgres_queue, postgres_queue);
 
 type S = Fixture<dyn Storage>;
 
@@ -378,4 +425,135 @@ fn fenced_writes_of_the_current_holder_go_through(f: &L) {
         })
         .collect();
     assert_exact(handles.into_iter().flat_map(|h| h.join().unwrap()).collect(), 100);
+}
+
+type Q = Fixture<Queues>;
+
+fn the_inbox_queues_once_and_claims_in_order_under_a_lease(f: &Q) {
+    let (q, leases) = (&f.store.queue, &f.store.leases);
+    assert!(q.enqueue_if_new("a", "e1", b"1").unwrap());
+    assert!(q.enqueue_if_new("a", "e2", b"2").unwrap());
+    assert!(!q.enqueue_if_new("a", "e1", b"again").unwrap(), "a replay is not queued");
+    assert!(q.enqueue_if_new("b", "e1", b"other tenant").unwrap(), "ids are per tenant");
+    assert_eq!(q.depth().unwrap(), 3);
+    let mut with_work = q.tenants_with_work().unwrap();
+    with_work.sort();
+    assert_eq!(with_work, ["a", "b"]);
+    let lease = leases.acquire("a", "p1", LONG).unwrap().unwrap();
+    let first = q.claim_next(&lease).unwrap().unwrap();
+    assert_eq!((first.event_id.as_str(), first.payload.as_slice(), first.attempts), ("e1", &b"1"[..], 0));
+    assert!(q.complete(first.id, &lease).unwrap());
+    let second = q.claim_next(&lease).unwrap().unwrap();
+    assert_eq!(second.event_id, "e2");
+    assert_eq!(q.claim_next(&lease).unwrap(), None, "e2 is claimed, nothing else of a's is queued");
+    assert_eq!(q.tenants_with_work().unwrap(), ["b"]);
+    // The holder gives up (a process stopping) holding e2: the next holder gets it back.
+    leases.release(&lease).unwrap();
+    let other = (f.reopen)();
+    let next = other.leases.acquire("a", "p2", LONG).unwrap().unwrap();
+    assert_eq!(other.queue.requeue_stale_claims(&next).unwrap(), 1);
+    let again = other.queue.claim_next(&next).unwrap().unwrap();
+    assert_eq!((again.event_id.as_str(), again.attempts), ("e2", 1));
+    other.queue.requeue(again.id, &next).unwrap();
+    let again = other.queue.claim_next(&next).unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    assert!(other.queue.complete(again.id, &next).unwrap());
+    assert!(!q.enqueue_if_new("a", "e1", b"1").unwrap(), "done items still stop replays");
+    assert_eq!(q.prune(1).unwrap(), 0, "completed just now: kept");
+    assert_eq!(q.depth().unwrap(), 1, "b's item");
+}
+
+fn a_stale_holder_cannot_claim_or_complete(f: &Q) {
+    let (q, leases) = (&f.store.queue, &f.store.leases);
+    q.enqueue_if_new("a", "e1", b"1").unwrap();
+    q.enqueue_if_new("a", "e2", b"2").unwrap();
+    let stale = leases.acquire("a", "paused", std::time::Duration::from_millis(300)).unwrap().unwrap();
+    let item = q.claim_next(&stale).unwrap().unwrap();
+    // The holder pauses past its expiry (SIGSTOP); another takes over and re-runs the item.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let other = (f.reopen)();
+    let current = other.leases.acquire("a", "awake", LONG).unwrap().expect("expired: free");
+    assert_eq!(other.queue.requeue_stale_claims(&current).unwrap(), 1);
+    // The stale holder wakes: it can neither finish its old claim nor claim anything new.
+    assert!(is_fenced(&q.complete(item.id, &stale).unwrap_err()));
+    assert!(is_fenced(&q.claim_next(&stale).unwrap_err()));
+    assert!(is_fenced(&q.requeue(item.id, &stale).unwrap_err()));
+    let mut seen = Vec::new();
+    while let Some(i) = other.queue.claim_next(&current).unwrap() {
+        assert!(other.queue.complete(i.id, &current).unwrap());
+        seen.push(i.event_id);
+    }
+    assert_eq!(seen, ["e1", "e2"], "both run once, by the current holder, in order");
+    // Even a claim the stale holder still names is not its own any more.
+    assert!(!other.queue.complete(item.id, &current).unwrap(), "already done: completing again changes nothing");
+}
+
+fn many_processes_drain_every_event_exactly_once(f: &Q) {
+    let tenants: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    for t in &tenants {
+        for e in 0..20 {
+            f.store.queue.enqueue_if_new(t, &format!("e{e}"), t.as_bytes()).unwrap();
+        }
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|p| {
+            let process = (f.reopen)();
+            std::thread::spawn(move || {
+                let mut done: Vec<(String, String)> = Vec::new();
+                let holder = format!("process-{p}");
+                loop {
+                    let with_work = process.queue.tenants_with_work().unwrap();
+                    if with_work.is_empty() {
+                        return done;
+                    }
+                    for tenant in with_work {
+                        let Some(lease) = process.leases.acquire(&tenant, &holder, LONG).unwrap() else { continue };
+                        process.queue.requeue_stale_claims(&lease).unwrap();
+                        while let Some(item) = process.queue.claim_next(&lease).unwrap() {
+                            assert!(process.queue.complete(item.id, &lease).unwrap());
+                            done.push((tenant.clone(), item.event_id));
+                        }
+                        process.leases.release(&lease).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<(String, String)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert_eq!(all.len(), 200, "every event once");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "no event twice");
+    assert_eq!(f.store.queue.depth().unwrap(), 0);
+}
+
+fn each_due_run_goes_to_one_process(f: &Q) {
+    let tenants: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+    let periods = Periods { tick: std::time::Duration::from_millis(200), sync: std::time::Duration::from_secs(3600) };
+    // First sight: every tenant's first tick lands somewhere within one period.
+    let first = f.store.queue.claim_due(&tenants, periods).unwrap();
+    assert!(first.len() < tenants.len(), "first runs are spread, not all at once: {}", first.len());
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    // Four processes race for the due runs: each tenant's tick goes to exactly one of them.
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (process, tenants, barrier) = ((f.reopen)(), tenants.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                process.queue.claim_due(&tenants, periods).unwrap()
+            })
+        })
+        .collect();
+    let mut claimed: Vec<(String, RunKind)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    claimed.sort();
+    let expected: Vec<(String, RunKind)> = {
+        let mut t: Vec<_> = tenants.iter().map(|t| (t.clone(), RunKind::Tick)).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(claimed, expected, "every tenant due once, claimed once, and only ticks (syncs are an hour away)");
+    assert!(f.store.queue.claim_due(&tenants, periods).unwrap().is_empty(), "pushed forward ~one period");
+    // Tenants not asked about are left alone.
+    assert!(f.store.queue.claim_due(&[], periods).unwrap().is_empty());
 }

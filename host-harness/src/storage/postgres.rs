@@ -26,10 +26,11 @@ const POOL_SIZE: usize = 4;
 const MIGRATION_LOCK: i64 = 0x6868_6d69_6772;
 
 /// (version, SQL). Append only: a released version is never edited.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    // Keys sort bytewise (COLLATE "C"), as in SQLite and the memory store, so paging agrees.
-    r#"CREATE TABLE kv (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        // Keys sort bytewise (COLLATE "C"), as in SQLite and the memory store, so paging agrees.
+        r#"CREATE TABLE kv (
            namespace text COLLATE "C" NOT NULL,
            bucket    text COLLATE "C" NOT NULL,
            key       text COLLATE "C" NOT NULL,
@@ -41,7 +42,29 @@ const MIGRATIONS: &[(i32, &str)] = &[(
            holder     text NOT NULL,
            token      bigint NOT NULL,
            expires_at timestamptz NOT NULL);"#,
-)];
+    ),
+    (
+        2,
+        // `serve`'s shared work (storage/queue.rs): the webhook inbox and the schedule.
+        r#"CREATE TABLE inbox (
+               id          bigserial PRIMARY KEY,
+               tenant      text NOT NULL,
+               event_id    text NOT NULL,
+               payload     bytea NOT NULL,
+               state       text NOT NULL DEFAULT 'queued',
+               attempts    integer NOT NULL DEFAULT 0,
+               claim_token bigint,
+               enqueued_at timestamptz NOT NULL DEFAULT now(),
+               done_at     timestamptz,
+               UNIQUE (tenant, event_id));
+           CREATE INDEX inbox_queued ON inbox (tenant, id) WHERE state = 'queued';
+           CREATE INDEX inbox_claimed ON inbox (tenant) WHERE state = 'claimed';
+           CREATE TABLE schedule (
+               tenant    text PRIMARY KEY,
+               next_tick timestamptz NOT NULL,
+               next_sync timestamptz NOT NULL);"#,
+    ),
+];
 
 const GET: &str = "SELECT value FROM kv WHERE namespace = $1 AND bucket = $2 AND key = $3";
 const SET: &str = "INSERT INTO kv (namespace, bucket, key, value) VALUES ($1, $2, $3, $4) \
@@ -117,7 +140,7 @@ fn one_line(e: &postgres::Error) -> String {
     s.replace('\n', " ")
 }
 
-struct Pool {
+pub(super) struct Pool {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     target: Arc<str>,
@@ -138,7 +161,7 @@ impl Pool {
 
     /// Runs `op` on a pooled connection; with a `fence`, in a transaction that first checks
     /// that the lease is still current and holds it until the commit.
-    fn exec<R: Send + 'static>(
+    pub(super) fn exec<R: Send + 'static>(
         &self,
         fence: Option<Lease>,
         op: impl FnOnce(&mut dyn Exec) -> Result<R> + Send + 'static,
@@ -170,7 +193,7 @@ impl Drop for Pool {
 }
 
 /// What an operation needs from a connection or a transaction: run a (cached) prepared statement.
-trait Exec {
+pub(super) trait Exec {
     fn execute(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64>;
     fn query(
         &mut self,
@@ -254,7 +277,7 @@ fn delete_many_op(ns: String, bucket: String, keys: &[String]) -> Op<()> {
 /// PostgreSQL storage; cheap to clone (clones share the pool).
 #[derive(Clone)]
 pub struct PgStorage {
-    pool: Arc<Pool>,
+    pub(super) pool: Arc<Pool>,
 }
 
 impl PgStorage {

@@ -29,18 +29,15 @@ impl SqliteStorage {
         create_private_file(path)?;
         let conn =
             rusqlite::Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
              CREATE TABLE IF NOT EXISTS kv (
                  namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
                  PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS leases (
-                 tenant TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
-                 expires_at_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS lease_tokens (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);",
-        )
+             {LEASE_TABLES}"
+        ))
         .with_context(|| format!("cannot initialise the database {}", path.display()))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -80,6 +77,21 @@ fn create_private_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The lease tables, created by whichever of the store and the queue opens the file first.
+pub(super) const LEASE_TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS leases (
+        tenant TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS lease_tokens (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);";
+
+/// Whether `lease` is its tenant's current, unexpired lease (inside the caller's transaction).
+pub(super) fn lease_is_current(c: &rusqlite::Connection, lease: &Lease) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT 1 FROM leases WHERE tenant = ?1 AND token = ?2 AND expires_at_ms > ?3")?.exists((
+        &lease.tenant,
+        lease.token,
+        now_ms(),
+    ))?)
+}
+
 impl SqliteStorage {
     /// Runs `op` in an IMMEDIATE transaction: SQLite's write lock is taken before any read, so
     /// another process cannot read the same old value in between (busy_timeout makes it wait its
@@ -89,11 +101,7 @@ impl SqliteStorage {
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(lease) = fence {
-            let current = tx
-                .prepare_cached("SELECT 1 FROM leases WHERE tenant = ?1 AND token = ?2 AND expires_at_ms > ?3")?
-                .query_row((&lease.tenant, lease.token, now_ms()), |_| Ok(()))
-                .optional()?;
-            if current.is_none() {
+            if !lease_is_current(&tx, lease)? {
                 return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
             }
         }
@@ -105,7 +113,7 @@ impl SqliteStorage {
 
 /// Milliseconds since the epoch by this machine's clock: every process sharing a SQLite file runs
 /// on this machine, so they judge lease expiry by the same clock.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

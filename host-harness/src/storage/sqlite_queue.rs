@@ -1,0 +1,207 @@
+//! `WorkQueue` on SQLite: tables in the host's database file, on a connection of their own with
+//! `synchronous = FULL` (a 202 promises the event survives a crash of the machine too, not only
+//! of the process; the key/value store runs with NORMAL). Fencing reads the `leases` table the
+//! key/value store keeps in the same file, inside the same IMMEDIATE transaction.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use rusqlite::OptionalExtension;
+
+use super::lease::{Fenced, Lease};
+use super::queue::{InboxItem, Periods, RunKind, WorkQueue};
+use super::sqlite::{LEASE_TABLES, now_ms};
+
+pub struct SqliteQueue {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+impl SqliteQueue {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open(path)
+            .with_context(|| format!("cannot open the inbox database {}", path.display()))?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;
+             {LEASE_TABLES}
+             CREATE TABLE IF NOT EXISTS inbox (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 tenant TEXT NOT NULL, event_id TEXT NOT NULL, payload BLOB NOT NULL,
+                 state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+                 enqueued_at INTEGER NOT NULL, done_at INTEGER,
+                 UNIQUE (tenant, event_id));
+             CREATE INDEX IF NOT EXISTS inbox_queue ON inbox (state, tenant, id);
+             CREATE TABLE IF NOT EXISTS schedule (
+                 tenant TEXT PRIMARY KEY, next_tick_ms INTEGER NOT NULL, next_sync_ms INTEGER NOT NULL);"
+        ))
+        .with_context(|| format!("cannot initialise the inbox in {}", path.display()))?;
+        // Inboxes made before leases have no claim token: add it (NULL: claimed by nobody alive).
+        let has_token: bool =
+            conn.prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = 'claim_token'")?.exists(())?;
+        if !has_token {
+            conn.execute_batch("ALTER TABLE inbox ADD COLUMN claim_token INTEGER")?;
+        }
+        Ok(SqliteQueue { conn: Mutex::new(conn) })
+    }
+
+    /// `op` in an IMMEDIATE transaction, after checking (in it) that `lease` is current.
+    fn fenced<R>(&self, lease: &Lease, op: impl FnOnce(&rusqlite::Connection) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !super::sqlite::lease_is_current(&tx, lease)? {
+            return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
+        }
+        let r = op(&tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+}
+
+fn now_s() -> i64 {
+    now_ms() / 1000
+}
+
+/// A random fraction in [0, 1), from std's per-process random hasher keys (no extra crate for a
+/// jitter that needs no cryptographic quality).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ms());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl WorkQueue for SqliteQueue {
+    fn enqueue_if_new(&self, tenant: &str, event_id: &str, payload: &[u8]) -> Result<bool> {
+        let conn = self.conn.lock().unwrap();
+        let n = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO inbox (tenant, event_id, payload, enqueued_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute((tenant, event_id, payload, now_s()))?;
+        Ok(n == 1)
+    }
+
+    fn claim_next(&self, lease: &Lease) -> Result<Option<InboxItem>> {
+        self.fenced(lease, |tx| {
+            let item = tx
+                .prepare_cached(
+                    "SELECT id, tenant, event_id, payload, attempts FROM inbox
+                     WHERE state = 'queued' AND tenant = ?1 ORDER BY id LIMIT 1",
+                )?
+                .query_row([&lease.tenant], |r| {
+                    Ok(InboxItem {
+                        id: r.get(0)?,
+                        tenant: r.get(1)?,
+                        event_id: r.get(2)?,
+                        payload: r.get(3)?,
+                        attempts: r.get(4)?,
+                    })
+                })
+                .optional()?;
+            if let Some(item) = &item {
+                tx.prepare_cached(
+                    "UPDATE inbox SET state = 'claimed', attempts = attempts + 1, claim_token = ?2 WHERE id = ?1",
+                )?
+                .execute((item.id, lease.token))?;
+            }
+            Ok(item)
+        })
+    }
+
+    fn complete(&self, id: i64, lease: &Lease) -> Result<bool> {
+        self.fenced(lease, |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE inbox SET state = 'done', done_at = ?3
+                     WHERE id = ?1 AND state = 'claimed' AND claim_token = ?2",
+                )?
+                .execute((id, lease.token, now_s()))?;
+            Ok(n == 1)
+        })
+    }
+
+    fn requeue(&self, id: i64, lease: &Lease) -> Result<()> {
+        self.fenced(lease, |tx| {
+            tx.prepare_cached(
+                "UPDATE inbox SET state = 'queued', claim_token = NULL
+                 WHERE id = ?1 AND state = 'claimed' AND claim_token = ?2",
+            )?
+            .execute((id, lease.token))?;
+            Ok(())
+        })
+    }
+
+    fn requeue_stale_claims(&self, lease: &Lease) -> Result<u64> {
+        self.fenced(lease, |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE inbox SET state = 'queued', claim_token = NULL
+                     WHERE tenant = ?1 AND state = 'claimed' AND (claim_token IS NULL OR claim_token <> ?2)",
+                )?
+                .execute((&lease.tenant, lease.token))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn tenants_with_work(&self) -> Result<Vec<String>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT tenant FROM inbox WHERE state = 'queued'")?;
+        let tenants = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(tenants)
+    }
+
+    fn depth(&self) -> Result<u64> {
+        let conn = self.conn.lock().unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM inbox WHERE state != 'done'", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn prune(&self, days: u32) -> Result<u64> {
+        let conn = self.conn.lock().unwrap();
+        let cutoff = now_s() - i64::from(days) * 86_400;
+        Ok(conn.execute("DELETE FROM inbox WHERE state = 'done' AND done_at < ?1", [cutoff])? as u64)
+    }
+
+    fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>> {
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let (tick, sync) = (ms(periods.tick), ms(periods.sync));
+        let mut claimed = Vec::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO schedule (tenant, next_tick_ms, next_sync_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut read = tx.prepare_cached("SELECT next_tick_ms, next_sync_ms FROM schedule WHERE tenant = ?1")?;
+            let mut update =
+                tx.prepare_cached("UPDATE schedule SET next_tick_ms = ?2, next_sync_ms = ?3 WHERE tenant = ?1")?;
+            for tenant in tenants {
+                let first_tick = now + (tick * random_fraction()) as i64;
+                let first_sync = now + (sync * random_fraction()) as i64;
+                insert.execute((tenant, first_tick, first_sync))?;
+                let (mut next_tick, mut next_sync): (i64, i64) =
+                    read.query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let (tick_due, sync_due) = (next_tick <= now, next_sync <= now);
+                if !tick_due && !sync_due {
+                    continue;
+                }
+                if tick_due {
+                    next_tick = now + (tick * (0.9 + 0.2 * random_fraction())) as i64;
+                }
+                if sync_due {
+                    next_sync = now + (sync * (0.9 + 0.2 * random_fraction())) as i64;
+                }
+                update.execute((tenant, next_tick, next_sync))?;
+                claimed.push((tenant.clone(), if sync_due { RunKind::Sync } else { RunKind::Tick }));
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+}
