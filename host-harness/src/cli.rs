@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// Most tenants running a call at once (each tenant runs one call at a time).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: u32,
+    /// How long a tenant's lease lasts unless renewed (every third of it, while its calls run).
+    /// Processes sharing a store take over a dead process's tenants after this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
     /// Done inbox items are kept this many days (replays within it are recognised).
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub keep_days: u32,

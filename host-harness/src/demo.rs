@@ -309,6 +309,7 @@ async fn serve_demo(
         sync_every: std::time::Duration::from_secs(24 * 3600),
         max_writes: 500,
         workers: 4,
+        lease_ttl: std::time::Duration::from_secs(30),
         keep_days: 7,
         log_format: cli::LogFormat::Text,
     };

@@ -16,6 +16,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::egress::{self, Refusal};
+use crate::storage::LeaseClock;
 use crate::tenant::{AllowedHost, Scheme, Tenant, TenantStats};
 
 pub struct TenantHttpHooks {
@@ -23,7 +24,12 @@ pub struct TenantHttpHooks {
     pub stats: Arc<TenantStats>,
     /// Requests this call has sent (one store is one call).
     pub sent: u32,
+    /// Under `serve`, the tenant's lease: writes to other services stop once it has run out, so a
+    /// process that paused past its lease cannot write to Leapsome behind the new holder's back.
+    pub lease: Option<Arc<LeaseClock>>,
 }
+
+const LEASE_LOST: &str = "http request denied: this process no longer holds the tenant's lease";
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
@@ -75,8 +81,12 @@ impl WasiHttpHooks for TenantHttpHooks {
             let cap = self.tenant.max_requests_per_call;
             return self.deny(format!("http request denied: quota of {cap} requests per call reached"));
         }
-        self.sent += 1;
         let is_write = request.method() != http::Method::GET && request.method() != http::Method::HEAD;
+        if is_write && self.lease.as_ref().is_some_and(|l| !l.is_current()) {
+            return self.deny(LEASE_LOST.into());
+        }
+        self.sent += 1;
+        let lease = self.lease.clone();
         let options = self.clamped(options);
         let cap = self.tenant.max_response_bytes;
         let tenant = self.tenant.clone();
@@ -95,6 +105,12 @@ impl WasiHttpHooks for TenantHttpHooks {
             stats.http_requests.fetch_add(1, Ordering::Relaxed);
             if is_write {
                 stats.http_writes.fetch_add(1, Ordering::Relaxed);
+            }
+            // Resolving took time: look again just before the write leaves.
+            if is_write && lease.as_ref().is_some_and(|l| !l.is_current()) {
+                stats.http_denied.fetch_add(1, Ordering::Relaxed);
+                stats.note(LEASE_LOST.into());
+                return Err(Error::HttpRequestDenied);
             }
             let use_tls = entry.scheme == Scheme::Https;
             let (response, io) = egress::send(request, options, addrs, entry.host.clone(), use_tls).await?;

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
 use crate::plugin::api::{self, IntegrationError};
-use crate::{AllowedHost, HostKey, KeySource, PoolSize, Runtime, Scheme, SealedStorage, Storage, Tenant, TenantPlugin};
+use crate::{
+    AllowedHost, HostKey, KeySource, LeaseStore, PoolSize, Runtime, Scheme, SealedStorage, Storage, Tenant,
+    TenantPlugin,
+};
 
 /// Where the host keeps a tenant's policy: a namespace no guest can name (guests get `tenant/…`).
 const HOST_NAMESPACE: &str = "host";
@@ -51,6 +54,9 @@ impl StoredPolicy {
 
 pub struct Host {
     pub storage: Arc<dyn Storage>,
+    sealed: Arc<SealedStorage>,
+    /// The raw store's leases (`serve`: one process runs a tenant at a time).
+    pub leases: Arc<dyn LeaseStore>,
     pub runtime: Arc<Runtime>,
     pub global: Global,
 }
@@ -65,12 +71,14 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Opens the data directory's store with its secrets sealed under the host key.
-pub fn open_storage(global: &Global) -> Result<(SealedStorage, KeySource)> {
+/// Opens the data directory's store with its secrets sealed under the host key; also returns
+/// the raw store, for its leases.
+pub fn open_storage(global: &Global) -> Result<(SealedStorage, KeySource, Arc<dyn LeaseStore>)> {
     let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
-    let raw: Arc<dyn Storage> = crate::storage::open_store(global.store.as_deref(), &dir)?;
+    let leases = crate::storage::open_store(global.store.as_deref(), &dir)?;
+    let raw: Arc<dyn Storage> = leases.clone();
     let (key, source) = host_key(global, &dir, &*raw)?;
-    Ok((SealedStorage::open(raw, key, &source)?, source))
+    Ok((SealedStorage::open(raw, key, &source)?, source, leases))
 }
 
 /// The host key: `HOST_HARNESS_KEY`, else the key file (created on first use, but never for a
@@ -113,7 +121,7 @@ fn check_private(path: &std::path::Path) -> Result<()> {
 /// `rotate-key`: re-seals every secret under the key in `--new-key-file`. When the data
 /// directory's own key file was in use, it is replaced by the new key, so nothing else changes.
 pub fn rotate_key(global: &Global, args: &cli::RotateKeyArgs) -> Result<Value> {
-    let (sealed, source) = open_storage(global)?;
+    let (sealed, source, _) = open_storage(global)?;
     let path = &args.new_key_file;
     let new = if path.exists() {
         check_private(path)?;
@@ -136,13 +144,15 @@ pub fn rotate_key(global: &Global, args: &cli::RotateKeyArgs) -> Result<Value> {
 impl Host {
     pub fn open(global: &Global) -> Result<Host> {
         let dir = global.data_dir.clone().unwrap_or_else(default_data_dir);
-        let storage: Arc<dyn Storage> = Arc::new(open_storage(global)?.0);
+        let (sealed, _, leases) = open_storage(global)?;
+        let sealed = Arc::new(sealed);
+        let storage: Arc<dyn Storage> = sealed.clone();
         let component = match &global.component {
             Some(path) => path.clone(),
             None => crate::component::component_path()?,
         };
         let runtime = Arc::new(Runtime::new(&component, Some(&dir.join("cache")), PoolSize::default())?);
-        Ok(Host { storage, runtime, global: global.clone() })
+        Ok(Host { storage, sealed, leases, runtime, global: global.clone() })
     }
 
     /// The tenant's policy; `None` for a tenant that never connected through this host.
@@ -177,6 +187,11 @@ impl Host {
             policy = policy.allow(h.clone());
         }
         TenantPlugin::new(self.runtime.clone(), self.storage.clone(), policy)
+    }
+
+    /// The store as a holder of `lease` writes it: sealed, and fenced by the lease.
+    pub fn fenced_storage(&self, lease: &crate::storage::Lease) -> Arc<dyn Storage> {
+        Arc::new(self.sealed.over(self.leases.fenced(lease)))
     }
 
     pub fn plugin_with(&self, hosts: &[AllowedHost]) -> TenantPlugin {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use wasmtime::Store;
 
 use crate::runtime::{HostState, Runtime};
-use crate::storage::Storage;
+use crate::storage::{LeaseClock, Storage};
 use crate::tenant::{Tenant, TenantStats};
 
 /// The component's own types (generated from `wit/world.wit`).
@@ -51,6 +51,8 @@ pub struct TenantPlugin {
     storage: Arc<dyn Storage>,
     tenant: Arc<Tenant>,
     stats: Arc<TenantStats>,
+    /// Set for calls made under a lease (`serve`): outbound writes stop when it runs out.
+    lease: Option<Arc<LeaseClock>>,
 }
 
 type CallResult<T> = Result<Result<T, api::IntegrationError>, CallError>;
@@ -81,7 +83,13 @@ impl Drop for Slot {
 
 impl TenantPlugin {
     pub fn new(runtime: Arc<Runtime>, storage: Arc<dyn Storage>, tenant: Tenant) -> Self {
-        TenantPlugin { runtime, storage, tenant: Arc::new(tenant), stats: Arc::default() }
+        TenantPlugin { runtime, storage, tenant: Arc::new(tenant), stats: Arc::default(), lease: None }
+    }
+
+    /// The same tenant (limits, counters) for calls made under a lease: `storage` is the store
+    /// fenced by the lease, and outbound writes stop once `lease` runs out.
+    pub fn leased(&self, storage: Arc<dyn Storage>, lease: Arc<LeaseClock>) -> TenantPlugin {
+        TenantPlugin { storage, lease: Some(lease), ..self.clone() }
     }
 
     pub fn tenant(&self) -> &Tenant {
@@ -154,7 +162,8 @@ impl TenantPlugin {
     }
 
     async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {
-        let mut store = self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone());
+        let mut store =
+            self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone(), self.lease.clone());
         let instance = self
             .runtime
             .pre()

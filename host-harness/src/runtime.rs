@@ -199,6 +199,7 @@ impl Runtime {
         tenant: Arc<Tenant>,
         stats: Arc<TenantStats>,
         storage: Arc<dyn Storage>,
+        lease: Option<Arc<crate::storage::LeaseClock>>,
     ) -> Store<HostState> {
         let mut wasi = WasiCtxBuilder::new();
         if let Some(at) = tenant.fixed_clock {
@@ -212,7 +213,7 @@ impl Runtime {
         let state = HostState {
             wasi: wasi.build(),
             http,
-            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone(), sent: 0 },
+            hooks: TenantHttpHooks { tenant: tenant.clone(), stats: stats.clone(), sent: 0, lease },
             table,
             storage,
             limiter: TenantLimiter { limit: tenant.memory_limit_bytes, peak: 0, hit: false },

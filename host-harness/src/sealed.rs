@@ -133,6 +133,11 @@ impl SealedStorage {
         SealedStorage { inner, keys: vec![key] }
     }
 
+    /// The same keys over another view of the same data (e.g. the store fenced by a lease).
+    pub fn over(&self, inner: Arc<dyn Storage>) -> SealedStorage {
+        SealedStorage { inner, keys: self.keys.clone() }
+    }
+
     /// Opens `inner` with `key` and checks it is the key the data was sealed with. A store sealed
     /// for the first time gets the key check and has any plaintext secrets (written before
     /// sealing existed) sealed now.

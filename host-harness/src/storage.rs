@@ -15,7 +15,7 @@ pub mod queue;
 pub mod sqlite;
 mod sqlite_queue;
 
-pub use lease::{Fenced, Lease, LeaseStore};
+pub use lease::{Fenced, Lease, LeaseClock, LeaseStore};
 pub use postgres::PgStorage;
 pub use queue::{InboxItem, Periods, RunKind, WorkQueue, open_queue};
 pub use sqlite::SqliteStorage;
@@ -95,7 +95,7 @@ pub(crate) fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result
 
 /// Opens the store `--store` names: a `postgres://` (or `postgresql://`) URL, or SQLite's
 /// `host.db` in `data_dir` when it names none (or `sqlite`).
-pub fn open_store(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Storage>> {
+pub fn open_store(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn LeaseStore>> {
     let spec = spec.map(str::trim).unwrap_or("");
     if spec.is_empty() || spec == "sqlite" {
         return Ok(Arc::new(SqliteStorage::open(&data_dir.join("host.db"))?));

@@ -69,6 +69,10 @@ fn internal(e: anyhow::Error) -> Response {
     Response::error(500, &format!("{e:#}"))
 }
 
+fn stopping() -> Response {
+    Response::error(503, "shutting down; try again later")
+}
+
 /// A call the component or the services refused: the page shows the message as it is.
 fn unprocessable(e: anyhow::Error) -> Response {
     Response::error(422, &format!("{e:#}"))
@@ -123,7 +127,7 @@ async fn connect(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default(),
     };
-    let turn = app.workers.wait_turn(tenant).await;
+    let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
     let started = std::time::Instant::now();
     let result = operator::connect_tenant(&app.host, tenant, args).await;
     app.metrics.call("connect", if result.is_ok() { "ok" } else { "error" }, started.elapsed());
@@ -180,8 +184,8 @@ async fn configure(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
         return Err(Response::error(404, "no such tenant: connect it first"));
     };
     let settings = operator::settings_from(&args);
-    let turn = app.workers.wait_turn(tenant).await;
-    let result = app.timed("configure", plugin.configure(settings)).await;
+    let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
+    let result = app.timed("configure", turn.plugin(app, &plugin).configure(settings)).await;
     drop(turn);
     done(result).map_err(unprocessable)?;
     Ok(settings_json(&settings))
@@ -250,13 +254,17 @@ async fn sync(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
 }
 
 async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, approve: bool) {
-    let turn = app.workers.wait_turn(&tenant).await;
-    let options = wit::SyncOptions { dry_run: false, max_writes: Some(LIVE_SYNC_STEP), approve_deprovisions: approve };
     let update = |f: &dyn Fn(&mut Value)| {
         if let Some(job) = app.syncs.jobs.lock().unwrap().get_mut(&tenant) {
             f(job);
         }
     };
+    let Some(turn) = app.wait_leased_turn(&tenant).await else {
+        update(&|j| j["state"] = json!("stopped"));
+        return;
+    };
+    let plugin = turn.plugin(&app, &plugin);
+    let options = wit::SyncOptions { dry_run: false, max_writes: Some(LIVE_SYNC_STEP), approve_deprovisions: approve };
     loop {
         if app.is_stopping() {
             update(&|j| j["state"] = json!("stopped"));

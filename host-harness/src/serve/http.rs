@@ -156,7 +156,7 @@ async fn route(app: &Arc<App>, req: Request) -> Response {
         },
         ("GET", ["metrics"]) => {
             let gauges = metrics::Gauges {
-                queue_depth: app.inbox.depth().unwrap_or_default(),
+                queue_depth: app.queue.depth().unwrap_or_default(),
                 scim_writes: app.scim_writes(),
                 tenants: app.host.tenants().map(|t| t.len() as u64).unwrap_or_default(),
             };

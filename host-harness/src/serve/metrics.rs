@@ -22,6 +22,7 @@ pub struct Metrics {
     calls: Mutex<BTreeMap<(String, String), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
     skipped: Mutex<BTreeMap<String, u64>>,
+    leases: Mutex<BTreeMap<String, u64>>,
 }
 
 /// What `/metrics` reads from elsewhere at the time of the scrape.
@@ -55,6 +56,12 @@ impl Metrics {
     /// A scheduled tick or sync not run because the tenant was busy.
     pub fn skipped(&self, kind: &str) {
         *self.skipped.lock().unwrap().entry(kind.to_owned()).or_default() += 1;
+    }
+
+    /// A try for a tenant's lease: `acquired`, `held-elsewhere` (another process runs the tenant)
+    /// or `lost` (a renewal refused).
+    pub fn lease(&self, outcome: &str) {
+        *self.leases.lock().unwrap().entry(outcome.to_owned()).or_default() += 1;
     }
 
     pub fn render(&self, gauges: &Gauges) -> String {
@@ -92,6 +99,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE host_harness_scheduled_skipped_total counter");
         for (kind, n) in self.skipped.lock().unwrap().iter() {
             let _ = writeln!(out, "host_harness_scheduled_skipped_total{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP host_harness_leases_total Tries for a tenant's lease by outcome.");
+        let _ = writeln!(out, "# TYPE host_harness_leases_total counter");
+        for (outcome, n) in self.leases.lock().unwrap().iter() {
+            let _ = writeln!(out, "host_harness_leases_total{{outcome=\"{outcome}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP host_harness_queue_depth Inbox items not yet done.");
         let _ = writeln!(out, "# TYPE host_harness_queue_depth gauge");

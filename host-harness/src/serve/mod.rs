@@ -1,14 +1,14 @@
 //! `host-harness serve`: one long-running process for every tenant in the store.
 //!
 //! - `http.rs`: the HTTP server and routing; `webhooks.rs`: webhook intake;
-//! - `inbox.rs`: the durable inbox; `workers.rs`: one call at a time per tenant, a global cap;
+//! - `workers.rs`: one call at a time per tenant (its lock here, its lease in the store), a
+//!   global cap, and the dispatcher that drains the inbox (`storage::WorkQueue`);
 //! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics`;
 //! - `api.rs`: the admin JSON API; `admin.rs`: the admin page, login and sessions.
 
 pub mod admin;
 pub mod api;
 pub mod http;
-pub mod inbox;
 pub mod metrics;
 pub mod scheduler;
 pub mod webhooks;
@@ -27,7 +27,7 @@ use crate::TenantPlugin;
 use crate::cli::{Global, LogFormat, ServeArgs};
 use crate::operator::Host;
 use crate::plugin::{CallError, api as wit};
-use inbox::{Inbox, SqliteInbox};
+use crate::storage::WorkQueue;
 use metrics::Metrics;
 use workers::Workers;
 
@@ -78,12 +78,15 @@ impl Logger {
 /// Everything the server's parts share.
 pub struct App {
     pub host: Host,
-    pub inbox: Arc<dyn Inbox>,
+    /// The inbox and the schedule, shared with every process on the same store.
+    pub queue: Arc<dyn WorkQueue>,
+    /// This process's name in the leases it holds: host name, process id, start time.
+    pub holder: String,
     pub metrics: Metrics,
     pub workers: Arc<Workers>,
     pub sessions: admin::Sessions,
     pub syncs: api::SyncJobs,
-    pub log: Logger,
+    pub log: Arc<Logger>,
     pub args: ServeArgs,
     admin_token: String,
     /// Wakes the dispatcher: new work in the inbox.
@@ -178,10 +181,12 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let token = admin_token(&args)?;
     let host = Host::open(global)?;
     let dir = global.data_dir.clone().unwrap_or_else(crate::operator::default_data_dir);
-    let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&dir.join("host.db"))?);
-    let log = Logger::new(args.log_format);
-    let resumed = inbox.requeue_claimed()?;
-    let pruned = inbox.prune(args.keep_days)?;
+    let queue = crate::storage::open_queue(global.store.as_deref(), &dir)?;
+    let log = Arc::new(Logger::new(args.log_format));
+    if args.lease_ttl < Duration::from_secs(1) {
+        bail!("--lease-ttl must be at least 1s");
+    }
+    let pruned = queue.prune(args.keep_days)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -189,7 +194,8 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let (stopping, _) = watch::channel(false);
     let app = Arc::new(App {
         host,
-        inbox,
+        queue,
+        holder: holder_name(),
         metrics: Metrics::default(),
         workers: Workers::new(args.workers as usize),
         sessions: admin::Sessions::default(),
@@ -207,9 +213,8 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         &[
             ("listen", format!("http://{addr}")),
             ("tenants", app.host.tenants()?.len().to_string()),
-            // Claimed by a process that died, back in the queue.
-            ("resumed", resumed.to_string()),
-            ("queued", app.inbox.depth()?.to_string()),
+            ("holder", app.holder.clone()),
+            ("queued", app.queue.depth()?.to_string()),
             ("pruned", pruned.to_string()),
         ],
     );
@@ -225,10 +230,22 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let _ = dispatcher.await;
     let _ = scheduler.await;
     let finished = app.workers.wait_idle(DRAIN_TIMEOUT).await;
-    // Calls still running are cut off with the process: their items go back to the queue.
-    let requeued = app.inbox.requeue_claimed()?;
-    app.log.info("stopped", &[("in_flight_finished", finished.to_string()), ("requeued", requeued.to_string())]);
+    // Calls still running are cut off with the process; their leases are released as their
+    // turns drop (or expire), and whoever takes a tenant next puts its claimed items back.
+    app.log.info("stopped", &[("in_flight_finished", finished.to_string())]);
     Ok(())
+}
+
+/// `host-pid-start`: unique among the processes sharing a store, and says where to look.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let started = chrono::Utc::now().timestamp_millis();
+    format!("{host}-{}-{started}", std::process::id())
 }
 
 async fn shutdown_signal() -> Result<&'static str> {

@@ -49,7 +49,7 @@ async fn answer(app: &Arc<App>, tenant: &str, req: &Request) -> (u16, &'static s
         Ok(Ok(a)) => a,
     };
     let payload = serde_json::to_vec(&QueuedEvent::from_accepted(&accepted)).expect("JSON");
-    match app.inbox.enqueue_if_new(tenant, &accepted.event.id, &payload) {
+    match app.queue.enqueue_if_new(tenant, &accepted.event.id, &payload) {
         Ok(true) => {
             app.work.notify_one();
             (202, "accepted", Response::json(202, &json!({"queued": accepted.event.id})))

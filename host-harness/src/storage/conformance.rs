@@ -470,10 +470,13 @@ fn a_stale_holder_cannot_claim_or_complete(f: &Q) {
     let stale = leases.acquire("a", "paused", std::time::Duration::from_millis(300)).unwrap().unwrap();
     let item = q.claim_next(&stale).unwrap().unwrap();
     // The holder pauses past its expiry (SIGSTOP); another takes over and re-runs the item.
+    assert_eq!(q.claim_next(&stale).unwrap().unwrap().event_id, "e2");
+    assert!(q.tenants_with_work().unwrap().is_empty(), "both claimed under a live lease: nothing to do");
     std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(q.tenants_with_work().unwrap(), ["a"], "claims under an expired lease are work to resume");
     let other = (f.reopen)();
     let current = other.leases.acquire("a", "awake", LONG).unwrap().expect("expired: free");
-    assert_eq!(other.queue.requeue_stale_claims(&current).unwrap(), 1);
+    assert_eq!(other.queue.requeue_stale_claims(&current).unwrap(), 2);
     // The stale holder wakes: it can neither finish its old claim nor claim anything new.
     assert!(is_fenced(&q.complete(item.id, &stale).unwrap_err()));
     assert!(is_fenced(&q.claim_next(&stale).unwrap_err()));

@@ -63,3 +63,65 @@ pub trait LeaseStore: Storage {
     /// (reads are not fenced). A refused write is an error holding `Fenced`.
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage>;
 }
+
+/// How long a holder may still act on a lease by its own monotonic clock: the time it asked for,
+/// counted from before it asked (so never past the store's expiry, which counts from when the
+/// store granted it), less a margin for clocks that run at slightly different rates. A pause
+/// (SIGSTOP) past that point is seen on waking, whatever the store says.
+#[derive(Debug)]
+pub struct LeaseClock {
+    valid_until: std::sync::Mutex<std::time::Instant>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl LeaseClock {
+    /// A lease asked for at `asked_at` with `ttl`.
+    pub fn new(asked_at: std::time::Instant, ttl: Duration) -> Self {
+        LeaseClock {
+            valid_until: std::sync::Mutex::new(asked_at + Self::usable(ttl)),
+            lost: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// 90% of the lease: the rest absorbs clock-rate differences between the holder and the store.
+    fn usable(ttl: Duration) -> Duration {
+        ttl.mul_f64(0.9)
+    }
+
+    /// The store extended the lease; the renewal was asked for at `asked_at`.
+    pub fn renewed(&self, asked_at: std::time::Instant, ttl: Duration) {
+        let mut until = self.valid_until.lock().unwrap();
+        *until = (*until).max(asked_at + Self::usable(ttl));
+    }
+
+    /// The store refused a renewal: the lease is gone for good.
+    pub fn lose(&self) {
+        self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the holder may still act (send writes) on the lease.
+    pub fn is_current(&self) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::SeqCst)
+            && std::time::Instant::now() < *self.valid_until.lock().unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_lease_clock_runs_out_on_its_own_and_when_lost() {
+        let clock = LeaseClock::new(Instant::now(), Duration::from_millis(200));
+        assert!(clock.is_current());
+        std::thread::sleep(Duration::from_millis(190));
+        assert!(!clock.is_current(), "past 90% of the ttl: no longer usable");
+        clock.renewed(Instant::now(), Duration::from_secs(60));
+        assert!(clock.is_current(), "renewed");
+        clock.renewed(Instant::now() - Duration::from_secs(120), Duration::from_secs(60));
+        assert!(clock.is_current(), "an older renewal never shortens it");
+        clock.lose();
+        assert!(!clock.is_current(), "lost is lost");
+    }
+}

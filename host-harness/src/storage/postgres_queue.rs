@@ -22,7 +22,9 @@ const REQUEUE: &str = "UPDATE inbox SET state = 'queued', claim_token = NULL \
                        WHERE id = $1 AND state = 'claimed' AND claim_token = $2";
 const REQUEUE_STALE: &str = "UPDATE inbox SET state = 'queued', claim_token = NULL \
      WHERE tenant = $1 AND state = 'claimed' AND (claim_token IS NULL OR claim_token <> $2)";
-const WITH_WORK: &str = "SELECT DISTINCT tenant FROM inbox WHERE state = 'queued'";
+const WITH_WORK: &str = "SELECT DISTINCT tenant FROM inbox i WHERE state = 'queued' \
+     OR (state = 'claimed' AND NOT EXISTS (SELECT 1 FROM leases l \
+         WHERE l.tenant = i.tenant AND l.token = i.claim_token AND l.expires_at > now()))";
 const DEPTH: &str = "SELECT count(*) FROM inbox WHERE state <> 'done'";
 const PRUNE: &str = "DELETE FROM inbox WHERE state = 'done' AND done_at < now() - $1::bigint * interval '1 day'";
 const SCHEDULE_NEW: &str = "INSERT INTO schedule (tenant, next_tick, next_sync) \

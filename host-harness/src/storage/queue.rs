@@ -72,7 +72,8 @@ pub trait WorkQueue: Send + Sync {
     /// Items of the lease's tenant claimed under any other (older) lease back to the queue: the
     /// claims of a holder that died, paused or stopped. Called right after acquiring. Fenced.
     fn requeue_stale_claims(&self, lease: &Lease) -> Result<u64>;
-    /// Tenants with queued items.
+    /// Tenants with queued items, or with items claimed under a lease that is no longer current
+    /// (their holder died or paused: whoever takes the lease next runs them again).
     fn tenants_with_work(&self) -> Result<Vec<String>>;
     /// Items not yet done.
     fn depth(&self) -> Result<u64>;

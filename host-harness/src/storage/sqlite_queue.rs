@@ -151,8 +151,12 @@ impl WorkQueue for SqliteQueue {
 
     fn tenants_with_work(&self) -> Result<Vec<String>> {
         let conn = self.conn.lock().unwrap();
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT tenant FROM inbox WHERE state = 'queued'")?;
-        let tenants = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT tenant FROM inbox i WHERE state = 'queued'
+             OR (state = 'claimed' AND NOT EXISTS (SELECT 1 FROM leases l
+                 WHERE l.tenant = i.tenant AND l.token = i.claim_token AND l.expires_at_ms > ?1))",
+        )?;
+        let tenants = stmt.query_map([now_ms()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(tenants)
     }
 
