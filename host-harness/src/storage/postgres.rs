@@ -22,6 +22,8 @@ use super::{KeyPage, Storage, Usage, incremented};
 
 /// Connections (and threads) per store: calls beyond this many at once queue.
 const POOL_SIZE: usize = 4;
+/// The longest a session may sit idle inside a transaction (ours last milliseconds).
+const IDLE_IN_TRANSACTION_MS: u32 = 5_000;
 /// Any constant; held with `pg_advisory_xact_lock` while migrating.
 const MIGRATION_LOCK: i64 = 0x6868_6d69_6772;
 
@@ -116,10 +118,16 @@ impl Worker {
     /// The connection, (re)opened if it is missing or was lost (a server restart).
     fn conn(&mut self) -> Result<&mut Conn> {
         if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-            let client = self
+            let mut client = self
                 .config
                 .connect(NoTls)
                 .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {}", self.target, one_line(&e)))?;
+            // A process paused (SIGSTOP, a VM freeze) inside one of its short transactions would
+            // hold its row locks, a fence's lock on a lease row included, and stall a takeover
+            // for as long as it sleeps: the server ends such a session instead.
+            client
+                .batch_execute(&format!("SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}"))
+                .map_err(|e| anyhow!("cannot configure the PostgreSQL session: {}", one_line(&e)))?;
             self.conn = Some(Conn { client, prepared: HashMap::new() });
         }
         Ok(self.conn.as_mut().unwrap())

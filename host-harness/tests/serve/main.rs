@@ -3,6 +3,7 @@
 //! scheduler skipping a busy tenant, and SIGTERM with a call in flight.
 
 mod browser;
+mod scale;
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -41,9 +42,14 @@ struct Serve {
 }
 
 async fn start(data: &Path, extra: &[&str]) -> Serve {
+    start_env(data, extra, &[]).await
+}
+
+async fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
         .args(extra)
+        .envs(env.iter().copied())
         .env("HOST_HARNESS_ADMIN_TOKEN", ADMIN)
         .env("HUMAANS_LEAPSOME_COMPONENT", component())
         .env_remove("HUMAANS_WEBHOOK_SECRET")
