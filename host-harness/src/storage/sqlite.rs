@@ -100,10 +100,10 @@ impl SqliteStorage {
     fn write<R>(&self, fence: Option<&Lease>, op: impl FnOnce(&rusqlite::Connection) -> Result<R>) -> Result<R> {
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if let Some(lease) = fence {
-            if !lease_is_current(&tx, lease)? {
-                return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
-            }
+        if let Some(lease) = fence
+            && !lease_is_current(&tx, lease)?
+        {
+            return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
         }
         let r = op(&tx)?;
         tx.commit()?;
