@@ -69,6 +69,11 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     progress(format!("loading {} ({} bytes)", component.display(), component_bytes));
     let runtime =
         Arc::new(Runtime::new(&component, Some(&cache), PoolSize { instances: 8, max_memory_bytes: 512 << 20 })?);
+    if args.scale_out {
+        let mut report = crate::bench_scale::run(global, runtime, &component, args.processes as usize).await?;
+        report["machine"] = machine();
+        return operator::out(&format!("{}\n", serde_json::to_string_pretty(&report)?)).map_err(Into::into);
+    }
     if args.serve {
         drop(runtime);
         let mut report = crate::bench_serve::run(global, &component, args.webhook_rate, args.webhook_seconds).await?;

@@ -353,4 +353,12 @@ pub struct BenchArgs {
     /// Seconds of webhooks in the `--serve` latency run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub webhook_seconds: u32,
+    /// Measure scale-out instead: the store's share of call latency (SQLite, PostgreSQL) and
+    /// throughput of 1 against `--processes` serve processes on one PostgreSQL (`--store`, or a
+    /// throw-away server from the machine's PostgreSQL binaries).
+    #[arg(long, conflicts_with = "serve")]
+    pub scale_out: bool,
+    /// Processes in the `--scale-out` run, compared with one.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=16))]
+    pub processes: u32,
 }

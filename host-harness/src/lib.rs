@@ -2,6 +2,7 @@
 //! HTTP and storage under the tenant's policy, and drives it. See ARCHITECTURE.md for the map.
 
 pub mod bench;
+mod bench_scale;
 mod bench_serve;
 mod bindings;
 pub mod cache;
