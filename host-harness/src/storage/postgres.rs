@@ -286,6 +286,8 @@ fn delete_many_op(ns: String, bucket: String, keys: &[String]) -> Op<()> {
 #[derive(Clone)]
 pub struct PgStorage {
     pub(super) pool: Arc<Pool>,
+    /// Tenants this handle has given a schedule row (`WorkQueue::claim_due`).
+    pub(super) scheduled: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl PgStorage {
@@ -320,7 +322,7 @@ impl PgStorage {
             })
             .collect();
         let pool = Arc::new(Pool { jobs: Mutex::new(Some(sender)), threads: Mutex::new(threads), target });
-        let store = PgStorage { pool };
+        let store = PgStorage { pool, scheduled: Arc::default() };
         store.pool.run(|c| migrate(&mut c.client))?;
         Ok(store)
     }

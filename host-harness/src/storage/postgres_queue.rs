@@ -91,13 +91,22 @@ impl WorkQueue for PgStorage {
     }
 
     fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>> {
-        let tenants = tenants.to_vec();
         let tick = periods.tick.as_secs_f64() * 1000.0;
         let sync = periods.sync.as_secs_f64() * 1000.0;
+        // Rows for tenants this handle has not scheduled yet (once per tenant, not per step).
+        let new: Vec<String> = {
+            let scheduled = self.scheduled.lock().unwrap();
+            tenants.iter().filter(|t| !scheduled.contains(*t)).cloned().collect()
+        };
+        let tenants = tenants.to_vec();
+        let scheduled = self.scheduled.clone();
         self.pool.exec(None, move |c| {
             // Two statements, each atomic: the insert only adds missing rows, and the claim locks,
             // skips and updates in one.
-            c.execute(SCHEDULE_NEW, &[&tenants, &tick, &sync])?;
+            if !new.is_empty() {
+                c.execute(SCHEDULE_NEW, &[&new, &tick, &sync])?;
+                scheduled.lock().unwrap().extend(new);
+            }
             let rows = c.query(CLAIM_DUE, &[&tenants, &tick, &sync])?;
             let mut due: Vec<(String, RunKind)> = rows
                 .iter()

@@ -15,6 +15,8 @@ use super::sqlite::{LEASE_TABLES, now_ms};
 
 pub struct SqliteQueue {
     conn: Mutex<rusqlite::Connection>,
+    /// Tenants this handle has given a schedule row.
+    scheduled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl SqliteQueue {
@@ -43,7 +45,7 @@ impl SqliteQueue {
         if !has_token {
             conn.execute_batch("ALTER TABLE inbox ADD COLUMN claim_token INTEGER")?;
         }
-        Ok(SqliteQueue { conn: Mutex::new(conn) })
+        Ok(SqliteQueue { conn: Mutex::new(conn), scheduled: Mutex::default() })
     }
 
     /// `op` in an IMMEDIATE transaction, after checking (in it) that `lease` is current.
@@ -177,35 +179,49 @@ impl WorkQueue for SqliteQueue {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_ms();
         let (tick, sync) = (ms(periods.tick), ms(periods.sync));
-        let mut claimed = Vec::new();
+        let (mut claimed, mut inserted) = (Vec::new(), Vec::new());
         {
+            // Rows for tenants this handle has not scheduled yet (once per tenant, not per step).
+            let scheduled = self.scheduled.lock().unwrap();
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO schedule (tenant, next_tick_ms, next_sync_ms) VALUES (?1, ?2, ?3)",
             )?;
-            let mut read = tx.prepare_cached("SELECT next_tick_ms, next_sync_ms FROM schedule WHERE tenant = ?1")?;
-            let mut update =
-                tx.prepare_cached("UPDATE schedule SET next_tick_ms = ?2, next_sync_ms = ?3 WHERE tenant = ?1")?;
             for tenant in tenants {
+                if scheduled.contains(tenant) {
+                    continue;
+                }
                 let first_tick = now + (tick * random_fraction()) as i64;
                 let first_sync = now + (sync * random_fraction()) as i64;
                 insert.execute((tenant, first_tick, first_sync))?;
-                let (mut next_tick, mut next_sync): (i64, i64) =
-                    read.query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                let (tick_due, sync_due) = (next_tick <= now, next_sync <= now);
-                if !tick_due && !sync_due {
+                inserted.push(tenant.clone());
+            }
+            let wanted: std::collections::HashSet<&str> = tenants.iter().map(String::as_str).collect();
+            let due: Vec<(String, i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT tenant, next_tick_ms, next_sync_ms FROM schedule
+                     WHERE next_tick_ms <= ?1 OR next_sync_ms <= ?1 ORDER BY tenant",
+                )?
+                .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut update =
+                tx.prepare_cached("UPDATE schedule SET next_tick_ms = ?2, next_sync_ms = ?3 WHERE tenant = ?1")?;
+            for (tenant, mut next_tick, mut next_sync) in due {
+                if !wanted.contains(tenant.as_str()) {
                     continue;
                 }
+                let (tick_due, sync_due) = (next_tick <= now, next_sync <= now);
                 if tick_due {
                     next_tick = now + (tick * (0.9 + 0.2 * random_fraction())) as i64;
                 }
                 if sync_due {
                     next_sync = now + (sync * (0.9 + 0.2 * random_fraction())) as i64;
                 }
-                update.execute((tenant, next_tick, next_sync))?;
-                claimed.push((tenant.clone(), if sync_due { RunKind::Sync } else { RunKind::Tick }));
+                update.execute((&tenant, next_tick, next_sync))?;
+                claimed.push((tenant, if sync_due { RunKind::Sync } else { RunKind::Tick }));
             }
         }
         tx.commit()?;
+        self.scheduled.lock().unwrap().extend(inserted);
         Ok(claimed)
     }
 }
