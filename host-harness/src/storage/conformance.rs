@@ -34,24 +34,27 @@ impl Drop for TempDir {
     }
 }
 
-fn sqlite() -> Option<Fixture<dyn Storage>> {
+/// A fresh database file in a temp dir (removed with the fixture).
+fn temp_db(kind: &str) -> (TempDir, std::path::PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("hh-conformance-{}-{n}", std::process::id()));
-    let path = dir.join("store.db");
+    let dir = std::env::temp_dir().join(format!("hh-{kind}-conformance-{}-{n}", std::process::id()));
+    let path = dir.join("host.db");
+    (TempDir(dir), path)
+}
+
+fn sqlite() -> Option<Fixture<dyn Storage>> {
+    let (dir, path) = temp_db("store");
     let store = Arc::new(SqliteStorage::open(&path).unwrap());
     let reopen = Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn Storage>);
-    Some(Fixture { store, reopen, _keep: Box::new(TempDir(dir)) })
+    Some(Fixture { store, reopen, _keep: Box::new(dir) })
 }
 
 fn sqlite_leases() -> Option<Fixture<dyn LeaseStore>> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("hh-lease-conformance-{}-{n}", std::process::id()));
-    let path = dir.join("store.db");
+    let (dir, path) = temp_db("lease");
     let store = Arc::new(SqliteStorage::open(&path).unwrap());
     let reopen = Box::new(move || Arc::new(SqliteStorage::open(&path).unwrap()) as Arc<dyn LeaseStore>);
-    Some(Fixture { store, reopen, _keep: Box::new(TempDir(dir)) })
+    Some(Fixture { store, reopen, _keep: Box::new(dir) })
 }
 
 fn postgres_store() -> Option<Fixture<PgStorage>> {
@@ -135,15 +138,12 @@ pub(super) struct Queues {
 }
 
 fn sqlite_queue() -> Option<Fixture<Queues>> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("hh-queue-conformance-{}-{n}", std::process::id()));
-    let path = dir.join("host.db");
+    let (dir, path) = temp_db("queue");
     let open = move || {
         let leases = Arc::new(SqliteStorage::open(&path).unwrap());
         Arc::new(Queues { queue: Arc::new(SqliteQueue::open(&path).unwrap()), leases })
     };
-    Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(TempDir(dir)) })
+    Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(dir) })
 }
 
 fn postgres_queue() -> Option<Fixture<Queues>> {

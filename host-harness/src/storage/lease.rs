@@ -64,6 +64,37 @@ pub trait LeaseStore: Storage {
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage>;
 }
 
+/// The reads of a fenced view: straight to the store (`$store`), unfenced (a stale holder may
+/// still read; only its writes are refused).
+macro_rules! fenced_reads {
+    ($store:ident) => {
+        fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+            self.$store.get(namespace, bucket, key)
+        }
+
+        fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage> {
+            self.$store.list_keys(namespace, bucket, cursor, limit)
+        }
+
+        fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+            self.$store.get_many(namespace, bucket, keys)
+        }
+
+        fn usage(&self, namespace: &str) -> Result<Usage> {
+            self.$store.usage(namespace)
+        }
+
+        fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
+            self.$store.value_sizes(namespace, bucket, keys)
+        }
+
+        fn scopes(&self) -> Result<Vec<(String, String)>> {
+            self.$store.scopes()
+        }
+    };
+}
+pub(super) use fenced_reads;
+
 /// How long a holder may still act on a lease by its own monotonic clock: the time it asked for,
 /// counted from before it asked (so never past the store's expiry, which counts from when the
 /// store granted it), less a margin for clocks that run at slightly different rates. A pause

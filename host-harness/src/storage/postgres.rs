@@ -494,9 +494,7 @@ struct FencedPg {
 }
 
 impl Storage for FencedPg {
-    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.store.get(namespace, bucket, key)
-    }
+    super::lease::fenced_reads!(store);
 
     fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
         let (ns, bucket, key) = owned(namespace, bucket, key);
@@ -508,17 +506,9 @@ impl Storage for FencedPg {
         self.store.pool.exec(Some(self.lease.clone()), delete_op(ns, bucket, key))
     }
 
-    fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage> {
-        self.store.list_keys(namespace, bucket, cursor, limit)
-    }
-
     fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
         let (ns, bucket, key) = owned(namespace, bucket, key);
         self.store.pool.exec(Some(self.lease.clone()), increment_op(ns, bucket, key, delta))
-    }
-
-    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.store.get_many(namespace, bucket, keys)
     }
 
     fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
@@ -527,17 +517,5 @@ impl Storage for FencedPg {
 
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         self.store.pool.exec(Some(self.lease.clone()), delete_many_op(namespace.into(), bucket.into(), keys))
-    }
-
-    fn usage(&self, namespace: &str) -> Result<Usage> {
-        self.store.usage(namespace)
-    }
-
-    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        self.store.value_sizes(namespace, bucket, keys)
-    }
-
-    fn scopes(&self) -> Result<Vec<(String, String)>> {
-        self.store.scopes()
     }
 }

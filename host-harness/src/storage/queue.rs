@@ -18,10 +18,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::lease::Lease;
-use super::{PgStorage, sqlite_queue::SqliteQueue};
+use super::{PgStorage, StoreSpec, sqlite_queue::SqliteQueue};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxItem {
@@ -86,15 +86,10 @@ pub trait WorkQueue: Send + Sync {
     fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>>;
 }
 
-/// The queue beside the store `--store` names (see `storage::open_store`).
+/// The queue beside the store `--store` names (see `storage::StoreSpec`).
 pub fn open_queue(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn WorkQueue>> {
-    let spec = spec.map(str::trim).unwrap_or("");
-    if spec.is_empty() || spec == "sqlite" {
-        return Ok(Arc::new(SqliteQueue::open(&data_dir.join("host.db"))?));
-    }
-    match spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
-        Some(scheme) if scheme == "postgres" || scheme == "postgresql" => Ok(Arc::new(PgStorage::connect(spec)?)),
-        Some(scheme) => bail!("--store: unsupported scheme `{scheme}://` (use postgres://USER@HOST:PORT/DB or sqlite)"),
-        None => bail!("--store: expected a postgres://USER@HOST:PORT/DB URL or `sqlite`"),
-    }
+    Ok(match StoreSpec::parse(spec)? {
+        StoreSpec::Sqlite => Arc::new(SqliteQueue::open(&data_dir.join("host.db"))?),
+        StoreSpec::Postgres(url) => Arc::new(PgStorage::connect(url)?),
+    })
 }

@@ -286,9 +286,7 @@ struct FencedSqlite {
 }
 
 impl Storage for FencedSqlite {
-    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.store.get(namespace, bucket, key)
-    }
+    super::lease::fenced_reads!(store);
 
     fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
         self.store.write(Some(&self.lease), |c| set_on(c, namespace, bucket, key, value))
@@ -298,16 +296,8 @@ impl Storage for FencedSqlite {
         self.store.write(Some(&self.lease), |c| delete_on(c, namespace, bucket, key))
     }
 
-    fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage> {
-        self.store.list_keys(namespace, bucket, cursor, limit)
-    }
-
     fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
         self.store.write(Some(&self.lease), |c| increment_on(c, namespace, bucket, key, delta))
-    }
-
-    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.store.get_many(namespace, bucket, keys)
     }
 
     fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
@@ -317,17 +307,5 @@ impl Storage for FencedSqlite {
 
     fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
         self.store.write(Some(&self.lease), |c| keys.iter().try_for_each(|k| delete_on(c, namespace, bucket, k)))
-    }
-
-    fn usage(&self, namespace: &str) -> Result<Usage> {
-        self.store.usage(namespace)
-    }
-
-    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        self.store.value_sizes(namespace, bucket, keys)
-    }
-
-    fn scopes(&self) -> Result<Vec<(String, String)>> {
-        self.store.scopes()
     }
 }

@@ -195,6 +195,11 @@ fn hire(humaans: &MockHumaans, n: usize) -> (String, String) {
     (id, email)
 }
 
+/// The person's next read from Humaans hangs for `delay`: a call that reads them is in flight.
+fn hang_next_read_of(humaans: &MockHumaans, id: &str, delay: Duration) {
+    humaans.control().add_fault(FaultRule::new(Some("GET"), &format!("/api/people/{id}"), Fault::Delay(delay), 1));
+}
+
 fn created(id: &str, event: &str) -> String {
     json!({"id": event, "event": "person.created", "data": {"id": id}}).to_string()
 }
@@ -311,12 +316,7 @@ async fn a_process_killed_right_after_the_202_applies_the_event_once_after_resta
     serve.tenant("acme", &humaans, &leapsome).await;
     let (id, email) = hire(&humaans, 1);
     // The event's read of the person hangs, so the kill lands while the call is in flight.
-    humaans.control().add_fault(FaultRule::new(
-        Some("GET"),
-        &format!("/api/people/{id}"),
-        Fault::Delay(Duration::from_secs(60)),
-        1,
-    ));
+    hang_next_read_of(&humaans, &id, Duration::from_secs(60));
     assert_eq!(serve.webhook("acme", SECRET, &created(&id, "evt-kill")).await.0, 202);
     serve.child.start_kill().unwrap();
     serve.child.wait().await.unwrap();
@@ -339,8 +339,7 @@ async fn a_process_killed_right_after_the_202_applies_the_event_once_after_resta
     // Again, killed for certain in the middle of the call: the item is claimed when it dies.
     let mut serve = serve;
     let (id2, email2) = hire(&humaans, 2);
-    let hang = Fault::Delay(Duration::from_secs(60));
-    humaans.control().add_fault(FaultRule::new(Some("GET"), &format!("/api/people/{id2}"), hang, 1));
+    hang_next_read_of(&humaans, &id2, Duration::from_secs(60));
     assert_eq!(serve.webhook("acme", SECRET, &created(&id2, "evt-kill-2")).await.0, 202);
     eventually("the event claimed", || async { claimed(&data) == 1 }).await;
     serve.child.start_kill().unwrap();
@@ -408,12 +407,7 @@ async fn two_tenants_run_in_parallel() {
     let (id_a, _) = hire(&humaans_a, 1);
     let (id_b, _) = hire(&humaans_b, 2);
     // Tenant a's call hangs on Humaans; tenant b's goes through meanwhile.
-    humaans_a.control().add_fault(FaultRule::new(
-        Some("GET"),
-        &format!("/api/people/{id_a}"),
-        Fault::Delay(Duration::from_secs(8)),
-        1,
-    ));
+    hang_next_read_of(&humaans_a, &id_a, Duration::from_secs(8));
     assert_eq!(serve.webhook("a", SECRET, &created(&id_a, "evt-a")).await.0, 202);
     assert_eq!(serve.webhook("b", SECRET, &created(&id_b, "evt-b")).await.0, 202);
     eventually("b's account", || async { leapsome_b.users().len() == 1 }).await;
@@ -435,12 +429,7 @@ async fn ticks_are_skipped_while_the_tenant_is_busy_and_sigterm_waits_for_the_ca
     })
     .await;
     let (id, email) = hire(&humaans, 1);
-    humaans.control().add_fault(FaultRule::new(
-        Some("GET"),
-        &format!("/api/people/{id}"),
-        Fault::Delay(Duration::from_secs(4)),
-        1,
-    ));
+    hang_next_read_of(&humaans, &id, Duration::from_secs(4));
     assert_eq!(serve.webhook("acme", SECRET, &created(&id, "evt-busy")).await.0, 202);
     eventually("a tick skipped", || async {
         serve.metric("host_harness_scheduled_skipped_total{kind=\"tick\"}").await >= 1.0

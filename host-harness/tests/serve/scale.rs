@@ -245,12 +245,7 @@ async fn a_process_paused_past_its_lease_cannot_write_when_it_wakes() {
     a.tenant("acme", &humaans, &leapsome).await;
     let (id, email) = hire(&humaans, 1);
     // A's read of the person hangs, so A is inside the call, holding the lease, when paused.
-    humaans.control().add_fault(FaultRule::new(
-        Some("GET"),
-        &format!("/api/people/{id}"),
-        Fault::Delay(Duration::from_secs(5)),
-        1,
-    ));
+    hang_next_read_of(&humaans, &id, Duration::from_secs(5));
     assert_eq!(a.webhook("acme", SECRET, &created(&id, "evt-pause")).await.0, 202);
     let turns_before = json_lines(&a.log()).iter().filter(|l| l["msg"] == "turn started").count();
     eventually("a takes the tenant for the event", || async {
