@@ -92,7 +92,8 @@ pub struct App {
     /// Wakes the dispatcher: new work in the inbox.
     pub work: Notify,
     stopping: watch::Sender<bool>,
-    plugins: Mutex<HashMap<String, TenantPlugin>>,
+    /// Each tenant's plugin, with the allow-list it was built from.
+    plugins: Mutex<HashMap<String, (Vec<crate::AllowedHost>, TenantPlugin)>>,
     /// SCIM writes of plugins replaced after a reconnect (their counters go with them).
     retired_writes: AtomicU64,
 }
@@ -111,27 +112,39 @@ impl App {
         *self.stopping.borrow()
     }
 
-    /// The tenant's plugin; `None` for a tenant this host does not know.
+    /// The tenant's plugin; `None` for a tenant this host does not know. The policy is read from
+    /// the store every time (one read): another process sharing the store may have reconnected
+    /// the tenant to other URLs, and the plugin is rebuilt when its allow-list changed.
     pub fn plugin(&self, tenant: &str) -> Result<Option<TenantPlugin>> {
-        if let Some(p) = self.plugins.lock().unwrap().get(tenant) {
-            return Ok(Some(p.clone()));
-        }
         let Some(policy) = self.host.policy_of(tenant)? else { return Ok(None) };
-        let plugin = self.host.plugin_of(tenant, &policy.entries());
-        self.plugins.lock().unwrap().insert(tenant.to_owned(), plugin.clone());
+        let hosts = policy.entries();
+        let mut plugins = self.plugins.lock().unwrap();
+        if let Some((built_from, plugin)) = plugins.get(tenant)
+            && *built_from == hosts
+        {
+            return Ok(Some(plugin.clone()));
+        }
+        let plugin = self.host.plugin_of(tenant, &hosts);
+        if let Some((_, old)) = plugins.insert(tenant.to_owned(), (hosts, plugin.clone())) {
+            self.retire(&old);
+        }
         Ok(Some(plugin))
     }
 
     /// After a connect: the policy may have changed.
     pub fn forget_plugin(&self, tenant: &str) {
-        if let Some(old) = self.plugins.lock().unwrap().remove(tenant) {
-            self.retired_writes.fetch_add(old.stats().http_writes.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Some((_, old)) = self.plugins.lock().unwrap().remove(tenant) {
+            self.retire(&old);
         }
+    }
+
+    fn retire(&self, old: &TenantPlugin) {
+        self.retired_writes.fetch_add(old.stats().http_writes.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     pub fn scim_writes(&self) -> u64 {
         let live: u64 =
-            self.plugins.lock().unwrap().values().map(|p| p.stats().http_writes.load(Ordering::Relaxed)).sum();
+            self.plugins.lock().unwrap().values().map(|(_, p)| p.stats().http_writes.load(Ordering::Relaxed)).sum();
         live + self.retired_writes.load(Ordering::Relaxed)
     }
 

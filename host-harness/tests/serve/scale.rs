@@ -295,3 +295,27 @@ async fn a_process_paused_past_its_lease_cannot_write_when_it_wakes() {
 fn series_ok() -> &'static str {
     "host_harness_calls_total{export=\"on-employee-event\",outcome=\"ok\"}"
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_through_one_process_reaches_the_others() {
+    let Some(pg) = TestPg::start() else { return };
+    let (first, second) = (mocks().await, mocks().await);
+    let a = start_on(&pg, "reconnect-a", &[]).await;
+    let b = start_on(&pg, "reconnect-b", &[]).await;
+    a.tenant("acme", &first.0, &first.1).await;
+    let (id, _) = hire(&first.0, 1);
+    assert_eq!(b.webhook("acme", SECRET, &created(&id, "evt-1")).await.0, 202);
+    b.applied(1.0).await;
+    assert_eq!(first.1.users().len(), 1, "b runs the tenant on the first mocks");
+    // Reconnected through a to other services: b's next call follows (its allow-list too).
+    a.tenant("acme", &second.0, &second.1).await;
+    let (id, email) = hire(&second.0, 2);
+    assert_eq!(b.webhook("acme", SECRET, &created(&id, "evt-2")).await.0, 202);
+    b.applied(2.0).await;
+    let users = second.1.users();
+    assert_eq!(users.len(), 1, "the event reached the new services");
+    assert_eq!(users[0]["userName"], email.as_str());
+    assert_eq!(first.1.users().len(), 1);
+    a.terminate().await;
+    b.terminate().await;
+}
