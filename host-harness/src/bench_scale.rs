@@ -128,7 +128,7 @@ async fn org(people: usize) -> Result<(MockHumaans, MockLeapsome, Vec<String>)> 
     let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.context("cannot start mock Leapsome")?;
     let ids = (0..people)
         .map(|i| {
-            let id = humaans.add_person(Person::new("Person", &format!("Number{i}"), &format!("p{i}@org.test")));
+            let id = humaans.add_person(Person::new("Person", &format!("Number{i}"), &format!("p{i}@acme.test")));
             humaans.add_job_role(JobRole::new(&id, "Engineer", "Engineering", None, "2024-01-01"));
             id
         })
@@ -158,7 +158,10 @@ async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -> Result<Va
         let plugin = TenantPlugin::new(runtime.clone(), storage.clone(), tenant);
         connect_in_process(&plugin, &humaans, &leapsome).await?;
         let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
-        done(plugin.sync_all(sync).await).context("the initial sync")?;
+        let initial = done(plugin.sync_all(sync).await).context("the initial sync")?;
+        if leapsome.users().len() != PEOPLE {
+            bail!("the initial sync provisioned {} of {PEOPLE} people ({} failed)", leapsome.users().len(), initial.failed);
+        }
         let (mut events, mut syncs) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
         for (i, id) in ids.iter().take(EVENTS).enumerate() {
             humaans.update_person(id, |p| p.last_name = format!("Renamed{i}"));
@@ -272,8 +275,14 @@ impl ServeProcess {
                 break rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
             }
         };
-        // Keep draining stderr so serve never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining stderr (so serve never blocks on a full pipe) into `serve.log`, which a
+        // failed run names.
+        let mut log = tokio::fs::File::create(dir.join("serve.log")).await?;
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = log.write_all(format!("{line}\n").as_bytes()).await;
+            }
+        });
         Ok(ServeProcess { child, addr })
     }
 
@@ -364,10 +373,12 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
             let settings = json!({"provisioning": "immediately", "deprovisioning": "suspend"});
             setup[0].api("PUT", &format!("/api/tenants/s{i:02}/settings"), &settings).await?;
         }
-        let deadline = Instant::now() + Duration::from_secs(600);
+        let deadline = Instant::now() + Duration::from_secs(180);
         while !orgs.iter().all(|(_, l, _)| l.users().len() == PEOPLE) {
             if Instant::now() > deadline {
-                bail!("the tenants were not provisioned within 10 minutes");
+                let log = std::fs::read_to_string(dir.join("setup/process-0/serve.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                bail!("the tenants were not provisioned within 3 minutes; serve's last lines:\n{}", tail.join("\n"));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
