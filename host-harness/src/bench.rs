@@ -653,8 +653,7 @@ async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: Naive
     if employees == 0 {
         return Ok(RateLimited { employees, run: None });
     }
-    let rig =
-        Rig::start(runtime, employees, today, "bench-rate-limited", None, Arc::new(MemoryStorage::new())).await?;
+    let rig = Rig::start(runtime, employees, today, "bench-rate-limited", None, Arc::new(MemoryStorage::new())).await?;
     rig.leapsome.control().set_rate_limit(Some(LEAPSOME_RATE), Some(1));
     progress(format!("rate-limited initial sync of {employees} people ({LEAPSOME_RATE} requests/s)"));
     let run = timed_sync(&rig).await.context("rate-limited sync")?;
@@ -709,7 +708,8 @@ async fn overhead_run(runtime: &Arc<Runtime>, today: NaiveDate) -> Result<Overhe
     std::fs::create_dir_all(&dir)?;
     let result = async {
         let raw: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
-        let sealed: Arc<dyn Storage> = Arc::new(SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env)?);
+        let sealed: Arc<dyn Storage> =
+            Arc::new(SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env)?);
         let rig = Rig::start(runtime, OVERHEAD_PEOPLE, today, "bench-overhead", Some(0), sealed.clone()).await?;
         progress(format!("sealing and quota: {OVERHEAD_PEOPLE} people on sealed SQLite"));
         let writes = || rig.plugin.stats().kv_writes.load(Ordering::Relaxed);
@@ -831,8 +831,10 @@ async fn callgrind_run(
 ) -> Result<()> {
     let on_valgrind = valgrind::request(valgrind::RUNNING_ON_VALGRIND);
     // Compiling (or loading the cached compilation) happens here, outside the measured part.
-    let runtime = Arc::new(Runtime::new(component, Some(cache), PoolSize { instances: 2, max_memory_bytes: 512 << 20 })?);
-    let rig = Rig::start(&runtime, employees, today, "bench-callgrind", Some(0), Arc::new(MemoryStorage::new())).await?;
+    let runtime =
+        Arc::new(Runtime::new(component, Some(cache), PoolSize { instances: 2, max_memory_bytes: 512 << 20 })?);
+    let rig =
+        Rig::start(&runtime, employees, today, "bench-callgrind", Some(0), Arc::new(MemoryStorage::new())).await?;
     progress(format!("callgrind: initial sync of {employees} people (not measured)"));
     let initial = sync_until_complete(&rig.plugin).await?;
     if !initial.complete || initial.failed > 0 {
@@ -864,7 +866,11 @@ async fn callgrind_run(
                 match &person {
                     None => done(
                         plugin
-                            .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false })
+                            .sync_all(api::SyncOptions {
+                                dry_run: false,
+                                max_writes: None,
+                                approve_deprovisions: false,
+                            })
                             .await,
                     )
                     .map(|r| (r.writes, r.changes.iter().filter(|c| c.error.is_some()).count())),
@@ -1000,18 +1006,22 @@ impl Report {
     /// (name in `targets_met`, target, met).
     fn tenant_checks(&self, t: &crate::bench_serve::TenantsRun) -> Vec<(&'static str, &'static str, bool)> {
         vec![
-            (
-                "tenants_tick_round_wall",
-                "< 10 s",
-                t.tick_round_wall_s.is_some_and(|w| w < TENANT_TICK_ROUND_TARGET_S),
-            ),
+            ("tenants_tick_round_wall", "< 10 s", t.tick_round_wall_s.is_some_and(|w| w < TENANT_TICK_ROUND_TARGET_S)),
             (
                 "tenants_steady_round_wall",
                 "< 60 s",
                 t.steady_round_wall_s.is_some_and(|w| w < TENANT_STEADY_ROUND_TARGET_S),
             ),
-            ("tenants_steady_no_writes", "0 SCIM writes", t.steady_round_wall_s.is_some() && t.steady_scim_writes == 0.0),
-            ("tenants_host_rss_peak", "< 1 GiB", t.host_rss_peak_bytes > 0 && t.host_rss_peak_bytes < HOST_RSS_TARGET_BYTES),
+            (
+                "tenants_steady_no_writes",
+                "0 SCIM writes",
+                t.steady_round_wall_s.is_some() && t.steady_scim_writes == 0.0,
+            ),
+            (
+                "tenants_host_rss_peak",
+                "< 1 GiB",
+                t.host_rss_peak_bytes > 0 && t.host_rss_peak_bytes < HOST_RSS_TARGET_BYTES,
+            ),
             (
                 "tenants_instantiate_p50_us",
                 "half the calls <= 100 µs",
@@ -1237,7 +1247,12 @@ impl Report {
                 "< 10 s",
                 "tenants_tick_round_wall",
             ));
-            rows.push(row("  round of steady syncs", secs(t.steady_round_wall_s), "< 60 s", "tenants_steady_round_wall"));
+            rows.push(row(
+                "  round of steady syncs",
+                secs(t.steady_round_wall_s),
+                "< 60 s",
+                "tenants_steady_round_wall",
+            ));
             rows.push(row("  SCIM writes in it", t.steady_scim_writes.to_string(), "0", "tenants_steady_no_writes"));
             rows.push(row("  serve peak RSS", mib(t.host_rss_peak_bytes), "< 1 GiB", "tenants_host_rss_peak"));
             rows.push(row(

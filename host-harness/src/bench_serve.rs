@@ -143,7 +143,10 @@ impl Serve {
                 continue;
             }
             let Some(tenant) = entry["tenant"].as_str() else { continue };
-            if entry["msg"] == message && tenants.contains(tenant) && fields_ok(&entry) && seen.insert(tenant.to_owned())
+            if entry["msg"] == message
+                && tenants.contains(tenant)
+                && fields_ok(&entry)
+                && seen.insert(tenant.to_owned())
             {
                 last = Some(at);
             }
@@ -379,7 +382,7 @@ struct Round {
 
 impl Round {
     fn to_json(&self) -> Value {
-        json!({"wall_s": self.wall_s.map(|w| round3(w)), "tenants_done": self.tenants_seen, "warnings": self.warnings})
+        json!({"wall_s": self.wall_s.map(round3), "tenants_done": self.tenants_seen, "warnings": self.warnings})
     }
 }
 
@@ -396,7 +399,8 @@ impl Scrape {
     }
 
     fn calls(&self, export: &str) -> Value {
-        let n = |outcome: &str| self.get(&format!("host_harness_calls_total{{export=\"{export}\",outcome=\"{outcome}\"}}"));
+        let n =
+            |outcome: &str| self.get(&format!("host_harness_calls_total{{export=\"{export}\",outcome=\"{outcome}\"}}"));
         let count = self.get(&format!("host_harness_call_duration_seconds_count{{export=\"{export}\"}}"));
         let sum = self.get(&format!("host_harness_call_duration_seconds_sum{{export=\"{export}\"}}"));
         json!({
@@ -414,7 +418,9 @@ impl Scrape {
         let at_most = |share: f64| {
             crate::runtime::INSTANTIATE_BUCKETS
                 .iter()
-                .find(|bound| self.get(&format!("host_harness_instantiate_seconds_bucket{{le=\"{bound}\"}}")) >= share * count)
+                .find(|bound| {
+                    self.get(&format!("host_harness_instantiate_seconds_bucket{{le=\"{bound}\"}}")) >= share * count
+                })
                 .map(|bound| bound * 1e6)
         };
         Instantiate {
@@ -465,7 +471,8 @@ async fn measure_tenants(dir: &Path, component: &Path, count: usize, each: usize
     let mut hwm_kib = Vec::new();
 
     // Connect and configure every tenant through the admin API; the scheduler stays idle.
-    let serve = start(dir, component, &[&json_log[..], &["--tick-every", "24h", "--sync-every", "24h"]].concat()).await?;
+    let serve =
+        start(dir, component, &[&json_log[..], &["--tick-every", "24h", "--sync-every", "24h"]].concat()).await?;
     progress(format!("tenants: connecting {count} tenants through the admin API"));
     let connecting = Instant::now();
     let connections = mocks
@@ -491,7 +498,11 @@ async fn measure_tenants(dir: &Path, component: &Path, count: usize, each: usize
     let initial_writes = serve.metric("host_harness_scim_writes_total").await?;
     hwm_kib.push(("initial_syncs", serve.rss_kib()?.1));
     serve.stop().await?;
-    progress(format!("tenants: initial round {:?} s, {} tenants done", initial.wall_s.map(round3), initial.tenants_seen));
+    progress(format!(
+        "tenants: initial round {:?} s, {} tenants done",
+        initial.wall_s.map(round3),
+        initial.tenants_seen
+    ));
 
     // A round of ticks, --tick-every 1s (first ticks spread over the first second).
     progress("tenants: a round of ticks (--tick-every 1s)");

@@ -155,9 +155,16 @@ mod tests {
         );
         assert_eq!(value_of(&text, "host_harness_queue_depth"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_scim_writes_total"), Some(7.0));
-        let instantiate = |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
+        let instantiate =
+            |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
         assert_eq!(
-            (instantiate("0.00001"), instantiate("0.00005"), instantiate("0.0001"), instantiate("0.005"), instantiate("+Inf")),
+            (
+                instantiate("0.00001"),
+                instantiate("0.00005"),
+                instantiate("0.0001"),
+                instantiate("0.005"),
+                instantiate("+Inf")
+            ),
             (Some(0.0), Some(1.0), Some(2.0), Some(3.0), Some(3.0))
         );
         assert_eq!(value_of(&text, "host_harness_instantiate_seconds_count"), Some(3.0));
