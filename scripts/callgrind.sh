@@ -6,7 +6,7 @@
 #   scripts/callgrind.sh            # measure, compare; exit 1 on a regression over 5%
 #   scripts/callgrind.sh --update   # measure and write the baseline (commit it)
 #
-#   CALLGRIND_EMPLOYEES=2000        organisation size (default 2000; the baseline records its own)
+#   CALLGRIND_EMPLOYEES=10000       organisation size (default 10000; the baseline records its own)
 #   CALLGRIND_THRESHOLD_PCT=5       allowed growth in percent
 #   HOST_HARNESS_BIN=PATH           the host binary (default: cargo build --release, then
 #                                   $CARGO_TARGET_DIR/release/host-harness)
@@ -39,7 +39,7 @@ for arg in "$@"; do
             ;;
     esac
 done
-employees="${CALLGRIND_EMPLOYEES:-2000}"
+employees="${CALLGRIND_EMPLOYEES:-10000}"
 threshold="${CALLGRIND_THRESHOLD_PCT:-5}"
 baseline="$root/benches/callgrind-baseline.json"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
