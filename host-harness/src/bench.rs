@@ -1,7 +1,10 @@
 //! `host-harness bench`: measures the component against the built-in mocks on loopback — a full
 //! initial sync of a generated organisation, a steady (nothing changed) sync against the fewest
 //! requests the APIs allow, an incremental sync, single events, instantiation, guest memory, the
-//! component's size and a sync under Leapsome's 30 requests/s limit.
+//! component's size and a sync under Leapsome's 30 requests/s limit; the per-call cost of
+//! sealing and the storage quota on SQLite; with `--tenants M`, M tenants in one real `serve`
+//! (`bench_serve.rs`); with `--webhooks-per-second R`, webhook latency through `serve`.
+//! `--callgrind` (hidden) is the one-call mode `scripts/callgrind.sh` runs under valgrind.
 //!
 //! Numbers are measured and printed, never asserted: wall times depend on the machine. Progress
 //! goes to stderr so that `--json` prints exactly one document on stdout.
@@ -15,10 +18,13 @@ use anyhow::{Context, Result, bail};
 use chrono::{Days, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::cli::{BenchArgs, Global};
+use crate::cli::{BenchArgs, CallgrindCall, Global};
 use crate::operator::{self, done, table};
 use crate::plugin::api;
-use crate::{AllowedHost, MemoryStorage, PoolSize, Runtime, Tenant, TenantPlugin};
+use crate::{
+    AllowedHost, HostKey, KeySource, MemoryStorage, PoolSize, Runtime, SealedStorage, SqliteStorage, Storage, Tenant,
+    TenantPlugin,
+};
 use mock_servers::JournalEntry;
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, STATUS_ACTIVE};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
@@ -44,6 +50,15 @@ const INSTANTIATE_US_TARGET: f64 = 100.0;
 const MEMORY_TARGET_BYTES: u64 = 64 << 20;
 const COMPONENT_TARGET_BYTES: u64 = 1 << 20;
 const RATE_LIMITED_SLACK: f64 = 1.1;
+const TENANT_TICK_ROUND_TARGET_S: f64 = 10.0;
+const TENANT_STEADY_ROUND_TARGET_S: f64 = 60.0;
+const HOST_RSS_TARGET_BYTES: u64 = 1 << 30;
+const WEBHOOK_P50_TARGET_MS: f64 = 20.0;
+const WEBHOOK_P99_TARGET_MS: f64 = 100.0;
+/// The webhook targets are stated at this rate.
+const WEBHOOK_TARGET_RATE: u32 = 50;
+/// People in the sealing-and-quota run (a realistic small tenant).
+const OVERHEAD_PEOPLE: usize = 200;
 
 fn progress(message: impl AsRef<str>) {
     eprintln!("bench: {}", message.as_ref());
@@ -67,6 +82,11 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         .len();
     let cache = global.data_dir.clone().unwrap_or_else(operator::default_data_dir).join("cache");
     progress(format!("loading {} ({} bytes)", component.display(), component_bytes));
+    if let Some(call) = args.callgrind {
+        return callgrind_run(&component, &cache, args.employees, call, today).await;
+    }
+    // Compiles the component into the cache (or checks the cached one) before any serve
+    // process is started on that cache.
     let runtime =
         Arc::new(Runtime::new(&component, Some(&cache), PoolSize { instances: 8, max_memory_bytes: 512 << 20 })?);
     if args.scale_out {
@@ -76,15 +96,28 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     }
     if args.serve {
         drop(runtime);
-        let mut report = crate::bench_serve::run(global, &component, args.webhook_rate, args.webhook_seconds).await?;
+        let rate = args.webhooks_per_second.unwrap_or(WEBHOOK_TARGET_RATE);
+        let mut report = crate::bench_serve::run(global, &component, rate, args.webhook_seconds).await?;
         report["machine"] = machine();
         return operator::out(&format!("{}\n", serde_json::to_string_pretty(&report)?)).map_err(Into::into);
     }
 
     let main = main_run(&runtime, args.employees, today).await?;
     let rate_limited = rate_limited_run(&runtime, args.rate_limited_employees, today).await?;
+    let overhead = overhead_run(&runtime, today).await?;
+    drop(runtime);
+    let tenants = if args.tenants > 1 {
+        let (count, each) = (args.tenants as usize, args.tenant_employees as usize);
+        Some(crate::bench_serve::tenants(global, &component, count, each, &today.to_string()).await?)
+    } else {
+        None
+    };
+    let webhook = match args.webhooks_per_second {
+        Some(rate) => Some(crate::bench_serve::webhook(global, &component, rate, args.webhook_seconds).await?),
+        None => None,
+    };
 
-    let report = Report { employees: args.employees, component_bytes, main, rate_limited };
+    let report = Report { employees: args.employees, component_bytes, main, rate_limited, overhead, tenants, webhook };
     let document = report.to_json();
     if global.json {
         println!("{}", serde_json::to_string_pretty(&document)?);
@@ -113,6 +146,7 @@ impl Rig {
         today: NaiveDate,
         tenant_id: &str,
         scim_pacing: Option<u32>,
+        storage: Arc<dyn Storage>,
     ) -> Result<Rig> {
         progress(format!("generating an organisation of {employees} people"));
         let seed = mock_servers::org::generate_org(employees, ORG_SEED, &today.to_string());
@@ -126,7 +160,7 @@ impl Rig {
         tenant.cpu_deadline = Duration::from_secs(600);
         tenant.call_timeout = Duration::from_secs(1800);
         tenant.memory_limit_bytes = 512 << 20;
-        let plugin = TenantPlugin::new(runtime.clone(), Arc::new(MemoryStorage::new()), tenant);
+        let plugin = TenantPlugin::new(runtime.clone(), storage, tenant);
         done(
             plugin
                 .connect(&api::Connection {
@@ -414,7 +448,7 @@ async fn timed_sync(rig: &Rig) -> Result<Timed> {
 }
 
 async fn main_run(runtime: &Arc<Runtime>, employees: usize, today: NaiveDate) -> Result<MainRun> {
-    let rig = Rig::start(runtime, employees, today, "bench", Some(0)).await?;
+    let rig = Rig::start(runtime, employees, today, "bench", Some(0), Arc::new(MemoryStorage::new())).await?;
     let job_roles = rig.humaans.seed().job_roles.len();
     let people = rig.humaans.people().len();
     progress(format!("initial sync of {people} people ({job_roles} job roles)"));
@@ -624,7 +658,7 @@ async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: Naive
     if employees == 0 {
         return Ok(RateLimited { employees, run: None });
     }
-    let rig = Rig::start(runtime, employees, today, "bench-rate-limited", None).await?;
+    let rig = Rig::start(runtime, employees, today, "bench-rate-limited", None, Arc::new(MemoryStorage::new())).await?;
     rig.leapsome.control().set_rate_limit(Some(LEAPSOME_RATE), Some(1));
     progress(format!("rate-limited initial sync of {employees} people ({LEAPSOME_RATE} requests/s)"));
     let run = timed_sync(&rig).await.context("rate-limited sync")?;
@@ -641,6 +675,248 @@ async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: Naive
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sealing and the storage quota per call (was the ignored test `tests/it/overhead.rs`).
+
+#[derive(Debug, Clone)]
+struct Overhead {
+    keys: u64,
+    bytes: u64,
+    connection_bytes: usize,
+    first_sync_writes: u64,
+    event_writes: u64,
+    steady_sync_writes: u64,
+    steady_sync_ms: f64,
+    usage_scan_us: f64,
+    size_lookup_us: f64,
+    plain_get_us: f64,
+    sealed_get_us: f64,
+    plain_connection_get_us: f64,
+    sealed_set_us: f64,
+    plain_set_us: f64,
+}
+
+/// Mean microseconds of `n` runs of `f`.
+fn per_op(n: u32, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let start = Instant::now();
+    for _ in 0..n {
+        f()?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / f64::from(n))
+}
+
+/// A tenant of `OVERHEAD_PEOPLE` people synced into a sealed SQLite store (the `serve`/CLI
+/// default), then: what the quota's usage scan and size lookups cost, and a sealed read and write
+/// of the connection against plain ones.
+async fn overhead_run(runtime: &Arc<Runtime>, today: NaiveDate) -> Result<Overhead> {
+    let dir = std::env::temp_dir().join(format!("host-harness-bench-overhead-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let result = async {
+        let raw: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
+        let sealed: Arc<dyn Storage> =
+            Arc::new(SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env)?);
+        let rig = Rig::start(runtime, OVERHEAD_PEOPLE, today, "bench-overhead", Some(0), sealed.clone()).await?;
+        progress(format!("sealing and quota: {OVERHEAD_PEOPLE} people on sealed SQLite"));
+        let writes = || rig.plugin.stats().kv_writes.load(Ordering::Relaxed);
+        let before = writes();
+        sync_until_complete(&rig.plugin).await?;
+        let first_sync_writes = writes() - before;
+        let ns = rig.plugin.tenant().storage_namespace.clone();
+        let usage = raw.usage(&ns)?;
+
+        let person = rig.people_with_accounts().into_iter().next().context("nobody has an account")?;
+        let before = writes();
+        let event = api::EmployeeEvent {
+            id: "bench-overhead".into(),
+            kind: api::EventKind::Updated,
+            person_id: person.id.clone(),
+            occurred_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        done(rig.plugin.on_employee_event(&event).await).context("on-employee-event")?;
+        let event_writes = writes() - before;
+        let before = writes();
+        let start = Instant::now();
+        sync_until_complete(&rig.plugin).await?;
+        let steady_sync_ms = start.elapsed().as_secs_f64() * 1e3;
+        let steady_sync_writes = writes() - before;
+
+        let keys = vec!["settings".to_string()];
+        let connection = sealed.get(&ns, "", "connection")?.context("no stored connection")?;
+        Ok(Overhead {
+            keys: usage.keys,
+            bytes: usage.bytes,
+            connection_bytes: connection.len(),
+            first_sync_writes,
+            event_writes,
+            steady_sync_writes,
+            steady_sync_ms,
+            usage_scan_us: per_op(200, || raw.usage(&ns).map(drop))?,
+            size_lookup_us: per_op(5000, || raw.value_sizes(&ns, "", &keys).map(drop))?,
+            plain_get_us: per_op(5000, || raw.get(&ns, "", "settings").map(drop))?,
+            sealed_get_us: per_op(5000, || sealed.get(&ns, "", "connection").map(drop))?,
+            plain_connection_get_us: per_op(5000, || raw.get(&ns, "", "connection").map(drop))?,
+            sealed_set_us: per_op(2000, || sealed.set(&ns, "", "connection", &connection))?,
+            plain_set_us: per_op(2000, || raw.set(&ns, "", "connection-plain", &connection))?,
+        })
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+impl Overhead {
+    /// The quota's cost for a call that writes `writes` keys: one scan plus a lookup per key.
+    fn quota_us(&self, writes: u64) -> f64 {
+        if writes == 0 { 0.0 } else { self.usage_scan_us + writes as f64 * self.size_lookup_us }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "store": "sqlite, sealed (XChaCha20-Poly1305)",
+            "people": OVERHEAD_PEOPLE,
+            "tenant": {"keys": self.keys, "bytes": self.bytes, "connection_bytes": self.connection_bytes},
+            "quota_usage_scan_us": round(self.usage_scan_us, 2),
+            "quota_size_lookup_us": round(self.size_lookup_us, 2),
+            "plain_get_us": round(self.plain_get_us, 2),
+            "quota_per_call_us": {
+                "event": round(self.quota_us(self.event_writes), 1),
+                "steady_sync": round(self.quota_us(self.steady_sync_writes), 1),
+                "first_sync": round(self.quota_us(self.first_sync_writes), 1),
+            },
+            "kv_writes": {"event": self.event_writes, "steady_sync": self.steady_sync_writes, "first_sync": self.first_sync_writes},
+            "steady_sync_ms": round(self.steady_sync_ms, 2),
+            "connection_get_us": {"sealed": round(self.sealed_get_us, 2), "plain": round(self.plain_connection_get_us, 2)},
+            "connection_set_us": {"sealed": round(self.sealed_set_us, 2), "plain": round(self.plain_set_us, 2)},
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `--callgrind`: one call between callgrind's markers (scripts/callgrind.sh).
+
+/// Valgrind client requests (`valgrind.h`, `callgrind.h`), x86_64 Linux only: a magic sequence
+/// that does nothing on a real CPU and that valgrind's JIT recognises. Elsewhere every request
+/// answers its default.
+mod valgrind {
+    const CALLGRIND: usize = (b'C' as usize) << 24 | (b'T' as usize) << 16;
+    pub const TOGGLE_COLLECT: usize = CALLGRIND + 2;
+    pub const START_INSTRUMENTATION: usize = CALLGRIND + 4;
+    pub const STOP_INSTRUMENTATION: usize = CALLGRIND + 5;
+    pub const RUNNING_ON_VALGRIND: usize = 0x1001;
+
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    pub fn request(code: usize) -> usize {
+        let args: [usize; 6] = [code, 0, 0, 0, 0, 0];
+        let mut result: usize = 0;
+        // SAFETY: the rotations of rdi add up to 128 bits (rdi unchanged) and `xchg rbx, rbx`
+        // changes nothing; valgrind reads `args` and writes its answer to rdx.
+        unsafe {
+            std::arch::asm!(
+                "rol rdi, 3", "rol rdi, 13", "rol rdi, 61", "rol rdi, 51", "xchg rbx, rbx",
+                in("rax") args.as_ptr(),
+                inout("rdx") result,
+                options(nostack),
+            );
+        }
+        result
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    pub fn request(_code: usize) -> usize {
+        0
+    }
+}
+
+async fn callgrind_run(
+    component: &std::path::Path,
+    cache: &std::path::Path,
+    employees: usize,
+    call: CallgrindCall,
+    today: NaiveDate,
+) -> Result<()> {
+    let on_valgrind = valgrind::request(valgrind::RUNNING_ON_VALGRIND);
+    // Compiling (or loading the cached compilation) happens here, outside the measured part.
+    let runtime =
+        Arc::new(Runtime::new(component, Some(cache), PoolSize { instances: 2, max_memory_bytes: 512 << 20 })?);
+    let rig =
+        Rig::start(&runtime, employees, today, "bench-callgrind", Some(0), Arc::new(MemoryStorage::new())).await?;
+    progress(format!("callgrind: initial sync of {employees} people (not measured)"));
+    let initial = sync_until_complete(&rig.plugin).await?;
+    if !initial.complete || initial.failed > 0 {
+        bail!("the initial sync did not complete cleanly: {:?}", initial.failures);
+    }
+    // One steady sync first, so that nothing done once per process or tenant is measured.
+    sync_until_complete(&rig.plugin).await?;
+    let person = match call {
+        CallgrindCall::SteadySync => None,
+        CallgrindCall::Event => {
+            let people = rig.people_with_accounts();
+            let person = people.get(people.len() / 2).context("nobody has an account")?.clone();
+            rig.humaans.update_person(&person.id, |p| p.last_name = format!("{}-Hopper", p.last_name));
+            Some(person.id)
+        }
+    };
+    rig.clear_journals();
+    let plugin = rig.plugin.clone();
+    // The measured call runs on a thread of its own with a current-thread runtime, so everything
+    // it does (guest, host, the HTTP client's tasks) is on the one thread whose collection is
+    // toggled; the mocks answer on the main runtime's threads, which are not collected.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let measured = || -> Result<(u32, usize)> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            valgrind::request(valgrind::START_INSTRUMENTATION);
+            valgrind::request(valgrind::TOGGLE_COLLECT);
+            let outcome = rt.block_on(async {
+                match &person {
+                    None => done(
+                        plugin
+                            .sync_all(api::SyncOptions {
+                                dry_run: false,
+                                max_writes: None,
+                                approve_deprovisions: false,
+                            })
+                            .await,
+                    )
+                    .map(|r| (r.writes, r.changes.iter().filter(|c| c.error.is_some()).count())),
+                    Some(id) => done(
+                        plugin
+                            .on_employee_event(&api::EmployeeEvent {
+                                id: "callgrind-event".into(),
+                                kind: api::EventKind::Updated,
+                                person_id: id.clone(),
+                                occurred_at: "2026-01-01T00:00:00Z".into(),
+                            })
+                            .await,
+                    )
+                    .map(|r| (r.changes.len() as u32, r.changes.iter().filter(|c| c.error.is_some()).count())),
+                }
+            });
+            valgrind::request(valgrind::TOGGLE_COLLECT);
+            valgrind::request(valgrind::STOP_INSTRUMENTATION);
+            outcome
+        };
+        let _ = tx.send(measured());
+    });
+    let (writes, failed) = rx.await.context("the measured call's thread ended")??;
+    let requests = rig.requests();
+    let report = json!({
+        "call": match call { CallgrindCall::SteadySync => "steady-sync", CallgrindCall::Event => "event" },
+        "employees": employees,
+        "requests": requests.total(),
+        "scim_writes": requests.scim_writes(),
+        "writes_or_changes": writes,
+        "failed": failed,
+        "on_valgrind": on_valgrind > 0,
+    });
+    if failed > 0 {
+        bail!("the measured call failed: {report}");
+    }
+    println!("{report}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // The report.
 
 struct Report {
@@ -648,6 +924,15 @@ struct Report {
     component_bytes: u64,
     main: MainRun,
     rate_limited: RateLimited,
+    overhead: Overhead,
+    tenants: Option<crate::bench_serve::TenantsRun>,
+    /// The webhook latency run (`bench_serve::webhook`).
+    webhook: Option<Value>,
+}
+
+/// `{"target": ..., "met": ...}` for the per-section `targets` maps.
+fn target(what: &str, met: bool) -> Value {
+    json!({"target": what, "met": met})
 }
 
 fn machine() -> Value {
@@ -714,7 +999,50 @@ impl Report {
             ));
             checks.push(("rate_limited_no_429", self.rate_limited.http_429() == 0));
         }
+        if let Some(t) = &self.tenants {
+            checks.extend(self.tenant_checks(t).into_iter().map(|(name, _, met)| (name, met)));
+        }
+        if let Some(w) = &self.webhook {
+            checks.extend(self.webhook_checks(w).into_iter().map(|(name, _, met)| (name, met)));
+        }
         checks
+    }
+
+    /// (name in `targets_met`, target, met).
+    fn tenant_checks(&self, t: &crate::bench_serve::TenantsRun) -> Vec<(&'static str, &'static str, bool)> {
+        vec![
+            ("tenants_tick_round_wall", "< 10 s", t.tick_round_wall_s.is_some_and(|w| w < TENANT_TICK_ROUND_TARGET_S)),
+            (
+                "tenants_steady_round_wall",
+                "< 60 s",
+                t.steady_round_wall_s.is_some_and(|w| w < TENANT_STEADY_ROUND_TARGET_S),
+            ),
+            (
+                "tenants_steady_no_writes",
+                "0 SCIM writes",
+                t.steady_round_wall_s.is_some() && t.steady_scim_writes == 0.0,
+            ),
+            (
+                "tenants_host_rss_peak",
+                "< 1 GiB",
+                t.host_rss_peak_bytes > 0 && t.host_rss_peak_bytes < HOST_RSS_TARGET_BYTES,
+            ),
+            (
+                "tenants_instantiate_p50_us",
+                "half the calls <= 100 µs",
+                t.instantiate.calls > 0 && t.instantiate.p50_at_most_us.is_some_and(|us| us <= INSTANTIATE_US_TARGET),
+            ),
+        ]
+    }
+
+    fn webhook_checks(&self, w: &Value) -> Vec<(&'static str, &'static str, bool)> {
+        let all_written = w["scim_writes_seen"] == w["webhooks"] && w["accepted_202"] == w["webhooks"];
+        let p = |k: &str| w[k].as_f64().unwrap_or(f64::INFINITY);
+        vec![
+            ("webhook_all_applied", "every webhook 202 and written", all_written),
+            ("webhook_p50_ms", "< 20 ms at 50/s", all_written && p("p50_ms") < WEBHOOK_P50_TARGET_MS),
+            ("webhook_p99_ms", "< 100 ms at 50/s", all_written && p("p99_ms") < WEBHOOK_P99_TARGET_MS),
+        ]
     }
 
     fn to_json(&self) -> Value {
@@ -722,7 +1050,7 @@ impl Report {
         let e = &m.events;
         let mut event_requests = e.requests.iter().map(|&n| n as f64).collect::<Vec<_>>();
         let rl = &self.rate_limited;
-        json!({
+        let mut document = json!({
             "employees": self.employees,
             "machine": machine(),
             "initial_sync": {
@@ -788,8 +1116,31 @@ impl Report {
                 "writes": rl.run.as_ref().map_or(0, |r| r.totals.writes),
                 "complete": rl.run.as_ref().is_some_and(|r| r.totals.complete),
             },
+            "overhead": self.overhead.to_json(),
             "targets_met": self.checks().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        })
+        });
+        if let Some(t) = &self.tenants {
+            let mut section = t.json.clone();
+            section["targets"] = self
+                .tenant_checks(t)
+                .into_iter()
+                .map(|(name, what, met)| (name.trim_start_matches("tenants_").to_owned(), target(what, met)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            document["tenants"] = section;
+        }
+        if let Some(w) = &self.webhook {
+            let mut section = w.clone();
+            section["rate"] = w["rate_per_s"].clone();
+            section["targets"] = self
+                .webhook_checks(w)
+                .into_iter()
+                .map(|(name, what, met)| (name.trim_start_matches("webhook_").to_owned(), target(what, met)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            document["webhook"] = section;
+        }
+        document
     }
 
     fn print(&self) {
@@ -873,6 +1224,62 @@ impl Report {
                 "rate_limited_within_10pct",
             ));
             rows.push(row("  429 answers", rl.http_429().to_string(), "0", "rate_limited_no_429"));
+        }
+        let o = &self.overhead;
+        rows.push(row(
+            &format!("quota per call, sealed SQLite ({OVERHEAD_PEOPLE} people)"),
+            format!(
+                "event {:.0} µs, steady sync {:.0} µs, first sync {:.0} µs",
+                o.quota_us(o.event_writes),
+                o.quota_us(o.steady_sync_writes),
+                o.quota_us(o.first_sync_writes)
+            ),
+            "",
+            "",
+        ));
+        rows.push(row(
+            "  connection read sealed / plain",
+            format!("{:.1} / {:.1} µs", o.sealed_get_us, o.plain_connection_get_us),
+            "",
+            "",
+        ));
+        if let Some(t) = &self.tenants {
+            let secs = |w: Option<f64>| w.map_or("not all in time".to_owned(), |w| format!("{w:.2} s"));
+            let count = t.json["count"].as_u64().unwrap_or(0);
+            rows.push(row(
+                &format!("{count} tenants in serve: round of ticks"),
+                secs(t.tick_round_wall_s),
+                "< 10 s",
+                "tenants_tick_round_wall",
+            ));
+            rows.push(row(
+                "  round of steady syncs",
+                secs(t.steady_round_wall_s),
+                "< 60 s",
+                "tenants_steady_round_wall",
+            ));
+            rows.push(row("  SCIM writes in it", t.steady_scim_writes.to_string(), "0", "tenants_steady_no_writes"));
+            rows.push(row("  serve peak RSS", mib(t.host_rss_peak_bytes), "< 1 GiB", "tenants_host_rss_peak"));
+            rows.push(row(
+                "  instantiation per call (median bucket, mean)",
+                format!(
+                    "<= {} µs, mean {:.1} µs",
+                    t.instantiate.p50_at_most_us.map_or("?".to_owned(), |u| format!("{u:.0}")),
+                    t.instantiate.mean_us
+                ),
+                "<= 100 µs",
+                "tenants_instantiate_p50_us",
+            ));
+        }
+        if let Some(w) = &self.webhook {
+            let rate = w["rate_per_s"].as_u64().unwrap_or(0);
+            rows.push(row(
+                &format!("webhook -> write at {rate}/s: p50"),
+                format!("{} ms", w["p50_ms"]),
+                "< 20 ms",
+                "webhook_p50_ms",
+            ));
+            rows.push(row("  p99", format!("{} ms", w["p99_ms"]), "< 100 ms", "webhook_p99_ms"));
         }
         let machine = machine();
         println!(

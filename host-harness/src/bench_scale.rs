@@ -160,7 +160,11 @@ async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -> Result<Va
         let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
         let initial = done(plugin.sync_all(sync).await).context("the initial sync")?;
         if leapsome.users().len() != PEOPLE {
-            bail!("the initial sync provisioned {} of {PEOPLE} people ({} failed)", leapsome.users().len(), initial.failed);
+            bail!(
+                "the initial sync provisioned {} of {PEOPLE} people ({} failed)",
+                leapsome.users().len(),
+                initial.failed
+            );
         }
         let (mut events, mut syncs) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
         for (i, id) in ids.iter().take(EVENTS).enumerate() {

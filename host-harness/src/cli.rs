@@ -341,24 +341,81 @@ pub struct BenchArgs {
     /// Employees in the generated organisation.
     #[arg(long, default_value_t = 10_000)]
     pub employees: usize,
-    /// Employees in the rate-limited run.
+    /// Employees in the rate-limited run (0: skip it).
     #[arg(long, default_value_t = 1_000)]
     pub rate_limited_employees: usize,
-    /// Measure `serve` instead: webhook-to-Leapsome-write latency and memory with 100 tenants.
-    #[arg(long)]
-    pub serve: bool,
-    /// Webhooks a second in the `--serve` latency run.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub webhook_rate: u32,
-    /// Seconds of webhooks in the `--serve` latency run.
+    /// Also run M tenants of --tenant-employees people each in one real `serve` process (when M > 1):
+    /// a round of ticks, a round of steady syncs, serve's peak memory, per-call instantiation.
+    #[arg(long, value_name = "M", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenants: u32,
+    /// People in each tenant's organisation in the --tenants run.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenant_employees: u32,
+    /// Also measure webhook-to-Leapsome-write latency through `serve` at R webhooks a second.
+    #[arg(long, alias = "webhook-rate", value_name = "R", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhooks_per_second: Option<u32>,
+    /// Seconds of webhooks in the latency run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub webhook_seconds: u32,
+    /// Measure `serve` only: webhook latency (at --webhooks-per-second, default 50) and memory
+    /// with 100 tenants.
+    #[arg(long)]
+    pub serve: bool,
+    /// For scripts/callgrind.sh: run one measured call (after an unmeasured initial sync) with
+    /// callgrind's collection on around it only. Outside valgrind the markers do nothing.
+    #[arg(long, value_enum, hide = true, conflicts_with_all = ["serve", "tenants", "webhooks_per_second"])]
+    pub callgrind: Option<CallgrindCall>,
     /// Measure scale-out instead: the store's share of call latency (SQLite, PostgreSQL) and
     /// throughput of 1 against `--processes` serve processes on one PostgreSQL (`--store`, or a
     /// throw-away server from the machine's PostgreSQL binaries).
-    #[arg(long, conflicts_with = "serve")]
+    #[arg(long, conflicts_with_all = ["serve", "callgrind"])]
     pub scale_out: bool,
     /// Processes in the `--scale-out` run, compared with one.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=16))]
     pub processes: u32,
+}
+
+/// The call `bench --callgrind` measures.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallgrindCall {
+    /// A sync-all with nothing changed.
+    SteadySync,
+    /// One `updated` employee event (one last-name change).
+    Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["host-harness", "bench"], args].concat())?;
+        match cli.command {
+            Command::Bench(b) => Ok(b),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bench_flags_parse_and_bad_values_are_refused() {
+        let b = bench(&["--employees", "200", "--tenants", "1000", "--webhooks-per-second", "50"]).unwrap();
+        assert_eq!((b.employees, b.tenants, b.tenant_employees, b.webhooks_per_second), (200, 1000, 50, Some(50)));
+        let b = bench(&[]).unwrap();
+        assert_eq!((b.tenants, b.webhooks_per_second, b.callgrind), (1, None, None));
+        // The first round's name for the rate still works.
+        assert_eq!(bench(&["--serve", "--webhook-rate", "20"]).unwrap().webhooks_per_second, Some(20));
+        assert_eq!(bench(&["--callgrind", "steady-sync"]).unwrap().callgrind, Some(CallgrindCall::SteadySync));
+        for bad in [
+            &["--tenants", "0"][..],
+            &["--tenants", "-3"],
+            &["--tenants", "many"],
+            &["--tenant-employees", "0"],
+            &["--webhooks-per-second", "0"],
+            &["--webhooks-per-second", "1001"],
+            &["--callgrind", "everything"],
+            &["--callgrind", "event", "--tenants", "5"],
+        ] {
+            assert!(bench(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

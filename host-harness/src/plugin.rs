@@ -162,6 +162,7 @@ impl TenantPlugin {
     }
 
     async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {
+        let started = std::time::Instant::now();
         let mut store =
             self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone(), self.lease.clone());
         let instance = self
@@ -170,6 +171,7 @@ impl TenantPlugin {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| CallError::Instantiation(format!("{e:#}")))?;
+        self.runtime.instantiations().record(started.elapsed());
         Ok((store, instance))
     }
 

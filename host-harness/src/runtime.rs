@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -120,6 +120,47 @@ impl HostWallClock for FixedClock {
     }
 }
 
+/// Upper bounds (seconds) of the instantiation histogram's buckets.
+pub const INSTANTIATE_BUCKETS: [f64; 9] = [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3];
+
+/// How long creating a store and instance took, over every call of the process (`/metrics`).
+#[derive(Default)]
+pub struct InstantiateTimes {
+    /// Cumulative: calls that took at most `INSTANTIATE_BUCKETS[i]`.
+    buckets: [AtomicU64; INSTANTIATE_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+/// A snapshot of [`InstantiateTimes`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstantiateSnapshot {
+    pub buckets: [u64; INSTANTIATE_BUCKETS.len()],
+    pub count: u64,
+    pub sum_s: f64,
+}
+
+impl InstantiateTimes {
+    pub fn record(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter().zip(INSTANTIATE_BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> InstantiateSnapshot {
+        InstantiateSnapshot {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            count: self.count.load(Ordering::Relaxed),
+            sum_s: self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
 /// The process-wide part of the host.
 pub struct Runtime {
     engine: Engine,
@@ -128,6 +169,8 @@ pub struct Runtime {
     cache_outcome: CacheOutcome,
     /// One semaphore per tenant id: the pool instances that tenant's calls may hold at once.
     tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Store + instance creation time of every call.
+    instantiations: InstantiateTimes,
 }
 
 impl Drop for Runtime {
@@ -168,7 +211,14 @@ impl Runtime {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
-        Ok(Runtime { engine, pre, ticker_stop, cache_outcome, tenant_slots: Mutex::default() })
+        Ok(Runtime {
+            engine,
+            pre,
+            ticker_stop,
+            cache_outcome,
+            tenant_slots: Mutex::default(),
+            instantiations: InstantiateTimes::default(),
+        })
     }
 
     /// What loading the compiled component did (compiled, loaded from the cache, recompiled).
@@ -178,6 +228,11 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Store + instance creation time of every call of this process so far.
+    pub fn instantiations(&self) -> &InstantiateTimes {
+        &self.instantiations
     }
 
     pub(crate) fn pre(&self) -> &ProvisioningPre<HostState> {

@@ -10,7 +10,6 @@ mod contract;
 mod egress;
 mod faults;
 mod jco;
-mod overhead;
 mod provisioning;
 mod quotas;
 mod rig;

@@ -159,6 +159,7 @@ async fn route(app: &Arc<App>, req: Request) -> Response {
                 queue_depth: app.queue.depth().unwrap_or_default(),
                 scim_writes: app.scim_writes(),
                 tenants: app.host.tenants().map(|t| t.len() as u64).unwrap_or_default(),
+                instantiate: app.host.runtime.instantiations().snapshot(),
             };
             Response::text(200, "text/plain; version=0.0.4", app.metrics.render(&gauges))
         }

@@ -30,6 +30,8 @@ pub struct Gauges {
     pub queue_depth: u64,
     pub scim_writes: u64,
     pub tenants: u64,
+    /// Store + instance creation of every call (the runtime's own histogram).
+    pub instantiate: crate::runtime::InstantiateSnapshot,
 }
 
 impl Metrics {
@@ -114,6 +116,15 @@ impl Metrics {
         let _ = writeln!(out, "# HELP host_harness_tenants Tenants in the store.");
         let _ = writeln!(out, "# TYPE host_harness_tenants gauge");
         let _ = writeln!(out, "host_harness_tenants {}", gauges.tenants);
+        let _ = writeln!(out, "# HELP host_harness_instantiate_seconds Store and instance creation per call.");
+        let _ = writeln!(out, "# TYPE host_harness_instantiate_seconds histogram");
+        let i = &gauges.instantiate;
+        for (n, bound) in i.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS) {
+            let _ = writeln!(out, "host_harness_instantiate_seconds_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "host_harness_instantiate_seconds_bucket{{le=\"+Inf\"}} {}", i.count);
+        let _ = writeln!(out, "host_harness_instantiate_seconds_sum {}", i.sum_s);
+        let _ = writeln!(out, "host_harness_instantiate_seconds_count {}", i.count);
         out
     }
 }
@@ -137,7 +148,11 @@ mod tests {
         m.webhook("bad-signature");
         m.call("on-employee-event", "ok", Duration::from_millis(20));
         m.call("on-employee-event", "ok", Duration::from_millis(200));
-        let text = m.render(&Gauges { queue_depth: 3, scim_writes: 7, tenants: 2 });
+        let times = crate::runtime::InstantiateTimes::default();
+        times.record(Duration::from_micros(30));
+        times.record(Duration::from_micros(70));
+        times.record(Duration::from_millis(2));
+        let text = m.render(&Gauges { queue_depth: 3, scim_writes: 7, tenants: 2, instantiate: times.snapshot() });
         assert_eq!(value_of(&text, "host_harness_webhooks_total{outcome=\"accepted\"}"), Some(2.0));
         assert_eq!(value_of(&text, "host_harness_webhooks_total{outcome=\"bad-signature\"}"), Some(1.0));
         let bucket = |le: &str| {
@@ -152,5 +167,20 @@ mod tests {
         );
         assert_eq!(value_of(&text, "host_harness_queue_depth"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_scim_writes_total"), Some(7.0));
+        let instantiate =
+            |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
+        assert_eq!(
+            (
+                instantiate("0.00001"),
+                instantiate("0.00005"),
+                instantiate("0.0001"),
+                instantiate("0.005"),
+                instantiate("+Inf")
+            ),
+            (Some(0.0), Some(1.0), Some(2.0), Some(3.0), Some(3.0))
+        );
+        assert_eq!(value_of(&text, "host_harness_instantiate_seconds_count"), Some(3.0));
+        let sum = value_of(&text, "host_harness_instantiate_seconds_sum").unwrap();
+        assert!((sum - 0.0021).abs() < 1e-9, "{sum}");
     }
 }
