@@ -128,18 +128,20 @@ pub enum LogFormat {
 /// `30s`, `5m`, `2h`, `1d` (a plain number is seconds).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 24h)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("`{s}`: the unit must be s, m, h or d")),
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 30s, 5m, 24h)"))?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => return Err(format!("`{s}`: the unit must be ms, s, m, h or d")),
     };
-    if secs == 0 {
-        return Err(format!("`{s}` must be more than zero"));
+    match millis {
+        Some(0) => Err(format!("`{s}` must be more than zero")),
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        None => Err(format!("`{s}` is too long")),
     }
-    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Args, Debug)]
@@ -393,6 +395,18 @@ mod tests {
         match cli.command {
             Command::Bench(b) => Ok(b),
             other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_take_ms_s_m_h_d() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        for bad in ["0ms", "0s", "5x", "ms", "-1s", "99999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad} was accepted");
         }
     }
 

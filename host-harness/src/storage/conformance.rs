@@ -164,7 +164,8 @@ macro_rules! queue_conformance {
             the_inbox_queues_once_and_claims_in_order_under_a_lease,
             a_stale_holder_cannot_claim_or_complete,
             many_processes_drain_every_event_exactly_once,
-            each_due_run_goes_to_one_process
+            each_due_run_goes_to_one_process,
+            a_shorter_period_takes_effect_at_once
         );
     };
 }
@@ -559,4 +560,24 @@ fn each_due_run_goes_to_one_process(f: &Q) {
     assert!(f.store.queue.claim_due(&tenants, periods).unwrap().is_empty(), "pushed forward ~one period");
     // Tenants not asked about are left alone.
     assert!(f.store.queue.claim_due(&[], periods).unwrap().is_empty());
+}
+
+fn a_shorter_period_takes_effect_at_once(f: &Q) {
+    let tenants: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    let hour = std::time::Duration::from_secs(3600);
+    let slow = Periods { tick: hour, sync: hour * 24 };
+    f.store.queue.claim_due(&tenants, slow).unwrap();
+    // Restarted with syncs every 200 ms: every tenant's sync is due within one such period, not
+    // at the far-off time the slow schedule had set.
+    let fast = Periods { tick: hour, sync: std::time::Duration::from_millis(200) };
+    let other = (f.reopen)();
+    let mut synced = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        for (tenant, kind) in other.queue.claim_due(&tenants, fast).unwrap() {
+            assert_eq!(kind, RunKind::Sync);
+            synced.insert(tenant);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(synced.len(), tenants.len(), "{synced:?}");
 }

@@ -31,6 +31,15 @@ const SCHEDULE_NEW: &str = "INSERT INTO schedule (tenant, next_tick, next_sync) 
      SELECT t, now() + random() * $2::float8 * interval '1 millisecond', \
                now() + random() * $3::float8 * interval '1 millisecond' \
      FROM unnest($1::text[]) AS t ON CONFLICT (tenant) DO NOTHING";
+/// A row scheduled under a longer period (a restart with a shorter `--tick-every` or
+/// `--sync-every`) is brought within the current period, at a random point of it.
+const RESCHEDULE: &str = "UPDATE schedule SET \
+         next_tick = CASE WHEN next_tick > now() + 1.1 * $2::float8 * interval '1 millisecond' \
+             THEN now() + random() * $2::float8 * interval '1 millisecond' ELSE next_tick END, \
+         next_sync = CASE WHEN next_sync > now() + 1.1 * $3::float8 * interval '1 millisecond' \
+             THEN now() + random() * $3::float8 * interval '1 millisecond' ELSE next_sync END \
+     WHERE tenant = ANY($1) AND (next_tick > now() + 1.1 * $2::float8 * interval '1 millisecond' \
+         OR next_sync > now() + 1.1 * $3::float8 * interval '1 millisecond')";
 const CLAIM_DUE: &str = "WITH due AS ( \
          SELECT tenant, next_tick <= now() AS tick_due, next_sync <= now() AS sync_due FROM schedule \
          WHERE tenant = ANY($1) AND (next_tick <= now() OR next_sync <= now()) \
@@ -101,12 +110,13 @@ impl WorkQueue for PgStorage {
         let tenants = tenants.to_vec();
         let scheduled = self.scheduled.clone();
         self.pool.exec(None, move |c| {
-            // Two statements, each atomic: the insert only adds missing rows, and the claim locks,
-            // skips and updates in one.
+            // Statements each atomic on its own: the insert only adds missing rows, the reschedule
+            // only pulls rows in, and the claim locks, skips and updates in one.
             if !new.is_empty() {
                 c.execute(SCHEDULE_NEW, &[&new, &tick, &sync])?;
                 scheduled.lock().unwrap().extend(new);
             }
+            c.execute(RESCHEDULE, &[&tenants, &tick, &sync])?;
             let rows = c.query(CLAIM_DUE, &[&tenants, &tick, &sync])?;
             let mut due: Vec<(String, RunKind)> = rows
                 .iter()

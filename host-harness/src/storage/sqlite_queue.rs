@@ -195,6 +195,17 @@ impl WorkQueue for SqliteQueue {
                 insert.execute((tenant, first_tick, first_sync))?;
                 inserted.push(tenant.clone());
             }
+            // Rows scheduled under a longer period (a restart with a shorter one) are brought
+            // within the current period, at a random point of it.
+            tx.prepare_cached(
+                "UPDATE schedule SET
+                     next_tick_ms = CASE WHEN next_tick_ms > ?1 + 1.1 * ?2
+                         THEN ?1 + CAST(abs(random() % 1000000) / 1000000.0 * ?2 AS INTEGER) ELSE next_tick_ms END,
+                     next_sync_ms = CASE WHEN next_sync_ms > ?1 + 1.1 * ?3
+                         THEN ?1 + CAST(abs(random() % 1000000) / 1000000.0 * ?3 AS INTEGER) ELSE next_sync_ms END
+                 WHERE next_tick_ms > ?1 + 1.1 * ?2 OR next_sync_ms > ?1 + 1.1 * ?3",
+            )?
+            .execute((now, tick, sync))?;
             let wanted: std::collections::HashSet<&str> = tenants.iter().map(String::as_str).collect();
             let due: Vec<(String, i64, i64)> = tx
                 .prepare_cached(
