@@ -131,6 +131,40 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The rig: both mocks with a generated organisation and one connected, configured tenant.
 
+/// Connects `plugin` to the mocks and configures it to provision at once and suspend leavers.
+/// `scim_pacing`: the component's own SCIM pacing (`None`: Leapsome's 30/s; `Some(0)`: off).
+pub(crate) async fn connect_to_mocks(
+    plugin: &TenantPlugin,
+    humaans: &MockHumaans,
+    leapsome: &MockLeapsome,
+    scim_pacing: Option<u32>,
+) -> Result<()> {
+    done(
+        plugin
+            .connect(&api::Connection {
+                scim_base_url: Some(leapsome.base_url()),
+                scim_token: LeapsomeConfig::default().token,
+                scim_requests_per_second: scim_pacing,
+                humaans_base_url: Some(humaans.base_url()),
+                humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
+                humaans_webhook_secret: None,
+            })
+            .await,
+    )
+    .context("connect")?;
+    done(
+        plugin
+            .configure(api::Settings {
+                provisioning: Some(api::ProvisionTiming::Immediately),
+                deprovisioning: Some(api::DeprovisionAction::Suspend),
+                dialect: api::Dialect::Leapsome,
+                deprovision_limit: None,
+            })
+            .await,
+    )
+    .context("configure")
+}
+
 struct Rig {
     humaans: MockHumaans,
     leapsome: MockLeapsome,
@@ -161,30 +195,7 @@ impl Rig {
         tenant.call_timeout = Duration::from_secs(1800);
         tenant.memory_limit_bytes = 512 << 20;
         let plugin = TenantPlugin::new(runtime.clone(), storage, tenant);
-        done(
-            plugin
-                .connect(&api::Connection {
-                    scim_base_url: Some(leapsome.base_url()),
-                    scim_token: LeapsomeConfig::default().token,
-                    scim_requests_per_second: scim_pacing,
-                    humaans_base_url: Some(humaans.base_url()),
-                    humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
-                    humaans_webhook_secret: None,
-                })
-                .await,
-        )
-        .context("connect")?;
-        done(
-            plugin
-                .configure(api::Settings {
-                    provisioning: Some(api::ProvisionTiming::Immediately),
-                    deprovisioning: Some(api::DeprovisionAction::Suspend),
-                    dialect: api::Dialect::Leapsome,
-                    deprovision_limit: None,
-                })
-                .await,
-        )
-        .context("configure")?;
+        connect_to_mocks(&plugin, &humaans, &leapsome, scim_pacing).await?;
         let rig = Rig { humaans, leapsome, plugin };
         rig.clear_journals();
         Ok(rig)

@@ -11,15 +11,14 @@
 //! Numbers are measured and printed, never asserted.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use crate::bench_serve::{self, Serve};
 use crate::cli::Global;
 use crate::operator::done;
 use crate::plugin::api;
@@ -30,9 +29,7 @@ use mock_servers::humaans::webhook::{SIGNATURE_HEADER, delivery, sign};
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
-const ADMIN: &str = "bench-admin-token-5be0c7d2";
 const SECRET: &str = "bench-scale-webhook-secret";
-const HOST_KEY: &str = "8f6a2c0e4b1d3f5a7c9e0b2d4f6a8c1e3b5d7f9a0c2e4b6d8f1a3c5e7b9d0f2a";
 /// Tenants in the throughput runs, each with its own mocks and this many people.
 const TENANTS: usize = 24;
 const PEOPLE: usize = 100;
@@ -156,7 +153,7 @@ async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -> Result<Va
             .allow(AllowedHost::from_url(&humaans.base_url()).map_err(anyhow::Error::msg)?)
             .allow(AllowedHost::from_url(&leapsome.base_url()).map_err(anyhow::Error::msg)?);
         let plugin = TenantPlugin::new(runtime.clone(), storage.clone(), tenant);
-        connect_in_process(&plugin, &humaans, &leapsome).await?;
+        crate::bench::connect_to_mocks(&plugin, &humaans, &leapsome, Some(0)).await?;
         let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
         let initial = done(plugin.sync_all(sync).await).context("the initial sync")?;
         if leapsome.users().len() != PEOPLE {
@@ -218,122 +215,7 @@ where
     Ok((wall, store))
 }
 
-async fn connect_in_process(plugin: &TenantPlugin, humaans: &MockHumaans, leapsome: &MockLeapsome) -> Result<()> {
-    done(
-        plugin
-            .connect(&api::Connection {
-                scim_base_url: Some(leapsome.base_url()),
-                scim_token: LeapsomeConfig::default().token,
-                scim_requests_per_second: Some(0),
-                humaans_base_url: Some(humaans.base_url()),
-                humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
-                humaans_webhook_secret: None,
-            })
-            .await,
-    )
-    .context("connect")?;
-    done(
-        plugin
-            .configure(api::Settings {
-                provisioning: Some(api::ProvisionTiming::Immediately),
-                deprovisioning: Some(api::DeprovisionAction::Suspend),
-                dialect: api::Dialect::Leapsome,
-                deprovision_limit: None,
-            })
-            .await,
-    )
-    .context("configure")
-}
-
-/// A `serve` process of this executable on the shared store.
-struct ServeProcess {
-    child: tokio::process::Child,
-    addr: String,
-}
-
-impl ServeProcess {
-    async fn start(dir: &Path, component: &Path, url: &str, flags: &[&str]) -> Result<ServeProcess> {
-        std::fs::create_dir_all(dir)?;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["--data-dir", dir.to_str().context("a UTF-8 path")?, "--store", url])
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .env("HOST_HARNESS_ADMIN_TOKEN", ADMIN)
-            .env("HOST_HARNESS_KEY", HOST_KEY)
-            .env("HUMAANS_LEAPSOME_COMPONENT", component)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start serve")?;
-        let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-        let addr = loop {
-            let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-                .await
-                .context("serve did not start in time")??
-                .context("serve exited before listening")?;
-            if line.contains("serving")
-                && let Some(rest) = line.split("http://").nth(1)
-            {
-                break rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-            }
-        };
-        // Keep draining stderr (so serve never blocks on a full pipe) into `serve.log`, which a
-        // failed run names.
-        let mut log = tokio::fs::File::create(dir.join("serve.log")).await?;
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = log.write_all(format!("{line}\n").as_bytes()).await;
-            }
-        });
-        Ok(ServeProcess { child, addr })
-    }
-
-    async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, String)> {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
-    }
-
-    async fn api(&self, method: &str, path: &str, body: &Value) -> Result<()> {
-        let auth = format!("Bearer {ADMIN}");
-        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
-        let (status, text) = self.request(method, path, &headers, body.to_string().as_bytes()).await?;
-        if status != 200 {
-            bail!("{method} {path}: {status} {text}");
-        }
-        Ok(())
-    }
-
-    async fn metric(&self, series: &str) -> Result<f64> {
-        let (_, text) = self.request("GET", "/metrics", &[], b"").await?;
-        Ok(crate::serve::metrics::value_of(&text, series).unwrap_or(0.0))
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        let pid = self.child.id().context("serve has exited")?;
-        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
-        tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.context("serve did not stop")??;
-        Ok(())
-    }
-}
-
-async fn sum(processes: &[ServeProcess], series: &str) -> Result<f64> {
+async fn sum(processes: &[Serve], series: &str) -> Result<f64> {
     let mut total = 0.0;
     for p in processes {
         total += p.metric(series).await?;
@@ -344,15 +226,23 @@ async fn sum(processes: &[ServeProcess], series: &str) -> Result<f64> {
 const SYNCS_OK: &str = "host_harness_calls_total{export=\"sync-all\",outcome=\"ok\"}";
 const EVENTS_OK: &str = "host_harness_calls_total{export=\"on-employee-event\",outcome=\"ok\"}";
 
-async fn start_all(dir: &Path, component: &Path, url: &str, n: usize, flags: &[&str]) -> Result<Vec<ServeProcess>> {
+/// `n` serve processes of this executable on the PostgreSQL at `url`, each with its own data dir
+/// and the same host key file (so a secret one seals, the others open).
+async fn start_all(dir: &Path, component: &Path, url: &str, n: usize, flags: &[&str]) -> Result<Vec<Serve>> {
+    let key = dir.join("host.key");
+    let key = key.to_str().context("a UTF-8 path")?;
     let mut processes = Vec::new();
     for i in 0..n {
-        processes.push(ServeProcess::start(&dir.join(format!("process-{i}")), component, url, flags).await?);
+        let data = dir.join(format!("process-{i}"));
+        std::fs::create_dir_all(&data)?;
+        let mut args = vec!["--store", url, "--key-file", key];
+        args.extend_from_slice(flags);
+        processes.push(bench_serve::start(&data, component, &args).await?);
     }
     Ok(processes)
 }
 
-async fn stop_all(processes: Vec<ServeProcess>) -> Result<()> {
+async fn stop_all(processes: Vec<Serve>) -> Result<()> {
     for p in processes {
         p.stop().await?;
     }
@@ -368,7 +258,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
     }
     // Every tenant connected and provisioned once, through one process.
     {
-        let setup = start_all(&dir.join("setup"), component, url, 1, &["--sync-every", "2s"]).await?;
+        let mut setup = start_all(&dir.join("setup"), component, url, 1, &["--sync-every", "2s"]).await?;
         for (i, (humaans, leapsome, _)) in orgs.iter().enumerate() {
             let connection = json!({"humaans_url": humaans.base_url(), "scim_url": leapsome.base_url(),
                 "humaans_token": mock_servers::humaans::DEFAULT_TOKEN, "scim_token": LeapsomeConfig::default().token,
@@ -380,9 +270,8 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
         let deadline = Instant::now() + Duration::from_secs(180);
         while !orgs.iter().all(|(_, l, _)| l.users().len() == PEOPLE) {
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(dir.join("setup/process-0/serve.log")).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(20).collect();
-                bail!("the tenants were not provisioned within 3 minutes; serve's last lines:\n{}", tail.join("\n"));
+                let warnings = setup[0].drain_warnings(5);
+                bail!("the tenants were not provisioned within 3 minutes; serve warned:\n{}", warnings.join("\n"));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -394,7 +283,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
         progress(format!("{count} process(es): steady syncs for {} s", SYNC_WINDOW.as_secs()));
         // Every tenant due every 200 ms: more than the processes can run, so the count is their
         // capacity, not the schedule's.
-        let flags = ["--sync-every", "200ms", "--tick-every", "1h", "--workers", "4"];
+        let flags = ["--sync-every", "200ms", "--tick-every", "1h"];
         let processes = start_all(&dir.join(format!("syncs-{count}")), component, url, count, &flags).await?;
         // Let the first round start before counting.
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -404,7 +293,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
         stop_all(processes).await?;
 
         progress(format!("{count} process(es): {WEBHOOKS} webhooks"));
-        let flags = ["--sync-every", "24h", "--tick-every", "1h", "--workers", "4"];
+        let flags = ["--sync-every", "24h", "--tick-every", "1h"];
         let processes =
             Arc::new(start_all(&dir.join(format!("webhooks-{count}")), component, url, count, &flags).await?);
         let started = Instant::now();

@@ -29,7 +29,7 @@ use mock_servers::humaans::webhook::{SIGNATURE_HEADER, delivery, sign};
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
-const ADMIN: &str = "bench-admin-token-9f3e2c71";
+pub(crate) const ADMIN: &str = "bench-admin-token-9f3e2c71";
 const SECRET: &str = "bench-webhook-secret";
 const TENANTS: usize = 100;
 /// Tenants that receive webhooks in the latency run (the rate is spread over them).
@@ -39,7 +39,8 @@ fn progress(message: impl AsRef<str>) {
     eprintln!("bench: {}", message.as_ref());
 }
 
-struct Serve {
+/// A `serve` process of this executable, started by `start`.
+pub(crate) struct Serve {
     child: tokio::process::Child,
     addr: String,
     /// When serve said it was listening (its scheduler starts right after).
@@ -49,7 +50,7 @@ struct Serve {
 }
 
 /// Starts `serve` on the store in `dir`; `extra`: more serve flags (`--tick-every`, ...).
-async fn start(dir: &Path, component: &Path, extra: &[&str]) -> Result<Serve> {
+pub(crate) async fn start(dir: &Path, component: &Path, extra: &[&str]) -> Result<Serve> {
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
         .args(["--data-dir", dir.to_str().context("a UTF-8 path")?, "serve", "--listen", "127.0.0.1:0"])
@@ -100,15 +101,40 @@ impl Serve {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
-    async fn stop(mut self) -> Result<()> {
+    pub(crate) async fn stop(mut self) -> Result<()> {
         let pid = self.child.id().context("serve has exited")?.to_string();
         std::process::Command::new("kill").args(["-TERM", &pid]).status()?;
         tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await??;
         Ok(())
     }
 
-    async fn metric(&self, series: &str) -> Result<f64> {
+    pub(crate) async fn metric(&self, series: &str) -> Result<f64> {
         Ok(crate::serve::metrics::value_of(&self.metrics().await?, series).unwrap_or(0.0))
+    }
+
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, String)> {
+        http(&self.addr, method, path, headers, body).await
+    }
+
+    pub(crate) async fn api(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
+        api(&self.addr, method, path, body).await
+    }
+
+    /// Up to `n` warning lines serve has logged and nobody has read yet (to explain a failed run).
+    pub(crate) fn drain_warnings(&mut self, n: usize) -> Vec<String> {
+        let mut warnings = Vec::new();
+        while let Ok((_, line)) = self.logs.try_recv() {
+            if warnings.len() < n && line.contains("warn") {
+                warnings.push(line);
+            }
+        }
+        warnings
     }
 
     async fn metrics(&self) -> Result<String> {
@@ -160,7 +186,14 @@ impl Serve {
     }
 }
 
-async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, String)> {
+/// One HTTP/1.1 request on a fresh connection: the status and the body.
+pub(crate) async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
@@ -177,7 +210,8 @@ async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], bo
     Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
 }
 
-async fn api(addr: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
+/// An admin-API call with the bench's admin token (`ADMIN`); anything but 200 is an error.
+pub(crate) async fn api(addr: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
     let auth = format!("Bearer {ADMIN}");
     let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
     let (status, text) = http(addr, method, path, &headers, body.to_string().as_bytes()).await?;
