@@ -228,9 +228,17 @@ const EVENTS_OK: &str = "host_harness_calls_total{export=\"on-employee-event\",o
 
 /// `n` serve processes of this executable on the PostgreSQL at `url`, each with its own data dir
 /// and the same host key file (so a secret one seals, the others open).
-async fn start_all(dir: &Path, component: &Path, url: &str, n: usize, flags: &[&str]) -> Result<Vec<Serve>> {
-    let key = dir.join("host.key");
+async fn start_all(
+    root: &Path,
+    name: &str,
+    component: &Path,
+    url: &str,
+    n: usize,
+    flags: &[&str],
+) -> Result<Vec<Serve>> {
+    let key = root.join("host.key");
     let key = key.to_str().context("a UTF-8 path")?;
+    let dir = root.join(name);
     let mut processes = Vec::new();
     for i in 0..n {
         let data = dir.join(format!("process-{i}"));
@@ -258,7 +266,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
     }
     // Every tenant connected and provisioned once, through one process.
     {
-        let mut setup = start_all(&dir.join("setup"), component, url, 1, &["--sync-every", "2s"]).await?;
+        let mut setup = start_all(dir, "setup", component, url, 1, &["--sync-every", "2s"]).await?;
         for (i, (humaans, leapsome, _)) in orgs.iter().enumerate() {
             let connection = json!({"humaans_url": humaans.base_url(), "scim_url": leapsome.base_url(),
                 "humaans_token": mock_servers::humaans::DEFAULT_TOKEN, "scim_token": LeapsomeConfig::default().token,
@@ -284,7 +292,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
         // Every tenant due every 200 ms: more than the processes can run, so the count is their
         // capacity, not the schedule's.
         let flags = ["--sync-every", "200ms", "--tick-every", "1h"];
-        let processes = start_all(&dir.join(format!("syncs-{count}")), component, url, count, &flags).await?;
+        let processes = start_all(dir, &format!("syncs-{count}"), component, url, count, &flags).await?;
         // Let the first round start before counting.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let before = sum(&processes, SYNCS_OK).await?;
@@ -294,8 +302,7 @@ async fn throughput(dir: &Path, component: &Path, url: &str, n: usize) -> Result
 
         progress(format!("{count} process(es): {WEBHOOKS} webhooks"));
         let flags = ["--sync-every", "24h", "--tick-every", "1h"];
-        let processes =
-            Arc::new(start_all(&dir.join(format!("webhooks-{count}")), component, url, count, &flags).await?);
+        let processes = Arc::new(start_all(dir, &format!("webhooks-{count}"), component, url, count, &flags).await?);
         let started = Instant::now();
         let mut sends = Vec::new();
         let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));

@@ -65,11 +65,13 @@ pub(crate) async fn start(dir: &Path, component: &Path, extra: &[&str]) -> Resul
         .spawn()
         .context("cannot start serve")?;
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
     let addr = loop {
         let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
             .await
             .context("serve did not start in time")??;
-        let Some(line) = line else { bail!("serve exited before listening") };
+        let Some(line) = line else { bail!("serve exited before listening: {}", said.join(" / ")) };
+        said.push(line.clone());
         if line.contains("serving")
             && let Some(rest) = line.split("http://").nth(1)
         {
