@@ -175,7 +175,7 @@ pub(crate) fn prepare_person(
         person_id: person_id.to_owned(),
         email,
         link,
-        found,
+        found: found.map(std::rc::Rc::new),
         decision,
         was_pending,
         remote: None,
