@@ -82,11 +82,11 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     for role in roles {
         facts.roles.entry(role.person_id.clone()).or_default().push(role);
     }
+    // Most people have one role: a list grown by pushing would hold room for four.
+    facts.roles.values_mut().for_each(|r| r.shrink_to_fit());
     let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_external: HashMap<&str, &Rc<RemoteUser>> =
         users.iter().filter_map(|u| Some((u.external_id.as_deref()?, u))).collect();
-    let by_user_name: HashMap<String, &Rc<RemoteUser>> =
-        users.iter().map(|u| (u.user_name.to_lowercase(), u)).collect();
     facts.accounts_by_email = users.iter().map(|u| (u.user_name.to_lowercase(), u.id.clone())).collect();
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
@@ -125,7 +125,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     read_absent_people(session, env, &mut facts, &ids, &links)?;
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
-    let mut subjects = Vec::new();
+    let mut subjects = Vec::with_capacity(ids.len());
     let mut skipped = 0;
     let mut quarantined = 0;
     let mut run =
@@ -198,7 +198,10 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         let found = match (&link, person) {
             (None, Some(p)) => by_external
                 .get(id.as_str())
-                .or_else(|| p.email.as_ref().and_then(|e| by_user_name.get(&e.to_lowercase())))
+                .or_else(|| {
+                    let account = facts.accounts_by_email.get(&p.email.as_ref()?.to_lowercase())?;
+                    by_id.get(account.as_str())
+                })
                 .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
                 .map(|u| (*u).clone()),
             _ => None,

@@ -412,6 +412,10 @@ impl Profile {
     pub fn values(&self) -> impl Iterator<Item = &String> {
         self.0.iter().map(|(_, v)| v)
     }
+    /// Frees spare capacity (profiles kept for a whole organisation).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
     pub fn retain(&mut self, mut keep: impl FnMut(&Attr, &mut String) -> bool) {
         self.0.retain_mut(|(a, v)| keep(a, v));
     }
