@@ -309,6 +309,12 @@ fn error_message(r: &HttpResponse) -> String {
     }
 }
 
+/// Whether the host refused to send a request (`TransportError::Denied`): off its allow-list, or
+/// its quota of requests for this call is used up. Nothing was sent.
+pub fn is_denied(e: &AppError) -> bool {
+    matches!(e, AppError::Transport(f) if f.status.is_none() && f.message == TransportError::Denied.to_string())
+}
+
 /// Percent-encodes a query value (RFC 3986 unreserved characters kept).
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

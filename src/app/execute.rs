@@ -848,8 +848,17 @@ fn send_batched<W, M>(
             return Ok(0);
         }
         session.sent_writes = true;
+        let mut denied = 0;
         for (result, purpose) in session.scim.send_all(env.http, calls).into_iter().zip(purposes) {
-            handle(session, env, subjects, purpose, result)?;
+            match result {
+                // The host sends no more requests in this call (its quota per call): nothing was
+                // sent, and it is nobody's failure. Left to the next call, like the rest.
+                Err(e) if crate::client::is_denied(&e) => denied += 1,
+                result => handle(session, env, subjects, purpose, result)?,
+            }
+        }
+        if denied > 0 {
+            return Ok(denied + work.len() as u32);
         }
     }
 }

@@ -27,10 +27,11 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let digits = |r: std::ops::Range<usize>| {
         b[r].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
     };
-    if b[4] == b'-' && b[7] == b'-' {
-        if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
-            return NaiveDate::from_ymd_opt(y as i32, m, d);
-        }
+    if b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d);
     }
     NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()
 }
@@ -122,10 +123,10 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
     });
     if name_written {
         for part in NAME_PARTS {
-            if let Some(value) = desired.get(&part).filter(|v| !v.is_empty()) {
-                if !changes.contains_key(&part) {
-                    changes.insert(part, value.clone());
-                }
+            if let Some(value) = desired.get(&part).filter(|v| !v.is_empty())
+                && !changes.contains_key(&part)
+            {
+                changes.insert(part, value.clone());
             }
         }
     }
