@@ -156,7 +156,6 @@ pub(crate) fn prepare_person(
             decision: Decision { skipped: Some(reason), ..Decision::default() },
             was_pending,
             remote: None,
-            fingerprint,
             gated: true,
         });
     }
@@ -179,7 +178,6 @@ pub(crate) fn prepare_person(
         decision,
         was_pending,
         remote: None,
-        fingerprint,
         gated: false,
     };
     note_duplicate(session, env, schedule, &mut subject);

@@ -90,8 +90,6 @@ pub(crate) struct Subject {
     pub was_pending: bool,
     /// The linked account as the service holds it now (sync-all), for drift repair.
     pub remote: Option<Rc<RemoteUser>>,
-    /// [`Facts::fingerprint_of`] the person, for backoff and quarantine.
-    pub fingerprint: u64,
     /// Not attempted in this call (in backoff or quarantine): their state is left as it is.
     pub gated: bool,
 }
@@ -578,7 +576,15 @@ pub(crate) fn write_profiles(
                 // that was cut off): find it and link it instead of creating a duplicate.
                 Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
                 Err(Some(e)) => {
-                    note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
+                    note_failure(
+                        session,
+                        env,
+                        schedule,
+                        &s.person_id,
+                        &s.email,
+                        facts.fingerprint_of(&s.person_id),
+                        &e,
+                    );
                     record(session, env, run, s, kinds[0], names(&changes), Some(&e));
                 }
             }
@@ -642,7 +648,7 @@ fn delete_without_delete(
             record(session, env, run, s, ChangeKind::Delete, vec![], None);
         }
         Err(e) => {
-            note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
+            note_failure(session, env, schedule, &s.person_id, &s.email, facts.fingerprint_of(&s.person_id), &e);
             record(session, env, run, s, ChangeKind::Delete, vec![], Some(&e));
         }
     }
@@ -812,7 +818,15 @@ pub(crate) fn write_managers(
                     record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
                 }
                 Err(e) => {
-                    note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
+                    note_failure(
+                        session,
+                        env,
+                        schedule,
+                        &s.person_id,
+                        &s.email,
+                        facts.fingerprint_of(&s.person_id),
+                        &e,
+                    );
                     record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
                 }
             }

@@ -149,8 +149,12 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             .and_then(|p| p.email.clone())
             .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
             .unwrap_or_default();
-        let fingerprint = facts.fingerprint_of(id);
-        let was_pending = schedule.get(id).manager_pending;
+        let state = schedule.get(id);
+        // Only a backoff or a quarantine compares fingerprints: the text of a whole organisation
+        // is not formatted for nothing (a failure computes it when it records one).
+        let fingerprint =
+            if state.failures.is_some() || state.quarantine.is_some() { facts.fingerprint_of(id) } else { 0 };
+        let was_pending = state.manager_pending;
         let remote = link.as_ref().and_then(|l| by_id.get(l.scim_id.as_str())).map(|u| Rc::clone(u));
         let mut subject = Subject {
             person_id: id.clone(),
@@ -160,7 +164,6 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             decision: Decision::default(),
             was_pending,
             remote,
-            fingerprint,
             gated: false,
         };
         if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run, false) {
