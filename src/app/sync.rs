@@ -310,6 +310,14 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         );
         session.log(env, draft(env, LogAction::Sync, outcome, message));
     }
+    // Each call runs on a fresh instance, discarded when it returns: freeing a whole
+    // organisation's records one allocation at a time would be work for nothing (the peak is
+    // behind us). Natively (tests, fuzzing) they are dropped as usual.
+    #[cfg(target_arch = "wasm32")]
+    {
+        std::mem::forget((by_id, by_external, keepers, links, subjects, facts, ids, schedule));
+        std::mem::forget(users);
+    }
     Ok(report)
 }
 
