@@ -22,22 +22,41 @@ pub struct Call {
     /// Path and query, already encoded, e.g. `/people?$limit=250`.
     pub path: String,
     pub body: Option<Value>,
+    /// Parses the answer into typed records (`Reply::parsed`) instead of a `Value` tree: a tree
+    /// of 250 people is large and slow. An `Err` is an unreadable body (retried, for a GET).
+    pub parse: Option<Parse>,
 }
+
+/// Reads a body straight into what the caller wants, boxed; `Err` when it is not JSON.
+pub type Parse = fn(&[u8]) -> Result<Box<dyn std::any::Any>, serde_json::Error>;
 
 impl Call {
     pub fn get(path: impl Into<String>) -> Self {
-        Call { method: Method::Get, path: path.into(), body: None }
+        Call { method: Method::Get, path: path.into(), body: None, parse: None }
+    }
+    /// A GET whose answer `parse` reads (`Reply::parsed`); `Reply::json` is `Null`.
+    pub fn get_parsed(path: impl Into<String>, parse: Parse) -> Self {
+        Call { parse: Some(parse), ..Call::get(path) }
     }
     pub fn with(method: Method, path: impl Into<String>, body: Option<Value>) -> Self {
-        Call { method, path: path.into(), body }
+        Call { method, path: path.into(), body, parse: None }
     }
 }
 
-/// A successful answer: status and parsed JSON (`Value::Null` for an empty body).
-#[derive(Debug, Clone)]
+/// A successful answer: status and parsed JSON (`Value::Null` for an empty body), or for a call
+/// with its own parser, what that parser made of a non-empty body.
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub json: Value,
+    pub parsed: Option<Box<dyn std::any::Any>>,
+}
+
+impl Reply {
+    /// What the call's parser made (`None`: an empty body, or another type).
+    pub fn take<T: 'static>(&mut self) -> Option<T> {
+        self.parsed.take()?.downcast().ok().map(|b| *b)
+    }
 }
 
 /// Pacing: a token bucket slightly slower than the service's limit and with a small burst, so
@@ -85,6 +104,8 @@ pub struct Client {
     pub max_in_flight: usize,
     /// Requests sent (retries included), for reports and tests.
     pub requests_sent: u64,
+    /// Milliseconds spent waiting (pacing, backoff), which cost the host no CPU.
+    pub slept_ms: u64,
     /// The request to send instead of one the service refused (a 4xx other than 401/403), if it
     /// has a known way around that refusal (SCIM: writes without `emails`). Applied here because
     /// every request, whichever module builds it, goes through `send_all`.
@@ -104,6 +125,7 @@ impl Client {
             pacer: None,
             max_in_flight: 8,
             requests_sent: 0,
+            slept_ms: 0,
             instead_of_refused: match service {
                 Service::Scim => Some(crate::scim::without_refused_emails),
                 Service::Humaans => None,
@@ -144,7 +166,7 @@ impl Client {
         transport: &mut dyn HttpTransport,
         mut calls: Vec<Call>,
     ) -> Vec<Result<Reply, AppError>> {
-        let mut results: Vec<Option<Result<Reply, AppError>>> = vec![None; calls.len()];
+        let mut results: Vec<Option<Result<Reply, AppError>>> = (0..calls.len()).map(|_| None).collect();
         // (index, attempt) still to send
         let mut queue: Vec<(usize, u32)> = (0..calls.len()).map(|i| (i, 1)).collect();
         while !queue.is_empty() {
@@ -157,6 +179,7 @@ impl Client {
                         Err(_) if !batch.is_empty() => break,
                         Err(wait) => {
                             transport.sleep(wait.max(1));
+                            self.slept_ms += wait.max(1);
                             continue;
                         }
                     },
@@ -193,6 +216,7 @@ impl Client {
             }
             if !queue.is_empty() && wait_ms > 0 {
                 transport.sleep(wait_ms);
+                self.slept_ms += wait_ms;
             }
         }
         results.into_iter().map(|r| r.expect("every call resolved")).collect()
@@ -214,10 +238,14 @@ impl Client {
         let status = response.status;
         if (200..300).contains(&status) {
             if response.body.iter().all(u8::is_ascii_whitespace) {
-                return Outcome::Done(Ok(Reply { status, json: Value::Null }));
+                return Outcome::Done(Ok(Reply { status, json: Value::Null, parsed: None }));
             }
-            return match serde_json::from_slice::<Value>(&response.body) {
-                Ok(json) => Outcome::Done(Ok(Reply { status, json })),
+            let parsed = match call.parse {
+                Some(parse) => parse(&response.body).map(|p| (Value::Null, Some(p))),
+                None => serde_json::from_slice::<Value>(&response.body).map(|json| (json, None)),
+            };
+            return match parsed {
+                Ok((json, parsed)) => Outcome::Done(Ok(Reply { status, json, parsed })),
                 Err(e) => {
                     let error = AppError::Transport(fail(
                         Some(status),
@@ -279,6 +307,12 @@ fn error_message(r: &HttpResponse) -> String {
     } else {
         text.chars().take(200).collect()
     }
+}
+
+/// Whether the host refused to send a request (`TransportError::Denied`): off its allow-list, or
+/// its quota of requests for this call is used up. Nothing was sent.
+pub fn is_denied(e: &AppError) -> bool {
+    matches!(e, AppError::Transport(f) if f.status.is_none() && f.message == TransportError::Denied.to_string())
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters kept).

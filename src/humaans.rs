@@ -1,12 +1,17 @@
 //! The Humaans API as the integration uses it: full paged lists (250 a page, pages after the first
 //! fetched concurrently), single people, a person's job roles, the company.
 
-use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de;
 use serde_json::Value;
 
 use crate::client::{Call, Client, encode};
 use crate::error::{AppError, Failure, Service};
 use crate::ports::HttpTransport;
+use crate::reconcile::model::{Record, RecordOf};
 use crate::reconcile::{JobRole, Person};
 
 pub const DEFAULT_BASE_URL: &str = "https://app.humaans.io/api";
@@ -25,32 +30,220 @@ fn bad_shape(what: &str, detail: impl std::fmt::Display) -> AppError {
     })
 }
 
-/// The records of a page, consuming it (no copies: pages of 250 people are large).
-fn take_items<T: DeserializeOwned>(what: &str, page: Value) -> Result<(usize, Vec<T>), AppError> {
-    let Value::Object(mut page) = page else { return Err(bad_shape(what, "not an object")) };
-    let Some(Value::Array(data)) = page.remove("data") else { return Err(bad_shape(what, "no `data` list")) };
-    let n = data.len();
-    // One unreadable record must not hide the others: skip it.
-    Ok((n, data.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect()))
+/// A list page read straight into records (no `Value` tree): the counts, how many entries `data`
+/// listed and the records among them. Any JSON reads (a page of another shape has no `total`,
+/// `data` of another shape is no list); only a body that is not JSON fails, and is retried.
+struct Page<R> {
+    total: Option<u64>,
+    limit: Option<u64>,
+    /// (entries listed, the records among them); `None` when `data` is no list.
+    data: Option<(usize, Vec<R>)>,
+}
+
+impl<'de, R: Record> de::Visitor<'de> for PageVisitor<R> {
+    type Value = Page<R>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a page")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Page<R>, A::Error> {
+        let mut page = Page { total: None, limit: None, data: None };
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Total => page.total = map.next_value::<Count>()?.0,
+                Key::Limit => page.limit = map.next_value::<Count>()?.0,
+                Key::Data => page.data = map.next_value_seed(DataOf::<R>(PhantomData))?,
+                Key::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(page)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Page<R>, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Page<R>, E> {
+        Ok(Page { total: None, limit: None, data: None })
+    }
+}
+
+struct PageVisitor<R>(PhantomData<R>);
+
+enum Key {
+    Total,
+    Limit,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
+                Ok(match k {
+                    "total" => Key::Total,
+                    "limit" => Key::Limit,
+                    "data" => Key::Data,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A non-negative integer, anything else `None` (as `Value::as_u64`).
+struct Count(Option<u64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a count")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
+                Ok(Count(Some(n)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `data`: a list of records (entries that are no object skipped, counted); else `None`.
+struct DataOf<R>(PhantomData<R>);
+
+impl<'de, R: Record> de::DeserializeSeed<'de> for DataOf<R> {
+    type Value = Option<(usize, Vec<R>)>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, R: Record> de::Visitor<'de> for DataOf<R> {
+    type Value = Option<(usize, Vec<R>)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (mut n, mut items) = (0, Vec::new());
+        // One unreadable record must not hide the others: skip it.
+        while let Some(item) = seq.next_element_seed(RecordOf::<R>::new())? {
+            n += 1;
+            items.extend(item);
+        }
+        Ok(Some((n, items)))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+fn parse_page<R: Record + 'static>(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = de::Deserializer::deserialize_any(&mut de, PageVisitor::<R>(PhantomData))?;
+    de.end()?;
+    Ok(Box::new(page))
+}
+
+fn parse_person(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let person = de::DeserializeSeed::deserialize(RecordOf::<Person>::new(), &mut de)?;
+    de.end()?;
+    Ok(Box::new(person))
+}
+
+/// The page a reply carries (a body of whitespace only has none).
+fn page_of<R: Record + 'static>(reply: Result<crate::client::Reply, AppError>) -> Result<Page<R>, AppError> {
+    Ok(reply?.take::<Page<R>>().unwrap_or(Page { total: None, limit: None, data: None }))
+}
+
+fn records<R>(what: &str, page: Page<R>) -> Result<(usize, Vec<R>), AppError> {
+    page.data.ok_or_else(|| bad_shape(what, "no `data` list"))
 }
 
 /// Every record of a list endpoint. The first page tells the total; the rest are fetched together.
 /// Pages smaller than asked (a server-side cap) are followed until `total` is reached.
-pub fn list_all<T: DeserializeOwned>(
+pub fn list_all<R: Record + 'static>(
     client: &mut Client,
     transport: &mut dyn HttpTransport,
     path: &str,
-) -> Result<Vec<T>, AppError> {
+) -> Result<Vec<R>, AppError> {
     let sep = if path.contains('?') { '&' } else { '?' };
-    let page_call = |skip: usize| Call::get(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}"));
-    let first = client.send(transport, page_call(0))?.json;
-    let total = first.get("total").and_then(Value::as_u64).ok_or_else(|| bad_shape(path, "no `total`"))?;
+    let page_call =
+        |skip: usize| Call::get_parsed(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}"), parse_page::<R>);
+    let first = page_of::<R>(client.send(transport, page_call(0)))?;
+    let total = first.total.ok_or_else(|| bad_shape(path, "no `total`"))?;
     if total > MAX_TOTAL as u64 {
         return Err(bad_shape(path, format!("`total` of {total} (more than {MAX_TOTAL})")));
     }
     let total = total as usize;
-    let limit = first.get("limit").and_then(Value::as_u64).map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
-    let (mut got, mut items) = take_items::<T>(path, first)?;
+    let limit = first.limit.map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
+    let (mut got, mut items) = records(path, first)?;
     while got < total && got > 0 {
         let skips: Vec<usize> = (got..total).step_by(limit).collect();
         let mut progressed = 0;
@@ -58,7 +251,7 @@ pub fn list_all<T: DeserializeOwned>(
         for batch in skips.chunks(client.max_in_flight.max(1)) {
             let calls = batch.iter().map(|s| page_call(*s)).collect();
             for reply in client.send_all(transport, calls) {
-                let (n, page_items) = take_items::<T>(path, reply?.json)?;
+                let (n, page_items) = records(path, page_of::<R>(reply)?)?;
                 items.extend(page_items);
                 progressed += n;
             }
@@ -81,8 +274,10 @@ pub fn all_job_roles(client: &mut Client, t: &mut dyn HttpTransport) -> Result<V
 
 /// One person; `Ok(None)` when Humaans does not know the id.
 pub fn person(client: &mut Client, t: &mut dyn HttpTransport, id: &str) -> Result<Option<Person>, AppError> {
-    match client.send(t, Call::get(format!("/people/{}", encode(id)))) {
-        Ok(reply) => serde_json::from_value(reply.json).map(Some).map_err(|e| bad_shape("person", e)),
+    match client.send(t, Call::get_parsed(format!("/people/{}", encode(id)), parse_person)) {
+        Ok(mut reply) => {
+            reply.take::<Option<Person>>().flatten().map(Some).ok_or_else(|| bad_shape("person", "not an object"))
+        }
         Err(AppError::Upstream(f)) if f.status == Some(404) => Ok(None),
         Err(e) => Err(e),
     }
@@ -146,4 +341,42 @@ pub fn private_read_scope(client: &mut Client, t: &mut dyn HttpTransport) -> Res
         return Ok(Scope::Granted);
     }
     Ok(Scope::Unknown("/token-info does not list the token's scopes".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_parse_as_the_value_path_did() {
+        // Odd fields of every kind, a record that is no object (skipped), escapes and numbers.
+        let body = br#"{"total": 3, "limit": 250, "skip": 0, "data": [
+            {"id": 12, "employeeId": 1234, "email": " a@b.test ", "middleName": null, "phoneNumber": "",
+             "firstName": "Jos\u00e9", "lastName": ["x"], "timezone": {"a": [1, {"b": 2}]}, "status": true,
+             "contractType": 1.0, "createdAt": -5, "teams": [{"name": "T"}], "profilePhoto": {"variants": {}}},
+            "not a person",
+            {"id": "p2", "email": "b@b.test"}
+        ]}"#;
+        let page = |body: &[u8]| parse_page::<Person>(body).map(|p| *p.downcast::<Page<Person>>().unwrap());
+        let (n, typed) = records("people", page(body).unwrap()).unwrap();
+        assert_eq!(n, 3);
+        let tree: Value = serde_json::from_slice(body).unwrap();
+        let by_value: Vec<Person> =
+            tree["data"].as_array().unwrap().iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
+        assert_eq!(typed, by_value);
+        assert_eq!(typed[0].id, "12");
+        assert_eq!(typed[0].email.as_deref(), Some("a@b.test"));
+        assert_eq!(typed[0].first_name.as_deref(), Some("José"));
+        assert_eq!(typed[0].contract_type.as_deref(), Some("1.0"));
+        assert_eq!(typed[0].status.as_deref(), Some("true"));
+        assert_eq!(typed[0].created_at.as_deref(), Some("-5"));
+        assert_eq!((typed[0].last_name.as_ref(), typed[0].timezone.as_ref()), (None, None));
+        assert!(matches!(records("people", page(br#"{"total": 1}"#).unwrap()), Err(AppError::Transport(_))));
+        assert!(matches!(records("people", page(br#"{"data": {}}"#).unwrap()), Err(AppError::Transport(_))));
+        assert_eq!(page(br#"{"total": 7, "limit": -1}"#).unwrap().total, Some(7));
+        assert_eq!(page(b"[1]").unwrap().total, None);
+        // Only a body that is not JSON fails (and is retried by the client).
+        assert!(page(br#"{"total": 1, "data": [{"id": "a"}"#).is_err());
+        assert!(page(br#"{"total": 1} x"#).is_err());
+    }
 }

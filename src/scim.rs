@@ -3,6 +3,9 @@
 //! patch, delete, and writes the server refused for `emails` sent again without them.
 
 use serde_json::Value;
+use std::any::Any;
+
+use serde::de;
 
 use crate::client::{Call, Client, Reply, encode};
 use crate::error::{AppError, Failure, Service};
@@ -29,36 +32,149 @@ fn bad_shape(detail: impl std::fmt::Display) -> AppError {
     })
 }
 
-fn resources(page: &Value) -> Result<Vec<RemoteUser>, AppError> {
-    let list = match page.get("Resources") {
-        Some(Value::Array(list)) => list.as_slice(),
-        // RFC 7644: `Resources` may be left out when there are no results.
-        None | Some(Value::Null) => &[],
-        Some(_) => return Err(bad_shape("`Resources` is not a list")),
-    };
-    Ok(list.iter().filter_map(parse_user).collect())
+/// A listing page read as it arrives: each resource becomes a `Value` and then a user one at a
+/// time (a `Value` tree of a whole 5,000-user page is tens of megabytes).
+struct ListPage {
+    total: Option<u64>,
+    /// Resources listed and the users among them; `Err(())` when `Resources` is no list.
+    resources: Result<(usize, Vec<RemoteUser>), ()>,
+}
+
+impl<'de> de::Visitor<'de> for ListPageVisitor {
+    type Value = ListPage;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a SCIM list")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ListPage, A::Error> {
+        let mut page = ListPage { total: None, resources: Ok((0, Vec::new())) };
+        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+            match &*key {
+                "totalResults" => page.total = map.next_value::<Value>()?.as_u64(),
+                "Resources" => page.resources = map.next_value_seed(Resources)?,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(page)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ListPage, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(ListPage::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<ListPage, E> {
+        Ok(ListPage::default())
+    }
+}
+
+struct ListPageVisitor;
+
+impl Default for ListPage {
+    fn default() -> Self {
+        // No object: no total and nothing listed.
+        ListPage { total: None, resources: Ok((0, Vec::new())) }
+    }
+}
+
+struct Resources;
+
+impl<'de> de::DeserializeSeed<'de> for Resources {
+    type Value = Result<(usize, Vec<RemoteUser>), ()>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Resources {
+    type Value = Result<(usize, Vec<RemoteUser>), ()>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of resources")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (mut n, mut users) = (0, Vec::new());
+        while let Some(resource) = seq.next_element::<Value>()? {
+            n += 1;
+            users.extend(parse_user(&resource));
+        }
+        Ok(Ok((n, users)))
+    }
+    // RFC 7644: `Resources` may be left out (or null) when there are no results.
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok((0, Vec::new())))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(Err(()))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(()))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(()))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(()))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(()))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(()))
+    }
+}
+
+fn parse_list(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = de::Deserializer::deserialize_any(&mut de, ListPageVisitor)?;
+    de.end()?;
+    Ok(Box::new(page))
+}
+
+/// The users of a page and how many resources it listed.
+fn page_users(reply: Result<Reply, AppError>) -> Result<(Option<u64>, usize, Vec<RemoteUser>), AppError> {
+    let page = reply?.take::<ListPage>().unwrap_or_default();
+    let (n, users) = page.resources.map_err(|()| bad_shape("`Resources` is not a list"))?;
+    Ok((page.total, n, users))
 }
 
 /// Every user. The first page tells `totalResults` and the page size the server really uses;
 /// the remaining pages are fetched together.
 pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<RemoteUser>, AppError> {
-    let page_call = |start: usize| Call::get(format!("/Users?startIndex={start}&count={PAGE_SIZE}"));
-    let first = client.send(t, page_call(1))?.json;
-    let total = first.get("totalResults").and_then(Value::as_u64).ok_or_else(|| bad_shape("no totalResults"))?;
+    let page_call = |start: usize| Call::get_parsed(format!("/Users?startIndex={start}&count={PAGE_SIZE}"), parse_list);
+    let mut first = client.send(t, page_call(1))?;
+    let page = first.take::<ListPage>().unwrap_or_default();
+    let total = page.total.ok_or_else(|| bad_shape("no totalResults"))?;
     if total > MAX_TOTAL as u64 {
         return Err(bad_shape(format!("totalResults of {total} (more than {MAX_TOTAL})")));
     }
     let total = total as usize;
-    let mut users = resources(&first)?;
-    let per_page = first.get("Resources").and_then(Value::as_array).map_or(0, Vec::len);
+    let (per_page, mut users) = page.resources.map_err(|()| bad_shape("`Resources` is not a list"))?;
     let mut seen = per_page;
     while seen < total && per_page > 0 {
         let starts: Vec<usize> = (seen..total).step_by(per_page).map(|s| s + 1).collect();
         let mut progressed = 0;
-        for reply in client.send_all(t, starts.iter().map(|s| page_call(*s)).collect()) {
-            let page = reply?.json;
-            progressed += page.get("Resources").and_then(Value::as_array).map_or(0, Vec::len);
-            users.extend(resources(&page)?);
+        // Two pages at a time: a page of 5,000 users is several megabytes as it arrives.
+        for batch in starts.chunks(2) {
+            for reply in client.send_all(t, batch.iter().map(|s| page_call(*s)).collect()) {
+                let (_, n, more) = page_users(reply)?;
+                progressed += n;
+                users.extend(more);
+            }
         }
         if progressed == 0 {
             break;
@@ -83,9 +199,9 @@ pub fn find_by_user_name(
     let same = |u: &RemoteUser| u.user_name.eq_ignore_ascii_case(user_name);
     for filter in [Some(user_name_filter(user_name)), user_name_filter_unquoted(user_name)].into_iter().flatten() {
         let path = format!("/Users?filter={}&startIndex=1&count=10", encode(&filter));
-        match client.send(t, Call::get(path)) {
+        match client.send(t, Call::get_parsed(path, parse_list)) {
             Ok(reply) => {
-                let mut users = resources(&reply.json)?;
+                let (_, _, mut users) = page_users(Ok(reply))?;
                 // userName is unique: an applied filter answers this user or nobody. Anyone else
                 // listed means the server ignored it, and the user may be on a later page.
                 let ignored = users.iter().any(|u| !same(u));

@@ -5,15 +5,19 @@
 //! | `connection` | endpoints and tokens (never leave the component) | `connect` |
 //! | `settings` | provisioning, deprovisioning, dialect, deprovision limit | `configure` |
 //! | `company` | cached company name (idempotent) | any call |
-//! | `link/<person id>` | the account we manage for that person and what we last wrote | that person's processing |
+//! | `link/<person id>` | the account we manage for that person and what we last wrote (`null`: none) | that person's processing |
+//! | `links/<n>` | links folded together, 256 chunks by a hash of the person id | `sync-all` (compaction) |
 //! | `sched/<person id>` | when to look again, backoff, quarantine, held, pending manager | that person's processing |
 //! | `auth` | consecutive refusals of the token; the `unauthorized` state | any call |
 //! | `scim-caps` | what the SCIM service was found not to support (DELETE) | any call |
 //! | `log/seq`, `log/e/<n>` | the integration log (`logs.rs`) | any call |
 //!
-//! Calls may overlap (two processes, cron during a webhook, several hosts on one store). No value
-//! is shared by many people: per-person records have their own keys, so two calls that overlap
-//! only contend when they work on the same person, and then both re-read Humaans and converge.
+//! Calls may overlap (two processes, cron during a webhook, several hosts on one store). Every
+//! write about one person goes to that person's own keys, so two calls that overlap only contend
+//! when they work on the same person, and then both re-read Humaans and converge. The one value
+//! shared by many people, a links chunk, is rewritten only by `sync-all`'s compaction, which
+//! deletes a person's key only when both it and the chunk still hold what it folded (see
+//! [`compact_links`]).
 //! Schedule records are merged field by field on save (see [`Schedule::save`]), so a call that
 //! changed only `wake_at` never undoes another call's new backoff. The tenant-wide values are
 //! either written by one operator command (`connection`, `settings`) or idempotent.
@@ -79,6 +83,10 @@ pub fn get<T: DeserializeOwned>(kv: &mut dyn KeyValue, key: &str) -> Result<Opti
     }
 }
 
+fn decode_chunk<'a>(key: &str, bytes: &'a [u8]) -> Result<RawChunk<'a>, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
+}
+
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
 }
@@ -87,33 +95,195 @@ pub fn put<T: Serialize>(kv: &mut dyn KeyValue, key: &str, value: &T) -> Result<
     kv.set(key, &serde_json::to_vec(value).expect("state serialises")).map_err(storage)
 }
 
+/// Links live in `LINK_CHUNKS` chunk values (`links/<n>`: a JSON object, person id -> link),
+/// so a sync reads a few hundred values instead of one per person. Every write of one person's
+/// link goes to that person's own key `link/<id>` (the layout before chunks), which overrides the
+/// chunk (`null`: no link), so calls about different people never write one value; `sync-all`
+/// folds those keys into the chunks at its end ([`compact_links`]). A tenant stored before chunks
+/// has only `link/<id>` keys: they are read as they are and folded in by its first sync-all.
+pub const LINK_CHUNKS: u64 = 256;
+const LINK_PREFIX: &str = "link/";
+const CHUNK_PREFIX: &str = "links/";
+
 pub fn link_key(person_id: &str) -> String {
-    format!("link/{person_id}")
+    format!("{LINK_PREFIX}{person_id}")
+}
+
+/// The chunk holding a person's link: FNV-1a of the id (stable across versions and platforms).
+pub fn chunk_of(person_id: &str) -> u64 {
+    let hash =
+        person_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash % LINK_CHUNKS
+}
+
+fn chunk_key(chunk: u64) -> String {
+    format!("{CHUNK_PREFIX}{chunk}")
+}
+
+/// A chunk's entries, each left as JSON text (decoded one person at a time).
+type RawChunk<'a> = HashMap<String, &'a serde_json::value::RawValue>;
+
+fn decode_link(key: &str, bytes: &[u8]) -> Result<Option<Link>, AppError> {
+    decode(key, bytes)
 }
 
 pub fn load_link(kv: &mut dyn KeyValue, person_id: &str) -> Result<Option<Link>, AppError> {
-    get(kv, &link_key(person_id))
+    let key = link_key(person_id);
+    if let Some(bytes) = kv.get(&key).map_err(storage)? {
+        return decode_link(&key, &bytes);
+    }
+    let key = chunk_key(chunk_of(person_id));
+    let Some(bytes) = kv.get(&key).map_err(storage)? else { return Ok(None) };
+    let chunk = decode_chunk(&key, &bytes)?;
+    chunk.get(person_id).map(|raw| decode::<Link>(&key, raw.get().as_bytes())).transpose()
 }
 
 /// A person's stored link, or why it could not be read.
-pub type LoadedLink = (String, Result<Option<Link>, AppError>);
+pub type LoadedLink = Result<Option<Link>, AppError>;
 
-/// Links of many people in one batch read. A link that cannot be decoded is that person's error.
-pub fn load_links(kv: &mut dyn KeyValue, person_ids: &[String]) -> Result<Vec<LoadedLink>, AppError> {
-    let keys: Vec<String> = person_ids.iter().map(|id| link_key(id)).collect();
-    let values = kv.get_many(&keys).map_err(storage)?;
-    Ok(person_ids
-        .iter()
-        .zip(keys.iter().zip(values))
-        .map(|(id, (key, value))| (id.clone(), value.map(|v| decode(key, &v)).transpose()))
-        .collect())
+/// Every stored link of the tenant (a whole-tenant call), from the keys `list-keys` gave.
+#[derive(Debug, Default)]
+pub struct Links {
+    links: HashMap<String, LoadedLink>,
+    /// Chunks that could not be decoded: their people's links are unknown, never "none".
+    unreadable: HashMap<u64, String>,
+}
+
+impl Links {
+    pub fn load(kv: &mut dyn KeyValue, keys: &[String]) -> Result<Links, AppError> {
+        let mut all = Links::default();
+        let chunks: Vec<String> = keys.iter().filter(|k| k.starts_with(CHUNK_PREFIX)).cloned().collect();
+        // A few at a time: a chunk of 100,000 people's links is large.
+        for batch in chunks.chunks(16) {
+            for (key, value) in batch.iter().zip(kv.get_many(batch).map_err(storage)?) {
+                let Some(bytes) = value else { continue };
+                match decode_chunk(key, &bytes) {
+                    Ok(chunk) => {
+                        for (id, raw) in chunk {
+                            all.links.insert(id, decode(key, raw.get().as_bytes()));
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(n) = key.strip_prefix(CHUNK_PREFIX).and_then(|n| n.parse().ok()) {
+                            all.unreadable.insert(n, e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let own: Vec<String> = keys.iter().filter(|k| k.starts_with(LINK_PREFIX)).cloned().collect();
+        for batch in own.chunks(1024) {
+            for (key, value) in batch.iter().zip(kv.get_many(batch).map_err(storage)?) {
+                let Some(bytes) = value else { continue };
+                let id = key[LINK_PREFIX.len()..].to_owned();
+                all.links.insert(id, decode_link(key, &bytes));
+            }
+        }
+        Ok(all)
+    }
+
+    /// A person's link, taking it out.
+    pub fn take(&mut self, person_id: &str) -> LoadedLink {
+        match self.links.remove(person_id) {
+            Some(link) => link,
+            None => match self.unreadable.get(&chunk_of(person_id)) {
+                Some(e) => Err(AppError::Storage(e.clone())),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Accounts linked (for the deprovision limit).
+    pub fn count(&self) -> usize {
+        self.links.values().filter(|l| matches!(l, Ok(Some(_)))).count()
+    }
 }
 
 pub fn save_link(kv: &mut dyn KeyValue, person_id: &str, link: Option<&Link>) -> Result<(), AppError> {
-    match link {
-        Some(link) => put(kv, &link_key(person_id), link),
-        None => kv.delete(&link_key(person_id)).map_err(storage),
+    // `null` overrides the person's entry in a chunk.
+    put(kv, &link_key(person_id), &link)
+}
+
+/// Folds the per-person link keys into the chunks and deletes them (end of `sync-all`). A key
+/// is deleted only if, read again after the chunk was written, it still holds what was folded
+/// in and the chunk still holds what this call wrote: a link saved meanwhile by an overlapping
+/// call stays in its key (and overrides the chunk) until the next compaction. A chunk that cannot
+/// be decoded is left alone with its keys.
+pub fn compact_links(kv: &mut dyn KeyValue) -> Result<(), AppError> {
+    let own: Vec<String> =
+        kv.list_keys().map_err(storage)?.into_iter().filter(|k| k.starts_with(LINK_PREFIX)).collect();
+    let mut by_chunk: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for key in own {
+        by_chunk.entry(chunk_of(&key[LINK_PREFIX.len()..])).or_default().push(key);
     }
+    let groups: Vec<(u64, Vec<String>)> = by_chunk.into_iter().collect();
+    // A few chunks at a time bounds the memory.
+    for group in groups.chunks(16) {
+        let chunk_keys: Vec<String> = group.iter().map(|(n, _)| chunk_key(*n)).collect();
+        let chunks = kv.get_many(&chunk_keys).map_err(storage)?;
+        let mut written = Vec::new();
+        let mut folded: Vec<(String, Vec<u8>)> = Vec::new();
+        for ((chunk_key, (_, keys)), chunk) in chunk_keys.iter().zip(group).zip(chunks) {
+            let mut entries: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> = match chunk {
+                None => Default::default(),
+                Some(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(entries) => entries,
+                    Err(_) => continue,
+                },
+            };
+            let values = kv.get_many(keys).map_err(storage)?;
+            let mut folded_here = Vec::new();
+            for (key, value) in keys.iter().zip(values) {
+                let Some(bytes) = value else { continue };
+                let id = key[LINK_PREFIX.len()..].to_owned();
+                match serde_json::from_slice::<Option<Box<serde_json::value::RawValue>>>(&bytes) {
+                    // A link that does not decode stays in its key (reported there as unreadable).
+                    Ok(Some(raw)) if serde_json::from_slice::<Link>(raw.get().as_bytes()).is_ok() => {
+                        entries.insert(id, raw);
+                    }
+                    Ok(None) => {
+                        entries.remove(&id);
+                    }
+                    _ => continue,
+                }
+                folded_here.push((key.clone(), bytes));
+            }
+            let bytes = serde_json::to_vec(&entries).expect("links serialise");
+            written.push((chunk_key.clone(), bytes));
+            folded.extend(folded_here);
+        }
+        let (empty, full): (Vec<_>, Vec<_>) = written.into_iter().partition(|(_, b)| b.as_slice() == b"{}");
+        if !full.is_empty() {
+            kv.set_many(&full).map_err(storage)?;
+        }
+        let empty: Vec<String> = empty.into_iter().map(|(k, _)| k).collect();
+        if !empty.is_empty() {
+            kv.delete_many(&empty).map_err(storage)?;
+        }
+        // What is still as this call left it may go.
+        let mut settled: HashMap<u64, bool> = HashMap::new();
+        let check: Vec<String> = full.iter().map(|(k, _)| k.clone()).chain(empty.iter().cloned()).collect();
+        for ((key, now), expected) in check
+            .iter()
+            .zip(kv.get_many(&check).map_err(storage)?)
+            .zip(full.iter().map(|(_, b)| Some(b.clone())).chain(empty.iter().map(|_| None)))
+        {
+            let n: u64 = key[CHUNK_PREFIX.len()..].parse().expect("a chunk key");
+            settled.insert(n, now == expected);
+        }
+        let keys: Vec<String> = folded.iter().map(|(k, _)| k.clone()).collect();
+        let mut delete = Vec::new();
+        for ((key, before), now) in keys.iter().zip(&folded).zip(kv.get_many(&keys).map_err(storage)?) {
+            let settled = settled.get(&chunk_of(&key[LINK_PREFIX.len()..])).copied().unwrap_or(false);
+            if settled && now.as_deref() == Some(before.1.as_slice()) {
+                delete.push(key.clone());
+            }
+        }
+        if !delete.is_empty() {
+            kv.delete_many(&delete).map_err(storage)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn load_connection(kv: &mut dyn KeyValue) -> Result<Connection, AppError> {
@@ -223,20 +393,18 @@ pub struct Schedule {
     /// Records that could not be decoded: (person id, error). The caller logs them; they are
     /// replaced by a fresh record that is due at once, so the person is looked at again.
     pub unreadable: Vec<(String, String)>,
-    /// Accounts the integration manages (`link/` keys), counted by [`Schedule::load_all`] for the
-    /// deprovision limit.
-    pub linked_accounts: usize,
+    /// The link keys (chunks and per-person keys) [`Schedule::load_all`] listed, for [`Links::load`].
+    pub link_keys: Vec<String>,
 }
 
 impl Schedule {
     /// Loads every person's record (ticks and syncs look at everyone).
     pub fn load_all(kv: &mut dyn KeyValue) -> Result<Self, AppError> {
         let keys = kv.list_keys().map_err(storage)?;
-        let linked_accounts = keys.iter().filter(|k| k.starts_with("link/")).count();
-        let ids: Vec<String> =
-            keys.into_iter().filter_map(|k| k.strip_prefix(SCHED_PREFIX).map(str::to_owned)).collect();
+        let ids: Vec<String> = keys.iter().filter_map(|k| k.strip_prefix(SCHED_PREFIX).map(str::to_owned)).collect();
         let mut schedule = Self::load_people(kv, &ids)?;
-        schedule.linked_accounts = linked_accounts;
+        schedule.link_keys =
+            keys.into_iter().filter(|k| k.starts_with(LINK_PREFIX) || k.starts_with(CHUNK_PREFIX)).collect();
         Ok(schedule)
     }
 
@@ -350,9 +518,113 @@ mod tests {
         }
         kv.set("link/p1", b"[]").unwrap();
         assert!(matches!(load_link(&mut kv, "p1"), Err(AppError::Storage(_))));
-        let links = load_links(&mut kv, &["p1".into(), "p2".into()]).unwrap();
-        assert!(matches!(links[0].1, Err(AppError::Storage(_))));
-        assert!(matches!(links[1].1, Ok(None)));
+        let keys = kv.list_keys().unwrap();
+        let mut links = Links::load(&mut kv, &keys).unwrap();
+        assert!(matches!(links.take("p1"), Err(AppError::Storage(_))));
+        assert!(matches!(links.take("p2"), Ok(None)));
+        // A chunk that does not decode: its people's links are unknown, never "none".
+        kv.set(&chunk_key(chunk_of("p3")), b"{not json").unwrap();
+        assert!(matches!(load_link(&mut kv, "p3"), Err(AppError::Storage(_))));
+        let keys = kv.list_keys().unwrap();
+        let mut links = Links::load(&mut kv, &keys).unwrap();
+        assert!(matches!(links.take("p3"), Err(AppError::Storage(_))));
+        // ... and compaction leaves it and its people's keys alone.
+        save_link(&mut kv, "p3", Some(&link("s3"))).unwrap();
+        compact_links(&mut kv).unwrap();
+        assert_eq!(kv.data[&chunk_key(chunk_of("p3"))], b"{not json");
+        assert_eq!(load_link(&mut kv, "p3").unwrap(), Some(link("s3")));
+    }
+
+    fn link(scim_id: &str) -> Link {
+        let written = [(crate::reconcile::Attr::UserName, format!("{scim_id}@acme.test"))].into_iter().collect();
+        Link { scim_id: scim_id.into(), written, active: true, manager: Some("m".into()), manager_account: None }
+    }
+
+    /// A tenant stored before chunks (one `link/<id>` key per person, as the old version wrote
+    /// them) keeps every link: read as they are, then folded into chunks by a sync's compaction.
+    #[test]
+    fn links_of_the_per_person_layout_are_migrated_into_chunks_without_loss() {
+        let mut kv = MemoryKeyValue::default();
+        let ids: Vec<String> = (0..1000).map(|i| format!("person{i:04}")).collect();
+        for id in &ids {
+            // Byte for byte what the previous version stored (`put(link/<id>, &Link)`).
+            kv.set(&link_key(id), &serde_json::to_vec(&link(&format!("s-{id}"))).unwrap()).unwrap();
+        }
+        assert_eq!(load_link(&mut kv, "person0007").unwrap(), Some(link("s-person0007")));
+        let keys = kv.list_keys().unwrap();
+        let mut before = Links::load(&mut kv, &keys).unwrap();
+        assert_eq!(before.count(), 1000);
+
+        compact_links(&mut kv).unwrap();
+        assert!(kv.data.keys().all(|k| k.starts_with(CHUNK_PREFIX)), "every per-person key folded in");
+        assert!(kv.data.len() <= LINK_CHUNKS as usize);
+        let keys = kv.list_keys().unwrap();
+        let mut after = Links::load(&mut kv, &keys).unwrap();
+        assert_eq!(after.count(), 1000);
+        for id in &ids {
+            let expected = Some(link(&format!("s-{id}")));
+            assert_eq!(after.take(id).unwrap(), expected);
+            assert_eq!(before.take(id).unwrap(), expected);
+            assert_eq!(load_link(&mut kv, id).unwrap(), expected, "one person's read (events)");
+        }
+
+        // Later writes override the chunk, and a removed link stays removed after compaction.
+        save_link(&mut kv, "person0001", None).unwrap();
+        save_link(&mut kv, "person0002", Some(&link("new"))).unwrap();
+        assert_eq!(load_link(&mut kv, "person0001").unwrap(), None);
+        assert_eq!(load_link(&mut kv, "person0002").unwrap(), Some(link("new")));
+        compact_links(&mut kv).unwrap();
+        assert!(!kv.data.contains_key("link/person0001") && !kv.data.contains_key("link/person0002"));
+        assert_eq!(load_link(&mut kv, "person0001").unwrap(), None);
+        assert_eq!(load_link(&mut kv, "person0002").unwrap(), Some(link("new")));
+        let keys = kv.list_keys().unwrap();
+        assert_eq!(Links::load(&mut kv, &keys).unwrap().count(), 999);
+    }
+
+    /// Overlapping calls: a link saved by another call after compaction read it is not deleted.
+    #[test]
+    fn compaction_keeps_a_link_changed_meanwhile() {
+        let mut kv = MemoryKeyValue::default();
+        save_link(&mut kv, "p1", Some(&link("a"))).unwrap();
+        compact_links(&mut kv).unwrap();
+        save_link(&mut kv, "p1", Some(&link("b"))).unwrap();
+        // Another call rewrote the chunk without p1's new link: the key must survive.
+        let chunk = chunk_key(chunk_of("p1"));
+        let stale = kv.data[&chunk].clone();
+        struct Racing<'a> {
+            inner: &'a mut MemoryKeyValue,
+            chunk: String,
+            stale: Vec<u8>,
+        }
+        impl KeyValue for Racing<'_> {
+            fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
+                self.inner.get(key)
+            }
+            fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+                self.inner.set(key, value)
+            }
+            fn delete(&mut self, key: &str) -> Result<(), String> {
+                self.inner.delete(key)
+            }
+            fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
+                self.inner.increment(key, delta)
+            }
+            fn list_keys(&mut self) -> Result<Vec<String>, String> {
+                self.inner.list_keys()
+            }
+            fn set_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), String> {
+                for (k, v) in entries {
+                    self.inner.set(k, v)?;
+                }
+                // ... and just after, the overlapping call's stale chunk lands.
+                self.inner.set(&self.chunk, &self.stale)
+            }
+        }
+        compact_links(&mut Racing { inner: &mut kv, chunk, stale }).unwrap();
+        assert_eq!(load_link(&mut kv, "p1").unwrap(), Some(link("b")));
+        compact_links(&mut kv).unwrap();
+        assert_eq!(load_link(&mut kv, "p1").unwrap(), Some(link("b")));
+        assert!(!kv.data.contains_key("link/p1"));
     }
 
     #[test]

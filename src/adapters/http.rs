@@ -154,7 +154,7 @@ struct BodyReader {
 impl BodyReader {
     fn new(response: IncomingResponse) -> Result<Self, TransportError> {
         let status = response.status();
-        let headers = {
+        let headers: Vec<(String, String)> = {
             let fields = response.headers();
             fields
                 .entries()
@@ -166,7 +166,15 @@ impl BodyReader {
             response.consume().map_err(|()| TransportError::Broken("the response body was already taken".into()))?;
         let stream =
             body.stream().map_err(|()| TransportError::Broken("the response body stream was already taken".into()))?;
-        Ok(BodyReader { stream, body, response, status, headers, received: Vec::new() })
+        // Sized from `content-length` when the server sends one (never beyond the cap): a body
+        // grown by doubling would need up to twice its size (and copies) at its largest.
+        let expected = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(MAX_BODY_BYTES);
+        Ok(BodyReader { stream, body, response, status, headers, received: Vec::with_capacity(expected) })
     }
 
     /// Reads what is available without blocking.

@@ -156,7 +156,6 @@ pub(crate) fn prepare_person(
             decision: Decision { skipped: Some(reason), ..Decision::default() },
             was_pending,
             remote: None,
-            fingerprint,
             gated: true,
         });
     }
@@ -175,11 +174,10 @@ pub(crate) fn prepare_person(
         person_id: person_id.to_owned(),
         email,
         link,
-        found,
+        found: found.map(std::rc::Rc::new),
         decision,
         was_pending,
         remote: None,
-        fingerprint,
         gated: false,
     };
     note_duplicate(session, env, schedule, &mut subject);

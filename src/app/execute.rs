@@ -3,6 +3,7 @@
 //! cut off half-way loses nothing; each outcome is logged.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 
@@ -83,14 +84,12 @@ pub(crate) struct Subject {
     pub person_id: String,
     pub email: String,
     pub link: Option<Link>,
-    pub found: Option<RemoteUser>,
+    pub found: Option<Rc<RemoteUser>>,
     pub decision: Decision,
     /// Whether this person's manager link was pending before the call.
     pub was_pending: bool,
     /// The linked account as the service holds it now (sync-all), for drift repair.
-    pub remote: Option<RemoteUser>,
-    /// [`Facts::fingerprint_of`] the person, for backoff and quarantine.
-    pub fingerprint: u64,
+    pub remote: Option<Rc<RemoteUser>>,
     /// Not attempted in this call (in backoff or quarantine): their state is left as it is.
     pub gated: bool,
 }
@@ -287,8 +286,7 @@ impl Run {
 
 fn user_name_of(s: &Subject) -> String {
     s.decision
-        .profile
-        .as_ref()
+        .planned_profile()
         .and_then(|p| p.get(&Attr::UserName))
         .or_else(|| s.link.as_ref().and_then(|l| l.written.get(&Attr::UserName)))
         .cloned()
@@ -439,7 +437,7 @@ fn record(
 
 /// The link after the profile write succeeded.
 pub(crate) fn link_after(s: &Subject, kinds: &[ChangeKind], created_id: Option<String>) -> Option<Link> {
-    let profile = s.decision.profile.clone().unwrap_or_default();
+    let profile = s.decision.planned_profile().cloned().unwrap_or_default();
     if kinds.contains(&ChangeKind::Delete) {
         // Deactivated in place (a service without DELETE): the account stays ours, inactive.
         return s.link.clone().filter(|_| kinds.contains(&ChangeKind::Suspend)).map(|l| Link { active: false, ..l });
@@ -515,55 +513,88 @@ pub(crate) fn write_profiles(
             }
             continue;
         }
-        work.push((call, (index, kinds, changes)));
+        drop((call, changes));
+        work.push((index, kinds));
     }
-    send_batched(session, env, work, |session, env, (index, kinds, changes), result| {
-        let s = &mut subjects[index];
-        let outcome = match result {
-            Ok(reply) if kinds.contains(&ChangeKind::Create) => {
-                match crate::reconcile::remote::parse_user(&reply.json) {
-                    Some(user) => Ok(Some(user.id)),
-                    None => Err(None),
+    // Bodies are built a batch at a time (not for the whole organisation at once).
+    let no_delete = run.no_delete;
+    let build = |subjects: &[Subject], (index, kinds): (usize, Vec<ChangeKind>)| {
+        let (call, _, changes) = profile_write(&subjects[index], &settings, no_delete).expect("a planned write");
+        (call, (index, kinds, changes))
+    };
+    let left = send_batched(
+        session,
+        env,
+        subjects,
+        work,
+        build,
+        |session, env, subjects, (index, kinds, changes), result| {
+            let s = &mut subjects[index];
+            let outcome = match result {
+                Ok(reply) if kinds.contains(&ChangeKind::Create) => {
+                    match crate::reconcile::remote::parse_user(&reply.json) {
+                        Some(user) => Ok(Some(user.id)),
+                        None => Err(None),
+                    }
+                }
+                Ok(_) => Ok(None),
+                Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
+                Err(AppError::Upstream(f))
+                    if kinds.contains(&ChangeKind::Delete) && matches!(f.status, Some(404 | 405 | 501)) =>
+                {
+                    return delete_without_delete(session, env, schedule, facts, s, run, AppError::Upstream(f));
+                }
+                Err(e) => Err(Some(e)),
+            };
+            match outcome {
+                Ok(created_id) => {
+                    // Without DELETE the account was deactivated in place: the link stays, inactive.
+                    let link_kinds = if run.no_delete && kinds.contains(&ChangeKind::Delete) {
+                        vec![ChangeKind::Delete, ChangeKind::Suspend]
+                    } else {
+                        kinds.clone()
+                    };
+                    s.link = link_after(s, &link_kinds, created_id);
+                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                    // The link holds what was written: the decision's copies are not needed again.
+                    s.decision.profile = None;
+                    for op in &mut s.decision.ops {
+                        if let Op::Create { profile } = op {
+                            *profile = Profile::new();
+                        }
+                    }
+                    match &s.link {
+                        Some(l) if l.active => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
+                        _ => facts.accounts.remove(&s.person_id),
+                    };
+                    for kind in &kinds {
+                        let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
+                        record(session, env, run, s, *kind, attrs, None);
+                    }
+                }
+                // The account exists already (created meanwhile by someone else, or by us in a call
+                // that was cut off): find it and link it instead of creating a duplicate.
+                Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
+                Err(Some(e)) => {
+                    note_failure(
+                        session,
+                        env,
+                        schedule,
+                        &s.person_id,
+                        &s.email,
+                        facts.fingerprint_of(&s.person_id),
+                        &e,
+                    );
+                    record(session, env, run, s, kinds[0], names(&changes), Some(&e));
                 }
             }
-            Ok(_) => Ok(None),
-            Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
-            Err(AppError::Upstream(f))
-                if kinds.contains(&ChangeKind::Delete) && matches!(f.status, Some(404 | 405 | 501)) =>
-            {
-                return delete_without_delete(session, env, schedule, facts, s, run, AppError::Upstream(f));
-            }
-            Err(e) => Err(Some(e)),
-        };
-        match outcome {
-            Ok(created_id) => {
-                // Without DELETE the account was deactivated in place: the link stays, inactive.
-                let link_kinds = if run.no_delete && kinds.contains(&ChangeKind::Delete) {
-                    vec![ChangeKind::Delete, ChangeKind::Suspend]
-                } else {
-                    kinds.clone()
-                };
-                s.link = link_after(s, &link_kinds, created_id);
-                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                match &s.link {
-                    Some(l) if l.active => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
-                    _ => facts.accounts.remove(&s.person_id),
-                };
-                for kind in &kinds {
-                    let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
-                    record(session, env, run, s, *kind, attrs, None);
-                }
-            }
-            // The account exists already (created meanwhile by someone else, or by us in a call
-            // that was cut off): find it and link it instead of creating a duplicate.
-            Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
-            Err(Some(e)) => {
-                note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
-                record(session, env, run, s, kinds[0], names(&changes), Some(&e));
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )?;
+    // Not sent in this call: left for the next (the call reports itself incomplete).
+    run.writes -= left;
+    run.deferred += left;
+    Ok(())
 }
 
 /// `DELETE` answered 404, 405 or 501. Leapsome's published SCIM spec documents no DELETE: if a
@@ -617,7 +648,7 @@ fn delete_without_delete(
             record(session, env, run, s, ChangeKind::Delete, vec![], None);
         }
         Err(e) => {
-            note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
+            note_failure(session, env, schedule, &s.person_id, &s.email, facts.fingerprint_of(&s.person_id), &e);
             record(session, env, run, s, ChangeKind::Delete, vec![], Some(&e));
         }
     }
@@ -631,7 +662,7 @@ fn adopt_after_conflict(
     s: &mut Subject,
     run: &mut Run,
 ) -> Result<(), AppError> {
-    let profile = s.decision.profile.clone().unwrap_or_default();
+    let profile = s.decision.planned_profile().cloned().unwrap_or_default();
     let user_name = user_name_of(s);
     let found = match scim::find_by_user_name(&mut session.scim, env.http, &user_name) {
         Ok(Some(found)) => found,
@@ -675,7 +706,7 @@ fn adopt_after_conflict(
     });
     state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
     facts.accounts.insert(s.person_id.clone(), found.id.clone());
-    s.found = Some(found);
+    s.found = Some(Rc::new(found));
     record(session, env, run, s, ChangeKind::Adopt, names(&changes), None);
     Ok(())
 }
@@ -692,26 +723,41 @@ pub(crate) fn write_managers(
 ) -> Result<(), AppError> {
     let settings = session.settings;
     let mut work = Vec::new();
+    // A sync whose first wave changed nothing (no account or link changed: the steady state)
+    // would decide every person again from the same inputs: its first decisions stand.
+    let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty();
     for (index, s) in subjects.iter_mut().enumerate() {
+        let fresh;
         let decided = match &s.link {
+            Some(_) if unchanged && facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none() => {
+                Some(&s.decision)
+            }
             Some(link) if facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none() => {
-                let decision =
-                    decide_for(facts, &s.person_id, Some(link), None, s.remote.as_ref(), &settings, mode, env.now);
-                decision.skipped.is_none().then(|| (link.clone(), decision))
+                fresh =
+                    decide_for(facts, &s.person_id, Some(link), None, s.remote.as_deref(), &settings, mode, env.now);
+                fresh.skipped.is_none().then_some(&fresh)
             }
             _ => None,
         };
+        // What the rest needs of the decision (it may be the subject's own).
+        let decided = decided.map(|d| {
+            let set_manager = d.ops.iter().find_map(|o| match o {
+                Op::SetManager { value } => Some(value.clone()),
+                _ => None,
+            });
+            (d.manager_pending, d.manager_unresolvable.clone(), set_manager, d.manager_account.clone())
+        });
         // Gone from Humaans, without an account (deleted), or left alone (e.g. deprovisioned):
         // nobody waits for a manager any more, so ticks stop coming back for them.
-        let Some((link, decision)) = decided else {
+        let Some((manager_pending, manager_unresolvable, set_manager, manager_account)) = decided else {
             if s.was_pending && !run.dry_run {
                 schedule.manager_pending(&s.person_id, false);
             }
             continue;
         };
-        if decision.manager_pending != s.was_pending && !run.dry_run {
-            schedule.manager_pending(&s.person_id, decision.manager_pending);
-            if decision.manager_pending {
+        if manager_pending != s.was_pending && !run.dry_run {
+            schedule.manager_pending(&s.person_id, manager_pending);
+            if manager_pending {
                 let entry = draft(
                     env,
                     LogAction::ManagerPending,
@@ -722,10 +768,10 @@ pub(crate) fn write_managers(
                 session.log(env, entry);
             }
         }
-        s.decision.manager_pending = decision.manager_pending;
+        s.decision.manager_pending = manager_pending;
         // A manager who will never have an account: logged once, then left alone.
         let noted = schedule.get(&s.person_id).noted;
-        if let Some(reason) = &decision.manager_unresolvable {
+        if let Some(reason) = &manager_unresolvable {
             if noted.as_deref() != Some(reason.as_str()) && !run.dry_run {
                 schedule.entry(&s.person_id).noted = Some(reason.clone());
                 let entry = draft(env, LogAction::ManagerPending, LogOutcome::Skipped, reason.clone())
@@ -735,10 +781,7 @@ pub(crate) fn write_managers(
         } else if noted.as_deref().is_some_and(|n| n.starts_with("manager ")) && !run.dry_run {
             schedule.entry(&s.person_id).noted = None;
         }
-        let Some(value) = decision.ops.iter().find_map(|o| match o {
-            Op::SetManager { value } => Some(value.clone()),
-            _ => None,
-        }) else {
+        let Some(value) = set_manager else {
             continue;
         };
         if !run.take_budget() {
@@ -749,49 +792,87 @@ pub(crate) fn write_managers(
             record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
             continue;
         }
-        let body = manager_body(value.as_deref(), &user_name_of(s), settings.dialect);
-        let account = decision.manager_account.clone();
-        work.push((
-            Call::with(Method::Patch, scim::user_path(&link.scim_id), Some(body)),
-            (index, value, account, shown),
-        ));
+        work.push((index, value, manager_account, shown));
     }
-    send_batched(session, env, work, |session, env, (index, value, account, shown), result| {
-        let s = &mut subjects[index];
-        match result {
-            Ok(_) => {
-                if let Some(link) = s.link.as_mut() {
-                    link.manager = value;
-                    link.manager_account = account;
+    let build = |subjects: &[Subject], work: (usize, Option<String>, Option<String>, String)| {
+        let s = &subjects[work.0];
+        let body = manager_body(work.1.as_deref(), &user_name_of(s), settings.dialect);
+        let scim_id = s.link.as_ref().map_or("", |l| l.scim_id.as_str());
+        (Call::with(Method::Patch, scim::user_path(scim_id), Some(body)), work)
+    };
+    let left = send_batched(
+        session,
+        env,
+        subjects,
+        work,
+        build,
+        |session, env, subjects, (index, value, account, shown), result| {
+            let s = &mut subjects[index];
+            match result {
+                Ok(_) => {
+                    if let Some(link) = s.link.as_mut() {
+                        link.manager = value;
+                        link.manager_account = account;
+                    }
+                    state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
                 }
-                state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
+                Err(e) => {
+                    note_failure(
+                        session,
+                        env,
+                        schedule,
+                        &s.person_id,
+                        &s.email,
+                        facts.fingerprint_of(&s.person_id),
+                        &e,
+                    );
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
+                }
             }
-            Err(e) => {
-                note_failure(session, env, schedule, &s.person_id, &s.email, s.fingerprint, &e);
-                record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )?;
+    // Not sent in this call: left for the next (the call reports itself incomplete).
+    run.writes -= left;
+    run.deferred += left;
+    Ok(())
 }
 
-/// Sends `work` (a call and what it is for) a batch at a time, so replies (a created user each)
-/// never pile up for a whole organisation, and hands each reply to `handle` in order.
-fn send_batched<M>(
+/// Sends `work` a batch at a time: `build` makes each call (and what it is for) just before its
+/// batch goes, so request bodies and replies (a created user each) never pile up for a whole
+/// organisation; `handle` gets each reply in order.
+fn send_batched<W, M>(
     session: &mut Session,
     env: &mut Env,
-    work: Vec<(Call, M)>,
-    mut handle: impl FnMut(&mut Session, &mut Env, M, Result<Reply, AppError>) -> Result<(), AppError>,
-) -> Result<(), AppError> {
+    subjects: &mut [Subject],
+    work: Vec<W>,
+    build: impl Fn(&[Subject], W) -> (Call, M),
+    mut handle: impl FnMut(&mut Session, &mut Env, &mut [Subject], M, Result<Reply, AppError>) -> Result<(), AppError>,
+) -> Result<u32, AppError> {
     let mut work = work.into_iter();
     loop {
-        let (calls, purposes): (Vec<Call>, Vec<M>) = work.by_ref().take(WRITE_BATCH).unzip();
-        if calls.is_empty() {
-            return Ok(());
+        if work.len() > 0 && session.sent_writes && session.out_of_time(env) {
+            // Left to the next call (reported as not complete).
+            return Ok(work.len() as u32);
         }
+        let (calls, purposes): (Vec<Call>, Vec<M>) =
+            work.by_ref().take(WRITE_BATCH).map(|w| build(subjects, w)).unzip();
+        if calls.is_empty() {
+            return Ok(0);
+        }
+        session.sent_writes = true;
+        let mut denied = 0;
         for (result, purpose) in session.scim.send_all(env.http, calls).into_iter().zip(purposes) {
-            handle(session, env, purpose, result)?;
+            match result {
+                // The host sends no more requests in this call (its quota per call): nothing was
+                // sent, and it is nobody's failure. Left to the next call, like the rest.
+                Err(e) if crate::client::is_denied(&e) => denied += 1,
+                result => handle(session, env, subjects, purpose, result)?,
+            }
+        }
+        if denied > 0 {
+            return Ok(denied + work.len() as u32);
         }
     }
 }
@@ -809,11 +890,16 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
             continue;
         }
         let held = s.decision.skipped.as_deref().is_some_and(|r| r.starts_with(HELD));
-        let state = schedule.entry(&s.person_id);
+        let before = schedule.get(&s.person_id);
+        let mut state = before.clone();
         state.wake_at = s.decision.wake_at.map(format_time);
         state.record_success();
         if !held {
             state.held_since = None;
+        }
+        // Only records that change are touched (a whole organisation is rescheduled).
+        if state != before {
+            *schedule.entry(&s.person_id) = state;
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::error::{AppError, Failure, Service};
 use crate::logs::{LogAction, LogDraft, LogOutcome, LogStore};
 use crate::ports::{HttpTransport, KeyValue};
 use crate::reconcile::Settings;
+use crate::reconcile::timing::TimeBudget;
 use crate::reconcile::timing::format_time;
 use crate::state::{self, AuthState, Connection};
 
@@ -67,7 +68,19 @@ pub(crate) struct Session {
     pub scope_warning: Option<String>,
     /// The SCIM service has no DELETE (found earlier).
     pub no_delete: bool,
+    /// When the call started (the transport's monotonic clock), for [`Session::out_of_time`].
+    pub started_ms: u64,
+    /// Set for calls whose writes may be cut short and resumed by the next call (`sync-all`).
+    pub time_budget: Option<TimeBudget>,
+    /// Whether a batch of writes went out in this call (the first always does: progress).
+    pub sent_writes: bool,
 }
+
+/// `sync-all`'s budget. The reads of 100,000 people take ~20 s of it on a loaded machine, and what
+/// follows the last batch (manager decisions, the schedule, folding links) a few seconds: within a
+/// one-minute CPU deadline, which counts only the guest's own time (this counts host time too).
+/// 25 s left too few writes per call at 100,000 people (20 calls, each re-reading everything).
+pub const SYNC_TIME_BUDGET: TimeBudget = TimeBudget { busy_ms: 40_000, wall_ms: 300_000 };
 
 impl Session {
     /// Opens a call that may write. Refused while the connection is `unauthorized`: writes stop
@@ -109,7 +122,17 @@ impl Session {
             refused: None,
             scope_warning: connection.scope_warning,
             no_delete,
+            started_ms: env.http.monotonic_millis(),
+            time_budget: None,
+            sent_writes: false,
         })
+    }
+
+    /// Whether this call should leave the writes it has not started to the next call.
+    pub fn out_of_time(&mut self, env: &mut Env) -> bool {
+        let Some(budget) = self.time_budget else { return false };
+        let slept = self.humaans.slept_ms + self.scim.slept_ms;
+        budget.spent(self.started_ms, env.http.monotonic_millis(), slept)
     }
 
     /// Ends a call: records whether a service refused the token (two calls in a row make the

@@ -2,6 +2,7 @@
 //! lookup per employee), users first and managers second, within a write budget.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::error::AppError;
 use crate::humaans;
@@ -51,6 +52,9 @@ pub struct SyncReport {
 
 pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
     let mut session = Session::open(env)?;
+    if !options.dry_run {
+        session.time_budget = Some(super::SYNC_TIME_BUDGET);
+    }
     let result = match run_sync(&mut session, env, options) {
         Ok(report) => Ok(report),
         Err(e) => Err(fail_logged(&mut session, env, LogAction::Sync, e)),
@@ -71,16 +75,18 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     if !options.dry_run {
         state::put(env.kv, "company", &CachedCompany { id: company_id, name: company.clone() })?;
     }
-    let users = scim::all_users(&mut session.scim, env.http)?;
+    // Shared, not copied, by the people they belong to.
+    let users: Vec<Rc<RemoteUser>> = scim::all_users(&mut session.scim, env.http)?.into_iter().map(Rc::new).collect();
 
     let mut facts = Facts { company, ..Facts::default() };
     for role in roles {
         facts.roles.entry(role.person_id.clone()).or_default().push(role);
     }
-    let by_id: HashMap<&str, &RemoteUser> = users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let by_external: HashMap<&str, &RemoteUser> =
+    // Most people have one role: a list grown by pushing would hold room for four.
+    facts.roles.values_mut().for_each(|r| r.shrink_to_fit());
+    let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let by_external: HashMap<&str, &Rc<RemoteUser>> =
         users.iter().filter_map(|u| Some((u.external_id.as_deref()?, u))).collect();
-    let by_user_name: HashMap<String, &RemoteUser> = users.iter().map(|u| (u.user_name.to_lowercase(), u)).collect();
     facts.accounts_by_email = users.iter().map(|u| (u.user_name.to_lowercase(), u.id.clone())).collect();
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
@@ -98,8 +104,10 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
 
     let mut links: HashMap<String, Link> = HashMap::new();
     let mut unreadable_links: HashMap<String, AppError> = HashMap::new();
-    for (id, link) in state::load_links(env.kv, &ids)? {
-        match link {
+    let mut stored = state::Links::load(env.kv, &schedule.link_keys)?;
+    for id in &ids {
+        let id = id.clone();
+        match stored.take(&id) {
             // An account removed in Leapsome by hand: forget the link so the person is handled
             // afresh (re-created if due), instead of writing to an account that is gone.
             Ok(Some(link)) if by_id.contains_key(link.scim_id.as_str()) => {
@@ -113,10 +121,11 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             }
         }
     }
+    drop(stored);
     read_absent_people(session, env, &mut facts, &ids, &links)?;
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
-    let mut subjects = Vec::new();
+    let mut subjects = Vec::with_capacity(ids.len());
     let mut skipped = 0;
     let mut quarantined = 0;
     let mut run =
@@ -140,9 +149,13 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             .and_then(|p| p.email.clone())
             .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
             .unwrap_or_default();
-        let fingerprint = facts.fingerprint_of(id);
-        let was_pending = schedule.get(id).manager_pending;
-        let remote = link.as_ref().and_then(|l| by_id.get(l.scim_id.as_str())).map(|u| (*u).clone());
+        let state = schedule.get(id);
+        // Only a backoff or a quarantine compares fingerprints: the text of a whole organisation
+        // is not formatted for nothing (a failure computes it when it records one).
+        let fingerprint =
+            if state.failures.is_some() || state.quarantine.is_some() { facts.fingerprint_of(id) } else { 0 };
+        let was_pending = state.manager_pending;
+        let remote = link.as_ref().and_then(|l| by_id.get(l.scim_id.as_str())).map(|u| Rc::clone(u));
         let mut subject = Subject {
             person_id: id.clone(),
             email: email.clone(),
@@ -151,7 +164,6 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             decision: Decision::default(),
             was_pending,
             remote,
-            fingerprint,
             gated: false,
         };
         if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run, false) {
@@ -189,7 +201,10 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         let found = match (&link, person) {
             (None, Some(p)) => by_external
                 .get(id.as_str())
-                .or_else(|| p.email.as_ref().and_then(|e| by_user_name.get(&e.to_lowercase())))
+                .or_else(|| {
+                    let account = facts.accounts_by_email.get(&p.email.as_ref()?.to_lowercase())?;
+                    by_id.get(account.as_str())
+                })
                 .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
                 .map(|u| (*u).clone()),
             _ => None,
@@ -198,8 +213,8 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             &facts,
             id,
             link.as_ref(),
-            found.as_ref(),
-            subject.remote.as_ref(),
+            found.as_deref(),
+            subject.remote.as_deref(),
             &settings,
             Mode::Sync,
             env.now,
@@ -208,6 +223,11 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             skipped += 1;
         }
         subject.decision = decision;
+        if subject.decision.ops.is_empty() {
+            // Nothing to write: the profile is not needed again (the link holds what was written).
+            subject.decision.profile = None;
+        }
+        subject.decision.share_profile();
         subject.link = link;
         subject.found = found;
         if !options.dry_run {
@@ -263,6 +283,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     };
     if !options.dry_run {
         schedule.save(env.kv)?;
+        state::compact_links(env.kv)?;
         let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
         let message = format!(
             "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",
@@ -288,6 +309,14 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             report.warnings.iter().map(|w| format!("; warning: {w}")).collect::<String>(),
         );
         session.log(env, draft(env, LogAction::Sync, outcome, message));
+    }
+    // Each call runs on a fresh instance, discarded when it returns: freeing a whole
+    // organisation's records one allocation at a time would be work for nothing (the peak is
+    // behind us). Natively (tests, fuzzing) they are dropped as usual.
+    #[cfg(target_arch = "wasm32")]
+    {
+        std::mem::forget((by_id, by_external, keepers, links, subjects, facts, ids, schedule));
+        std::mem::forget(users);
     }
     Ok(report)
 }
@@ -337,7 +366,7 @@ fn duplicate_keepers(
     facts: &Facts,
     ids: &[String],
     links: &HashMap<String, Link>,
-    by_id: &HashMap<&str, &RemoteUser>,
+    by_id: &HashMap<&str, &Rc<RemoteUser>>,
 ) -> HashMap<String, String> {
     let mut by_email: HashMap<String, Vec<&String>> = HashMap::new();
     for id in ids {

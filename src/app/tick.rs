@@ -5,7 +5,7 @@ use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome};
 use crate::reconcile::Mode;
 use crate::reconcile::timing::format_time;
-use crate::state::Schedule;
+use crate::state::{self, Schedule};
 
 use super::event::{carry_out, log_unreadable, prepare_person};
 use super::execute::{Facts, Run, hold_mass_deprovisions, note_failure};
@@ -60,7 +60,12 @@ fn run_tick(session: &mut Session, env: &mut Env) -> Result<TickReport, AppError
             }
         }
     }
-    let linked_accounts = schedule.linked_accounts;
+    // Counted only when it matters (the links of a large tenant are many).
+    let linked_accounts = if subjects.iter().any(|s| s.decision.deprovisions()) {
+        state::Links::load(env.kv, &schedule.link_keys)?.count()
+    } else {
+        0
+    };
     let held = hold_mass_deprovisions(session, env, &mut schedule, &mut subjects, linked_accounts, false, false);
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Tick, &mut run)?;
     schedule.save(env.kv)?;

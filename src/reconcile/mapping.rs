@@ -20,7 +20,20 @@ pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
 
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     // Accept `YYYY-MM-DD` and timestamps starting with one.
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+    let head = s.get(..10)?;
+    // The usual shape read directly (this runs for every role of every person, several times a
+    // sync); anything else as chrono's format reads it.
+    let b = head.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    if b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d);
+    }
+    NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()
 }
 
 /// Why a person cannot be mapped.
@@ -110,8 +123,10 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
     });
     if name_written {
         for part in NAME_PARTS {
-            if let Some(value) = desired.get(&part).filter(|v| !v.is_empty()) {
-                changes.entry(part).or_insert_with(|| value.clone());
+            if let Some(value) = desired.get(&part).filter(|v| !v.is_empty())
+                && !changes.contains_key(&part)
+            {
+                changes.insert(part, value.clone());
             }
         }
     }
@@ -275,6 +290,32 @@ mod tests {
         q.email = Some("Kelsey@acme.test".into());
         let after = desired_profile(&q, None, None).unwrap();
         assert_eq!(changed_attributes(&after, &before).len(), 2);
+    }
+
+    #[test]
+    fn dates_read_as_chrono_reads_them() {
+        for s in [
+            "2026-12-01",
+            "2026-12-01T08:44:42.000Z",
+            "2026-02-29",
+            "2024-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "2026-01-1",
+            "+2026-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2026/12/01",
+            "abcd-ef-gh",
+            "2026-12-0",
+            "2026-12-01x",
+            " 2026-12-01",
+            "２０２６-12-01",
+        ] {
+            let chrono = s.get(..10).and_then(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok());
+            assert_eq!(parse_date(s), chrono, "{s:?}");
+        }
     }
 
     #[test]

@@ -1,87 +1,261 @@
 //! Inputs of the core: the Humaans records it reads (tolerant of null, absent and oddly typed
 //! fields), the settings, and the SCIM attributes it manages.
 
-use std::collections::BTreeMap;
-
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Accepts a string, a number or a boolean as text; null, absent, empty and other JSON as `None`.
-/// Real HR data has employee ids typed as numbers and empty strings for "no value".
-fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+/// Real HR data has employee ids typed as numbers and empty strings for "no value". Read straight
+/// from the parser (no `serde_json::Value` in between): pages of people are large.
+/// Accepts a string, a number or a boolean as text; null, absent, empty and other JSON as `None`.
+/// Real HR data has employee ids typed as numbers and empty strings for "no value". Read straight
+/// from the parser (no `serde_json::Value` in between): pages of people are large.
+struct Lenient;
+
+impl<'de> de::DeserializeSeed<'de> for Lenient {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
 }
 
-fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(lenient(d)?.unwrap_or_default())
+impl<'de> Visitor<'de> for Lenient {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Some(b.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(Some(n.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(Some(n.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        // As `serde_json::Number` prints it (`1.0`, not `1`).
+        Ok(serde_json::Number::from_f64(n).map(|n| n.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// A Humaans record read field by field: the fields it names leniently as text ([`Lenient`]),
+/// every other field skipped unread, a repeated field keeping its last value (as a JSON object
+/// read into a map did). One generic reader serves people and job roles, straight from a page.
+pub trait Record: Default {
+    /// The JSON names of the fields read, in the order `set` numbers them.
+    const FIELDS: &'static [&'static str];
+    fn set(&mut self, field: usize, value: Option<String>);
+}
+
+/// Which of `R`'s fields a key names (no allocation per key).
+struct FieldOf<R>(std::marker::PhantomData<R>);
+
+impl<'de, R: Record> de::DeserializeSeed<'de> for FieldOf<R> {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, R: Record> Visitor<'de> for FieldOf<R> {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(R::FIELDS.iter().position(|f| *f == key))
+    }
+}
+
+/// Reads a record from a JSON object; `Ok(None)` for any other JSON value (skipped).
+pub struct RecordOf<R>(std::marker::PhantomData<R>);
+
+impl<R> RecordOf<R> {
+    pub fn new() -> Self {
+        RecordOf(std::marker::PhantomData)
+    }
+}
+
+impl<R> Default for RecordOf<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'de, R: Record> de::DeserializeSeed<'de> for RecordOf<R> {
+    type Value = Option<R>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
+    type Value = Option<R>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a record")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut record = R::default();
+        while let Some(field) = map.next_key_seed(FieldOf::<R>(std::marker::PhantomData))? {
+            match field {
+                Some(i) => record.set(i, map.next_value_seed(Lenient)?),
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(record))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// `Record` and `Deserialize` for a struct of text fields: `id`-like fields (`String`, empty when
+/// absent) and optional ones.
+macro_rules! record {
+    ($ty:ident { ids: [$($id:ident: $idname:literal),*], texts: [$($field:ident: $name:literal),*] }) => {
+        impl Record for $ty {
+            const FIELDS: &'static [&'static str] = &[$($idname,)* $($name,)*];
+            fn set(&mut self, field: usize, value: Option<String>) {
+                let mut i = 0;
+                $(
+                    if field == i {
+                        self.$id = value.unwrap_or_default();
+                        return;
+                    }
+                    i += 1;
+                )*
+                $(
+                    if field == i {
+                        self.$field = value;
+                        return;
+                    }
+                    i += 1;
+                )*
+                let _ = i;
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                de::DeserializeSeed::deserialize(RecordOf::<$ty>::new(), d)?
+                    .ok_or_else(|| de::Error::custom(concat!("a ", stringify!($ty), " is a JSON object")))
+            }
+        }
+    };
 }
 
 /// A Humaans person (`/api/people/:id`), the fields the integration reads.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Person {
-    #[serde(deserialize_with = "lenient_id")]
     pub id: String,
-    #[serde(deserialize_with = "lenient")]
     pub company_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub first_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub middle_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub last_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub preferred_name: Option<String>,
     /// Work email.
-    #[serde(deserialize_with = "lenient")]
     pub email: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub phone_number: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub timezone: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub contract_type: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub employee_id: Option<String>,
     /// `active`, `newHire` or `offboarded`.
-    #[serde(deserialize_with = "lenient")]
     pub status: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub employment_start_date: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub last_working_day: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub employment_end_date: Option<String>,
     /// When the Humaans record was made: of two people with one work email, the earlier keeps
     /// the account.
-    #[serde(deserialize_with = "lenient")]
     pub created_at: Option<String>,
 }
 
+record!(Person {
+    ids: [id: "id"],
+    texts: [
+        company_id: "companyId",
+        first_name: "firstName",
+        middle_name: "middleName",
+        last_name: "lastName",
+        preferred_name: "preferredName",
+        email: "email",
+        phone_number: "phoneNumber",
+        timezone: "timezone",
+        contract_type: "contractType",
+        employee_id: "employeeId",
+        status: "status",
+        employment_start_date: "employmentStartDate",
+        last_working_day: "lastWorkingDay",
+        employment_end_date: "employmentEndDate",
+        created_at: "createdAt"
+    ]
+});
+
 /// A Humaans job role (`/api/job-roles`): a dated entry in a person's role history.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRole {
-    #[serde(deserialize_with = "lenient_id")]
     pub id: String,
-    #[serde(deserialize_with = "lenient_id")]
     pub person_id: String,
-    #[serde(deserialize_with = "lenient")]
     pub job_title: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub department: Option<String>,
     /// The manager's person id.
-    #[serde(deserialize_with = "lenient")]
     pub reporting_to: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub effective_date: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub end_date: Option<String>,
 }
+
+record!(JobRole {
+    ids: [id: "id", person_id: "personId"],
+    texts: [
+        job_title: "jobTitle",
+        department: "department",
+        reporting_to: "reportingTo",
+        effective_date: "effectiveDate",
+        end_date: "endDate"
+    ]
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProvisionTiming {
@@ -189,4 +363,141 @@ impl Attr {
 }
 
 /// Attribute values; an absent attribute is empty (and clears the remote value when written).
-pub type Profile = BTreeMap<Attr, String>;
+///
+/// A map from attribute to value kept as one vector sorted by attribute: a tenant holds several
+/// profiles per person (what was written, what the service holds, what is wanted), and a
+/// `BTreeMap` of a dozen strings takes about three times the memory. Same API subset and same
+/// JSON (an object in attribute order) as the `BTreeMap` it replaces, so stored links read as
+/// before.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Profile(Vec<(Attr, String)>);
+
+impl Profile {
+    pub fn new() -> Self {
+        Profile(Vec::new())
+    }
+    fn find(&self, attr: &Attr) -> Result<usize, usize> {
+        self.0.binary_search_by(|(a, _)| a.cmp(attr))
+    }
+    pub fn get(&self, attr: &Attr) -> Option<&String> {
+        self.find(attr).ok().map(|i| &self.0[i].1)
+    }
+    pub fn contains_key(&self, attr: &Attr) -> bool {
+        self.find(attr).is_ok()
+    }
+    pub fn insert(&mut self, attr: Attr, value: String) -> Option<String> {
+        match self.find(&attr) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (attr, value));
+                None
+            }
+        }
+    }
+    pub fn remove(&mut self, attr: &Attr) -> Option<String> {
+        self.find(attr).ok().map(|i| self.0.remove(i).1)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&Attr, &String)> {
+        self.0.iter().map(|(a, v)| (a, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &Attr> {
+        self.0.iter().map(|(a, _)| a)
+    }
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, v)| v)
+    }
+    /// Frees spare capacity (profiles kept for a whole organisation).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+    pub fn retain(&mut self, mut keep: impl FnMut(&Attr, &mut String) -> bool) {
+        self.0.retain_mut(|(a, v)| keep(a, v));
+    }
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl std::ops::Index<&Attr> for Profile {
+    type Output = String;
+    fn index(&self, attr: &Attr) -> &String {
+        self.get(attr).expect("attribute in profile")
+    }
+}
+
+impl FromIterator<(Attr, String)> for Profile {
+    fn from_iter<I: IntoIterator<Item = (Attr, String)>>(iter: I) -> Self {
+        let mut profile = Profile::new();
+        for (a, v) in iter {
+            profile.insert(a, v);
+        }
+        profile
+    }
+}
+
+impl<const N: usize> From<[(Attr, String); N]> for Profile {
+    fn from(pairs: [(Attr, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl Extend<(Attr, String)> for Profile {
+    fn extend<I: IntoIterator<Item = (Attr, String)>>(&mut self, iter: I) {
+        for (a, v) in iter {
+            self.insert(a, v);
+        }
+    }
+}
+
+impl IntoIterator for Profile {
+    type Item = (Attr, String);
+    type IntoIter = std::vec::IntoIter<(Attr, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Profile {
+    type Item = (&'a Attr, &'a String);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (Attr, String)>, fn(&'a (Attr, String)) -> (&'a Attr, &'a String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(a, v)| (a, v))
+    }
+}
+
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Profile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of attributes")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
+                let mut profile = Profile::new();
+                while let Some((attr, value)) = map.next_entry::<Attr, String>()? {
+                    profile.insert(attr, value);
+                }
+                profile.0.shrink_to_fit();
+                Ok(profile)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -120,6 +120,25 @@ impl Decision {
         Decision { skipped: Some(reason.into()), ..Decision::default() }
     }
 
+    /// The attributes the account holds once the operations succeed: `profile`, or when that
+    /// was let go to save memory, the creation's.
+    pub fn planned_profile(&self) -> Option<&Profile> {
+        self.profile.as_ref().or_else(|| {
+            self.ops.iter().find_map(|o| match o {
+                Op::Create { profile } => Some(profile),
+                _ => None,
+            })
+        })
+    }
+
+    /// Lets go of `profile` when a creation carries the same (a whole organisation's creations
+    /// are planned at once); [`Decision::planned_profile`] still answers it.
+    pub fn share_profile(&mut self) {
+        if self.ops.iter().any(|o| matches!(o, Op::Create { profile } if Some(profile) == self.profile.as_ref())) {
+            self.profile = None;
+        }
+    }
+
     /// Whether the decision suspends or deletes the account.
     pub fn deprovisions(&self) -> bool {
         self.ops.iter().any(|o| matches!(o, Op::Suspend | Op::Delete))
@@ -454,6 +473,21 @@ mod tests {
     fn creates_an_active_member_immediately() {
         let d = Case::new(person("active")).decide();
         assert!(matches!(&d.ops[..], [Op::Create { profile }] if profile[&Attr::Title] == "Engineer"));
+    }
+
+    #[test]
+    fn a_shared_profile_is_still_the_planned_one() {
+        let mut d = Case::new(person("active")).decide();
+        let planned = d.profile.clone();
+        assert!(planned.is_some());
+        d.share_profile();
+        assert_eq!(d.profile, None);
+        assert_eq!(d.planned_profile(), planned.as_ref());
+        // Without a creation nothing is let go.
+        let mut d = Case::new(person("active")).linked().decide();
+        let planned = d.profile.clone();
+        d.share_profile();
+        assert_eq!(d.profile, planned);
     }
 
     #[test]

@@ -94,6 +94,7 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
         Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
         _ => true,
     };
+    attributes.shrink_to_fit();
     Some(RemoteUser {
         user_name: attributes.get(&Attr::UserName).cloned().unwrap_or_default(),
         external_id: attributes.get(&Attr::ExternalId).cloned(),

@@ -126,9 +126,42 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// How long a call may keep starting writes before it leaves the rest to the next call. A host
+/// ends a call at its CPU deadline (a minute by default); a call that stops in time reports
+/// `complete: false` and loses nothing, and the next call carries on. Waiting (pacing, backoff)
+/// costs the host no CPU, so only the time not spent waiting counts against `busy_ms`; `wall_ms`
+/// bounds the whole call (hosts also have a call timeout).
+#[derive(Debug, Clone, Copy)]
+pub struct TimeBudget {
+    pub busy_ms: u64,
+    pub wall_ms: u64,
+}
+
+impl TimeBudget {
+    /// Whether a call that started at `started_ms`, is now at `now_ms` and waited `slept_ms` of
+    /// it is out of time.
+    pub fn spent(&self, started_ms: u64, now_ms: u64, slept_ms: u64) -> bool {
+        let elapsed = now_ms.saturating_sub(started_ms);
+        elapsed > self.wall_ms || elapsed.saturating_sub(slept_ms) > self.busy_ms
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_budget_counts_busy_time_and_bounds_the_whole_call() {
+        let b = TimeBudget { busy_ms: 100, wall_ms: 1_000 };
+        assert!(!b.spent(5_000, 5_100, 0));
+        assert!(b.spent(5_000, 5_101, 0));
+        // Waiting does not count against the busy time...
+        assert!(!b.spent(5_000, 5_900, 850));
+        // ... but the whole call is bounded.
+        assert!(b.spent(5_000, 6_001, 1_000));
+        // A clock that goes backwards spends nothing.
+        assert!(!b.spent(5_000, 4_000, 0));
+    }
 
     fn person(status: &str, start: Option<&str>, tz: &str) -> Person {
         Person {

@@ -412,6 +412,42 @@ async fn write_budget_continues_until_complete(dialect: Dialect, config: Leapsom
     assert_eq!(after.writes, 0, "{:?}", after.changes);
 }
 
+/// The host caps the requests of one call: a sync that reaches the cap stops writing (the denied
+/// writes are nobody's failure), reports itself incomplete, and the next calls carry on until
+/// every account and manager link is in place, each written once.
+#[tokio::test]
+async fn a_sync_over_the_hosts_request_quota_resumes_in_the_next_call() {
+    let rig = Rig::start().await;
+    let org = load_org(&rig, 60, 14);
+    let mut tenant = rig.tenant("t");
+    tenant.max_requests_per_call = 40;
+    let plugin = rig.plugin(tenant);
+    plugin.connect(&rig.connection()).await.unwrap().expect("connects");
+    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
+
+    let mut calls = 0;
+    let mut created = 0;
+    loop {
+        let report = sync_ok(&plugin, false, None).await;
+        calls += 1;
+        assert_no_failures(&report);
+        assert_eq!(report.complete, report.remaining_writes == 0);
+        created += report.created;
+        if report.complete {
+            break;
+        }
+        assert!(report.writes > 0, "every call makes progress");
+        assert!(calls < 20, "the capped sync does not converge");
+    }
+    assert!(calls > 2, "{calls} calls");
+    assert_eq!(created as usize, provisionable(&org).len(), "every person created once");
+    assert_one_account_each(&rig, &org, &[]);
+    assert_managers_linked(&rig, &org);
+    let after = sync_ok(&plugin, false, None).await;
+    assert!(after.complete);
+    assert_eq!(after.writes, 0, "{:?}", after.changes);
+}
+
 /// A sync reads each side as whole pages (Humaans 250 a page, SCIM 5000), never one person at a
 /// time. 600 people in a dry run: three pages of people, three of job roles, the company, and
 /// one SCIM page.

@@ -190,12 +190,18 @@ async fn fifty_tenants_at_once_each_get_exactly_their_own_accounts() {
         let stored = snapshot(&*storage, &t.plugin.tenant().storage_namespace);
         let connection = String::from_utf8_lossy(&stored["connection"]).into_owned();
         assert_eq!(token_owners(&connection), BTreeSet::from([i]), "tenant {i}");
-        let linked: BTreeSet<&str> = stored.keys().filter_map(|k| k.strip_prefix("link/")).collect();
+        // Links: per-person keys (`link/<id>`) and the chunks a sync folds them into (`links/<n>`).
+        let mut linked: BTreeSet<String> =
+            stored.keys().filter_map(|k| k.strip_prefix("link/")).map(str::to_owned).collect();
+        for (_, chunk) in stored.iter().filter(|(k, _)| k.starts_with("links/")) {
+            let chunk: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(chunk).unwrap();
+            linked.extend(chunk.keys().cloned());
+        }
         for person in t.active.values() {
             assert!(linked.contains(person.as_str()), "tenant {i}: {person} is not linked");
         }
         for person in &linked {
-            assert!(t.ids.contains(*person), "tenant {i} stored a stranger's link {person}");
+            assert!(t.ids.contains(person), "tenant {i} stored a stranger's link {person}");
         }
         let everything: String = stored.values().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
         assert_eq!(token_owners(&everything), BTreeSet::from([i]), "tenant {i}");
