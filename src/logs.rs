@@ -341,7 +341,7 @@ pub fn read_page<K: KeyValue + ?Sized>(kv: &mut K, query: &LogQuery) -> Result<L
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MemoryKeyValue;
+    use crate::ports::{BatchHook, MemoryKeyValue};
 
     fn draft(i: u64) -> LogDraft {
         LogDraft::new("2026-11-28T09:00:00Z", LogAction::Provision, LogOutcome::Success, format!("entry {i}"))
@@ -537,40 +537,19 @@ mod tests {
 
     #[test]
     fn a_flush_writes_once_per_batch_not_per_entry() {
-        #[derive(Default)]
-        struct Counting {
-            inner: MemoryKeyValue,
-            batch_writes: usize,
-        }
-        impl KeyValue for Counting {
-            fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-                self.inner.get(key)
-            }
-            fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-                self.inner.set(key, value)
-            }
-            fn delete(&mut self, key: &str) -> Result<(), String> {
-                self.inner.delete(key)
-            }
-            fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
-                self.inner.increment(key, delta)
-            }
-            fn list_keys(&mut self) -> Result<Vec<String>, String> {
-                self.inner.list_keys()
-            }
-            fn set_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), String> {
-                self.batch_writes += 1;
-                entries.iter().try_for_each(|(k, v)| self.inner.set(k, v))
-            }
-        }
-        let mut kv = Counting::default();
+        let mut kv = MemoryKeyValue::default();
+        let mut batch_writes = 0;
         let mut store = LogStore::load(&mut kv).unwrap();
         for i in 0..200 {
             store.append(draft(i));
         }
-        store.flush(&mut kv).unwrap();
-        assert_eq!(kv.batch_writes, 1);
-        assert_eq!(kv.inner.writes, 200 + 1, "200 entries and one increment");
+        let on_set_many = |inner: &mut MemoryKeyValue, entries: &[(String, Vec<u8>)]| {
+            batch_writes += 1;
+            entries.iter().try_for_each(|(k, v)| inner.set(k, v))
+        };
+        store.flush(&mut BatchHook { inner: &mut kv, on_set_many }).unwrap();
+        assert_eq!(batch_writes, 1);
+        assert_eq!(kv.writes, 200 + 1, "200 entries and one increment");
     }
 
     /// A batch larger than the retention writes only what it keeps, and deletes only earlier

@@ -128,6 +128,36 @@ pub trait KeyValue {
     }
 }
 
+/// A `MemoryKeyValue` whose batch writes go to `on_set_many` instead: native tests that count
+/// batches, or slip an overlapping call's write in just after one.
+#[cfg(test)]
+pub struct BatchHook<'a, F> {
+    pub inner: &'a mut MemoryKeyValue,
+    pub on_set_many: F,
+}
+
+#[cfg(test)]
+impl<F: FnMut(&mut MemoryKeyValue, &[(String, Vec<u8>)]) -> Result<(), String>> KeyValue for BatchHook<'_, F> {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.inner.get(key)
+    }
+    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.inner.set(key, value)
+    }
+    fn delete(&mut self, key: &str) -> Result<(), String> {
+        self.inner.delete(key)
+    }
+    fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
+        self.inner.increment(key, delta)
+    }
+    fn list_keys(&mut self) -> Result<Vec<String>, String> {
+        self.inner.list_keys()
+    }
+    fn set_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), String> {
+        (self.on_set_many)(self.inner, entries)
+    }
+}
+
 /// An in-memory `KeyValue` for native tests, counting operations.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryKeyValue {

@@ -506,7 +506,7 @@ fn merge(loaded: &PersonState, current: &PersonState, mut stored: PersonState) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MemoryKeyValue;
+    use crate::ports::{BatchHook, MemoryKeyValue};
 
     #[test]
     fn unreadable_values_are_storage_errors_not_defaults() {
@@ -591,36 +591,12 @@ mod tests {
         // Another call rewrote the chunk without p1's new link: the key must survive.
         let chunk = chunk_key(chunk_of("p1"));
         let stale = kv.data[&chunk].clone();
-        struct Racing<'a> {
-            inner: &'a mut MemoryKeyValue,
-            chunk: String,
-            stale: Vec<u8>,
-        }
-        impl KeyValue for Racing<'_> {
-            fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-                self.inner.get(key)
-            }
-            fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-                self.inner.set(key, value)
-            }
-            fn delete(&mut self, key: &str) -> Result<(), String> {
-                self.inner.delete(key)
-            }
-            fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
-                self.inner.increment(key, delta)
-            }
-            fn list_keys(&mut self) -> Result<Vec<String>, String> {
-                self.inner.list_keys()
-            }
-            fn set_many(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), String> {
-                for (k, v) in entries {
-                    self.inner.set(k, v)?;
-                }
-                // ... and just after, the overlapping call's stale chunk lands.
-                self.inner.set(&self.chunk, &self.stale)
-            }
-        }
-        compact_links(&mut Racing { inner: &mut kv, chunk, stale }).unwrap();
+        let on_set_many = |inner: &mut MemoryKeyValue, entries: &[(String, Vec<u8>)]| {
+            entries.iter().try_for_each(|(k, v)| inner.set(k, v))?;
+            // ... and just after, the overlapping call's stale chunk lands.
+            inner.set(&chunk, &stale)
+        };
+        compact_links(&mut BatchHook { inner: &mut kv, on_set_many }).unwrap();
         assert_eq!(load_link(&mut kv, "p1").unwrap(), Some(link("b")));
         compact_links(&mut kv).unwrap();
         assert_eq!(load_link(&mut kv, "p1").unwrap(), Some(link("b")));

@@ -137,6 +137,18 @@ pub(crate) fn gate(
     }
 }
 
+/// `note_failure` for the person a sync is working on.
+fn note_subject_failure(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    facts: &Facts,
+    s: &Subject,
+    e: &AppError,
+) {
+    note_failure(session, env, schedule, &s.person_id, &s.email, facts.fingerprint_of(&s.person_id), e);
+}
+
 /// Whether an error says the data is wrong for the service (retrying the same request will not
 /// help): a 4xx other than 408 and 429, and not a refused token (that is the connection's state).
 fn is_permanent(e: &AppError) -> bool {
@@ -576,15 +588,7 @@ pub(crate) fn write_profiles(
                 // that was cut off): find it and link it instead of creating a duplicate.
                 Err(None) => adopt_after_conflict(session, env, facts, s, run)?,
                 Err(Some(e)) => {
-                    note_failure(
-                        session,
-                        env,
-                        schedule,
-                        &s.person_id,
-                        &s.email,
-                        facts.fingerprint_of(&s.person_id),
-                        &e,
-                    );
+                    note_subject_failure(session, env, schedule, facts, s, &e);
                     record(session, env, run, s, kinds[0], names(&changes), Some(&e));
                 }
             }
@@ -648,7 +652,7 @@ fn delete_without_delete(
             record(session, env, run, s, ChangeKind::Delete, vec![], None);
         }
         Err(e) => {
-            note_failure(session, env, schedule, &s.person_id, &s.email, facts.fingerprint_of(&s.person_id), &e);
+            note_subject_failure(session, env, schedule, facts, s, &e);
             record(session, env, run, s, ChangeKind::Delete, vec![], Some(&e));
         }
     }
@@ -818,15 +822,7 @@ pub(crate) fn write_managers(
                     record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
                 }
                 Err(e) => {
-                    note_failure(
-                        session,
-                        env,
-                        schedule,
-                        &s.person_id,
-                        &s.email,
-                        facts.fingerprint_of(&s.person_id),
-                        &e,
-                    );
+                    note_subject_failure(session, env, schedule, facts, s, &e);
                     record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
                 }
             }

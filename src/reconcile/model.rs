@@ -4,9 +4,32 @@
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Accepts a string, a number or a boolean as text; null, absent, empty and other JSON as `None`.
-/// Real HR data has employee ids typed as numbers and empty strings for "no value". Read straight
-/// from the parser (no `serde_json::Value` in between): pages of people are large.
+/// The `visit_*` methods of a lenient visitor (its value an `Option`) for every scalar: a
+/// scalar where a record or a list was expected reads as `None`, never as an error.
+macro_rules! scalars_are_none {
+    () => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    };
+}
+pub(crate) use scalars_are_none;
+
 /// Accepts a string, a number or a boolean as text; null, absent, empty and other JSON as `None`.
 /// Real HR data has employee ids typed as numbers and empty strings for "no value". Read straight
 /// from the parser (no `serde_json::Value` in between): pages of people are large.
@@ -132,24 +155,7 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
         Ok(None)
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars_are_none!();
 }
 
 /// `Record` and `Deserialize` for a struct of text fields: `id`-like fields (`String`, empty when
