@@ -17,7 +17,7 @@ mod sqlite_queue;
 
 pub use lease::{Fenced, Lease, LeaseClock, LeaseStore};
 pub use postgres::PgStorage;
-pub use queue::{InboxItem, Periods, RunKind, WorkQueue, open_queue};
+pub use queue::{InboxItem, Periods, RunKind, WorkQueue};
 pub use sqlite::SqliteStorage;
 pub(crate) use sqlite::create_private_dir;
 
@@ -93,36 +93,19 @@ pub(crate) fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result
     current.checked_add(delta).with_context(|| format!("the counter `{key}` would overflow"))
 }
 
-/// What `--store` names: SQLite's `host.db` in the data directory (nothing, or `sqlite`), or a
-/// PostgreSQL database (a `postgres://` or `postgresql://` URL).
-pub(crate) enum StoreSpec<'a> {
-    Sqlite,
-    Postgres(&'a str),
-}
-
-impl<'a> StoreSpec<'a> {
-    pub(crate) fn parse(spec: Option<&'a str>) -> Result<StoreSpec<'a>> {
-        let spec = spec.map(str::trim).unwrap_or("");
-        if spec.is_empty() || spec == "sqlite" {
-            return Ok(StoreSpec::Sqlite);
-        }
-        match spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
-            Some(scheme) if scheme == "postgres" || scheme == "postgresql" => Ok(StoreSpec::Postgres(spec)),
-            // Only the scheme is repeated: the rest may hold a password.
-            Some(scheme) => {
-                bail!("--store: unsupported scheme `{scheme}://` (use postgres://USER@HOST:PORT/DB or sqlite)")
-            }
-            None => bail!("--store: expected a postgres://USER@HOST:PORT/DB URL or `sqlite`"),
-        }
-    }
-}
-
-/// Opens the store `--store` names (see `StoreSpec`), with its leases.
+/// Opens the store `--store` names, with its leases: a `postgres://` (or `postgresql://`) URL, or
+/// SQLite's `host.db` in `data_dir` when it names none (or `sqlite`).
 pub fn open_store(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn LeaseStore>> {
-    Ok(match StoreSpec::parse(spec)? {
-        StoreSpec::Sqlite => Arc::new(SqliteStorage::open(&data_dir.join("host.db"))?),
-        StoreSpec::Postgres(url) => Arc::new(PgStorage::connect(url)?),
-    })
+    let spec = spec.map(str::trim).unwrap_or("");
+    if spec.is_empty() || spec == "sqlite" {
+        return Ok(Arc::new(SqliteStorage::open(&data_dir.join("host.db"))?));
+    }
+    match spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
+        Some(scheme) if scheme == "postgres" || scheme == "postgresql" => Ok(Arc::new(PgStorage::connect(spec)?)),
+        // Only the scheme is repeated: the rest may hold a password.
+        Some(scheme) => bail!("--store: unsupported scheme `{scheme}://` (use postgres://USER@HOST:PORT/DB or sqlite)"),
+        None => bail!("--store: expected a postgres://USER@HOST:PORT/DB URL or `sqlite`"),
+    }
 }
 
 /// In-memory storage, for tests. Lost when dropped.

@@ -193,8 +193,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
 pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
     let token = admin_token(&args)?;
     let host = Host::open(global)?;
-    let dir = global.data_dir.clone().unwrap_or_else(crate::operator::default_data_dir);
-    let queue = crate::storage::open_queue(global.store.as_deref(), &dir)?;
+    let queue = host.leases.work_queue()?;
     let log = Arc::new(Logger::new(args.log_format));
     if args.lease_ttl < Duration::from_secs(1) {
         bail!("--lease-ttl must be at least 1s");

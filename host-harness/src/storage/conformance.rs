@@ -6,7 +6,6 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use super::pg_testing::TestPg;
-use super::sqlite_queue::SqliteQueue;
 use super::{
     Fenced, Lease, LeaseStore, MemoryStorage, Periods, PgStorage, RunKind, SqliteStorage, Storage, Usage, WorkQueue,
 };
@@ -141,7 +140,7 @@ fn sqlite_queue() -> Option<Fixture<Queues>> {
     let (dir, path) = temp_db("queue");
     let open = move || {
         let leases = Arc::new(SqliteStorage::open(&path).unwrap());
-        Arc::new(Queues { queue: Arc::new(SqliteQueue::open(&path).unwrap()), leases })
+        Arc::new(Queues { queue: leases.work_queue().unwrap(), leases })
     };
     Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(dir) })
 }
@@ -151,7 +150,7 @@ fn postgres_queue() -> Option<Fixture<Queues>> {
     let url = pg.url.clone();
     let open = move || {
         let store = Arc::new(PgStorage::connect(&url).unwrap());
-        Arc::new(Queues { queue: store.clone(), leases: store })
+        Arc::new(Queues { queue: store.work_queue().unwrap(), leases: store })
     };
     Some(Fixture { store: open(), reopen: Box::new(open), _keep: Box::new(pg) })
 }

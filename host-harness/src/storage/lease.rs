@@ -62,6 +62,8 @@ pub trait LeaseStore: Storage {
     /// The same store, with every write checked against `lease` in the write's own transaction
     /// (reads are not fenced). A refused write is an error holding `Fenced`.
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage>;
+    /// `serve`'s inbox and schedule in the same database, so they are fenced by these leases.
+    fn work_queue(&self) -> Result<Arc<dyn super::WorkQueue>>;
 }
 
 /// The reads of a fenced view: straight to the store (`$store`), unfenced (a stale holder may

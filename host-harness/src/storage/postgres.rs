@@ -485,6 +485,11 @@ impl LeaseStore for PgStorage {
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage> {
         Arc::new(FencedPg { store: self.clone(), lease: lease.clone() })
     }
+
+    /// The same pool: one set of connections per process for the store and the queue.
+    fn work_queue(&self) -> Result<Arc<dyn super::WorkQueue>> {
+        Ok(Arc::new(self.clone()))
+    }
 }
 
 /// `PgStorage` whose writes go through only while `lease` is its tenant's current lease.

@@ -14,14 +14,11 @@
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's write lock on SQLite) and pushes their next
 //! times forward in the same transaction, so each due run goes to exactly one process.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::lease::Lease;
-use super::{PgStorage, StoreSpec, sqlite_queue::SqliteQueue};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxItem {
@@ -84,12 +81,4 @@ pub trait WorkQueue: Send + Sync {
     /// at random points within one period. A tenant due both a tick and a sync gets one `Sync`
     /// (a sync reconciles everything a tick would).
     fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>>;
-}
-
-/// The queue beside the store `--store` names (see `storage::StoreSpec`).
-pub fn open_queue(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn WorkQueue>> {
-    Ok(match StoreSpec::parse(spec)? {
-        StoreSpec::Sqlite => Arc::new(SqliteQueue::open(&data_dir.join("host.db"))?),
-        StoreSpec::Postgres(url) => Arc::new(PgStorage::connect(url)?),
-    })
 }

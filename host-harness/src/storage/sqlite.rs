@@ -11,12 +11,16 @@ use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 
 use super::lease::{Fenced, Lease, LeaseStore};
+use super::queue::WorkQueue;
+use super::sqlite_queue::SqliteQueue;
 use super::{KeyPage, Storage, Usage, incremented};
 
 /// SQLite storage in one database file; cheap to clone (clones share the connection).
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<rusqlite::Connection>>,
+    /// The database file (the work queue opens a connection of its own on it).
+    path: Arc<Path>,
 }
 
 impl SqliteStorage {
@@ -39,7 +43,7 @@ impl SqliteStorage {
              {LEASE_TABLES}"
         ))
         .with_context(|| format!("cannot initialise the database {}", path.display()))?;
-        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), path: path.into() })
     }
 }
 
@@ -276,6 +280,10 @@ impl LeaseStore for SqliteStorage {
 
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage> {
         Arc::new(FencedSqlite { store: self.clone(), lease: lease.clone() })
+    }
+
+    fn work_queue(&self) -> Result<Arc<dyn WorkQueue>> {
+        Ok(Arc::new(SqliteQueue::open(&self.path)?))
     }
 }
 
