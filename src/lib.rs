@@ -11,6 +11,7 @@ mod guest;
 pub mod humaans;
 pub mod logs;
 pub mod ports;
+pub mod probe;
 pub mod reconcile;
 pub mod scim;
 pub mod state;

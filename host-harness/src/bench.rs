@@ -438,6 +438,8 @@ struct MainRun {
     /// The steady sync's reads sent again by the bench itself, one at a time: the mocks' share of
     /// the steady sync's wall time (an upper bound: the component overlaps its page reads).
     mock_replay_s: f64,
+    /// The part of `mock_replay_s` spent on mock Leapsome.
+    mock_replay_leapsome_s: f64,
     kv_reads: u64,
     kv_writes: u64,
 }
@@ -485,8 +487,10 @@ async fn main_run(runtime: &Arc<Runtime>, employees: usize, today: NaiveDate) ->
         steady.totals.writes
     ));
     let guest_memory_peak_bytes = rig.plugin.stats().peak_memory_bytes.load(Ordering::Relaxed);
-    let mock_replay_s = replay_reads(&rig).await?;
-    progress(format!("the same reads straight from the bench, one at a time: {mock_replay_s:.2} s"));
+    let (mock_replay_s, mock_replay_leapsome_s) = replay_reads(&rig).await?;
+    progress(format!(
+        "the same reads straight from the bench, one at a time: {mock_replay_s:.2} s ({mock_replay_leapsome_s:.2} s of it Leapsome)"
+    ));
 
     let incremental = incremental_run(&rig, today).await?;
     let events = event_run(&rig, &incremental.people).await?;
@@ -516,6 +520,7 @@ async fn main_run(runtime: &Arc<Runtime>, employees: usize, today: NaiveDate) ->
         guest_memory_peak_bytes,
         guest_memory_peak_after_initial_bytes,
         mock_replay_s,
+        mock_replay_leapsome_s,
         kv_reads: stats.kv_reads.load(Ordering::Relaxed),
         kv_writes: stats.kv_writes.load(Ordering::Relaxed),
     })
@@ -601,23 +606,33 @@ async fn event_run(rig: &Rig, exclude: &HashSet<String>) -> Result<Events> {
 }
 
 /// Sends the GETs of the last sync again — straight from the bench, one at a time, over plain
-/// HTTP/1.1 — and returns the wall seconds: what the mocks alone cost.
-async fn replay_reads(rig: &Rig) -> Result<f64> {
+/// HTTP/1.1 — and returns the wall seconds: what the mocks alone cost, and of that mock Leapsome.
+async fn replay_reads(rig: &Rig) -> Result<(f64, f64)> {
     let humaans = rig.humaans.control().journal();
     let leapsome = rig.leapsome.control().journal();
     let scim_token = LeapsomeConfig::default().token;
-    let reads: Vec<(std::net::SocketAddr, &str, &JournalEntry)> = humaans
-        .iter()
-        .map(|e| (rig.humaans.addr(), mock_servers::humaans::DEFAULT_TOKEN, e))
-        .chain(leapsome.iter().map(|e| (leapsome_addr(rig), scim_token.as_str(), e)))
-        .filter(|(_, _, e)| e.method == "GET" && !e.path.contains(' '))
-        .collect();
-    let start = Instant::now();
-    for (addr, token, e) in reads {
-        let target = if e.query.is_empty() { e.path.clone() } else { format!("{}?{}", e.path, e.query) };
-        http_get(addr, &target, token).await.with_context(|| format!("replaying GET {target}"))?;
+    let reads = |journal: &[JournalEntry]| -> Vec<String> {
+        journal
+            .iter()
+            .filter(|e| e.method == "GET" && !e.path.contains(' '))
+            .map(|e| if e.query.is_empty() { e.path.clone() } else { format!("{}?{}", e.path, e.query) })
+            .collect()
+    };
+    let mut seconds = [0.0; 2];
+    for (i, (addr, token, targets)) in [
+        (rig.humaans.addr(), mock_servers::humaans::DEFAULT_TOKEN, reads(&humaans)),
+        (leapsome_addr(rig), scim_token.as_str(), reads(&leapsome)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let start = Instant::now();
+        for target in targets {
+            http_get(addr, &target, token).await.with_context(|| format!("replaying GET {target}"))?;
+        }
+        seconds[i] = start.elapsed().as_secs_f64();
     }
-    Ok(start.elapsed().as_secs_f64())
+    Ok((seconds[0] + seconds[1], seconds[1]))
 }
 
 fn leapsome_addr(rig: &Rig) -> std::net::SocketAddr {
@@ -1082,6 +1097,7 @@ impl Report {
                 "floor_inputs": {"people": m.floor.people, "job_roles": m.floor.job_roles, "scim_users": m.floor.scim_users},
                 "ratio": round(self.steady_ratio(), 3),
                 "mock_replay_s": round(m.mock_replay_s, 3),
+                "mock_replay_leapsome_s": round(m.mock_replay_leapsome_s, 3),
                 "kv": {"reads": m.steady.kv_reads, "writes": m.steady.kv_writes},
                 "process_cpu_s": m.steady.process_cpu_s.map(|c| round(c, 2)),
                 "writes": m.steady.totals.writes,

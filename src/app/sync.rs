@@ -7,6 +7,7 @@ use std::rc::Rc;
 use crate::error::AppError;
 use crate::humaans;
 use crate::logs::{LogAction, LogOutcome};
+use crate::probe::mark;
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::timing::person_today;
 use crate::reconcile::{Decision, Link, Mode, RemoteUser};
@@ -69,7 +70,9 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         log_unreadable(session, env, &mut schedule);
     }
     let people = humaans::all_people(&mut session.humaans, env.http)?;
+    mark("sync: people read");
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
+    mark("sync: job roles read");
     let company_id = people.iter().find_map(|p| p.company_id.clone());
     let company = humaans::company_name(&mut session.humaans, env.http, company_id.as_deref())?;
     if !options.dry_run {
@@ -77,6 +80,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
     // Shared, not copied, by the people they belong to.
     let users: Vec<Rc<RemoteUser>> = scim::all_users(&mut session.scim, env.http)?.into_iter().map(Rc::new).collect();
+    mark("sync: SCIM users read");
 
     let mut facts = Facts { company, ..Facts::default() };
     for role in roles {
@@ -102,6 +106,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         }
     }
 
+    mark("sync: people and roles indexed");
     let mut links: HashMap<String, Link> = HashMap::new();
     let mut unreadable_links: HashMap<String, AppError> = HashMap::new();
     let mut stored = state::Links::load(env.kv, &schedule.link_keys)?;
@@ -121,6 +126,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             }
         }
     }
+    mark("sync: links loaded");
     drop(stored);
     read_absent_people(session, env, &mut facts, &ids, &links)?;
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
@@ -236,6 +242,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         subjects.push(subject);
     }
 
+    mark("sync: decided");
     let held = hold_mass_deprovisions(
         session,
         env,
@@ -256,7 +263,9 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             }
         }
     }
+    mark("sync: profiles written");
     write_managers(session, env, &mut schedule, &facts, &mut subjects, Mode::Sync, &mut run)?;
+    mark("sync: managers written");
     reschedule(&mut schedule, &subjects, &run);
     let managers_pending = subjects.iter().filter(|s| s.decision.manager_pending).count() as u32;
 
@@ -283,7 +292,9 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     };
     if !options.dry_run {
         schedule.save(env.kv)?;
+        mark("sync: schedule saved");
         state::compact_links(env.kv)?;
+        mark("sync: links compacted");
         let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
         let message = format!(
             "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",

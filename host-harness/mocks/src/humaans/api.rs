@@ -277,7 +277,8 @@ impl Handler for Api {
                 if public_only && !behaviour.public_job_roles {
                     return feathers_error(403, "This access token cannot read job roles");
                 }
-                let role_visible = |r: &JobRole| store.person(&r.person_id).is_none_or(&visible);
+                // Only a public-only token needs the owner looked up (a hash lookup per role per page).
+                let role_visible = |r: &JobRole| !public_only || store.person(&r.person_id).is_none_or(&visible);
                 if let Some(id) = id {
                     return match store.role(&id).filter(|r| role_visible(r)) {
                         Some(role) => View::FULL.render(role, &self.role_fields, select(request).as_deref()),

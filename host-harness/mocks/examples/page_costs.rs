@@ -1,0 +1,82 @@
+use mock_servers::humaans::{DEFAULT_TOKEN, HumaansConfig, MockHumaans};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn get(addr: std::net::SocketAddr, target: &str) -> usize {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {DEFAULT_TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut r = Vec::new();
+    s.read_to_end(&mut r).await.unwrap();
+    assert!(r.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&r[..200.min(r.len())]));
+    r.len()
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args().nth(1).map(|a| a.parse().unwrap()).unwrap_or(100_000);
+    let seed = mock_servers::org::generate_org(n, 4711, "2026-12-03");
+    let h = MockHumaans::start(HumaansConfig::default()).await.unwrap();
+    h.load_seed(seed);
+    if std::env::args().nth(2).as_deref() == Some("leapsome") {
+        leapsome(n).await;
+        return;
+    }
+    for path in ["/api/people", "/api/job-roles"] {
+        let t = Instant::now();
+        let mut bytes = 0;
+        let mut pages = 0;
+        let mut skip = 0;
+        loop {
+            let b = get(h.addr(), &format!("{path}?$limit=250&$skip={skip}")).await;
+            bytes += b;
+            pages += 1;
+            skip += 250;
+            if b < 1000 {
+                break;
+            }
+        }
+        println!("{path}: {pages} pages, {bytes} bytes, {:.3} s", t.elapsed().as_secs_f64());
+    }
+}
+
+#[allow(dead_code)]
+pub async fn leapsome(n: usize) {
+    use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
+    let l = MockLeapsome::start(LeapsomeConfig::default()).await.unwrap();
+    let mut prev: Option<String> = None;
+    for i in 0..n {
+        let mut u = serde_json::json!({"userName": format!("u{i}@acme.test"), "externalId": format!("p{i}"),
+            "name": {"givenName": "A", "familyName": "B"}, "title": "T", "emails": [{"value": format!("u{i}@acme.test"), "primary": true}]});
+        if let Some(m) = &prev {
+            u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+                serde_json::json!({"manager": {"value": m}});
+        }
+        let id = l.seed_user(u);
+        if i % 5 == 0 {
+            prev = Some(id);
+        }
+    }
+    let addr: std::net::SocketAddr =
+        l.base_url().trim_start_matches("http://").split('/').next().unwrap().parse().unwrap();
+    let path = l.base_url().splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
+    let token = LeapsomeConfig::default().token;
+    let t = Instant::now();
+    let mut start = 1;
+    let mut pages = 0;
+    while start <= n {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET {path}/Users?startIndex={start}&count=5000 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut r = Vec::new();
+        s.read_to_end(&mut r).await.unwrap();
+        assert!(r.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&r[..300.min(r.len())]));
+        start += 5000;
+        pages += 1;
+    }
+    println!("leapsome /Users: {pages} pages, {:.3} s", t.elapsed().as_secs_f64());
+}
