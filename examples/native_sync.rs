@@ -22,14 +22,27 @@ struct Counting;
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Only the component's thread is counted: the mocks run on the runtime's threads.
+    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counted() -> bool {
+    COUNTED.try_with(std::cell::Cell::get).unwrap_or(false)
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
+        if counted() {
+            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        if counted() {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -121,6 +134,7 @@ static MARKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 
 fn main() {
     humaans_leapsome::probe::set_hook(print_heap);
+    COUNTED.with(|c| c.set(true));
     let mut args = std::env::args().skip(1);
     let employees: usize = args.next().map_or(10_000, |a| a.parse().expect("EMPLOYEES is a number"));
     let steady_runs: usize = args.next().map_or(1, |a| a.parse().expect("STEADY_RUNS is a number"));

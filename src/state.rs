@@ -193,6 +193,32 @@ impl Links {
         }
     }
 
+    /// A person's link as read, by reference (`take` without taking).
+    pub fn status(&self, person_id: &str) -> Result<Option<&Link>, AppError> {
+        match self.links.get(person_id) {
+            Some(Ok(link)) => Ok(link.as_ref()),
+            Some(Err(e)) => Err(e.clone()),
+            None => match self.unreadable.get(&chunk_of(person_id)) {
+                Some(e) => Err(AppError::Storage(e.clone())),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// A person's link, if one was read.
+    pub fn get(&self, person_id: &str) -> Option<&Link> {
+        self.links.get(person_id).and_then(|l| l.as_ref().ok()).and_then(Option::as_ref)
+    }
+
+    pub fn contains_key(&self, person_id: &str) -> bool {
+        self.get(person_id).is_some()
+    }
+
+    /// Takes a person's link out, if one was read; what could not be read is forgotten too.
+    pub fn remove(&mut self, person_id: &str) -> Option<Link> {
+        self.links.remove(person_id).and_then(Result::ok).flatten()
+    }
+
     /// Accounts linked (for the deprovision limit).
     pub fn count(&self) -> usize {
         self.links.values().filter(|l| matches!(l, Ok(Some(_)))).count()

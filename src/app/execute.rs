@@ -16,11 +16,12 @@ use crate::reconcile::render::{active_body, create_body, manager_body, update_bo
 use crate::reconcile::retry::{Attempt, FailureOutcome, fingerprint};
 use crate::reconcile::timing::{self, format_time, person_today};
 use crate::reconcile::{
-    Attr, Decision, Inputs, JobRole, Link, ManagerInput, Mode, Op, Person, Profile, RemoteUser, Settings, decide,
+    Attr, Decision, Inputs, Link, ManagerInput, Mode, Op, Person, Profile, RemoteUser, Settings, decide,
 };
 use crate::scim;
 use crate::state::{self, Schedule};
 
+use super::records::{People, Roles};
 use super::{Change, ChangeKind, Env, Session, draft};
 
 /// Writes sent per batch: bounds the replies held in memory at once.
@@ -29,8 +30,8 @@ const WRITE_BATCH: usize = 256;
 /// What the shell has read, for deciding.
 #[derive(Default)]
 pub(crate) struct Facts {
-    pub people: HashMap<String, Person>,
-    pub roles: HashMap<String, Vec<JobRole>>,
+    pub people: People,
+    pub roles: Roles,
     pub company: Option<String>,
     /// Person id -> SCIM id of the account we manage (or just created).
     pub accounts: HashMap<String, String>,
@@ -42,7 +43,7 @@ pub(crate) struct Facts {
 
 impl Facts {
     pub fn manager_of(&self, person: &Person, now: DateTime<Utc>) -> ManagerInput {
-        let roles = self.roles.get(&person.id).map(Vec::as_slice).unwrap_or(&[]);
+        let roles = self.roles.get(&person.id).unwrap_or(&[]);
         let Some(manager_id) = current_role(roles, person_today(person, now)).and_then(|r| r.reporting_to.clone())
         else {
             return ManagerInput::None;
@@ -249,7 +250,7 @@ pub(crate) fn decide_for(
     decide(&Inputs {
         person_id,
         person,
-        roles: facts.roles.get(person_id).map(Vec::as_slice).unwrap_or(&[]),
+        roles: facts.roles.get(person_id).unwrap_or(&[]),
         company_name: facts.company.as_deref(),
         manager,
         link,

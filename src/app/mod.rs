@@ -4,6 +4,7 @@
 mod connect;
 mod event;
 mod execute;
+mod records;
 mod status;
 mod sync;
 mod tick;

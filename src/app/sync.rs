@@ -19,6 +19,7 @@ use super::execute::{
     Facts, Run, Subject, decide_for, gate, hold_mass_deprovisions, link_after, reschedule, write_managers,
     write_profiles,
 };
+use super::records::{People, Roles};
 use super::{Change, Env, Session, draft, fail_logged};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,12 +83,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let users: Vec<Rc<RemoteUser>> = scim::all_users(&mut session.scim, env.http)?.into_iter().map(Rc::new).collect();
     mark("sync: SCIM users read");
 
-    let mut facts = Facts { company, ..Facts::default() };
-    for role in roles {
-        facts.roles.entry(role.person_id.clone()).or_default().push(role);
-    }
-    // Most people have one role: a list grown by pushing would hold room for four.
-    facts.roles.values_mut().for_each(|r| r.shrink_to_fit());
+    let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
     let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_external: HashMap<&str, &Rc<RemoteUser>> =
         users.iter().filter_map(|u| Some((u.external_id.as_deref()?, u))).collect();
@@ -95,9 +91,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
     let mut ids: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
-    for p in people {
-        facts.people.insert(p.id.clone(), p);
-    }
+    facts.people = People::from_list(people);
     for u in &users {
         if let Some(ext) = u.external_id.as_deref()
             && !facts.people.contains_key(ext)
@@ -107,27 +101,34 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
 
     mark("sync: people and roles indexed");
-    let mut links: HashMap<String, Link> = HashMap::new();
     let mut unreadable_links: HashMap<String, AppError> = HashMap::new();
-    let mut stored = state::Links::load(env.kv, &schedule.link_keys)?;
+    // Checked in place: a second map of everyone's links would hold a second table meanwhile.
+    let mut links = state::Links::load(env.kv, &schedule.link_keys)?;
     for id in &ids {
-        let id = id.clone();
-        match stored.take(&id) {
-            // An account removed in Leapsome by hand: forget the link so the person is handled
-            // afresh (re-created if due), instead of writing to an account that is gone.
+        let forget = match links.status(id) {
             Ok(Some(link)) if by_id.contains_key(link.scim_id.as_str()) => {
                 facts.accounts.insert(id.clone(), link.scim_id.clone());
-                links.insert(id, link);
+                false
             }
-            Ok(Some(_)) if !options.dry_run => state::save_link(env.kv, &id, None)?,
-            Ok(_) => {}
+            // An account removed in Leapsome by hand: forget the link so the person is handled
+            // afresh (re-created if due), instead of writing to an account that is gone.
+            Ok(Some(_)) => {
+                if !options.dry_run {
+                    state::save_link(env.kv, id, None)?;
+                }
+                true
+            }
+            Ok(None) => false,
             Err(e) => {
-                unreadable_links.insert(id, e);
+                unreadable_links.insert(id.clone(), e);
+                true
             }
+        };
+        if forget {
+            links.remove(id);
         }
     }
     mark("sync: links loaded");
-    drop(stored);
     read_absent_people(session, env, &mut facts, &ids, &links)?;
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
@@ -340,9 +341,9 @@ fn read_absent_people(
     env: &mut Env,
     facts: &mut Facts,
     ids: &[String],
-    links: &HashMap<String, Link>,
+    links: &state::Links,
 ) -> Result<(), AppError> {
-    let absent_linked = ids.iter().filter(|id| links.contains_key(*id) && !facts.people.contains_key(*id));
+    let absent_linked = ids.iter().filter(|id| links.contains_key(id) && !facts.people.contains_key(id));
     let absent_managers: Vec<String> = facts
         .people
         .values()
@@ -376,7 +377,7 @@ fn read_absent_people(
 fn duplicate_keepers(
     facts: &Facts,
     ids: &[String],
-    links: &HashMap<String, Link>,
+    links: &state::Links,
     by_id: &HashMap<&str, &Rc<RemoteUser>>,
 ) -> HashMap<String, String> {
     let mut by_email: HashMap<String, Vec<&String>> = HashMap::new();
