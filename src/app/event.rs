@@ -143,7 +143,7 @@ pub(crate) fn prepare_person(
     let email = person
         .as_ref()
         .and_then(|p| p.email.clone())
-        .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
+        .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned)))
         .unwrap_or_default();
     let fingerprint = facts.fingerprint_of(person_id);
     let was_pending = schedule.get(person_id).manager_pending;

@@ -302,7 +302,7 @@ fn user_name_of(s: &Subject) -> String {
         .planned_profile()
         .and_then(|p| p.get(&Attr::UserName))
         .or_else(|| s.link.as_ref().and_then(|l| l.written.get(&Attr::UserName)))
-        .cloned()
+        .map(str::to_owned)
         .unwrap_or_else(|| s.email.clone())
 }
 
@@ -687,7 +687,7 @@ fn adopt_after_conflict(
     };
     let mut known = Profile::new();
     for a in &found.returned {
-        known.insert(*a, found.attributes.get(a).cloned().unwrap_or_default());
+        known.insert(*a, found.attributes.get(a).map(str::to_owned).unwrap_or_default());
     }
     let changes: Profile = changed_attributes(&profile, &known)
         .into_iter()

@@ -1,31 +1,73 @@
-//! People and job roles by person id, for a whole organisation: the lists as read, sorted once and
-//! searched, instead of hash maps holding a copy of every key and a table with room to grow.
-//! A handful of records read one at a time (events, people a list lacks) go in a small map that
-//! overrides the list.
+//! People and job roles by person id, for a whole organisation: the lists as read, indexed by a
+//! table of positions, instead of hash maps holding a copy of every key (and, while they grow, two
+//! tables). A handful of records read one at a time (events, people a list lacks) go in a small
+//! map that overrides the list. No library sort either: each instantiation adds kilobytes to the
+//! component, which must stay under 1 MiB.
 
 use std::collections::HashMap;
 
 use crate::reconcile::{JobRole, Person};
 
+const EMPTY: u32 = u32::MAX;
+
+/// Open addressing (linear probing) over numbers whose keys the caller looks up: a slot holds a
+/// number, `key_of(number)` its key. FNV-1a spreads the ids.
+#[derive(Default)]
+struct Slots(Vec<u32>);
+
+impl Slots {
+    fn with_room_for(n: usize) -> Slots {
+        Slots(vec![EMPTY; (n * 2).next_power_of_two().max(16)])
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn probe<'a>(&self, key: &str, key_of: impl Fn(u32) -> &'a str) -> usize {
+        let mask = self.0.len() - 1;
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in key.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut slot = hash as usize & mask;
+        while self.0[slot] != EMPTY && key_of(self.0[slot]) != key {
+            slot = (slot + 1) & mask;
+        }
+        slot
+    }
+
+    fn find<'a>(&self, key: &str, key_of: impl Fn(u32) -> &'a str) -> Option<u32> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(self.0[self.probe(key, key_of)]).filter(|n| *n != EMPTY)
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct People {
-    /// Sorted by id, one record per id.
+    /// In the order listed.
     listed: Vec<Person>,
+    /// Positions in `listed` by id; of two records with one id (pages that shifted while read),
+    /// the later.
+    index: Slots,
+    distinct: usize,
     added: HashMap<String, Person>,
 }
 
 impl People {
-    /// A whole list. Of two records with one id (pages that shifted while read), either may stay:
-    /// both are the same person read moments apart.
     pub fn from_list(mut listed: Vec<Person>) -> People {
-        listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        listed.dedup_by(|a, b| a.id == b.id);
         listed.shrink_to_fit();
-        People { listed, added: HashMap::new() }
+        let mut index = Slots::with_room_for(listed.len());
+        let mut distinct = 0;
+        for (i, person) in listed.iter().enumerate() {
+            let slot = index.probe(&person.id, |n| &listed[n as usize].id);
+            distinct += usize::from(index.0[slot] == EMPTY);
+            index.0[slot] = i as u32;
+        }
+        People { listed, index, distinct, added: HashMap::new() }
     }
 
     fn listed(&self, id: &str) -> Option<&Person> {
-        self.listed.binary_search_by(|p| p.id.as_str().cmp(id)).ok().map(|i| &self.listed[i])
+        self.index.find(id, |n| &self.listed[n as usize].id).map(|n| &self.listed[n as usize])
     }
 
     pub fn get(&self, id: &str) -> Option<&Person> {
@@ -41,28 +83,74 @@ impl People {
     }
 
     pub fn len(&self) -> usize {
-        self.listed.len() + self.added.keys().filter(|id| self.listed(id).is_none()).count()
+        self.distinct + self.added.keys().filter(|id| self.listed(id).is_none()).count()
     }
 
+    /// Everyone once: the listed (the record an id finds) not overridden, then the added.
     pub fn values(&self) -> impl Iterator<Item = &Person> {
-        let listed = self.listed.iter().filter(|p| !self.added.contains_key(&p.id));
+        let listed = self
+            .listed
+            .iter()
+            .filter(|p| !self.added.contains_key(&p.id) && std::ptr::eq(*p, self.listed(&p.id).expect("indexed")));
         listed.chain(self.added.values())
     }
 }
 
 #[derive(Default)]
 pub(crate) struct Roles {
-    /// Sorted by person id; a person's roles keep the order they were listed in (a tie between
-    /// two current roles goes to the one listed last).
+    /// Grouped by person (groups in order of first appearance); a person's roles keep the order
+    /// they were listed in (a tie between two current roles goes to the one listed last).
     listed: Vec<JobRole>,
+    /// Where each group starts in `listed`, and one past the last group's end.
+    starts: Vec<u32>,
+    /// Groups by person id.
+    index: Slots,
     added: HashMap<String, Vec<JobRole>>,
 }
 
 impl Roles {
     pub fn from_list(mut listed: Vec<JobRole>) -> Roles {
-        listed.sort_by(|a, b| a.person_id.cmp(&b.person_id));
         listed.shrink_to_fit();
-        Roles { listed, added: HashMap::new() }
+        // Each role's group, numbered by first appearance; `firsts` holds a role of each group.
+        let mut index = Slots::with_room_for(listed.len());
+        let mut firsts: Vec<u32> = Vec::new();
+        let mut group_of: Vec<u32> = Vec::with_capacity(listed.len());
+        for (i, role) in listed.iter().enumerate() {
+            let slot = index.probe(&role.person_id, |g| &listed[firsts[g as usize] as usize].person_id);
+            if index.0[slot] == EMPTY {
+                index.0[slot] = firsts.len() as u32;
+                firsts.push(i as u32);
+            }
+            group_of.push(index.0[slot]);
+        }
+        let groups = firsts.len();
+        drop(firsts);
+        // A counting sort by group: where each role goes, then the moves, in place.
+        let mut starts = vec![0u32; groups + 1];
+        for g in &group_of {
+            starts[*g as usize + 1] += 1;
+        }
+        for g in 0..groups {
+            starts[g + 1] += starts[g];
+        }
+        let mut next = starts.clone();
+        let mut dest: Vec<u32> = group_of
+            .iter()
+            .map(|g| {
+                let at = next[*g as usize];
+                next[*g as usize] += 1;
+                at
+            })
+            .collect();
+        drop((next, group_of));
+        for i in 0..dest.len() {
+            while dest[i] as usize != i {
+                let j = dest[i] as usize;
+                listed.swap(i, j);
+                dest.swap(i, j);
+            }
+        }
+        Roles { listed, starts, index, added: HashMap::new() }
     }
 
     /// A person's roles; `None` when they have none (as a map without their key would say).
@@ -70,9 +158,9 @@ impl Roles {
         if let Some(roles) = self.added.get(person_id) {
             return Some(roles);
         }
-        let start = self.listed.partition_point(|r| r.person_id.as_str() < person_id);
-        let len = self.listed[start..].iter().take_while(|r| r.person_id == person_id).count();
-        (len > 0).then(|| &self.listed[start..start + len])
+        let group = self.index.find(person_id, |g| &self.listed[self.starts[g as usize] as usize].person_id)?;
+        let (start, end) = (self.starts[group as usize] as usize, self.starts[group as usize + 1] as usize);
+        Some(&self.listed[start..end])
     }
 
     /// All of a person's roles, replacing those listed.
@@ -106,6 +194,39 @@ mod tests {
         let mut emails: Vec<_> = people.values().filter_map(|p| p.email.clone()).collect();
         emails.sort();
         assert_eq!(emails, ["b@x", "c@x", "new@x"]);
+    }
+
+    #[test]
+    fn of_two_listed_records_with_one_id_the_later_counts() {
+        let people = People::from_list(vec![person("b", "old@x"), person("a", "a@x"), person("b", "new@x")]);
+        assert_eq!(people.len(), 2);
+        assert_eq!(people.get("b").unwrap().email.as_deref(), Some("new@x"));
+        let emails: Vec<_> = people.values().filter_map(|p| p.email.clone()).collect();
+        assert_eq!(emails, ["a@x", "new@x"]);
+    }
+
+    #[test]
+    fn many_interleaved_roles_group_as_a_map_would() {
+        // A deterministic shuffle of 3,000 roles over 700 people (some with none).
+        let mut listed = Vec::new();
+        let mut expected: HashMap<String, Vec<String>> = HashMap::new();
+        let mut x: u64 = 42;
+        for n in 0..3000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let owner = format!("p{}", (x >> 33) % 700);
+            expected.entry(owner.clone()).or_default().push(n.to_string());
+            listed.push(role(&n.to_string(), &owner));
+        }
+        let roles = Roles::from_list(listed);
+        for p in 0..800 {
+            let id = format!("p{p}");
+            let got = roles.get(&id).map(|r| r.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+            assert_eq!(got.as_ref(), expected.get(&id), "{id}");
+        }
+        let people = People::from_list((0..700).map(|p| person(&format!("p{p}"), "x@y")).collect());
+        assert_eq!(people.len(), 700);
+        assert!((0..700).all(|p| people.get(&format!("p{p}")).is_some()));
+        assert!(people.get("p700").is_none());
     }
 
     #[test]

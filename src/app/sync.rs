@@ -154,7 +154,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         }
         let email = person
             .and_then(|p| p.email.clone())
-            .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).cloned()))
+            .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned)))
             .unwrap_or_default();
         let state = schedule.get(id);
         // Only a backoff or a quarantine compares fingerprints: the text of a whole organisation

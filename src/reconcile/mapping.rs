@@ -21,8 +21,10 @@ pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     // Accept `YYYY-MM-DD` and timestamps starting with one.
     let head = s.get(..10)?;
-    // The usual shape read directly (this runs for every role of every person, several times a
-    // sync); anything else as chrono's format reads it.
+    // `YYYY-MM-DD` only, read directly: this runs for every role of every person, several times
+    // a sync, and chrono's format parser weighs ~29 KB in the component. That parser also reads
+    // shapes like ` 26-12-01` (the year 26) or `-026-12-01`, which are mistakes, not dates (unit
+    // test against it).
     let b = head.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         b[r].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
@@ -33,7 +35,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     {
         return NaiveDate::from_ymd_opt(y as i32, m, d);
     }
-    NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()
+    None
 }
 
 /// Why a person cannot be mapped.
@@ -54,19 +56,20 @@ impl std::fmt::Display for Unmappable {
 
 /// The SCIM attributes Leapsome should hold for this person. Empty Humaans values are left out,
 /// which clears them remotely.
-pub fn desired_profile(
-    person: &Person,
-    role: Option<&JobRole>,
-    company_name: Option<&str>,
+pub fn desired_profile<'a>(
+    person: &'a Person,
+    role: Option<&'a JobRole>,
+    company_name: Option<&'a str>,
 ) -> Result<Profile, Unmappable> {
     let email = person.email.as_deref().ok_or(Unmappable::NoWorkEmail)?;
     if !is_plausible_email(email) {
         return Err(Unmappable::InvalidWorkEmail(email.to_owned()));
     }
-    let mut profile = Profile::new();
-    let mut put = |attr: Attr, value: Option<&str>| {
+    // Packed once at the end, not once per attribute.
+    let mut entries: Vec<(Attr, &str)> = Vec::with_capacity(Attr::ALL.len());
+    let mut put = |attr: Attr, value: Option<&'a str>| {
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            profile.insert(attr, v.to_owned());
+            entries.push((attr, v));
         }
     };
     put(Attr::UserName, Some(email));
@@ -83,7 +86,7 @@ pub fn desired_profile(
     put(Attr::Title, role.and_then(|r| r.job_title.as_deref()));
     put(Attr::Department, role.and_then(|r| r.department.as_deref()));
     put(Attr::ExternalId, Some(person.id.as_str()));
-    Ok(profile)
+    Ok(entries.into_iter().collect())
 }
 
 /// One `@`, something on each side, no spaces or control characters. Leapsome checks the domain.
@@ -110,8 +113,8 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
     let mut changes: Profile = Attr::ALL
         .iter()
         .filter_map(|attr| {
-            let want = desired.get(attr).map(String::as_str).unwrap_or("");
-            let have = current.get(attr).map(String::as_str).unwrap_or("");
+            let want = desired.get(attr).unwrap_or("");
+            let have = current.get(attr).unwrap_or("");
             // Exact comparison, emails included: a change of case is a rename worth sending.
             (want != have).then(|| (*attr, want.to_owned()))
         })
@@ -126,7 +129,7 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
             if let Some(value) = desired.get(&part).filter(|v| !v.is_empty())
                 && !changes.contains_key(&part)
             {
-                changes.insert(part, value.clone());
+                changes.insert(part, value.to_owned());
             }
         }
     }
@@ -205,7 +208,7 @@ mod tests {
         let mut p = kelsey();
         p.middle_name = Some("Ann".into());
         let profile = desired_profile(&p, Some(&r), Some("Acme Ltd")).unwrap();
-        let get = |a| profile.get(&a).map(String::as_str);
+        let get = |a| profile.get(&a);
         assert_eq!(get(Attr::UserName), Some("kelsey@acme.test"));
         assert_eq!(get(Attr::Email), Some("kelsey@acme.test"));
         assert_eq!(get(Attr::GivenName), Some("Kelsey"));
@@ -247,9 +250,9 @@ mod tests {
         let after = desired_profile(&changed, None, Some("Acme")).unwrap();
         let diff = changed_attributes(&after, &before);
         assert_eq!(diff.len(), 3);
-        assert_eq!(diff[&Attr::FamilyName], "Wicks-Smith");
-        assert_eq!(diff[&Attr::GivenName], "Kelsey", "the name is written whole");
-        assert_eq!(diff[&Attr::NickName], "");
+        assert_eq!(&diff[&Attr::FamilyName], "Wicks-Smith");
+        assert_eq!(&diff[&Attr::GivenName], "Kelsey", "the name is written whole");
+        assert_eq!(&diff[&Attr::NickName], "");
         assert!(changed_attributes(&before, &before).is_empty());
     }
 
@@ -293,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn dates_read_as_chrono_reads_them() {
+    fn dates_read_as_chrono_reads_them_in_ten_characters() {
         for s in [
             "2026-12-01",
             "2026-12-01T08:44:42.000Z",
@@ -315,6 +318,29 @@ mod tests {
         ] {
             let chrono = s.get(..10).and_then(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok());
             assert_eq!(parse_date(s), chrono, "{s:?}");
+        }
+        // Every one- and two-character change of a few dates, from characters that could make
+        // another shape (unpadded fields, signs, spaces, other separators). chrono reads some of
+        // those as dates (` 26-12-01` as the year 26, `-026-12-01` as the year -26): for a start
+        // date those are mistakes, not dates, and are left unread.
+        let iso_shape =
+            |h: &str| h.bytes().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == b'-' } else { c.is_ascii_digit() });
+        let alphabet = "0123456789-+ T:/.";
+        for base in ["2026-12-01", "2024-02-29", "0001-01-01", "2026-1-015", "+202-01-01"] {
+            for i in 0..10 {
+                for a in alphabet.chars() {
+                    for j in i..10 {
+                        for b in alphabet.chars() {
+                            let mut bytes = base.as_bytes().to_vec();
+                            bytes[i] = a as u8;
+                            bytes[j] = b as u8;
+                            let head = String::from_utf8(bytes).unwrap();
+                            let chrono = NaiveDate::parse_from_str(&head, "%Y-%m-%d").ok();
+                            assert_eq!(parse_date(&head), chrono.filter(|_| iso_shape(&head)), "{head:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 

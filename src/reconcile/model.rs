@@ -370,60 +370,123 @@ impl Attr {
 
 /// Attribute values; an absent attribute is empty (and clears the remote value when written).
 ///
-/// A map from attribute to value kept as one vector sorted by attribute: a tenant holds several
-/// profiles per person (what was written, what the service holds, what is wanted), and a
-/// `BTreeMap` of a dozen strings takes about three times the memory. Same API subset and same
-/// JSON (an object in attribute order) as the `BTreeMap` it replaces, so stored links read as
-/// before.
+/// Packed into one allocation: a sync holds two or three profiles per person (what was written,
+/// what the service holds, what is wanted) for a whole organisation, and a list of a dozen
+/// `String`s takes a dozen allocations and their headers. The bytes are entries in attribute
+/// order, each the attribute's index, the value's length (LEB128) and the value; one attribute
+/// at most once, so equal profiles have equal bytes. Same JSON (an object in attribute order) as
+/// the map it replaces, so stored links read as before.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Profile(Vec<(Attr, String)>);
+pub struct Profile(Box<[u8]>);
+
+/// Walks a profile's packed entries.
+pub struct ProfileIter<'a>(&'a [u8]);
+
+impl<'a> Iterator for ProfileIter<'a> {
+    type Item = (&'static Attr, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&index, mut rest) = self.0.split_first()?;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let (&byte, tail) = rest.split_first().expect("a packed profile is well formed");
+            rest = tail;
+            len |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let (value, tail) = rest.split_at(len);
+        self.0 = tail;
+        // Written only by `Profile::pack`, from `&str`s.
+        let value = std::str::from_utf8(value).expect("a packed profile holds UTF-8");
+        Some((&Attr::ALL[usize::from(index)], value))
+    }
+}
 
 impl Profile {
     pub fn new() -> Self {
-        Profile(Vec::new())
+        Profile::default()
     }
-    fn find(&self, attr: &Attr) -> Result<usize, usize> {
-        self.0.binary_search_by(|(a, _)| a.cmp(attr))
+    /// Packs entries already in attribute order, each attribute once.
+    fn pack<'a>(entries: impl IntoIterator<Item = (Attr, &'a str)>) -> Profile {
+        let entries: Vec<(Attr, &str)> = entries.into_iter().collect();
+        let size: usize = entries.iter().map(|(_, v)| 1 + 5 + v.len()).sum();
+        let mut bytes = Vec::with_capacity(size);
+        for (attr, value) in entries {
+            bytes.push(attr as u8);
+            let mut len = value.len();
+            loop {
+                let byte = (len & 0x7f) as u8;
+                len >>= 7;
+                if len == 0 {
+                    bytes.push(byte);
+                    break;
+                }
+                bytes.push(byte | 0x80);
+            }
+            bytes.extend_from_slice(value.as_bytes());
+        }
+        Profile(bytes.into_boxed_slice())
     }
-    pub fn get(&self, attr: &Attr) -> Option<&String> {
-        self.find(attr).ok().map(|i| &self.0[i].1)
+    /// From entries in any order; of one attribute given twice, the last wins.
+    fn from_entries(entries: Vec<(Attr, String)>) -> Profile {
+        Profile::pack(Profile::ordered(entries.iter().map(|(a, v)| (*a, v.as_str()))))
     }
-    pub fn contains_key(&self, attr: &Attr) -> bool {
-        self.find(attr).is_ok()
-    }
-    pub fn insert(&mut self, attr: Attr, value: String) -> Option<String> {
-        match self.find(&attr) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                self.0.insert(i, (attr, value));
-                None
+    /// In attribute order, the last of each attribute. By insertion: a dozen entries at most, and
+    /// a library sort would add kilobytes to the component.
+    fn ordered<'a>(entries: impl Iterator<Item = (Attr, &'a str)>) -> Vec<(Attr, &'a str)> {
+        let mut ordered: Vec<(Attr, &str)> = Vec::new();
+        for (attr, value) in entries {
+            match ordered.iter().position(|(a, _)| *a >= attr) {
+                Some(i) if ordered[i].0 == attr => ordered[i].1 = value,
+                Some(i) => ordered.insert(i, (attr, value)),
+                None => ordered.push((attr, value)),
             }
         }
+        ordered
+    }
+    pub fn get(&self, attr: &Attr) -> Option<&str> {
+        self.iter().find(|(a, _)| *a == attr).map(|(_, v)| v)
+    }
+    pub fn contains_key(&self, attr: &Attr) -> bool {
+        self.get(attr).is_some()
+    }
+    pub fn insert(&mut self, attr: Attr, value: String) -> Option<String> {
+        let old = self.get(&attr).map(str::to_owned);
+        let others = self.iter().filter(|(a, _)| **a != attr).map(|(a, v)| (*a, v));
+        let mut entries: Vec<(Attr, &str)> = others.collect();
+        let at = entries.partition_point(|(a, _)| *a < attr);
+        entries.insert(at, (attr, value.as_str()));
+        *self = Profile::pack(entries);
+        old
     }
     pub fn remove(&mut self, attr: &Attr) -> Option<String> {
-        self.find(attr).ok().map(|i| self.0.remove(i).1)
+        let old = self.get(attr).map(str::to_owned);
+        if old.is_some() {
+            *self = Profile::pack(self.iter().filter(|(a, _)| *a != attr).map(|(a, v)| (*a, v)));
+        }
+        old
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&Attr, &String)> {
-        self.0.iter().map(|(a, v)| (a, v))
+    pub fn iter(&self) -> ProfileIter<'_> {
+        ProfileIter(&self.0)
     }
     pub fn keys(&self) -> impl Iterator<Item = &Attr> {
-        self.0.iter().map(|(a, _)| a)
+        self.iter().map(|(a, _)| a)
     }
-    pub fn values(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(_, v)| v)
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(_, v)| v)
     }
-    /// Frees spare capacity (profiles kept for a whole organisation).
-    pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
-    }
-    pub fn retain(&mut self, mut keep: impl FnMut(&Attr, &mut String) -> bool) {
-        self.0.retain_mut(|(a, v)| keep(a, v));
+    pub fn retain(&mut self, mut keep: impl FnMut(&Attr, &str) -> bool) {
+        let kept: Vec<(Attr, &str)> = self.iter().filter(|(a, v)| keep(a, v)).map(|(a, v)| (*a, v)).collect();
+        *self = Profile::pack(kept);
     }
 }
 
@@ -434,19 +497,21 @@ impl std::fmt::Debug for Profile {
 }
 
 impl std::ops::Index<&Attr> for Profile {
-    type Output = String;
-    fn index(&self, attr: &Attr) -> &String {
+    type Output = str;
+    fn index(&self, attr: &Attr) -> &str {
         self.get(attr).expect("attribute in profile")
     }
 }
 
 impl FromIterator<(Attr, String)> for Profile {
     fn from_iter<I: IntoIterator<Item = (Attr, String)>>(iter: I) -> Self {
-        let mut profile = Profile::new();
-        for (a, v) in iter {
-            profile.insert(a, v);
-        }
-        profile
+        Profile::from_entries(iter.into_iter().collect())
+    }
+}
+
+impl<'a> FromIterator<(Attr, &'a str)> for Profile {
+    fn from_iter<I: IntoIterator<Item = (Attr, &'a str)>>(iter: I) -> Self {
+        Profile::pack(Profile::ordered(iter.into_iter()))
     }
 }
 
@@ -458,9 +523,9 @@ impl<const N: usize> From<[(Attr, String); N]> for Profile {
 
 impl Extend<(Attr, String)> for Profile {
     fn extend<I: IntoIterator<Item = (Attr, String)>>(&mut self, iter: I) {
-        for (a, v) in iter {
-            self.insert(a, v);
-        }
+        let mut entries: Vec<(Attr, String)> = std::mem::take(self).into_iter().collect();
+        entries.extend(iter);
+        *self = Profile::from_entries(entries);
     }
 }
 
@@ -468,16 +533,16 @@ impl IntoIterator for Profile {
     type Item = (Attr, String);
     type IntoIter = std::vec::IntoIter<(Attr, String)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        let entries: Vec<(Attr, String)> = self.iter().map(|(a, v)| (*a, v.to_owned())).collect();
+        entries.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Profile {
-    type Item = (&'a Attr, &'a String);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (Attr, String)>, fn(&'a (Attr, String)) -> (&'a Attr, &'a String)>;
+    type Item = (&'static Attr, &'a str);
+    type IntoIter = ProfileIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(a, v)| (a, v))
+        self.iter()
     }
 }
 
@@ -496,14 +561,64 @@ impl<'de> Deserialize<'de> for Profile {
                 f.write_str("a map of attributes")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
-                let mut profile = Profile::new();
-                while let Some((attr, value)) = map.next_entry::<Attr, String>()? {
-                    profile.insert(attr, value);
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<Attr, String>()? {
+                    entries.push(entry);
                 }
-                profile.0.shrink_to_fit();
-                Ok(profile)
+                Ok(Profile::from_entries(entries))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::{Attr, Profile};
+
+    #[test]
+    fn a_packed_profile_reads_back_what_was_put_in_whatever_the_lengths() {
+        let long = "x".repeat(200);
+        let longer = "é".repeat(20_000);
+        let mut p: Profile =
+            [(Attr::Title, long.clone()), (Attr::UserName, "a@x".into()), (Attr::Department, String::new())].into();
+        assert_eq!(p.get(&Attr::Title), Some(long.as_str()));
+        assert_eq!(p.get(&Attr::Department), Some(""));
+        assert_eq!(p.get(&Attr::Email), None);
+        assert_eq!(p.keys().copied().collect::<Vec<_>>(), [Attr::UserName, Attr::Title, Attr::Department]);
+        assert_eq!(p.insert(Attr::Email, longer.clone()), None);
+        assert_eq!(p.insert(Attr::UserName, "b@x".into()).as_deref(), Some("a@x"));
+        assert_eq!(p.get(&Attr::Email), Some(longer.as_str()));
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.remove(&Attr::Title), Some(long));
+        p.retain(|a, _| *a != Attr::Department);
+        assert_eq!(
+            p.iter().map(|(a, v)| (*a, v.len())).collect::<Vec<_>>(),
+            [(Attr::UserName, 3), (Attr::Email, longer.len())]
+        );
+        // Equal contents, equal values, whatever order they were given in.
+        let q: Profile = [(Attr::Email, longer), (Attr::UserName, "b@x".to_owned())].into();
+        assert_eq!(p, q);
+        assert!(Profile::new().is_empty() && Profile::new().iter().next().is_none());
+    }
+
+    #[test]
+    fn of_an_attribute_given_twice_the_last_wins() {
+        let p: Profile = [(Attr::Title, "a".to_owned()), (Attr::Title, "b".to_owned())].into();
+        assert_eq!(p.get(&Attr::Title), Some("b"));
+        let mut q = p.clone();
+        q.extend([(Attr::Title, "c".to_owned())]);
+        assert_eq!(q.get(&Attr::Title), Some("c"));
+    }
+
+    #[test]
+    fn json_and_debug_read_as_the_map_it_replaces() {
+        let p: Profile = [(Attr::Title, "T\"1".to_owned()), (Attr::UserName, "a@x".to_owned())].into();
+        let map: std::collections::BTreeMap<Attr, String> =
+            [(Attr::Title, "T\"1".to_owned()), (Attr::UserName, "a@x".to_owned())].into();
+        assert_eq!(serde_json::to_string(&p).unwrap(), serde_json::to_string(&map).unwrap());
+        assert_eq!(format!("{p:?}"), format!("{map:?}"));
+        let back: Profile = serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
+        assert_eq!(back, p);
     }
 }

@@ -240,9 +240,9 @@ pub fn decide(i: &Inputs) -> Decision {
                         .iter()
                         .filter_map(|a| {
                             if account.returned.contains(a) {
-                                account.attributes.get(a).map(|v| (*a, v.clone()))
+                                account.attributes.get(a).map(|v| (*a, v))
                             } else {
-                                Some((*a, String::from("\u{0}unknown")))
+                                Some((*a, "\u{0}unknown"))
                             }
                         })
                         .collect();
@@ -265,7 +265,7 @@ pub fn decide(i: &Inputs) -> Decision {
     if let (Some(link), Some(_)) = (i.link, i.remote) {
         // Drift we cannot repair: the service fills a value of its own (Leapsome's default title
         // "Colleague") where we never wrote one. Clearing it every sync would fight forever.
-        changes.retain(|attr, v| !(v.is_empty() && link.written.get(attr).is_none_or(String::is_empty)));
+        changes.retain(|attr, v| !(v.is_empty() && link.written.get(attr).is_none_or(str::is_empty)));
     }
     if !changes.is_empty() {
         d.ops.push(Op::Update { changes });
@@ -304,8 +304,8 @@ fn is_active(link: &Link, remote: Option<&RemoteUser>) -> bool {
 fn drifted_baseline(link: &Link, remote: &RemoteUser) -> Profile {
     let mut baseline = link.written.clone();
     for attr in &remote.returned {
-        let value = remote.attributes.get(attr).cloned().unwrap_or_default();
-        let written = link.written.get(attr).map(String::as_str).unwrap_or("");
+        let value = remote.attributes.get(attr).map(str::to_owned).unwrap_or_default();
+        let written = link.written.get(attr).unwrap_or("");
         // Services may store emails in another case; that is not drift.
         let same = matches!(attr, Attr::UserName | Attr::Email) && value.eq_ignore_ascii_case(written);
         if !same {
@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn creates_an_active_member_immediately() {
         let d = Case::new(person("active")).decide();
-        assert!(matches!(&d.ops[..], [Op::Create { profile }] if profile[&Attr::Title] == "Engineer"));
+        assert!(matches!(&d.ops[..], [Op::Create { profile }] if &profile[&Attr::Title] == "Engineer"));
     }
 
     #[test]
@@ -537,8 +537,8 @@ mod tests {
         match &d.ops[..] {
             [Op::Update { changes }] => {
                 assert_eq!(changes.len(), 2);
-                assert_eq!(changes[&Attr::UserName], "ada.l@acme.test");
-                assert_eq!(changes[&Attr::Email], "ada.l@acme.test");
+                assert_eq!(&changes[&Attr::UserName], "ada.l@acme.test");
+                assert_eq!(&changes[&Attr::Email], "ada.l@acme.test");
             }
             other => panic!("{other:?}"),
         }

@@ -55,13 +55,13 @@ fn manager_ref(v: &Value) -> Option<String> {
 /// Parses a user resource; `None` when it has no id (e.g. Leapsome's `{}` for "already exists").
 pub fn parse_user(v: &Value) -> Option<RemoteUser> {
     let id = text(lookup(v, "id")).filter(|s| !s.is_empty())?;
-    let mut attributes = Profile::new();
+    let mut entries: Vec<(Attr, String)> = Vec::new();
     let mut returned = Vec::new();
     let mut put = |attr: Attr, value: Option<Option<String>>| {
         if let Some(value) = value {
             returned.push(attr);
             if let Some(s) = value.filter(|s| !s.is_empty()) {
-                attributes.insert(attr, s);
+                entries.push((attr, s));
             }
         }
     };
@@ -94,10 +94,11 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
         Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
         _ => true,
     };
-    attributes.shrink_to_fit();
+    let attributes: Profile = entries.into_iter().collect();
+    returned.shrink_to_fit();
     Some(RemoteUser {
-        user_name: attributes.get(&Attr::UserName).cloned().unwrap_or_default(),
-        external_id: attributes.get(&Attr::ExternalId).cloned(),
+        user_name: attributes.get(&Attr::UserName).map(str::to_owned).unwrap_or_default(),
+        external_id: attributes.get(&Attr::ExternalId).map(str::to_owned),
         id,
         active,
         attributes,
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(u.id, "5ecba01fb567a5d046582027");
         assert!(!u.active);
         assert_eq!(u.manager.as_deref(), Some("m1"));
-        assert_eq!(u.attributes[&Attr::Department], "Eng");
+        assert_eq!(&u.attributes[&Attr::Department], "Eng");
         assert!(!u.returned.contains(&Attr::NickName));
         assert!(u.returned.contains(&Attr::GivenName));
     }

@@ -86,7 +86,7 @@ pub fn update_body(changes: &Profile, user_name: &str, dialect: Dialect) -> Valu
                     // Multi-valued: replace the whole list so a server without the entry gets one.
                     (Attr::Email | Attr::Phone, false) => {
                         let list = if *attr == Attr::Email { "emails" } else { "phoneNumbers" };
-                        json!({"op": "replace", "path": list, "value": multi_valued(Value::String(v.clone()))})
+                        json!({"op": "replace", "path": list, "value": multi_valued(Value::String(v.to_owned()))})
                     }
                     (Attr::Email | Attr::Phone, true) => {
                         json!({"op": "remove", "path": if *attr == Attr::Email { "emails" } else { "phoneNumbers" }})
