@@ -21,7 +21,7 @@ async fn main() {
     let h = MockHumaans::start(HumaansConfig::default()).await.unwrap();
     h.load_seed(seed);
     if std::env::args().nth(2).as_deref() == Some("leapsome") {
-        leapsome(n).await;
+        leapsome(n, std::env::args().nth(3).as_deref() == Some("rich")).await;
         return;
     }
     for path in ["/api/people", "/api/job-roles"] {
@@ -42,17 +42,35 @@ async fn main() {
     }
 }
 
+/// `leapsome`: users with a name, a title, one email and every fifth one as manager;
+/// `leapsome rich`: as a provisioned Humaans person, also with displayName, phoneNumbers,
+/// timezone, userType and department/employeeNumber/organization (unknown attributes kept).
 #[allow(dead_code)]
-pub async fn leapsome(n: usize) {
+pub async fn leapsome(n: usize, rich: bool) {
     use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
-    let l = MockLeapsome::start(LeapsomeConfig::default()).await.unwrap();
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let config = LeapsomeConfig { keep_unknown_attributes: rich, ..LeapsomeConfig::default() };
+    let l = MockLeapsome::start(config).await.unwrap();
     let mut prev: Option<String> = None;
     for i in 0..n {
-        let mut u = serde_json::json!({"userName": format!("u{i}@acme.test"), "externalId": format!("p{i}"),
-            "name": {"givenName": "A", "familyName": "B"}, "title": "T", "emails": [{"value": format!("u{i}@acme.test"), "primary": true}]});
+        let mut u = if rich {
+            serde_json::json!({"userName": format!("u{i}@acme.test"), "externalId": format!("p{i}"),
+                "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{i}")},
+                "displayName": format!("Given{i} Family{i}"), "title": "Senior Software Engineer", "active": true,
+                "emails": [{"value": format!("u{i}@acme.test"), "type": "work", "primary": true}],
+                "phoneNumbers": [{"value": format!("+44 20 7946 {:04}", i % 10_000), "type": "work", "primary": true}],
+                "timezone": "Europe/London", "userType": "Employee",
+                ENTERPRISE: {"department": "Engineering", "employeeNumber": format!("E{i:06}"), "organization": "Acme Ltd"}})
+        } else {
+            serde_json::json!({"userName": format!("u{i}@acme.test"), "externalId": format!("p{i}"),
+                "name": {"givenName": "A", "familyName": "B"}, "title": "T", "emails": [{"value": format!("u{i}@acme.test"), "primary": true}]})
+        };
         if let Some(m) = &prev {
-            u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
-                serde_json::json!({"manager": {"value": m}});
+            if rich {
+                u[ENTERPRISE]["manager"] = serde_json::json!({"value": m});
+            } else {
+                u[ENTERPRISE] = serde_json::json!({"manager": {"value": m}});
+            }
         }
         let id = l.seed_user(u);
         if i % 5 == 0 {
@@ -66,6 +84,7 @@ pub async fn leapsome(n: usize) {
     let t = Instant::now();
     let mut start = 1;
     let mut pages = 0;
+    let mut bytes = 0;
     while start <= n {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let req = format!(
@@ -77,6 +96,8 @@ pub async fn leapsome(n: usize) {
         assert!(r.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&r[..300.min(r.len())]));
         start += 5000;
         pages += 1;
+        bytes += r.len();
     }
-    println!("leapsome /Users: {pages} pages, {:.3} s", t.elapsed().as_secs_f64());
+    let kind = if rich { " (rich users)" } else { "" };
+    println!("leapsome /Users{kind}: {pages} pages, {bytes} bytes, {:.3} s", t.elapsed().as_secs_f64());
 }

@@ -2,11 +2,13 @@
 //! 7643 server would in strict mode), and the ServiceProviderConfig document.
 
 use crate::humaans::dates::civil_from_days;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::LeapsomeConfig;
 use super::multi;
-use super::schema::{CORE_URN, ENTERPRISE_URN};
+use super::schema::{CORE_URN, ENTERPRISE_URN, LIST_URN};
 use super::store::{Store, UserRecord};
 
 /// The current time as an RFC 3339 UTC date-time with milliseconds.
@@ -47,6 +49,8 @@ fn manager_object(store: &Store, id: &str, config: &LeapsomeConfig, base_url: &s
     }
 }
 
+/// A user as GET, POST, PUT and PATCH answer it. `list_page` writes the same JSON without a
+/// `Value`; a change here needs the same change there (the tests compare the two).
 pub fn user(record: &UserRecord, store: &Store, config: &LeapsomeConfig, base_url: &str) -> Value {
     let strict = config.strict_rfc;
     let profile = &record.profile;
@@ -112,6 +116,296 @@ pub fn user(record: &UserRecord, store: &Store, config: &LeapsomeConfig, base_ur
     Value::Object(out)
 }
 
+/// A list page's body, `{"Resources", "itemsPerPage", "schemas", "startIndex", "totalResults"}`,
+/// written straight from the stored users: the same bytes as serialising a `json!` envelope
+/// around `user()` for each, without building a `Value` tree per user.
+pub fn list_page(
+    page: &[&UserRecord],
+    total: usize,
+    start_index: i64,
+    store: &Store,
+    config: &LeapsomeConfig,
+    base_url: &str,
+) -> Vec<u8> {
+    let env = Env { store, strict: config.strict_rfc, base_url };
+    let body = ListPage {
+        resources: Resources { page, env },
+        items_per_page: page.len(),
+        schemas: [LIST_URN],
+        start_index,
+        total_results: total,
+    };
+    // A user is some 700-1,000 bytes: reserving the page up front spares the buffer's doublings.
+    let mut out = Vec::with_capacity(256 + page.len() * 1024);
+    serde_json::to_writer(&mut out, &body).expect("a list page serialises");
+    out
+}
+
+/// One user as `list_page` writes it (for tests: compared with `user()`).
+#[cfg(test)]
+fn user_bytes(record: &UserRecord, store: &Store, config: &LeapsomeConfig, base_url: &str) -> Vec<u8> {
+    let view = UserView { record, env: Env { store, strict: config.strict_rfc, base_url } };
+    serde_json::to_vec(&view).expect("a user serialises")
+}
+
+// The borrowed rendering below mirrors `user()` key for key. serde_json's `Map` is a `BTreeMap`
+// here (no `preserve_order`), so `user()` serialises its keys sorted; the views write them in
+// the same order (`Fields` stays sorted) and their values borrow from the stored profile.
+
+/// What rendering needs besides the user.
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    store: &'a Store,
+    strict: bool,
+    base_url: &'a str,
+}
+
+/// Keys in ascending order: the order in which serde_json's `Map` serialises them.
+#[derive(Serialize)]
+struct ListPage<'a> {
+    #[serde(rename = "Resources")]
+    resources: Resources<'a>,
+    #[serde(rename = "itemsPerPage")]
+    items_per_page: usize,
+    schemas: [&'static str; 1],
+    #[serde(rename = "startIndex")]
+    start_index: i64,
+    #[serde(rename = "totalResults")]
+    total_results: usize,
+}
+
+struct Resources<'a> {
+    page: &'a [&'a UserRecord],
+    env: Env<'a>,
+}
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.page.iter().map(|&record| UserView { record, env: self.env }))
+    }
+}
+
+/// An object's members sorted by key, as a `Map` holds them; `set` and `or_insert` behave as
+/// `Map::insert` and `Map::entry(..).or_insert`.
+struct Fields<'a>(Vec<(&'a str, Field<'a>)>);
+
+impl<'a> Fields<'a> {
+    /// The members of a stored object (already sorted).
+    fn of(map: &'a Map<String, Value>, capacity: usize) -> Self {
+        let mut fields = Vec::with_capacity(map.len() + capacity);
+        fields.extend(map.iter().map(|(k, v)| (k.as_str(), Field::Value(v))));
+        Fields(fields)
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (*k).cmp(key))
+    }
+
+    fn get(&self, key: &str) -> Option<&Field<'a>> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    fn set(&mut self, key: &'a str, field: Field<'a>) {
+        match self.position(key) {
+            Ok(i) => self.0[i].1 = field,
+            Err(i) => self.0.insert(i, (key, field)),
+        }
+    }
+
+    fn or_insert(&mut self, key: &'a str, field: Field<'a>) {
+        if let Err(i) = self.position(key) {
+            self.0.insert(i, (key, field));
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Ok(i) = self.position(key) {
+            self.0.remove(i);
+        }
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, field) in &self.0 {
+            map.serialize_entry(key, field)?;
+        }
+        map.end()
+    }
+}
+
+/// A member's value, borrowed from the stored user where `user()` clones.
+enum Field<'a> {
+    Value(&'a Value),
+    Str(&'a str),
+    Bool(bool),
+    /// `["…:core:2.0:User", "…:enterprise:2.0:User"]`
+    Schemas,
+    EmptyArray,
+    Emails(&'a UserRecord, bool),
+    /// Leapsome's one photo: `[{"type": "photo", "value": <the first photo's value>}]`.
+    Photo(Option<&'a Value>),
+    /// `{"value": <id>}`
+    IdValue(&'a str),
+    Enterprise(&'a UserRecord, Env<'a>),
+    Manager(&'a str, Env<'a>),
+    Managers(&'a [String], Env<'a>),
+    Meta(&'a UserRecord, &'a str),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Field::Value(value) => value.serialize(serializer),
+            Field::Str(s) => serializer.serialize_str(s),
+            Field::Bool(b) => serializer.serialize_bool(b),
+            Field::Schemas => [CORE_URN, ENTERPRISE_URN].serialize(serializer),
+            Field::EmptyArray => serializer.collect_seq(std::iter::empty::<()>()),
+            Field::Emails(record, strict) => serialize_emails(record, strict, serializer),
+            Field::Photo(value) => {
+                // `first.get("value")`: `None` (written as null) unless the photo is an object
+                // with a value.
+                let photo = PhotoEntry { kind: "photo", value };
+                [photo].serialize(serializer)
+            }
+            Field::IdValue(id) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("value", id)?;
+                map.end()
+            }
+            Field::Enterprise(record, env) => enterprise(record, env).serialize(serializer),
+            Field::Manager(id, env) => serialize_manager(id, env, serializer),
+            Field::Managers(ids, env) => serializer.collect_seq(ids.iter().map(|id| Field::Manager(id, env))),
+            Field::Meta(record, base_url) => {
+                let mut map = serializer.serialize_map(Some(5))?;
+                map.serialize_entry("created", &record.created)?;
+                map.serialize_entry("lastModified", &record.last_modified)?;
+                map.serialize_entry("location", &format_args!("{base_url}/Users/{}", record.id))?;
+                map.serialize_entry("resourceType", "User")?;
+                map.serialize_entry("version", &format_args!("W/\"{}\"", record.version))?;
+                map.end()
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PhotoEntry<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: Option<&'a Value>,
+}
+
+/// `multi::derived_email`'s keys, sorted.
+#[derive(Serialize)]
+struct DerivedEmail<'a> {
+    primary: bool,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a str,
+}
+
+/// `user()`'s emails: in strict mode the stored entries (or the one derived from userName), in
+/// Leapsome mode one work email with the primary, else the first work, else the first entry's
+/// value, falling back to userName.
+fn serialize_emails<S: Serializer>(record: &UserRecord, strict: bool, serializer: S) -> Result<S::Ok, S::Error> {
+    let stored = record.profile.attrs.get("emails").and_then(Value::as_array);
+    let user_name = record.user_name();
+    let derived = |value| [DerivedEmail { primary: true, kind: "work", value }];
+    match stored {
+        Some(items) if strict => serializer.collect_seq(items.iter().filter(|v| v.is_object())),
+        None if strict && user_name.is_empty() => serializer.collect_seq(std::iter::empty::<()>()),
+        None if strict => derived(user_name).serialize(serializer),
+        Some(items) => {
+            let entries = || items.iter().filter_map(Value::as_object);
+            let chosen = entries()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| {
+                    entries()
+                        .find(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")))
+                })
+                .or_else(|| entries().next());
+            let value = chosen.and_then(|e| e.get("value")).and_then(Value::as_str);
+            derived(value.unwrap_or(user_name)).serialize(serializer)
+        }
+        // No stored entries: the one derived from userName (or none), whose value is userName.
+        None => derived(user_name).serialize(serializer),
+    }
+}
+
+fn serialize_manager<S: Serializer>(id: &str, env: Env, serializer: S) -> Result<S::Ok, S::Error> {
+    let name = display_name(env.store, id);
+    let mut map = serializer.serialize_map(Some(if env.strict { 3 } else { 2 }))?;
+    if env.strict {
+        map.serialize_entry("$ref", &format_args!("{}/Users/{id}", env.base_url))?;
+        map.serialize_entry("displayName", &name)?;
+        map.serialize_entry("value", id)?;
+    } else {
+        map.serialize_entry("displayName", &name)?;
+        map.serialize_entry("managerId", id)?;
+    }
+    map.end()
+}
+
+/// The enterprise object `user()` builds: the stored one plus the resolved managers.
+fn enterprise<'a>(record: &'a UserRecord, env: Env<'a>) -> Fields<'a> {
+    let profile = &record.profile;
+    let mut fields = match profile.attrs.get(ENTERPRISE_URN).and_then(Value::as_object) {
+        Some(stored) => Fields::of(stored, 2),
+        None => Fields(Vec::with_capacity(2)),
+    };
+    if let Some(manager) = &profile.manager {
+        fields.set("manager", Field::Manager(manager, env));
+    }
+    if !profile.additional_managers.is_empty() {
+        fields.set("additionalManagers", Field::Managers(&profile.additional_managers, env));
+    }
+    fields
+}
+
+/// One user, written as `user()` renders it.
+struct UserView<'a> {
+    record: &'a UserRecord,
+    env: Env<'a>,
+}
+
+impl Serialize for UserView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (record, env) = (self.record, self.env);
+        let profile = &record.profile;
+        let mut out = Fields::of(&profile.attrs, 10);
+        out.remove(ENTERPRISE_URN);
+        out.set("schemas", Field::Schemas);
+        out.set("id", Field::Str(&record.id));
+        if let Some(Field::Value(Value::Object(name))) = out.get("name")
+            && name.is_empty()
+        {
+            out.remove("name");
+        }
+        out.or_insert("active", Field::Bool(true));
+        out.set("emails", Field::Emails(record, env.strict));
+        if !env.strict {
+            if let Some(first) = profile.attrs.get("photos").and_then(Value::as_array).and_then(|p| p.first()) {
+                out.set("photos", Field::Photo(first.get("value")));
+            }
+            out.or_insert("title", Field::Str("Colleague"));
+            if let Some(manager) = &profile.manager {
+                out.set("manager", Field::IdValue(manager));
+            }
+        }
+        out.set("groups", Field::EmptyArray);
+        let has_extension = profile.manager.is_some()
+            || !profile.additional_managers.is_empty()
+            || profile.attrs.get(ENTERPRISE_URN).and_then(Value::as_object).is_some_and(|e| !e.is_empty());
+        if has_extension {
+            out.set(ENTERPRISE_URN, Field::Enterprise(record, env));
+        }
+        out.set("meta", Field::Meta(record, env.base_url));
+        out.serialize(serializer)
+    }
+}
+
 /// SPEC's shape (`documentationUrl`, one `authenticationSchemes` object) by default; RFC 7643
 /// §5's (`documentationUri`, an array) in strict mode. Only supported features are true.
 pub fn service_provider_config(config: &LeapsomeConfig, base_url: &str) -> Value {
@@ -150,6 +444,8 @@ pub fn service_provider_config(config: &LeapsomeConfig, base_url: &str) -> Value
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leapsome::patch::Profile;
+    use crate::leapsome::routes::Service;
 
     #[test]
     fn converts_days_to_dates() {
@@ -159,5 +455,127 @@ mod tests {
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         let stamp = now();
         assert_eq!((stamp.len(), &stamp[10..11], &stamp[23..]), (24, "T", "Z"), "{stamp}");
+    }
+
+    const BASE: &str = "http://127.0.0.1:9/scim/v1";
+
+    /// Users written through the mock's own write path (as POST or seeding reads them), in the
+    /// given mode: managers, photos, enterprise attributes, several emails, inactive users.
+    fn seed(config: LeapsomeConfig) -> Service {
+        let strict = config.strict_rfc;
+        let service = Service::new(config);
+        service.set_base_url(BASE.into());
+        let seed = |user: Value| service.seed(user).unwrap_or_else(|e| panic!("{} {}", e.status, e.detail));
+        let boss = seed(json!({"userName": "boss@acme.test", "externalId": "hu-boss", "displayName": "The \"Boss\""}));
+        let named = seed(json!({"userName": "named@acme.test", "name": {"givenName": "Zoë", "familyName": "Ng"}}));
+        let bare = seed(json!({"userName": "bare@acme.test"}));
+        let gone = seed(json!({"userName": "gone@acme.test", "name": {"givenName": "Gone"}}));
+        let users = [
+            json!({"userName": "ada@acme.test", "externalId": "p1", "name": {"givenName": "Ada", "familyName": "L"},
+                "title": "Engineer", "active": false, "manager": {"value": boss},
+                ENTERPRISE_URN: {"department": "R&D", "employeeNumber": "7", "organization": "Acme",
+                    "additionalManagers": [named, bare, gone]}}),
+            json!({"userName": "bob@acme.test", "name": {}, "emails": [
+                {"value": "bob@home.test", "type": "home"}, {"value": "bob@work.test", "type": "Work"},
+                {"value": "bob@primary.test", "type": "other", "primary": true}]}),
+            json!({"userName": "cy@acme.test", "emails": [{"value": "cy@home.test", "type": "home"},
+                {"value": "cy@work.test", "type": "WORK"}], "photos": [{"value": "https://x.test/cy.png", "type": "photo"},
+                {"value": "https://x.test/cy2.png"}]}),
+            json!({"userName": "di@acme.test", "emails": [{"value": "di@home.test", "type": "home"}],
+                "photos": [{"type": "thumbnail", "value": "http://x.test/di.png"}], "manager": {"value": named},
+                ENTERPRISE_URN: {"manager": {"value": bare}}}),
+            json!({"userName": "ed@acme.test", "displayName": "", "name": {"familyName": "Only"}, "title": "",
+                "phoneNumbers": [{"value": "+49 30 1", "type": "work", "primary": true}], "timezone": "Europe/Berlin",
+                "userType": "Employee", "nickName": "E\u{1F600}\n\t\u{7}", "locale": "de-DE",
+                ENTERPRISE_URN: {"startDate": "2020-01-31", "costCenter": "C-1", "division": "Ops", "level": "L3"}}),
+            json!({"userName": "fi@acme.test", "active": true, "emails": [], ENTERPRISE_URN: {}}),
+            json!({"userName": "gu@acme.test", ENTERPRISE_URN: {"additionalManagers": [boss]}}),
+        ];
+        for user in users {
+            seed(user);
+        }
+        if !strict {
+            seed(json!({"userName": "hu@acme.test", "manager": "boss@acme.test", "emails": [{"value": "hu@x.test"}]}));
+        }
+        let mut store = service.store();
+        // A removed manager is not listed but still named by the users who report to it.
+        store.remove(&gone);
+        let ada = store.by_user_name("ada@acme.test").unwrap();
+        let (id, mut profile) = (ada.id.clone(), ada.profile.clone());
+        profile.attrs.insert("displayName".into(), json!("Ada Lovelace"));
+        store.update(&id, profile);
+        drop(store);
+        service
+    }
+
+    /// Profiles no write produces, straight into the store: the fast path must still agree.
+    fn odd_profiles(store: &mut Store) {
+        let boss = store.by_user_name("boss@acme.test").map(|u| u.id.clone());
+        let odd = [
+            json!({"userName": "o1@acme.test", "emails": "not a list", "photos": [], "name": {"a": {}},
+                "id": "spoofed", "meta": 1, "schemas": null, "groups": [1], "title": null, "active": "yes",
+                "manager": "x", ENTERPRISE_URN: "not an object", "zz": [1.5, -2, 1e300, {"b": [null]}]}),
+            json!({"userName": "o2@acme.test", "name": {}, "emails": [1, "two", {"value": 3, "primary": true},
+                {"type": "work"}], "photos": ["bare"]}),
+            json!({"userName": 7, "emails": [{"primary": false}], "photos": [{"type": "x"}]}),
+            json!({"emails": null}),
+            json!({"userName": "", ENTERPRISE_URN: {"manager": "stale", "additionalManagers": 1, "a": true}}),
+            json!({"userName": "o6@acme.test", "emails": [{"value": "o6@x.test", "type": "home", "primary": true},
+                {"value": "o6@y.test", "type": "work", "primary": true}], "\u{e9}": "é", "Z": "upper"}),
+        ];
+        for (i, attrs) in odd.into_iter().enumerate() {
+            let Value::Object(attrs) = attrs else { unreachable!() };
+            let profile = Profile {
+                attrs,
+                manager: match i {
+                    0 => Some("000000000000000000000000".into()),
+                    4 => boss.clone(),
+                    _ => None,
+                },
+                additional_managers: if i == 4 { vec!["nobody".into(), boss.clone().unwrap()] } else { Vec::new() },
+            };
+            store.insert(profile, None);
+        }
+    }
+
+    #[test]
+    fn list_pages_are_written_as_user_renders_each_user() {
+        let keep = LeapsomeConfig { keep_unknown_attributes: true, ..LeapsomeConfig::default() };
+        for config in [LeapsomeConfig::default(), keep, LeapsomeConfig::rfc_strict()] {
+            let service = seed(config.clone());
+            let mut store = service.store();
+            odd_profiles(&mut store);
+            let page: Vec<&UserRecord> = store.all().collect();
+            assert_eq!(page.len(), if config.strict_rfc { 16 } else { 17 });
+            for strict in [false, true] {
+                let config = LeapsomeConfig { strict_rfc: strict, ..LeapsomeConfig::default() };
+                let mut rendered = Vec::new();
+                for record in &page {
+                    let old = user(record, &store, &config, BASE);
+                    let fast = user_bytes(record, &store, &config, BASE);
+                    let parsed: Value = serde_json::from_slice(&fast).unwrap();
+                    assert_eq!(parsed, old, "strict {strict}");
+                    assert_eq!(String::from_utf8(fast).unwrap(), serde_json::to_string(&old).unwrap());
+                    rendered.push(old);
+                }
+                for (start, count) in [(0, page.len()), (3, 5), (page.len(), 0)] {
+                    let slice = &page[start..start + count];
+                    let old = json!({
+                        "schemas": [LIST_URN],
+                        "totalResults": page.len(),
+                        "itemsPerPage": slice.len(),
+                        "startIndex": start + 1,
+                        "Resources": rendered[start..start + count],
+                    });
+                    let fast = list_page(slice, page.len(), start as i64 + 1, &store, &config, BASE);
+                    assert_eq!(String::from_utf8(fast).unwrap(), serde_json::to_string(&old).unwrap());
+                }
+            }
+            // Each shape the fast path distinguishes is covered.
+            let all = serde_json::to_string(&page.iter().map(|u| user(u, &store, &config, BASE)).collect::<Vec<_>>());
+            for needle in ["additionalManagers", "\"photos\"", "\"active\":false", "The \\\"Boss\\\"", "Gone"] {
+                assert!(all.as_ref().unwrap().contains(needle), "{needle}");
+            }
+        }
     }
 }
