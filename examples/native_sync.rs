@@ -121,9 +121,13 @@ impl HttpTransport for Loopback {
 }
 
 fn print_heap(label: &'static str) {
+    static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
     if MARKS.load(Ordering::Relaxed) {
+        let mut last = LAST.lock().unwrap();
+        let since = last.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
+        *last = Some(Instant::now());
         eprintln!(
-            "  {label:<32} in use {:>7.1} MiB, peak so far {:>7.1} MiB",
+            "  {label:<32} {since:>8.1} ms since the last mark; in use {:>7.1} MiB, peak so far {:>7.1} MiB",
             IN_USE.load(Ordering::Relaxed) as f64 / 1048576.0,
             PEAK.load(Ordering::Relaxed) as f64 / 1048576.0
         );

@@ -65,6 +65,7 @@ pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppEr
 }
 
 fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
+    mark("sync: started");
     let settings = session.settings;
     let mut schedule = Schedule::load_all(env.kv)?;
     if !options.dry_run {

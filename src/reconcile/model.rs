@@ -382,9 +382,9 @@ pub struct Profile(Box<[u8]>);
 /// Walks a profile's packed entries.
 pub struct ProfileIter<'a>(&'a [u8]);
 
-impl<'a> Iterator for ProfileIter<'a> {
-    type Item = (&'static Attr, &'a str);
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> ProfileIter<'a> {
+    /// The next entry's attribute index and value bytes.
+    fn next_raw(&mut self) -> Option<(u8, &'a [u8])> {
         let (&index, mut rest) = self.0.split_first()?;
         let mut len = 0usize;
         let mut shift = 0;
@@ -399,9 +399,21 @@ impl<'a> Iterator for ProfileIter<'a> {
         }
         let (value, tail) = rest.split_at(len);
         self.0 = tail;
-        // Written only by `Profile::pack`, from `&str`s.
-        let value = std::str::from_utf8(value).expect("a packed profile holds UTF-8");
-        Some((&Attr::ALL[usize::from(index)], value))
+        Some((index, value))
+    }
+}
+
+/// Values are packed only from `&str`s (`Profile::pack`), whole: checked again anyway (cheap
+/// next to what reads them), rather than trusted with `unsafe`.
+fn text(value: &[u8]) -> &str {
+    std::str::from_utf8(value).expect("a packed profile holds UTF-8")
+}
+
+impl<'a> Iterator for ProfileIter<'a> {
+    type Item = (&'static Attr, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (index, value) = self.next_raw()?;
+        Some((&Attr::ALL[usize::from(index)], text(value)))
     }
 }
 
@@ -448,7 +460,16 @@ impl Profile {
         ordered
     }
     pub fn get(&self, attr: &Attr) -> Option<&str> {
-        self.iter().find(|(a, _)| *a == attr).map(|(_, v)| v)
+        // Entries are in attribute order: stop at the first one past it, and only the value
+        // found is checked as text.
+        let wanted = *attr as u8;
+        let mut entries = self.iter();
+        while let Some((index, value)) = entries.next_raw() {
+            if index >= wanted {
+                return (index == wanted).then(|| text(value));
+            }
+        }
+        None
     }
     pub fn contains_key(&self, attr: &Attr) -> bool {
         self.get(attr).is_some()
@@ -470,7 +491,8 @@ impl Profile {
         old
     }
     pub fn len(&self) -> usize {
-        self.iter().count()
+        let mut entries = self.iter();
+        std::iter::from_fn(|| entries.next_raw()).count()
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -485,8 +507,13 @@ impl Profile {
         self.iter().map(|(_, v)| v)
     }
     pub fn retain(&mut self, mut keep: impl FnMut(&Attr, &str) -> bool) {
+        if self.is_empty() {
+            return;
+        }
         let kept: Vec<(Attr, &str)> = self.iter().filter(|(a, v)| keep(a, v)).map(|(a, v)| (*a, v)).collect();
-        *self = Profile::pack(kept);
+        if kept.len() < self.len() {
+            *self = Profile::pack(kept);
+        }
     }
 }
 

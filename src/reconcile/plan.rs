@@ -304,12 +304,14 @@ fn is_active(link: &Link, remote: Option<&RemoteUser>) -> bool {
 fn drifted_baseline(link: &Link, remote: &RemoteUser) -> Profile {
     let mut baseline = link.written.clone();
     for attr in &remote.returned {
-        let value = remote.attributes.get(attr).map(str::to_owned).unwrap_or_default();
+        let value = remote.attributes.get(attr).unwrap_or("");
         let written = link.written.get(attr).unwrap_or("");
         // Services may store emails in another case; that is not drift.
-        let same = matches!(attr, Attr::UserName | Attr::Email) && value.eq_ignore_ascii_case(written);
+        let same =
+            value == written || matches!(attr, Attr::UserName | Attr::Email) && value.eq_ignore_ascii_case(written);
         if !same {
-            baseline.insert(*attr, value);
+            // Rare (drift): a packed profile is rebuilt by each insert.
+            baseline.insert(*attr, value.to_owned());
         }
     }
     baseline
