@@ -175,7 +175,15 @@ fn main() {
     let mut calls = 0;
     loop {
         calls += 1;
+        let before = IN_USE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
         let report = app::sync_all(&mut env, SyncOptions::default()).expect("initial sync");
+        eprintln!(
+            "initial sync call {calls}: {} writes, heap peak {:.1} MiB above the {:.1} MiB held before",
+            report.writes,
+            (PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0,
+            before as f64 / 1048576.0
+        );
         if report.complete {
             break;
         }

@@ -196,7 +196,7 @@ pub fn find_by_user_name(
     t: &mut dyn HttpTransport,
     user_name: &str,
 ) -> Result<Option<RemoteUser>, AppError> {
-    let same = |u: &RemoteUser| u.user_name.eq_ignore_ascii_case(user_name);
+    let same = |u: &RemoteUser| u.user_name().eq_ignore_ascii_case(user_name);
     for filter in [Some(user_name_filter(user_name)), user_name_filter_unquoted(user_name)].into_iter().flatten() {
         let path = format!("/Users?filter={}&startIndex=1&count=10", encode(&filter));
         match client.send(t, Call::get_parsed(path, parse_list)) {

@@ -42,12 +42,30 @@ const INSTANTIATION_WARMUP: usize = 20;
 
 // The targets from the issue, shown beside each number.
 const STEADY_RATIO_TARGET: f64 = 1.1;
-const STEADY_WALL_TARGET_S: f64 = 2.0;
-const INITIAL_WALL_TARGET_S: f64 = 30.0;
+/// The sync targets for an organisation of this size: the second round's for 10,000 people and
+/// for 100,000 (issue 12); between the two, the smaller organisation's.
+struct SyncTargets {
+    initial_wall_s: f64,
+    steady_wall_s: f64,
+    memory_bytes: u64,
+}
+
+impl SyncTargets {
+    fn for_employees(employees: usize) -> SyncTargets {
+        if employees >= 100_000 {
+            SyncTargets { initial_wall_s: 300.0, steady_wall_s: 15.0, memory_bytes: 128 << 20 }
+        } else {
+            SyncTargets { initial_wall_s: 30.0, steady_wall_s: 1.0, memory_bytes: 32 << 20 }
+        }
+    }
+
+    fn seconds(s: f64) -> String {
+        if s >= 60.0 { format!("< {} min", s / 60.0) } else { format!("< {s} s") }
+    }
+}
 const EVENT_MS_TARGET: f64 = 20.0;
 const EVENT_REQUESTS_TARGET: usize = 5;
 const INSTANTIATE_US_TARGET: f64 = 100.0;
-const MEMORY_TARGET_BYTES: u64 = 64 << 20;
 const COMPONENT_TARGET_BYTES: u64 = 1 << 20;
 const RATE_LIMITED_SLACK: f64 = 1.1;
 const TENANT_TICK_ROUND_TARGET_S: f64 = 10.0;
@@ -165,6 +183,15 @@ pub(crate) async fn connect_to_mocks(
     .context("configure")
 }
 
+/// The main run keeps the host's default CPU deadline (a minute of guest time per call): a large
+/// organisation's sync must resume across calls within it. The others (valgrind, rate-limited
+/// waits) get ten minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CpuDeadline {
+    HostDefault,
+    Generous,
+}
+
 struct Rig {
     humaans: MockHumaans,
     leapsome: MockLeapsome,
@@ -181,6 +208,7 @@ impl Rig {
         tenant_id: &str,
         scim_pacing: Option<u32>,
         storage: Arc<dyn Storage>,
+        cpu_deadline: CpuDeadline,
     ) -> Result<Rig> {
         progress(format!("generating an organisation of {employees} people"));
         let seed = mock_servers::org::generate_org(employees, ORG_SEED, &today.to_string());
@@ -191,7 +219,9 @@ impl Rig {
         let mut tenant = Tenant::new(tenant_id)
             .allow(AllowedHost::from_url(&humaans.base_url()).map_err(anyhow::Error::msg)?)
             .allow(AllowedHost::from_url(&leapsome.base_url()).map_err(anyhow::Error::msg)?);
-        tenant.cpu_deadline = Duration::from_secs(600);
+        if cpu_deadline == CpuDeadline::Generous {
+            tenant.cpu_deadline = Duration::from_secs(600);
+        }
         tenant.call_timeout = Duration::from_secs(1800);
         tenant.memory_limit_bytes = 512 << 20;
         let plugin = TenantPlugin::new(runtime.clone(), storage, tenant);
@@ -461,7 +491,16 @@ async fn timed_sync(rig: &Rig) -> Result<Timed> {
 }
 
 async fn main_run(runtime: &Arc<Runtime>, employees: usize, today: NaiveDate) -> Result<MainRun> {
-    let rig = Rig::start(runtime, employees, today, "bench", Some(0), Arc::new(MemoryStorage::new())).await?;
+    let rig = Rig::start(
+        runtime,
+        employees,
+        today,
+        "bench",
+        Some(0),
+        Arc::new(MemoryStorage::new()),
+        CpuDeadline::HostDefault,
+    )
+    .await?;
     let job_roles = rig.humaans.seed().job_roles.len();
     let people = rig.humaans.people().len();
     progress(format!("initial sync of {people} people ({job_roles} job roles)"));
@@ -684,7 +723,16 @@ async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: Naive
     if employees == 0 {
         return Ok(RateLimited { employees, run: None });
     }
-    let rig = Rig::start(runtime, employees, today, "bench-rate-limited", None, Arc::new(MemoryStorage::new())).await?;
+    let rig = Rig::start(
+        runtime,
+        employees,
+        today,
+        "bench-rate-limited",
+        None,
+        Arc::new(MemoryStorage::new()),
+        CpuDeadline::Generous,
+    )
+    .await?;
     rig.leapsome.control().set_rate_limit(Some(LEAPSOME_RATE), Some(1));
     progress(format!("rate-limited initial sync of {employees} people ({LEAPSOME_RATE} requests/s)"));
     let run = timed_sync(&rig).await.context("rate-limited sync")?;
@@ -741,7 +789,16 @@ async fn overhead_run(runtime: &Arc<Runtime>, today: NaiveDate) -> Result<Overhe
         let raw: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("host.db"))?);
         let sealed: Arc<dyn Storage> =
             Arc::new(SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env)?);
-        let rig = Rig::start(runtime, OVERHEAD_PEOPLE, today, "bench-overhead", Some(0), sealed.clone()).await?;
+        let rig = Rig::start(
+            runtime,
+            OVERHEAD_PEOPLE,
+            today,
+            "bench-overhead",
+            Some(0),
+            sealed.clone(),
+            CpuDeadline::Generous,
+        )
+        .await?;
         progress(format!("sealing and quota: {OVERHEAD_PEOPLE} people on sealed SQLite"));
         let writes = || rig.plugin.stats().kv_writes.load(Ordering::Relaxed);
         let before = writes();
@@ -864,8 +921,16 @@ async fn callgrind_run(
     // Compiling (or loading the cached compilation) happens here, outside the measured part.
     let runtime =
         Arc::new(Runtime::new(component, Some(cache), PoolSize { instances: 2, max_memory_bytes: 512 << 20 })?);
-    let rig =
-        Rig::start(&runtime, employees, today, "bench-callgrind", Some(0), Arc::new(MemoryStorage::new())).await?;
+    let rig = Rig::start(
+        &runtime,
+        employees,
+        today,
+        "bench-callgrind",
+        Some(0),
+        Arc::new(MemoryStorage::new()),
+        CpuDeadline::Generous,
+    )
+    .await?;
     progress(format!("callgrind: initial sync of {employees} people (not measured)"));
     let initial = sync_until_complete(&rig.plugin).await?;
     if !initial.complete || initial.failed > 0 {
@@ -1005,17 +1070,18 @@ impl Report {
     /// Each target from the issue: (name, met).
     fn checks(&self) -> Vec<(&'static str, bool)> {
         let m = &self.main;
+        let t = SyncTargets::for_employees(self.employees);
         let mut checks = vec![
             ("initial_sync_complete", m.initial.totals.complete && m.initial.totals.failed == 0),
-            ("initial_sync_wall", m.initial.wall_s < INITIAL_WALL_TARGET_S),
+            ("initial_sync_wall", m.initial.wall_s < t.initial_wall_s),
             ("steady_sync_ratio", self.steady_ratio() <= STEADY_RATIO_TARGET),
-            ("steady_sync_wall", m.steady.wall_s < STEADY_WALL_TARGET_S),
+            ("steady_sync_wall", m.steady.wall_s < t.steady_wall_s),
             ("steady_sync_no_writes", m.steady.totals.writes == 0),
             ("incremental_writes_equal_changed", m.incremental.run.totals.writes == m.incremental.changed as u64),
             ("event_median_ms", self.event_median_ms() < EVENT_MS_TARGET),
             ("event_requests", self.event_requests_max() <= EVENT_REQUESTS_TARGET),
             ("instantiate_median_us", m.instantiate_median_us < INSTANTIATE_US_TARGET),
-            ("guest_memory_peak", m.guest_memory_peak_bytes < MEMORY_TARGET_BYTES),
+            ("guest_memory_peak", m.guest_memory_peak_bytes < t.memory_bytes),
             ("component_bytes", self.component_bytes < COMPONENT_TARGET_BYTES),
         ];
         if self.rate_limited.run.is_some() {
@@ -1184,11 +1250,12 @@ impl Report {
         };
         let i = &m.initial;
         let rl = &self.rate_limited;
+        let t = SyncTargets::for_employees(self.employees);
         let mut rows = vec![
             row(
-                &format!("initial sync ({} people)", m.floor.people),
+                &format!("initial sync ({} people, {} calls)", m.floor.people, i.totals.calls),
                 format!("{:.2} s", i.wall_s),
-                "< 30 s (10k)",
+                &SyncTargets::seconds(t.initial_wall_s),
                 "initial_sync_wall",
             ),
             row(
@@ -1216,7 +1283,12 @@ impl Report {
                 "complete, 0 failed",
                 "initial_sync_complete",
             ),
-            row("steady sync", format!("{:.3} s", m.steady.wall_s), "< 2 s", "steady_sync_wall"),
+            row(
+                "steady sync",
+                format!("{:.3} s", m.steady.wall_s),
+                &SyncTargets::seconds(t.steady_wall_s),
+                "steady_sync_wall",
+            ),
             row(
                 "  requests / floor",
                 format!("{} / {} = {:.2}x", m.steady.requests.total(), m.floor.requests, self.steady_ratio()),
@@ -1240,7 +1312,12 @@ impl Report {
                 "< 100 µs",
                 "instantiate_median_us",
             ),
-            row("guest memory peak", mib(m.guest_memory_peak_bytes), "< 64 MiB", "guest_memory_peak"),
+            row(
+                "guest memory peak",
+                mib(m.guest_memory_peak_bytes),
+                &format!("< {} MiB", t.memory_bytes >> 20),
+                "guest_memory_peak",
+            ),
             row("component size", format!("{} KiB", self.component_bytes.div_ceil(1024)), "< 1 MiB", "component_bytes"),
         ];
         if rl.run.is_some() {

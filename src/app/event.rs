@@ -187,7 +187,7 @@ pub(crate) fn prepare_person(
 /// Another person whose link holds this account (`externalId` names them): two people with one
 /// work email. The one with the link keeps the account.
 fn owner_of(env: &mut Env, account: &RemoteUser, person_id: &str) -> Result<Option<String>, AppError> {
-    let Some(other) = account.external_id.as_deref().filter(|x| *x != person_id) else { return Ok(None) };
+    let Some(other) = account.external_id().filter(|x| *x != person_id) else { return Ok(None) };
     let linked = state::load_link(env.kv, other)?.is_some_and(|l| l.scim_id == account.id);
     Ok(linked.then(|| other.to_owned()))
 }

@@ -87,14 +87,14 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
     let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_external: HashMap<&str, &Rc<RemoteUser>> =
-        users.iter().filter_map(|u| Some((u.external_id.as_deref()?, u))).collect();
-    facts.accounts_by_email = users.iter().map(|u| (u.user_name.to_lowercase(), u.id.clone())).collect();
+        users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
+    facts.accounts_by_email = users.iter().map(|u| (u.user_name().to_lowercase(), u.id.clone())).collect();
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
     let mut ids: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
     facts.people = People::from_list(people);
     for u in &users {
-        if let Some(ext) = u.external_id.as_deref()
+        if let Some(ext) = u.external_id()
             && !facts.people.contains_key(ext)
         {
             ids.push(ext.to_owned());
@@ -390,12 +390,11 @@ fn duplicate_keepers(
     let mut others = HashMap::new();
     for (_, mut group) in by_email.into_iter().filter(|(_, g)| g.len() > 1) {
         group.sort_by_key(|id| {
-            let link = links.get(*id);
+            let link = links.get(id);
             // A link whose account names this person (externalId) is the strongest claim.
-            let owns = link
-                .and_then(|l| by_id.get(l.scim_id.as_str()))
-                .is_some_and(|u| u.external_id.as_deref() == Some(id.as_str()));
-            let created = facts.people.get(*id).and_then(|p| p.created_at.clone()).unwrap_or_else(|| "~".into());
+            let owns =
+                link.and_then(|l| by_id.get(l.scim_id.as_str())).is_some_and(|u| u.external_id() == Some(id.as_str()));
+            let created = facts.people.get(id).and_then(|p| p.created_at.clone()).unwrap_or_else(|| "~".into());
             (!owns, link.is_none(), created, (*id).clone())
         });
         let keeper = group[0].clone();

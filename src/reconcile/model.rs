@@ -501,7 +501,8 @@ impl Profile {
         ProfileIter(&self.0)
     }
     pub fn keys(&self) -> impl Iterator<Item = &Attr> {
-        self.iter().map(|(a, _)| a)
+        let mut entries = self.iter();
+        std::iter::from_fn(move || entries.next_raw()).map(|(index, _)| &Attr::ALL[usize::from(index)])
     }
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(_, v)| v)

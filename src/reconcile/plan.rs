@@ -620,15 +620,7 @@ mod tests {
             desired.keys().copied().filter(|a| *a != Attr::NickName && *a != Attr::Timezone).collect();
         let mut attributes = desired.clone();
         attributes.insert(Attr::Title, "Old title".into());
-        c.found = Some(RemoteUser {
-            id: "s1".into(),
-            user_name: "ada@acme.test".into(),
-            external_id: None,
-            active: true,
-            attributes,
-            returned,
-            manager: Some("s9".into()),
-        });
+        c.found = Some(RemoteUser { id: "s1".into(), active: true, attributes, returned, manager: Some("s9".into()) });
         let d = c.decide();
         assert_eq!(d.ops[0], Op::Adopt { scim_id: "s1".into() });
         match &d.ops[1..] {
@@ -717,8 +709,6 @@ mod tests {
         attributes.insert(Attr::NickName, "Colleague".into());
         c.remote = Some(RemoteUser {
             id: "s1".into(),
-            user_name: "ADA@acme.test".into(),
-            external_id: Some("p1".into()),
             active: true,
             attributes,
             returned: vec![Attr::UserName, Attr::Title, Attr::NickName],

@@ -9,8 +9,6 @@ use super::model::{Attr, ENTERPRISE, Profile};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUser {
     pub id: String,
-    pub user_name: String,
-    pub external_id: Option<String>,
     pub active: bool,
     /// The managed attributes the server returned (only those it returned).
     pub attributes: Profile,
@@ -19,6 +17,17 @@ pub struct RemoteUser {
     pub returned: Vec<Attr>,
     /// The manager reference as read: an id, or whatever string the server echoes.
     pub manager: Option<String>,
+}
+
+impl RemoteUser {
+    /// Kept once, in `attributes` (a sync holds every account of the organisation).
+    pub fn user_name(&self) -> &str {
+        self.attributes.get(&Attr::UserName).unwrap_or("")
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        self.attributes.get(&Attr::ExternalId)
+    }
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -96,15 +105,7 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
     };
     let attributes: Profile = entries.into_iter().collect();
     returned.shrink_to_fit();
-    Some(RemoteUser {
-        user_name: attributes.get(&Attr::UserName).map(str::to_owned).unwrap_or_default(),
-        external_id: attributes.get(&Attr::ExternalId).map(str::to_owned),
-        id,
-        active,
-        attributes,
-        returned,
-        manager,
-    })
+    Some(RemoteUser { id, active, attributes, returned, manager })
 }
 
 #[cfg(test)]
