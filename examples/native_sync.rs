@@ -138,6 +138,7 @@ static MARKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 
 fn main() {
     humaans_leapsome::probe::set_hook(print_heap);
+    MARKS.store(std::env::var_os("NATIVE_SYNC_MARK_INITIAL").is_some(), Ordering::Relaxed);
     COUNTED.with(|c| c.set(true));
     let mut args = std::env::args().skip(1);
     let employees: usize = args.next().map_or(10_000, |a| a.parse().expect("EMPLOYEES is a number"));

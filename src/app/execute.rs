@@ -24,6 +24,12 @@ use crate::state::{self, Schedule};
 use super::records::{People, Roles};
 use super::{Change, ChangeKind, Env, Session, draft};
 
+/// Changes a call lists one by one. A sync of a whole organisation makes hundreds of thousands
+/// (two per new account), and the returned report is copied once more into the guest's memory:
+/// at 100,000 people the list alone took tens of megabytes. The counts stay exact, each change
+/// is logged, and failures are always listed (the schedule and the operator need them).
+pub(crate) const MAX_LISTED_CHANGES: usize = 1000;
+
 /// Writes sent per batch: bounds the replies held in memory at once.
 const WRITE_BATCH: usize = 256;
 
@@ -277,7 +283,10 @@ pub(crate) struct Run {
     pub reactivated: u32,
     pub managers_linked: u32,
     pub failed: u32,
+    /// The first [`MAX_LISTED_CHANGES`] changes, and every failure.
     pub changes: Vec<Change>,
+    /// Successful changes past the first [`MAX_LISTED_CHANGES`]: counted, not listed.
+    pub unlisted_changes: u32,
     /// The SCIM service has no DELETE: deprovisioning deactivates (`active: false`) instead.
     pub no_delete: bool,
 }
@@ -438,6 +447,10 @@ fn record(
         (ChangeKind::Suspend | ChangeKind::Delete, None) => run.deprovisioned += 1,
         (ChangeKind::Reactivate, None) => run.reactivated += 1,
         (ChangeKind::LinkManager, None) => run.managers_linked += 1,
+    }
+    if error.is_none() && run.changes.len() >= MAX_LISTED_CHANGES {
+        run.unlisted_changes += 1;
+        return;
     }
     run.changes.push(Change {
         person_id: s.person_id.clone(),
@@ -730,7 +743,7 @@ pub(crate) fn write_managers(
     let mut work = Vec::new();
     // A sync whose first wave changed nothing (no account or link changed: the steady state)
     // would decide every person again from the same inputs: its first decisions stand.
-    let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty();
+    let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty() && run.unlisted_changes == 0;
     for (index, s) in subjects.iter_mut().enumerate() {
         let fresh;
         let decided = match &s.link {

@@ -16,8 +16,8 @@ use crate::state::{self, CachedCompany, Schedule};
 
 use super::event::{duplicate_decision, log_unreadable, note_duplicate};
 use super::execute::{
-    Facts, Run, Subject, decide_for, gate, hold_mass_deprovisions, link_after, reschedule, write_managers,
-    write_profiles,
+    Facts, MAX_LISTED_CHANGES, Run, Subject, decide_for, gate, hold_mass_deprovisions, link_after, reschedule,
+    write_managers, write_profiles,
 };
 use super::records::{People, Roles};
 use super::{Change, Env, Session, draft, fail_logged};
@@ -290,7 +290,17 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         remaining_writes: run.deferred,
         complete: run.deferred == 0,
         changes: run.changes,
-        warnings: session.scope_warning.iter().cloned().collect(),
+        warnings: session
+            .scope_warning
+            .iter()
+            .cloned()
+            .chain((run.unlisted_changes > 0).then(|| {
+                format!(
+                    "{} more changes are counted above but not listed (a report lists the first {MAX_LISTED_CHANGES} and every failure; each change made is in the integration log)",
+                    run.unlisted_changes
+                )
+            }))
+            .collect(),
     };
     if !options.dry_run {
         schedule.save(env.kv)?;

@@ -474,6 +474,29 @@ async fn sync_reads_whole_pages_not_people() {
     assert!(!scim[0].query.contains("filter"), "no per-person SCIM lookups: {scim:?}");
 }
 
+#[tokio::test]
+async fn a_large_sync_lists_its_first_changes_and_counts_the_rest() {
+    let rig = Rig::start().await;
+    let org = load_org(&rig, 600, 21);
+    let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
+
+    let report = sync_ok(&plugin, false, None).await;
+    assert_no_failures(&report);
+    let made = report.created + report.adopted + report.updated + report.managers_linked;
+    assert_eq!(made, report.writes);
+    assert!(made > 1000, "the organisation needs more than a report lists: {made}");
+    assert_eq!(report.changes.len(), 1000, "the first thousand are listed");
+    assert_eq!(count(&report, ChangeKind::Create) as u32, 1000.min(report.created));
+    let note = format!("{} more changes are counted above but not listed", made - 1000);
+    assert!(report.warnings.iter().any(|w| w.starts_with(&note)), "{:?}", report.warnings);
+    assert_eq!(rig.leapsome.users().len(), provisionable(&org).len(), "every account was created all the same");
+
+    // Nothing left to do: nothing listed, no note.
+    let again = sync_ok(&plugin, false, None).await;
+    assert_eq!((again.writes, again.changes.len()), (0, 0));
+    assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+}
+
 async fn users_first_then_managers(dialect: Dialect, config: LeapsomeConfig) {
     let rig = Rig::with_leapsome(config).await;
     let org = load_org(&rig, 100, 16);
