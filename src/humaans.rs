@@ -21,6 +21,8 @@ pub const PAGE_SIZE: usize = 250;
 /// broken server claiming 10^11 would make the component plan (and allocate for) that many; no
 /// organisation is this large. Found by fuzzing (`fuzz/`, `humaans_responses`).
 pub const MAX_TOTAL: usize = 1_000_000;
+/// The most records a list's `total` reserves room for before they arrive.
+pub const RESERVE_AT_MOST: usize = 200_000;
 
 fn bad_shape(what: &str, detail: impl std::fmt::Display) -> AppError {
     AppError::Transport(Failure {
@@ -227,6 +229,10 @@ pub fn list_all<R: Record + 'static>(
     let total = total as usize;
     let limit = first.limit.map_or(PAGE_SIZE, |l| (l as usize).clamp(1, PAGE_SIZE));
     let (mut got, mut items) = records(path, first)?;
+    // Room for the whole list at once: grown by doubling, it would hold up to twice its records
+    // and copy them all while growing. A `total` is trusted for at most RESERVE_AT_MOST records,
+    // so a wrong one cannot reserve much.
+    items.reserve_exact(total.min(RESERVE_AT_MOST).saturating_sub(items.len()));
     while got < total && got > 0 {
         let skips: Vec<usize> = (got..total).step_by(limit).collect();
         let mut progressed = 0;

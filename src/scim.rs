@@ -164,6 +164,7 @@ pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<R
     }
     let total = total as usize;
     let (per_page, mut users) = page.resources.map_err(|()| bad_shape("`Resources` is not a list"))?;
+    users.reserve_exact(total.min(crate::humaans::RESERVE_AT_MOST).saturating_sub(users.len()));
     let mut seen = per_page;
     while seen < total && per_page > 0 {
         let starts: Vec<usize> = (seen..total).step_by(per_page).map(|s| s + 1).collect();
