@@ -1,3 +1,9 @@
+//! What the mocks alone cost to list a large organisation, page by page over loopback: mock
+//! Humaans' people and job roles in pages of 250, or mock Leapsome's users in pages of 5,000.
+//!
+//! `cargo run --release -p mock-servers --example page_costs -- 100000`  (Humaans)
+//! `cargo run --release -p mock-servers --example page_costs -- 90000 leapsome [rich]`
+
 use mock_servers::humaans::{DEFAULT_TOKEN, HumaansConfig, MockHumaans};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
