@@ -589,14 +589,40 @@ impl<'de> Deserialize<'de> for Profile {
                 f.write_str("a map of attributes")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Attr, String>()? {
+                let mut entries: Vec<(Attr, Text<'de>)> = Vec::new();
+                while let Some(entry) = map.next_entry::<Attr, Text<'de>>()? {
                     entries.push(entry);
                 }
-                Ok(Profile::from_entries(entries))
+                Ok(Profile::pack(Profile::ordered(entries.iter().map(|(a, t)| (*a, &*t.0)))))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A value read in place when the input allows it (no escapes in a borrowed buffer): a sync
+/// reads every stored link's profile, and each value would otherwise be allocated twice.
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -648,5 +674,17 @@ mod profile_tests {
         assert_eq!(format!("{p:?}"), format!("{map:?}"));
         let back: Profile = serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
         assert_eq!(back, p);
+        // Escaped values (read into a new string) and plain ones (read in place), from bytes and
+        // from a `Value`; a non-string value is refused.
+        let json = r#"{"Title":"a\"b\u00e9","UserName":"plain","Title":"last"}"#;
+        let from_bytes: Profile = serde_json::from_slice(json.as_bytes()).unwrap();
+        assert_eq!(from_bytes.get(&Attr::Title), Some("last"));
+        assert_eq!(from_bytes.get(&Attr::UserName), Some("plain"));
+        let escaped: Profile = serde_json::from_str(r#"{"Title":"a\"b\u00e9"}"#).unwrap();
+        assert_eq!(escaped.get(&Attr::Title), Some("a\"bé"));
+        let value = serde_json::json!({"Title": "from a value"});
+        let from_value: Profile = serde_json::from_value(value).unwrap();
+        assert_eq!(from_value.get(&Attr::Title), Some("from a value"));
+        assert!(serde_json::from_str::<Profile>(r#"{"Title":1}"#).is_err());
     }
 }
