@@ -602,33 +602,12 @@ mod tests {
 
     #[test]
     fn a_failed_flush_keeps_the_entries_for_the_next_one() {
-        struct Failing {
-            inner: MemoryKeyValue,
-            fail: bool,
-        }
-        impl KeyValue for Failing {
-            fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-                self.inner.get(key)
-            }
-            fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-                if self.fail { Err("disk full".into()) } else { self.inner.set(key, value) }
-            }
-            fn delete(&mut self, key: &str) -> Result<(), String> {
-                self.inner.delete(key)
-            }
-            fn increment(&mut self, key: &str, delta: u64) -> Result<u64, String> {
-                self.inner.increment(key, delta)
-            }
-            fn list_keys(&mut self) -> Result<Vec<String>, String> {
-                self.inner.list_keys()
-            }
-        }
-        let mut kv = Failing { inner: MemoryKeyValue::default(), fail: true };
+        let mut kv = MemoryKeyValue::default();
         let mut store = LogStore::load(&mut kv).unwrap();
         store.append(draft(0));
-        assert!(store.flush(&mut kv).is_err());
+        let disk_full = |_: &mut MemoryKeyValue, _: &[(String, Vec<u8>)]| Err("disk full".to_owned());
+        assert!(store.flush(&mut BatchHook { inner: &mut kv, on_set_many: disk_full }).is_err());
         assert!(store.has_unflushed());
-        kv.fail = false;
         store.flush(&mut kv).unwrap();
         let page = read_page(&mut kv, &LogQuery::default()).unwrap();
         assert_eq!(page.entries.len(), 1);

@@ -182,18 +182,7 @@ impl Links {
         Ok(all)
     }
 
-    /// A person's link, taking it out.
-    pub fn take(&mut self, person_id: &str) -> LoadedLink {
-        match self.links.remove(person_id) {
-            Some(link) => link,
-            None => match self.unreadable.get(&chunk_of(person_id)) {
-                Some(e) => Err(AppError::Storage(e.clone())),
-                None => Ok(None),
-            },
-        }
-    }
-
-    /// A person's link as read, by reference (`take` without taking).
+    /// A person's link as read, or why it could not be read.
     pub fn status(&self, person_id: &str) -> Result<Option<&Link>, AppError> {
         match self.links.get(person_id) {
             Some(Ok(link)) => Ok(link.as_ref()),
@@ -545,15 +534,15 @@ mod tests {
         kv.set("link/p1", b"[]").unwrap();
         assert!(matches!(load_link(&mut kv, "p1"), Err(AppError::Storage(_))));
         let keys = kv.list_keys().unwrap();
-        let mut links = Links::load(&mut kv, &keys).unwrap();
-        assert!(matches!(links.take("p1"), Err(AppError::Storage(_))));
-        assert!(matches!(links.take("p2"), Ok(None)));
+        let links = Links::load(&mut kv, &keys).unwrap();
+        assert!(matches!(links.status("p1"), Err(AppError::Storage(_))));
+        assert!(matches!(links.status("p2"), Ok(None)));
         // A chunk that does not decode: its people's links are unknown, never "none".
         kv.set(&chunk_key(chunk_of("p3")), b"{not json").unwrap();
         assert!(matches!(load_link(&mut kv, "p3"), Err(AppError::Storage(_))));
         let keys = kv.list_keys().unwrap();
-        let mut links = Links::load(&mut kv, &keys).unwrap();
-        assert!(matches!(links.take("p3"), Err(AppError::Storage(_))));
+        let links = Links::load(&mut kv, &keys).unwrap();
+        assert!(matches!(links.status("p3"), Err(AppError::Storage(_))));
         // ... and compaction leaves it and its people's keys alone.
         save_link(&mut kv, "p3", Some(&link("s3"))).unwrap();
         compact_links(&mut kv).unwrap();
@@ -578,19 +567,19 @@ mod tests {
         }
         assert_eq!(load_link(&mut kv, "person0007").unwrap(), Some(link("s-person0007")));
         let keys = kv.list_keys().unwrap();
-        let mut before = Links::load(&mut kv, &keys).unwrap();
+        let before = Links::load(&mut kv, &keys).unwrap();
         assert_eq!(before.count(), 1000);
 
         compact_links(&mut kv).unwrap();
         assert!(kv.data.keys().all(|k| k.starts_with(CHUNK_PREFIX)), "every per-person key folded in");
         assert!(kv.data.len() <= LINK_CHUNKS as usize);
         let keys = kv.list_keys().unwrap();
-        let mut after = Links::load(&mut kv, &keys).unwrap();
+        let after = Links::load(&mut kv, &keys).unwrap();
         assert_eq!(after.count(), 1000);
         for id in &ids {
             let expected = Some(link(&format!("s-{id}")));
-            assert_eq!(after.take(id).unwrap(), expected);
-            assert_eq!(before.take(id).unwrap(), expected);
+            assert_eq!(after.status(id).unwrap().cloned(), expected);
+            assert_eq!(before.status(id).unwrap().cloned(), expected);
             assert_eq!(load_link(&mut kv, id).unwrap(), expected, "one person's read (events)");
         }
 

@@ -743,7 +743,8 @@ pub(crate) fn write_managers(
     let mut work = Vec::new();
     // A sync whose first wave changed nothing (no account or link changed: the steady state)
     // would decide every person again from the same inputs: its first decisions stand.
-    let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty() && run.unlisted_changes == 0;
+    // (Changes past the listed ones imply listed ones: `changes` is empty only if nothing changed.)
+    let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty();
     for (index, s) in subjects.iter_mut().enumerate() {
         let fresh;
         let decided = match &s.link {

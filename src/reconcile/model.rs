@@ -593,7 +593,7 @@ impl<'de> Deserialize<'de> for Profile {
                 while let Some(entry) = map.next_entry::<Attr, Text<'de>>()? {
                     entries.push(entry);
                 }
-                Ok(Profile::pack(Profile::ordered(entries.iter().map(|(a, t)| (*a, &*t.0)))))
+                Ok(entries.iter().map(|(a, t)| (*a, &*t.0)).collect())
             }
         }
         d.deserialize_map(V)

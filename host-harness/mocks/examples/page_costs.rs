@@ -8,11 +8,11 @@ use mock_servers::humaans::{DEFAULT_TOKEN, HumaansConfig, MockHumaans};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn get(addr: std::net::SocketAddr, target: &str) -> usize {
+/// One GET with `Connection: close`; the response's size in bytes (it must be a 200).
+async fn get(addr: std::net::SocketAddr, target: &str, token: &str) -> usize {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {DEFAULT_TOKEN}\r\nConnection: close\r\n\r\n"
-    );
+    let req =
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut r = Vec::new();
     s.read_to_end(&mut r).await.unwrap();
@@ -23,20 +23,20 @@ async fn get(addr: std::net::SocketAddr, target: &str) -> usize {
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::args().nth(1).map(|a| a.parse().unwrap()).unwrap_or(100_000);
-    let seed = mock_servers::org::generate_org(n, 4711, "2026-12-03");
-    let h = MockHumaans::start(HumaansConfig::default()).await.unwrap();
-    h.load_seed(seed);
     if std::env::args().nth(2).as_deref() == Some("leapsome") {
         leapsome(n, std::env::args().nth(3).as_deref() == Some("rich")).await;
         return;
     }
+    let seed = mock_servers::org::generate_org(n, 4711, "2026-12-03");
+    let h = MockHumaans::start(HumaansConfig::default()).await.unwrap();
+    h.load_seed(seed);
     for path in ["/api/people", "/api/job-roles"] {
         let t = Instant::now();
         let mut bytes = 0;
         let mut pages = 0;
         let mut skip = 0;
         loop {
-            let b = get(h.addr(), &format!("{path}?$limit=250&$skip={skip}")).await;
+            let b = get(h.addr(), &format!("{path}?$limit=250&$skip={skip}"), DEFAULT_TOKEN).await;
             bytes += b;
             pages += 1;
             skip += 250;
@@ -92,17 +92,9 @@ pub async fn leapsome(n: usize, rich: bool) {
     let mut pages = 0;
     let mut bytes = 0;
     while start <= n {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "GET {path}/Users?startIndex={start}&count=5000 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut r = Vec::new();
-        s.read_to_end(&mut r).await.unwrap();
-        assert!(r.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&r[..300.min(r.len())]));
+        bytes += get(addr, &format!("{path}/Users?startIndex={start}&count=5000"), &token).await;
         start += 5000;
         pages += 1;
-        bytes += r.len();
     }
     let kind = if rich { " (rich users)" } else { "" };
     println!("leapsome /Users{kind}: {pages} pages, {bytes} bytes, {:.3} s", t.elapsed().as_secs_f64());
