@@ -353,13 +353,13 @@ mod tests {
         let by_value: Vec<Person> =
             tree["data"].as_array().unwrap().iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
         assert_eq!(typed, by_value);
-        assert_eq!(typed[0].id, "12");
-        assert_eq!(typed[0].email.as_deref(), Some("a@b.test"));
-        assert_eq!(typed[0].first_name.as_deref(), Some("José"));
-        assert_eq!(typed[0].contract_type.as_deref(), Some("1.0"));
-        assert_eq!(typed[0].status.as_deref(), Some("true"));
-        assert_eq!(typed[0].created_at.as_deref(), Some("-5"));
-        assert_eq!((typed[0].last_name.as_ref(), typed[0].timezone.as_ref()), (None, None));
+        assert_eq!(typed[0].id(), "12");
+        assert_eq!(typed[0].email(), Some("a@b.test"));
+        assert_eq!(typed[0].first_name(), Some("José"));
+        assert_eq!(typed[0].contract_type(), Some("1.0"));
+        assert_eq!(typed[0].status(), Some("true"));
+        assert_eq!(typed[0].created_at(), Some("-5"));
+        assert_eq!((typed[0].last_name().as_ref(), typed[0].timezone().as_ref()), (None, None));
         assert!(matches!(records("people", page(br#"{"total": 1}"#).unwrap()), Err(AppError::Transport(_))));
         assert!(matches!(records("people", page(br#"{"data": {}}"#).unwrap()), Err(AppError::Transport(_))));
         assert_eq!(page(br#"{"total": 7, "limit": -1}"#).unwrap().total, Some(7));

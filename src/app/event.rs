@@ -124,9 +124,10 @@ pub(crate) fn prepare_person(
     }
     match &person {
         Some(p) => {
-            facts.company = company_name(session, env, p.company_id.as_deref())?;
+            facts.company = company_name(session, env, p.company_id())?;
             let roles = humaans::job_roles_of(&mut session.humaans, env.http, person_id)?;
-            let manager_id = current_role(&roles, person_today(p, env.now)).and_then(|r| r.reporting_to.clone());
+            let manager_id =
+                current_role(&roles, person_today(p, env.now)).and_then(|r| r.reporting_to().map(str::to_owned));
             facts.roles.insert(person_id.to_owned(), roles);
             if let Some(manager_id) = manager_id {
                 resolve_manager(session, env, facts, &manager_id)?;
@@ -142,7 +143,7 @@ pub(crate) fn prepare_person(
     }
     let email = person
         .as_ref()
-        .and_then(|p| p.email.clone())
+        .and_then(|p| p.email().map(str::to_owned))
         .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned)))
         .unwrap_or_default();
     let fingerprint = facts.fingerprint_of(person_id);
@@ -271,7 +272,7 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
         return Ok(());
     };
     if link.is_none()
-        && let Some(email) = manager.email.as_deref()
+        && let Some(email) = manager.email()
         && let Some(account) = scim::find_by_user_name(&mut session.scim, env.http, email)?
     {
         facts.accounts_by_email.insert(email.to_lowercase(), account.id);

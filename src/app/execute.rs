@@ -49,13 +49,14 @@ pub(crate) struct Facts {
 
 impl Facts {
     pub fn manager_of(&self, person: &Person, now: DateTime<Utc>) -> ManagerInput {
-        let roles = self.roles.get(&person.id).unwrap_or(&[]);
-        let Some(manager_id) = current_role(roles, person_today(person, now)).and_then(|r| r.reporting_to.clone())
+        let roles = self.roles.get(person.id()).unwrap_or(&[]);
+        let Some(manager_id) =
+            current_role(roles, person_today(person, now)).and_then(|r| r.reporting_to().map(str::to_owned))
         else {
             return ManagerInput::None;
         };
         let manager = self.people.get(&manager_id);
-        let email = manager.and_then(|m| m.email.clone());
+        let email = manager.and_then(|m| m.email().map(str::to_owned));
         let account = self
             .accounts
             .get(&manager_id)

@@ -59,7 +59,7 @@ impl People {
         let mut index = Slots::with_room_for(listed.len());
         let mut distinct = 0;
         for (i, person) in listed.iter().enumerate() {
-            let slot = index.probe(&person.id, |n| &listed[n as usize].id);
+            let slot = index.probe(person.id(), |n| listed[n as usize].id());
             distinct += usize::from(index.0[slot] == EMPTY);
             index.0[slot] = i as u32;
         }
@@ -67,7 +67,7 @@ impl People {
     }
 
     fn listed(&self, id: &str) -> Option<&Person> {
-        self.index.find(id, |n| &self.listed[n as usize].id).map(|n| &self.listed[n as usize])
+        self.index.find(id, |n| self.listed[n as usize].id()).map(|n| &self.listed[n as usize])
     }
 
     pub fn get(&self, id: &str) -> Option<&Person> {
@@ -91,7 +91,7 @@ impl People {
         let listed = self
             .listed
             .iter()
-            .filter(|p| !self.added.contains_key(&p.id) && std::ptr::eq(*p, self.listed(&p.id).expect("indexed")));
+            .filter(|p| !self.added.contains_key(p.id()) && std::ptr::eq(*p, self.listed(p.id()).expect("indexed")));
         listed.chain(self.added.values())
     }
 }
@@ -116,7 +116,7 @@ impl Roles {
         let mut firsts: Vec<u32> = Vec::new();
         let mut group_of: Vec<u32> = Vec::with_capacity(listed.len());
         for (i, role) in listed.iter().enumerate() {
-            let slot = index.probe(&role.person_id, |g| &listed[firsts[g as usize] as usize].person_id);
+            let slot = index.probe(role.person_id(), |g| listed[firsts[g as usize] as usize].person_id());
             if index.0[slot] == EMPTY {
                 index.0[slot] = firsts.len() as u32;
                 firsts.push(i as u32);
@@ -158,7 +158,7 @@ impl Roles {
         if let Some(roles) = self.added.get(person_id) {
             return Some(roles);
         }
-        let group = self.index.find(person_id, |g| &self.listed[self.starts[g as usize] as usize].person_id)?;
+        let group = self.index.find(person_id, |g| self.listed[self.starts[g as usize] as usize].person_id())?;
         let (start, end) = (self.starts[group as usize] as usize, self.starts[group as usize + 1] as usize);
         Some(&self.listed[start..end])
     }
@@ -172,26 +172,27 @@ impl Roles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::{JobRoleFields, PersonFields};
 
     fn person(id: &str, email: &str) -> Person {
-        Person { id: id.into(), email: Some(email.into()), ..Person::default() }
+        Person::from(PersonFields { id: id.into(), email: Some(email.into()), ..PersonFields::default() })
     }
 
     fn role(id: &str, person_id: &str) -> JobRole {
-        JobRole { id: id.into(), person_id: person_id.into(), ..JobRole::default() }
+        JobRole::from(JobRoleFields { id: id.into(), person_id: person_id.into(), ..JobRoleFields::default() })
     }
 
     #[test]
     fn people_are_found_by_id_and_added_ones_override_the_list() {
         let mut people = People::from_list(vec![person("b", "b@x"), person("a", "a@x"), person("b", "b@x")]);
         assert_eq!(people.len(), 2);
-        assert_eq!(people.get("a").unwrap().email.as_deref(), Some("a@x"));
+        assert_eq!(people.get("a").unwrap().email(), Some("a@x"));
         assert!(people.get("c").is_none() && !people.contains_key("c"));
         people.insert("a".into(), person("a", "new@x"));
         people.insert("c".into(), person("c", "c@x"));
-        assert_eq!(people.get("a").unwrap().email.as_deref(), Some("new@x"));
+        assert_eq!(people.get("a").unwrap().email(), Some("new@x"));
         assert_eq!(people.len(), 3);
-        let mut emails: Vec<_> = people.values().filter_map(|p| p.email.clone()).collect();
+        let mut emails: Vec<_> = people.values().filter_map(|p| p.email()).collect();
         emails.sort();
         assert_eq!(emails, ["b@x", "c@x", "new@x"]);
     }
@@ -200,8 +201,8 @@ mod tests {
     fn of_two_listed_records_with_one_id_the_later_counts() {
         let people = People::from_list(vec![person("b", "old@x"), person("a", "a@x"), person("b", "new@x")]);
         assert_eq!(people.len(), 2);
-        assert_eq!(people.get("b").unwrap().email.as_deref(), Some("new@x"));
-        let emails: Vec<_> = people.values().filter_map(|p| p.email.clone()).collect();
+        assert_eq!(people.get("b").unwrap().email(), Some("new@x"));
+        let emails: Vec<_> = people.values().filter_map(|p| p.email()).collect();
         assert_eq!(emails, ["a@x", "new@x"]);
     }
 
@@ -220,7 +221,7 @@ mod tests {
         let roles = Roles::from_list(listed);
         for p in 0..800 {
             let id = format!("p{p}");
-            let got = roles.get(&id).map(|r| r.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+            let got = roles.get(&id).map(|r| r.iter().map(|r| r.id().to_owned()).collect::<Vec<_>>());
             assert_eq!(got.as_ref(), expected.get(&id), "{id}");
         }
         let people = People::from_list((0..700).map(|p| person(&format!("p{p}"), "x@y")).collect());
@@ -232,7 +233,7 @@ mod tests {
     #[test]
     fn roles_are_grouped_by_person_in_listed_order() {
         let mut roles = Roles::from_list(vec![role("1", "b"), role("2", "a"), role("3", "b"), role("4", "c")]);
-        let ids = |r: Option<&[JobRole]>| r.map(|r| r.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+        let ids = |r: Option<&[JobRole]>| r.map(|r| r.iter().map(|r| r.id().to_owned()).collect::<Vec<_>>());
         assert_eq!(ids(roles.get("b")), Some(vec!["1".to_owned(), "3".to_owned()]));
         assert_eq!(ids(roles.get("a")), Some(vec!["2".to_owned()]));
         assert_eq!(ids(roles.get("z")), None);

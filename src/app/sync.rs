@@ -75,7 +75,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     mark("sync: people read");
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
     mark("sync: job roles read");
-    let company_id = people.iter().find_map(|p| p.company_id.clone());
+    let company_id = people.iter().find_map(|p| p.company_id().map(str::to_owned));
     let company = humaans::company_name(&mut session.humaans, env.http, company_id.as_deref())?;
     if !options.dry_run {
         state::put(env.kv, "company", &CachedCompany { id: company_id, name: company.clone() })?;
@@ -91,7 +91,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     facts.accounts_by_email = users.iter().map(|u| (u.user_name().to_lowercase(), u.id.clone())).collect();
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
-    let mut ids: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
+    let mut ids: Vec<String> = people.iter().map(|p| p.id().to_owned()).collect();
     facts.people = People::from_list(people);
     for u in &users {
         if let Some(ext) = u.external_id()
@@ -154,7 +154,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             continue;
         }
         let email = person
-            .and_then(|p| p.email.clone())
+            .and_then(|p| p.email().map(str::to_owned))
             .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned)))
             .unwrap_or_default();
         let state = schedule.get(id);
@@ -210,7 +210,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             (None, Some(p)) => by_external
                 .get(id.as_str())
                 .or_else(|| {
-                    let account = facts.accounts_by_email.get(&p.email.as_ref()?.to_lowercase())?;
+                    let account = facts.accounts_by_email.get(&p.email()?.to_lowercase())?;
                     by_id.get(account.as_str())
                 })
                 .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
@@ -359,8 +359,8 @@ fn read_absent_people(
         .people
         .values()
         .filter_map(|p| {
-            let roles = facts.roles.get(&p.id)?;
-            current_role(roles, person_today(p, env.now))?.reporting_to.clone()
+            let roles = facts.roles.get(p.id())?;
+            current_role(roles, person_today(p, env.now))?.reporting_to().map(str::to_owned)
         })
         .filter(|m| !facts.people.contains_key(m))
         .collect();
@@ -393,7 +393,7 @@ fn duplicate_keepers(
 ) -> HashMap<String, String> {
     let mut by_email: HashMap<String, Vec<&String>> = HashMap::new();
     for id in ids {
-        if let Some(email) = facts.people.get(id).and_then(|p| p.email.as_deref()) {
+        if let Some(email) = facts.people.get(id).and_then(|p| p.email()) {
             by_email.entry(email.to_lowercase()).or_default().push(id);
         }
     }
@@ -404,7 +404,8 @@ fn duplicate_keepers(
             // A link whose account names this person (externalId) is the strongest claim.
             let owns =
                 link.and_then(|l| by_id.get(l.scim_id.as_str())).is_some_and(|u| u.external_id() == Some(id.as_str()));
-            let created = facts.people.get(id).and_then(|p| p.created_at.clone()).unwrap_or_else(|| "~".into());
+            let created =
+                facts.people.get(id).and_then(|p| p.created_at().map(str::to_owned)).unwrap_or_else(|| "~".into());
             (!owns, link.is_none(), created, (*id).clone())
         });
         let keeper = group[0].clone();

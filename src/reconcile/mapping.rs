@@ -9,9 +9,9 @@ use super::model::{Attr, JobRole, Person, Profile};
 pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
     roles
         .iter()
-        .filter_map(|r| Some((parse_date(r.effective_date.as_deref()?)?, r)))
+        .filter_map(|r| Some((parse_date(r.effective_date()?)?, r)))
         .filter(|(effective, r)| {
-            *effective <= today && r.end_date.as_deref().and_then(parse_date).is_none_or(|end| end >= today)
+            *effective <= today && r.end_date().and_then(parse_date).is_none_or(|end| end >= today)
         })
         // max_by_key keeps the last of equal keys: the most recently listed role wins a tie.
         .max_by_key(|(effective, _)| *effective)
@@ -61,7 +61,7 @@ pub fn desired_profile<'a>(
     role: Option<&'a JobRole>,
     company_name: Option<&'a str>,
 ) -> Result<Profile, Unmappable> {
-    let email = person.email.as_deref().ok_or(Unmappable::NoWorkEmail)?;
+    let email = person.email().ok_or(Unmappable::NoWorkEmail)?;
     if !is_plausible_email(email) {
         return Err(Unmappable::InvalidWorkEmail(email.to_owned()));
     }
@@ -74,18 +74,18 @@ pub fn desired_profile<'a>(
     };
     put(Attr::UserName, Some(email));
     put(Attr::Email, Some(email));
-    put(Attr::GivenName, person.first_name.as_deref());
-    put(Attr::MiddleName, person.middle_name.as_deref());
-    put(Attr::FamilyName, person.last_name.as_deref());
-    put(Attr::NickName, person.preferred_name.as_deref());
-    put(Attr::EmployeeNumber, person.employee_id.as_deref());
-    put(Attr::Phone, person.phone_number.as_deref());
-    put(Attr::Timezone, person.timezone.as_deref());
-    put(Attr::UserType, person.contract_type.as_deref());
+    put(Attr::GivenName, person.first_name());
+    put(Attr::MiddleName, person.middle_name());
+    put(Attr::FamilyName, person.last_name());
+    put(Attr::NickName, person.preferred_name());
+    put(Attr::EmployeeNumber, person.employee_id());
+    put(Attr::Phone, person.phone_number());
+    put(Attr::Timezone, person.timezone());
+    put(Attr::UserType, person.contract_type());
     put(Attr::Organization, company_name);
-    put(Attr::Title, role.and_then(|r| r.job_title.as_deref()));
-    put(Attr::Department, role.and_then(|r| r.department.as_deref()));
-    put(Attr::ExternalId, Some(person.id.as_str()));
+    put(Attr::Title, role.and_then(|r| r.job_title()));
+    put(Attr::Department, role.and_then(|r| r.department()));
+    put(Attr::ExternalId, Some(person.id()));
     Ok(entries.into_iter().collect())
 }
 
@@ -139,9 +139,10 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::{JobRoleField, JobRoleFields, PersonField, PersonFields};
 
     fn role(id: &str, title: &str, effective: &str, end: Option<&str>) -> JobRole {
-        JobRole {
+        JobRole::from(JobRoleFields {
             id: id.into(),
             person_id: "p".into(),
             job_title: Some(title.into()),
@@ -149,7 +150,7 @@ mod tests {
             reporting_to: None,
             effective_date: Some(effective.into()),
             end_date: end.map(Into::into),
-        }
+        })
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -163,30 +164,30 @@ mod tests {
             role("now", "Senior Engineer", "2024-01-01", None),
             role("future", "Staff Engineer", "2027-01-01", None),
         ];
-        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id, "now");
-        assert_eq!(current_role(&roles, d("2023-06-01")).unwrap().id, "old");
-        assert_eq!(current_role(&roles, d("2027-01-01")).unwrap().id, "future");
+        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id(), "now");
+        assert_eq!(current_role(&roles, d("2023-06-01")).unwrap().id(), "old");
+        assert_eq!(current_role(&roles, d("2027-01-01")).unwrap().id(), "future");
         assert!(current_role(&roles, d("2019-01-01")).is_none());
     }
 
     #[test]
     fn role_ending_today_still_counts_and_role_starting_today_wins() {
         let roles = vec![role("a", "A", "2026-01-01", Some("2026-11-28")), role("b", "B", "2026-11-28", None)];
-        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id, "b");
+        assert_eq!(current_role(&roles, d("2026-11-28")).unwrap().id(), "b");
         let ended = vec![role("a", "A", "2026-01-01", Some("2026-11-27"))];
         assert!(current_role(&ended, d("2026-11-28")).is_none());
-        assert_eq!(current_role(&ended, d("2026-11-27")).unwrap().id, "a");
+        assert_eq!(current_role(&ended, d("2026-11-27")).unwrap().id(), "a");
     }
 
     #[test]
     fn roles_without_dates_are_ignored() {
         let mut r = role("x", "X", "2026-01-01", None);
-        r.effective_date = None;
+        r.set(JobRoleField::EffectiveDate, None);
         assert!(current_role(&[r], d("2026-11-28")).is_none());
     }
 
     fn kelsey() -> Person {
-        Person {
+        Person::from(PersonFields {
             id: "VMB1yzL5uL8VvNNCJc9rykJz".into(),
             first_name: Some("Kelsey".into()),
             middle_name: None,
@@ -198,15 +199,15 @@ mod tests {
             contract_type: Some("Full time".into()),
             employee_id: Some("E-7".into()),
             status: Some("active".into()),
-            ..Person::default()
-        }
+            ..PersonFields::default()
+        })
     }
 
     #[test]
     fn maps_all_fourteen_attributes() {
         let r = role("r", "Software Engineer", "2024-01-01", None);
         let mut p = kelsey();
-        p.middle_name = Some("Ann".into());
+        p.set(PersonField::MiddleName, Some("Ann"));
         let profile = desired_profile(&p, Some(&r), Some("Acme Ltd")).unwrap();
         let get = |a| profile.get(&a);
         assert_eq!(get(Attr::UserName), Some("kelsey@acme.test"));
@@ -229,14 +230,14 @@ mod tests {
     #[test]
     fn empty_values_are_absent_and_missing_email_is_refused() {
         let mut p = kelsey();
-        p.preferred_name = Some("   ".into());
+        p.set(PersonField::PreferredName, Some("   "));
         let profile = desired_profile(&p, None, None).unwrap();
         assert!(!profile.contains_key(&Attr::NickName));
         assert!(!profile.contains_key(&Attr::Title));
         assert!(!profile.contains_key(&Attr::Organization));
-        p.email = None;
+        p.set(PersonField::Email, None);
         assert_eq!(desired_profile(&p, None, None), Err(Unmappable::NoWorkEmail));
-        p.email = Some("not an email".into());
+        p.set(PersonField::Email, Some("not an email"));
         assert!(matches!(desired_profile(&p, None, None), Err(Unmappable::InvalidWorkEmail(_))));
     }
 
@@ -245,8 +246,8 @@ mod tests {
         let p = kelsey();
         let before = desired_profile(&p, None, Some("Acme")).unwrap();
         let mut changed = p.clone();
-        changed.last_name = Some("Wicks-Smith".into());
-        changed.preferred_name = None;
+        changed.set(PersonField::LastName, Some("Wicks-Smith"));
+        changed.set(PersonField::PreferredName, None);
         let after = desired_profile(&changed, None, Some("Acme")).unwrap();
         let diff = changed_attributes(&after, &before);
         assert_eq!(diff.len(), 3);
@@ -259,10 +260,10 @@ mod tests {
     #[test]
     fn any_name_change_writes_every_part_held() {
         let mut p = kelsey();
-        p.middle_name = Some("Ann".into());
+        p.set(PersonField::MiddleName, Some("Ann"));
         let before = desired_profile(&p, None, None).unwrap();
         let mut q = p.clone();
-        q.last_name = None;
+        q.set(PersonField::LastName, None);
         let after = desired_profile(&q, None, None).unwrap();
         // A cleared part is written empty; the parts held come along unchanged.
         let diff = changed_attributes(&after, &before);
@@ -280,7 +281,7 @@ mod tests {
         assert_eq!(diff, [(Attr::MiddleName, String::new())].into());
         // No name change, no name parts.
         q = p.clone();
-        q.preferred_name = Some("K".into());
+        q.set(PersonField::PreferredName, Some("K"));
         let diff = changed_attributes(&desired_profile(&q, None, None).unwrap(), &before);
         assert_eq!(diff.keys().collect::<Vec<_>>(), vec![&Attr::NickName]);
     }
@@ -290,7 +291,7 @@ mod tests {
         let p = kelsey();
         let before = desired_profile(&p, None, None).unwrap();
         let mut q = p.clone();
-        q.email = Some("Kelsey@acme.test".into());
+        q.set(PersonField::Email, Some("Kelsey@acme.test"));
         let after = desired_profile(&q, None, None).unwrap();
         assert_eq!(changed_attributes(&after, &before).len(), 2);
     }
@@ -351,9 +352,9 @@ mod tests {
             "firstName": "José", "unknownField": {"nested": true}, "status": "active"
         }))
         .unwrap();
-        assert_eq!(p.employee_id.as_deref(), Some("1234"));
-        assert_eq!(p.middle_name, None);
-        assert_eq!(p.phone_number, None);
-        assert_eq!(p.first_name.as_deref(), Some("José"));
+        assert_eq!(p.employee_id(), Some("1234"));
+        assert_eq!(p.middle_name(), None);
+        assert_eq!(p.phone_number(), None);
+        assert_eq!(p.first_name(), Some("José"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod mapping;
 pub mod model;
+pub mod packed;
 pub mod plan;
 pub mod remote;
 pub mod render;
@@ -12,7 +13,8 @@ pub mod retry;
 pub mod timing;
 
 pub use model::{
-    Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings,
+    Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, JobRoleField, JobRoleFields, Person, PersonField,
+    PersonFields, Profile, ProvisionTiming, Settings,
 };
 pub use plan::{Decision, Inputs, Link, ManagerInput, Mode, Op, decide, deprovision_limit};
 pub use remote::RemoteUser;

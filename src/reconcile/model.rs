@@ -4,6 +4,8 @@
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::packed::{Entries, Packed, PackedBuilder};
+
 /// The `visit_*` methods of a lenient visitor (its value an `Option`) for every scalar: a
 /// scalar where a record or a list was expected reads as `None`, never as an error.
 macro_rules! scalars_are_none {
@@ -30,85 +32,111 @@ macro_rules! scalars_are_none {
 }
 pub(crate) use scalars_are_none;
 
-/// Accepts a string, a number or a boolean as text; null, absent, empty and other JSON as `None`.
+/// Reads one field of a record into its builder: a string, a number or a boolean as text (a
+/// string trimmed); null, absent, empty and other JSON as no value (clearing one read before).
 /// Real HR data has employee ids typed as numbers and empty strings for "no value". Read straight
-/// from the parser (no `serde_json::Value` in between): pages of people are large.
-struct Lenient;
+/// from the parser into the record's one buffer (no `serde_json::Value`, no `String` per value):
+/// pages of people are large.
+struct Lenient<'b> {
+    record: &'b mut PackedBuilder,
+    field: u8,
+}
 
-impl<'de> de::DeserializeSeed<'de> for Lenient {
-    type Value = Option<String>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+impl Lenient<'_> {
+    fn text(self, text: &str) {
+        match text.trim() {
+            "" => self.record.clear(self.field),
+            text => self.record.set(self.field, text),
+        }
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for Lenient<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Lenient {
-    type Value = Option<String>;
+impl<'de> Visitor<'de> for Lenient<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.text(s);
+        Ok(())
     }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Some(b.to_string()))
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        self.text(if b { "true" } else { "false" });
+        Ok(())
     }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Some(n.to_string()))
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        self.text(&n.to_string());
+        Ok(())
     }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(Some(n.to_string()))
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.text(&n.to_string());
+        Ok(())
     }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        // As `serde_json::Number` prints it (`1.0`, not `1`).
-        Ok(serde_json::Number::from_f64(n).map(|n| n.to_string()))
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
+        // As `serde_json::Number` prints it (`1.0`, not `1`); no number for NaN or infinity.
+        match serde_json::Number::from_f64(n) {
+            Some(n) => self.text(&n.to_string()),
+            None => self.text(""),
+        }
+        Ok(())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.text("");
+        Ok(())
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.text("");
+        Ok(())
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(None)
+        self.text("");
+        Ok(())
     }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-        Ok(None)
+        self.text("");
+        Ok(())
     }
 }
 
 /// A Humaans record read field by field: the fields it names leniently as text ([`Lenient`]),
 /// every other field skipped unread, a repeated field keeping its last value (as a JSON object
 /// read into a map did). One generic reader serves people and job roles, straight from a page.
-pub trait Record: Default {
-    /// The JSON names of the fields read, in the order `set` numbers them.
+pub trait Record: Sized {
+    /// The JSON names of the fields read, numbered by position.
     const FIELDS: &'static [&'static str];
-    fn set(&mut self, field: usize, value: Option<String>);
+    fn from_packed(fields: Packed) -> Self;
 }
 
 /// Which of `R`'s fields a key names (no allocation per key).
 struct FieldOf<R>(std::marker::PhantomData<R>);
 
 impl<'de, R: Record> de::DeserializeSeed<'de> for FieldOf<R> {
-    type Value = Option<usize>;
+    type Value = Option<u8>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de, R: Record> Visitor<'de> for FieldOf<R> {
-    type Value = Option<usize>;
+    type Value = Option<u8>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(R::FIELDS.iter().position(|f| *f == key))
+        Ok(R::FIELDS.iter().position(|f| *f == key).map(|i| i as u8))
     }
 }
 
@@ -140,16 +168,16 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
         f.write_str("a record")
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut record = R::default();
+        let mut record = PackedBuilder::new();
         while let Some(field) = map.next_key_seed(FieldOf::<R>(std::marker::PhantomData))? {
             match field {
-                Some(i) => record.set(i, map.next_value_seed(Lenient)?),
+                Some(field) => map.next_value_seed(Lenient { record: &mut record, field })?,
                 None => {
                     map.next_value::<de::IgnoredAny>()?;
                 }
             }
         }
-        Ok(Some(record))
+        Ok(Some(R::from_packed(record.finish())))
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
@@ -158,29 +186,79 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
     scalars_are_none!();
 }
 
-/// `Record` and `Deserialize` for a struct of text fields: `id`-like fields (`String`, empty when
-/// absent) and optional ones.
+/// A record of text fields, [`Packed`] (a sync holds every person and job role of the
+/// organisation): `id`-like fields (`""` when absent) and optional ones, read with accessors of
+/// their names; `$fields`, a plain struct of the same fields, builds one (`.into()`), and `set`
+/// changes one. `Debug` prints as the plain struct did, field by field: fingerprints of a
+/// person's record hash that text, and must not change with the representation.
 macro_rules! record {
-    ($ty:ident { ids: [$($id:ident: $idname:literal),*], texts: [$($field:ident: $name:literal),*] }) => {
+    ($(#[$doc:meta])* $ty:ident, $fields:ident, $field:ident {
+        ids: [$($(#[$iddoc:meta])* $id:ident $Id:ident: $idname:literal),*],
+        texts: [$($(#[$textdoc:meta])* $text:ident $Text:ident: $name:literal),*]
+    }) => {
+        $(#[$doc])*
+        #[derive(Clone, Default, PartialEq, Eq, Hash)]
+        pub struct $ty(Packed);
+
+        #[doc = concat!("The fields of a [`", stringify!($ty), "`], numbered as packed.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $field {
+            $($Id,)*
+            $($Text,)*
+        }
+
+        #[doc = concat!("A [`", stringify!($ty), "`] field by field, to build one.")]
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $fields {
+            $($(#[$iddoc])* pub $id: String,)*
+            $($(#[$textdoc])* pub $text: Option<String>,)*
+        }
+
+        impl $ty {
+            $($(#[$iddoc])* pub fn $id(&self) -> &str {
+                self.0.get($field::$Id as u8).unwrap_or("")
+            })*
+            $($(#[$textdoc])* pub fn $text(&self) -> Option<&str> {
+                self.0.get($field::$Text as u8)
+            })*
+            /// Sets one field (`None`: no value).
+            pub fn set(&mut self, field: $field, value: Option<&str>) {
+                let mut record = PackedBuilder::from_packed(&self.0);
+                match value {
+                    Some(value) => record.set(field as u8, value),
+                    None => record.clear(field as u8),
+                }
+                self.0 = record.finish();
+            }
+        }
+
+        impl From<$fields> for $ty {
+            fn from(fields: $fields) -> $ty {
+                let mut record = PackedBuilder::new();
+                // An empty id is no id (as read): one value, one representation.
+                $(if !fields.$id.is_empty() {
+                    record.set($field::$Id as u8, &fields.$id);
+                })*
+                $(if let Some(value) = &fields.$text {
+                    record.set($field::$Text as u8, value);
+                })*
+                $ty(record.finish())
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($id), &self.$id()))*
+                    $(.field(stringify!($text), &self.$text()))*
+                    .finish()
+            }
+        }
+
         impl Record for $ty {
             const FIELDS: &'static [&'static str] = &[$($idname,)* $($name,)*];
-            fn set(&mut self, field: usize, value: Option<String>) {
-                let mut i = 0;
-                $(
-                    if field == i {
-                        self.$id = value.unwrap_or_default();
-                        return;
-                    }
-                    i += 1;
-                )*
-                $(
-                    if field == i {
-                        self.$field = value;
-                        return;
-                    }
-                    i += 1;
-                )*
-                let _ = i;
+            fn from_packed(fields: Packed) -> Self {
+                $ty(fields)
             }
         }
 
@@ -193,73 +271,44 @@ macro_rules! record {
     };
 }
 
-/// A Humaans person (`/api/people/:id`), the fields the integration reads.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Person {
-    pub id: String,
-    pub company_id: Option<String>,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub preferred_name: Option<String>,
-    /// Work email.
-    pub email: Option<String>,
-    pub phone_number: Option<String>,
-    pub timezone: Option<String>,
-    pub contract_type: Option<String>,
-    pub employee_id: Option<String>,
-    /// `active`, `newHire` or `offboarded`.
-    pub status: Option<String>,
-    pub employment_start_date: Option<String>,
-    pub last_working_day: Option<String>,
-    pub employment_end_date: Option<String>,
-    /// When the Humaans record was made: of two people with one work email, the earlier keeps
-    /// the account.
-    pub created_at: Option<String>,
-}
-
-record!(Person {
-    ids: [id: "id"],
+record!(
+    /// A Humaans person (`/api/people/:id`), the fields the integration reads.
+    Person, PersonFields, PersonField {
+    ids: [id Id: "id"],
     texts: [
-        company_id: "companyId",
-        first_name: "firstName",
-        middle_name: "middleName",
-        last_name: "lastName",
-        preferred_name: "preferredName",
-        email: "email",
-        phone_number: "phoneNumber",
-        timezone: "timezone",
-        contract_type: "contractType",
-        employee_id: "employeeId",
-        status: "status",
-        employment_start_date: "employmentStartDate",
-        last_working_day: "lastWorkingDay",
-        employment_end_date: "employmentEndDate",
-        created_at: "createdAt"
+        company_id CompanyId: "companyId",
+        first_name FirstName: "firstName",
+        middle_name MiddleName: "middleName",
+        last_name LastName: "lastName",
+        preferred_name PreferredName: "preferredName",
+        /// Work email.
+        email Email: "email",
+        phone_number PhoneNumber: "phoneNumber",
+        timezone Timezone: "timezone",
+        contract_type ContractType: "contractType",
+        employee_id EmployeeId: "employeeId",
+        /// `active`, `newHire` or `offboarded`.
+        status Status: "status",
+        employment_start_date EmploymentStartDate: "employmentStartDate",
+        last_working_day LastWorkingDay: "lastWorkingDay",
+        employment_end_date EmploymentEndDate: "employmentEndDate",
+        /// When the Humaans record was made: of two people with one work email, the earlier keeps
+        /// the account.
+        created_at CreatedAt: "createdAt"
     ]
 });
 
-/// A Humaans job role (`/api/job-roles`): a dated entry in a person's role history.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobRole {
-    pub id: String,
-    pub person_id: String,
-    pub job_title: Option<String>,
-    pub department: Option<String>,
-    /// The manager's person id.
-    pub reporting_to: Option<String>,
-    pub effective_date: Option<String>,
-    pub end_date: Option<String>,
-}
-
-record!(JobRole {
-    ids: [id: "id", person_id: "personId"],
+record!(
+    /// A Humaans job role (`/api/job-roles`): a dated entry in a person's role history.
+    JobRole, JobRoleFields, JobRoleField {
+    ids: [id Id: "id", person_id PersonId: "personId"],
     texts: [
-        job_title: "jobTitle",
-        department: "department",
-        reporting_to: "reportingTo",
-        effective_date: "effectiveDate",
-        end_date: "endDate"
+        job_title JobTitle: "jobTitle",
+        department Department: "department",
+        /// The manager's person id.
+        reporting_to ReportingTo: "reportingTo",
+        effective_date EffectiveDate: "effectiveDate",
+        end_date EndDate: "endDate"
     ]
 });
 
@@ -370,50 +419,21 @@ impl Attr {
 
 /// Attribute values; an absent attribute is empty (and clears the remote value when written).
 ///
-/// Packed into one allocation: a sync holds two or three profiles per person (what was written,
-/// what the service holds, what is wanted) for a whole organisation, and a list of a dozen
-/// `String`s takes a dozen allocations and their headers. The bytes are entries in attribute
-/// order, each the attribute's index, the value's length (LEB128) and the value; one attribute
-/// at most once, so equal profiles have equal bytes. Same JSON (an object in attribute order) as
-/// the map it replaces, so stored links read as before.
+/// [`Packed`] (the attribute's index is the field number): a sync holds two or three profiles per
+/// person (what was written, what the service holds, what is wanted) for a whole organisation.
+/// Same JSON (an object in attribute order) as the map it replaces, so stored links read as
+/// before.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Profile(Box<[u8]>);
+pub struct Profile(Packed);
 
-/// Walks a profile's packed entries.
-pub struct ProfileIter<'a>(&'a [u8]);
-
-impl<'a> ProfileIter<'a> {
-    /// The next entry's attribute index and value bytes.
-    fn next_raw(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&index, mut rest) = self.0.split_first()?;
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&byte, tail) = rest.split_first().expect("a packed profile is well formed");
-            rest = tail;
-            len |= usize::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let (value, tail) = rest.split_at(len);
-        self.0 = tail;
-        Some((index, value))
-    }
-}
-
-/// Values are packed only from `&str`s (`Profile::pack`), whole: checked again anyway (cheap
-/// next to what reads them), rather than trusted with `unsafe`.
-fn text(value: &[u8]) -> &str {
-    std::str::from_utf8(value).expect("a packed profile holds UTF-8")
-}
+/// Walks a profile's entries in attribute order.
+pub struct ProfileIter<'a>(Entries<'a>);
 
 impl<'a> Iterator for ProfileIter<'a> {
     type Item = (&'static Attr, &'a str);
     fn next(&mut self) -> Option<Self::Item> {
-        let (index, value) = self.next_raw()?;
-        Some((&Attr::ALL[usize::from(index)], text(value)))
+        let (index, value) = self.0.next()?;
+        Some((&Attr::ALL[usize::from(index)], value))
     }
 }
 
@@ -422,29 +442,12 @@ impl Profile {
         Profile::default()
     }
     /// Packs entries already in attribute order, each attribute once.
-    fn pack<'a>(entries: impl IntoIterator<Item = (Attr, &'a str)>) -> Profile {
-        let entries: Vec<(Attr, &str)> = entries.into_iter().collect();
-        let size: usize = entries.iter().map(|(_, v)| 1 + 5 + v.len()).sum();
-        let mut bytes = Vec::with_capacity(size);
-        for (attr, value) in entries {
-            bytes.push(attr as u8);
-            let mut len = value.len();
-            loop {
-                let byte = (len & 0x7f) as u8;
-                len >>= 7;
-                if len == 0 {
-                    bytes.push(byte);
-                    break;
-                }
-                bytes.push(byte | 0x80);
-            }
-            bytes.extend_from_slice(value.as_bytes());
-        }
-        Profile(bytes.into_boxed_slice())
+    fn pack(entries: &[(Attr, &str)]) -> Profile {
+        Profile(Packed::pack(entries.iter().map(|(a, v)| (*a as u8, *v))))
     }
     /// From entries in any order; of one attribute given twice, the last wins.
     fn from_entries(entries: Vec<(Attr, String)>) -> Profile {
-        Profile::pack(Profile::ordered(entries.iter().map(|(a, v)| (*a, v.as_str()))))
+        Profile::pack(&Profile::ordered(entries.iter().map(|(a, v)| (*a, v.as_str()))))
     }
     /// In attribute order, the last of each attribute. By insertion: a dozen entries at most, and
     /// a library sort would add kilobytes to the component.
@@ -460,16 +463,7 @@ impl Profile {
         ordered
     }
     pub fn get(&self, attr: &Attr) -> Option<&str> {
-        // Entries are in attribute order: stop at the first one past it, and only the value
-        // found is checked as text.
-        let wanted = *attr as u8;
-        let mut entries = self.iter();
-        while let Some((index, value)) = entries.next_raw() {
-            if index >= wanted {
-                return (index == wanted).then(|| text(value));
-            }
-        }
-        None
+        self.0.get(*attr as u8)
     }
     pub fn contains_key(&self, attr: &Attr) -> bool {
         self.get(attr).is_some()
@@ -480,29 +474,28 @@ impl Profile {
         let mut entries: Vec<(Attr, &str)> = others.collect();
         let at = entries.partition_point(|(a, _)| *a < attr);
         entries.insert(at, (attr, value.as_str()));
-        *self = Profile::pack(entries);
+        *self = Profile::pack(&entries);
         old
     }
     pub fn remove(&mut self, attr: &Attr) -> Option<String> {
         let old = self.get(attr).map(str::to_owned);
         if old.is_some() {
-            *self = Profile::pack(self.iter().filter(|(a, _)| *a != attr).map(|(a, v)| (*a, v)));
+            let kept: Vec<(Attr, &str)> = self.iter().filter(|(a, _)| *a != attr).map(|(a, v)| (*a, v)).collect();
+            *self = Profile::pack(&kept);
         }
         old
     }
     pub fn len(&self) -> usize {
-        let mut entries = self.iter();
-        std::iter::from_fn(|| entries.next_raw()).count()
+        self.0.len()
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
     pub fn iter(&self) -> ProfileIter<'_> {
-        ProfileIter(&self.0)
+        ProfileIter(self.0.entries())
     }
     pub fn keys(&self) -> impl Iterator<Item = &Attr> {
-        let mut entries = self.iter();
-        std::iter::from_fn(move || entries.next_raw()).map(|(index, _)| &Attr::ALL[usize::from(index)])
+        self.0.fields().map(|index| &Attr::ALL[usize::from(index)])
     }
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(_, v)| v)
@@ -513,7 +506,7 @@ impl Profile {
         }
         let kept: Vec<(Attr, &str)> = self.iter().filter(|(a, v)| keep(a, v)).map(|(a, v)| (*a, v)).collect();
         if kept.len() < self.len() {
-            *self = Profile::pack(kept);
+            *self = Profile::pack(&kept);
         }
     }
 }
@@ -539,7 +532,7 @@ impl FromIterator<(Attr, String)> for Profile {
 
 impl<'a> FromIterator<(Attr, &'a str)> for Profile {
     fn from_iter<I: IntoIterator<Item = (Attr, &'a str)>>(iter: I) -> Self {
-        Profile::pack(Profile::ordered(iter.into_iter()))
+        Profile::pack(&Profile::ordered(iter.into_iter()))
     }
 }
 
@@ -686,5 +679,66 @@ mod profile_tests {
         let from_value: Profile = serde_json::from_value(value).unwrap();
         assert_eq!(from_value.get(&Attr::Title), Some("from a value"));
         assert!(serde_json::from_str::<Profile>(r#"{"Title":1}"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::{JobRole, Person, PersonField, PersonFields};
+
+    #[test]
+    fn debug_prints_as_the_plain_structs_did_since_fingerprints_hash_it() {
+        // Printed by the derived `Debug` of the structs of `String`s these replaced.
+        let person: Person = serde_json::from_str(
+            r#"{"id":"p1","firstName":"Zoë","lastName":"Ng \"Q\"","email":"z@x.test","employeeId":7,"status":"active","createdAt":"2020-01-01T00:00:00.000Z"}"#,
+        )
+        .unwrap();
+        let role: JobRole = serde_json::from_str(
+            r#"{"id":"r1","personId":"p1","jobTitle":"Eng","reportingTo":"p2","effectiveDate":"2020-01-01"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            format!("{person:?}"),
+            r#"Person { id: "p1", company_id: None, first_name: Some("Zoë"), middle_name: None, last_name: Some("Ng \"Q\""), preferred_name: None, email: Some("z@x.test"), phone_number: None, timezone: None, contract_type: None, employee_id: Some("7"), status: Some("active"), employment_start_date: None, last_working_day: None, employment_end_date: None, created_at: Some("2020-01-01T00:00:00.000Z") }"#
+        );
+        assert_eq!(
+            format!("{role:?}"),
+            r#"JobRole { id: "r1", person_id: "p1", job_title: Some("Eng"), department: None, reporting_to: Some("p2"), effective_date: Some("2020-01-01"), end_date: None }"#
+        );
+    }
+
+    #[test]
+    fn fields_read_leniently_the_last_of_a_repeated_key_winning() {
+        let person: Person = serde_json::from_str(
+            r#"{"email":"first@x","firstName":"  Ada  ","lastName":"","email":null,"phoneNumber":{"n":1},
+                "employeeId":12.5,"status":true,"timezone":["x"],"id":"p9","other":{"deep":[1,2]},"middleName":"M","middleName":"N"}"#,
+        )
+        .unwrap();
+        assert_eq!(person.id(), "p9");
+        assert_eq!(person.first_name(), Some("Ada"));
+        assert_eq!(
+            (person.last_name(), person.email(), person.phone_number(), person.timezone()),
+            (None, None, None, None)
+        );
+        assert_eq!(
+            (person.employee_id(), person.status(), person.middle_name()),
+            (Some("12.5"), Some("true"), Some("N"))
+        );
+        // Built field by field: the same record.
+        let built = Person::from(PersonFields {
+            id: "p9".into(),
+            first_name: Some("Ada".into()),
+            employee_id: Some("12.5".into()),
+            status: Some("true".into()),
+            middle_name: Some("N".into()),
+            ..PersonFields::default()
+        });
+        assert_eq!(built, person);
+        let mut changed = built.clone();
+        changed.set(PersonField::Email, Some("new@x"));
+        changed.set(PersonField::Status, None);
+        assert_eq!((changed.email(), changed.status(), changed.first_name()), (Some("new@x"), None, Some("Ada")));
+        assert!(serde_json::from_str::<Person>("[1]").is_err());
+        assert_eq!(Person::default().id(), "");
     }
 }

@@ -386,9 +386,10 @@ fn deprovision(i: &Inputs, why: &str) -> Decision {
 mod tests {
     use super::*;
     use crate::reconcile::timing::parse_time;
+    use crate::reconcile::{JobRoleField, JobRoleFields, PersonField, PersonFields};
 
     fn person(status: &str) -> Person {
-        Person {
+        Person::from(PersonFields {
             id: "p1".into(),
             first_name: Some("Ada".into()),
             last_name: Some("Lovelace".into()),
@@ -396,12 +397,12 @@ mod tests {
             timezone: Some("UTC".into()),
             status: Some(status.into()),
             employment_start_date: Some("2024-01-01".into()),
-            ..Person::default()
-        }
+            ..PersonFields::default()
+        })
     }
 
     fn role(reporting_to: Option<&str>) -> JobRole {
-        JobRole {
+        JobRole::from(JobRoleFields {
             id: "r1".into(),
             person_id: "p1".into(),
             job_title: Some("Engineer".into()),
@@ -409,7 +410,7 @@ mod tests {
             reporting_to: reporting_to.map(Into::into),
             effective_date: Some("2024-01-01".into()),
             end_date: None,
-        }
+        })
     }
 
     struct Case {
@@ -504,7 +505,7 @@ mod tests {
     #[test]
     fn new_hire_waits_for_start_date() {
         let mut p = person("newHire");
-        p.employment_start_date = Some("2026-12-01".into());
+        p.set(PersonField::EmploymentStartDate, Some("2026-12-01"));
         let mut c = Case::new(p);
         c.settings.provisioning = Some(ProvisionTiming::OnStartDate);
         let d = c.decide();
@@ -526,7 +527,7 @@ mod tests {
     #[test]
     fn changed_title_sends_only_the_title() {
         let mut c = Case::new(person("active")).linked();
-        c.roles[0].job_title = Some("Staff Engineer".into());
+        c.roles[0].set(JobRoleField::JobTitle, Some("Staff Engineer"));
         let d = c.decide();
         assert_eq!(d.ops, vec![Op::Update { changes: [(Attr::Title, "Staff Engineer".to_string())].into() }]);
     }
@@ -534,7 +535,7 @@ mod tests {
     #[test]
     fn email_change_renames_the_same_account() {
         let mut c = Case::new(person("active")).linked();
-        c.person.as_mut().unwrap().email = Some("ada.l@acme.test".into());
+        c.person.as_mut().unwrap().set(PersonField::Email, Some("ada.l@acme.test"));
         let d = c.decide();
         match &d.ops[..] {
             [Op::Update { changes }] => {
@@ -549,7 +550,7 @@ mod tests {
     #[test]
     fn offboarded_suspends_or_deletes_linked_accounts_only() {
         let mut c = Case::new(person("active")).linked();
-        c.person.as_mut().unwrap().status = Some("offboarded".into());
+        c.person.as_mut().unwrap().set(PersonField::Status, Some("offboarded"));
         assert_eq!(c.decide().ops, vec![Op::Suspend]);
         c.settings.deprovisioning = Some(DeprovisionAction::Deactivate);
         assert_eq!(c.decide().ops, vec![Op::Delete]);
@@ -563,7 +564,7 @@ mod tests {
     #[test]
     fn last_working_day_passes_on_tick() {
         let mut c = Case::new(person("active")).linked();
-        c.person.as_mut().unwrap().last_working_day = Some("2026-11-30".into());
+        c.person.as_mut().unwrap().set(PersonField::LastWorkingDay, Some("2026-11-30"));
         let d = c.decide();
         assert!(d.ops.is_empty());
         assert_eq!(d.wake_at, parse_time("2026-12-01T00:00:00Z"));
@@ -635,14 +636,14 @@ mod tests {
     #[test]
     fn missing_work_email_is_skipped() {
         let mut p = person("active");
-        p.email = None;
+        p.set(PersonField::Email, None);
         assert_eq!(Case::new(p).decide().skipped.as_deref(), Some("no work email in Humaans"));
     }
 
     #[test]
     fn cleared_humaans_value_clears_remote() {
         let mut c = Case::new(person("active")).linked();
-        c.roles[0].department = None;
+        c.roles[0].set(JobRoleField::Department, None);
         assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Department, String::new())].into() }]);
     }
 
@@ -651,10 +652,10 @@ mod tests {
         let mut c = Case::new(person("active")).linked();
         c.link.as_mut().unwrap().active = false;
         let p = c.person.as_mut().unwrap();
-        p.status = Some("newHire".into());
+        p.set(PersonField::Status, Some("newHire"));
         // The old employment's last working day stays on the record.
-        p.last_working_day = Some("2025-06-30".into());
-        p.employment_start_date = Some("2026-12-07".into());
+        p.set(PersonField::LastWorkingDay, Some("2025-06-30"));
+        p.set(PersonField::EmploymentStartDate, Some("2026-12-07"));
         c.settings.provisioning = Some(ProvisionTiming::OnStartDate);
         let d = c.decide();
         assert!(d.ops.is_empty(), "{:?}", d.ops);
@@ -683,12 +684,12 @@ mod tests {
     #[test]
     fn a_future_job_role_wakes_the_person_at_its_effective_date() {
         let mut berlin = person("active");
-        berlin.timezone = Some("Europe/Berlin".into());
+        berlin.set(PersonField::Timezone, Some("Europe/Berlin"));
         let mut c = Case::new(berlin).linked();
         let mut next = role(None);
-        next.id = "r2".into();
-        next.job_title = Some("Staff Engineer".into());
-        next.effective_date = Some("2026-12-01".into());
+        next.set(JobRoleField::Id, Some("r2"));
+        next.set(JobRoleField::JobTitle, Some("Staff Engineer"));
+        next.set(JobRoleField::EffectiveDate, Some("2026-12-01"));
         c.roles.push(next);
         let d = c.decide();
         assert!(d.ops.is_empty(), "{:?}", d.ops);

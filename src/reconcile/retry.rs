@@ -217,8 +217,15 @@ mod tests {
             }
             hash
         };
-        let person = crate::reconcile::Person { id: "p1".into(), email: Some("a@b.test".into()), ..Default::default() };
-        let roles = vec![crate::reconcile::JobRole { id: "r1".into(), ..Default::default() }];
+        let person = crate::reconcile::Person::from(crate::reconcile::PersonFields {
+            id: "p1".into(),
+            email: Some("a@b.test".into()),
+            ..Default::default()
+        });
+        let roles = vec![crate::reconcile::JobRole::from(crate::reconcile::JobRoleFields {
+            id: "r1".into(),
+            ..Default::default()
+        })];
         let parts: [&dyn std::fmt::Debug; 2] = [&Some(&person), &Some(&roles)];
         assert_eq!(fingerprint(&parts), reference(&parts));
         assert_eq!(fingerprint(&[]), 0xcbf2_9ce4_8422_2325);

@@ -12,7 +12,7 @@ use super::model::{JobRole, Person, ProvisionTiming};
 
 /// The person's IANA timezone, UTC when Humaans has none or one we do not know.
 pub fn person_tz(person: &Person) -> Tz {
-    person.timezone.as_deref().and_then(|t| Tz::get(t).ok()).unwrap_or(Tz::UTC)
+    person.timezone().and_then(|t| Tz::get(t).ok()).unwrap_or(Tz::UTC)
 }
 
 /// The calendar date it is for this person at `now`.
@@ -45,7 +45,7 @@ pub enum Status {
 }
 
 pub fn status(person: &Person) -> Status {
-    match person.status.as_deref().map(|s| s.to_ascii_lowercase().replace(['_', ' ', '-'], "")) {
+    match person.status().map(|s| s.to_ascii_lowercase().replace(['_', ' ', '-'], "")) {
         Some(s) if s == "active" => Status::Active,
         Some(s) if s == "newhire" => Status::NewHire,
         Some(s) if s == "offboarded" => Status::Offboarded,
@@ -73,7 +73,7 @@ pub enum Due {
 pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<Utc>) -> Due {
     let tz = person_tz(person);
     let st = status(person);
-    let start = person.employment_start_date.as_deref().and_then(parse_date);
+    let start = person.employment_start_date().and_then(parse_date);
     let Some(start) = start else {
         return match st {
             Status::Active => Due::Now,
@@ -94,8 +94,8 @@ pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<
 /// timezone. `None` without a last working day, or when the last working day belongs to an
 /// earlier employment (a rehire keeps their old last working day, before the new start date).
 pub fn last_day_passed_at(person: &Person) -> Option<DateTime<Utc>> {
-    let last = person.last_working_day.as_deref().and_then(parse_date)?;
-    let start = person.employment_start_date.as_deref().and_then(parse_date);
+    let last = person.last_working_day().and_then(parse_date)?;
+    let start = person.employment_start_date().and_then(parse_date);
     if start.is_some_and(|start| start > last) {
         return None;
     }
@@ -105,11 +105,9 @@ pub fn last_day_passed_at(person: &Person) -> Option<DateTime<Utc>> {
 /// When the person's current job role next changes: the earliest future `effectiveDate`, or the
 /// day after the current role's end date, at midnight in their timezone.
 pub fn next_role_change_at(person: &Person, roles: &[JobRole], today: NaiveDate) -> Option<DateTime<Utc>> {
-    let starts = roles.iter().filter_map(|r| parse_date(r.effective_date.as_deref()?)).filter(|d| *d > today);
-    let ends = roles
-        .iter()
-        .filter_map(|r| parse_date(r.end_date.as_deref()?)?.checked_add_days(Days::new(1)))
-        .filter(|d| *d > today);
+    let starts = roles.iter().filter_map(|r| parse_date(r.effective_date()?)).filter(|d| *d > today);
+    let ends =
+        roles.iter().filter_map(|r| parse_date(r.end_date()?)?.checked_add_days(Days::new(1))).filter(|d| *d > today);
     starts.chain(ends).min().map(|d| start_of_day(d, person_tz(person)))
 }
 
@@ -149,6 +147,7 @@ impl TimeBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::{PersonField, PersonFields};
 
     #[test]
     fn a_time_budget_counts_busy_time_and_bounds_the_whole_call() {
@@ -164,14 +163,14 @@ mod tests {
     }
 
     fn person(status: &str, start: Option<&str>, tz: &str) -> Person {
-        Person {
+        Person::from(PersonFields {
             id: "p".into(),
             status: Some(status.into()),
             employment_start_date: start.map(Into::into),
             timezone: Some(tz.into()),
             email: Some("p@acme.test".into()),
-            ..Person::default()
-        }
+            ..PersonFields::default()
+        })
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -245,7 +244,7 @@ mod tests {
     #[test]
     fn last_working_day_today_is_not_yet_offboarded() {
         let mut p = person("active", Some("2020-01-01"), "Europe/Berlin");
-        p.last_working_day = Some("2026-11-28".into());
+        p.set(PersonField::LastWorkingDay, Some("2026-11-28"));
         assert!(!is_offboarded(&p, t("2026-11-28T22:59:59Z")));
         // Midnight after the last day in Berlin (UTC+1 in winter).
         assert!(is_offboarded(&p, t("2026-11-28T23:00:00Z")));
@@ -259,7 +258,7 @@ mod tests {
         // America/Santiago skips midnight at the DST change (2026-09-06 00:00 does not exist).
         let santiago = Tz::get("America/Santiago").unwrap();
         let at = start_of_day(parse_date("2026-09-06").unwrap(), santiago);
-        let p = Person { timezone: Some("America/Santiago".into()), ..Person::default() };
+        let p = Person::from(PersonFields { timezone: Some("America/Santiago".into()), ..PersonFields::default() });
         assert_eq!(person_today(&p, at), parse_date("2026-09-06").unwrap());
         // And it is the first instant of that day: a second earlier is still the day before.
         assert_eq!(person_today(&p, at - chrono::Duration::seconds(1)), parse_date("2026-09-05").unwrap());
