@@ -203,9 +203,23 @@ impl Links {
         self.get(person_id).is_some()
     }
 
-    /// Takes a person's link out, if one was read; what could not be read is forgotten too.
+    /// Takes a person's link out, if one was read; what could not be read is forgotten too. The
+    /// entry stays, as "no link" (a whole organisation's links are taken out and some put back:
+    /// removing and inserting entries would leave a table growing over its own tombstones).
     pub fn remove(&mut self, person_id: &str) -> Option<Link> {
-        self.links.remove(person_id).and_then(Result::ok).flatten()
+        let entry = self.links.get_mut(person_id)?;
+        std::mem::replace(entry, Ok(None)).ok().flatten()
+    }
+
+    /// Puts back a link taken out with [`Links::remove`].
+    pub fn restore(&mut self, person_id: String, link: Option<Link>) {
+        let Some(link) = link else { return };
+        match self.links.get_mut(&person_id) {
+            Some(entry) => *entry = Ok(Some(link)),
+            None => {
+                self.links.insert(person_id, Ok(Some(link)));
+            }
+        }
     }
 
     /// Accounts linked (for the deprovision limit).

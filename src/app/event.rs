@@ -83,10 +83,10 @@ fn run_event(
             return Err(fail_logged_for(session, env, LogAction::Event, Some(person_id), e));
         }
     };
-    let mut subjects = [subject];
+    let mut subjects = vec![subject];
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Event, &mut run)?;
     schedule.save(env.kv)?;
-    let [subject] = subjects;
+    let subject = subjects.swap_remove(0);
     Ok(EventOutcome {
         changes: run.changes,
         skipped: subject.decision.skipped.clone(),
@@ -226,7 +226,7 @@ pub(crate) fn carry_out(
     env: &mut Env,
     schedule: &mut Schedule,
     facts: &mut Facts,
-    subjects: &mut [Subject],
+    subjects: &mut Vec<Subject>,
     mode: Mode,
     run: &mut Run,
 ) -> Result<(), AppError> {
@@ -238,7 +238,7 @@ pub(crate) fn carry_out(
         }
     }
     write_profiles(session, env, schedule, facts, subjects, run)?;
-    write_managers(session, env, schedule, facts, subjects, mode, run)?;
+    write_managers(session, env, schedule, facts, subjects, &mut std::iter::empty(), mode, run)?;
     reschedule(schedule, subjects, run);
     Ok(())
 }
@@ -275,7 +275,7 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
         && let Some(email) = manager.email()
         && let Some(account) = scim::find_by_user_name(&mut session.scim, env.http, email)?
     {
-        facts.accounts_by_email.insert(email.to_lowercase(), account.id);
+        facts.accounts_by_email.insert(email, account.id);
     }
     facts.people.insert(manager_id.to_owned(), manager);
     Ok(())

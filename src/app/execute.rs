@@ -13,7 +13,7 @@ use crate::logs::{LogAction, LogOutcome};
 use crate::ports::Method;
 use crate::reconcile::mapping::{changed_attributes, current_role};
 use crate::reconcile::render::{active_body, create_body, manager_body, update_body};
-use crate::reconcile::retry::{Attempt, FailureOutcome, fingerprint};
+use crate::reconcile::retry::{Attempt, FailureOutcome, PersonState, fingerprint};
 use crate::reconcile::timing::{self, format_time, person_today};
 use crate::reconcile::{
     Attr, Decision, Inputs, Link, ManagerInput, Mode, Op, Person, Profile, RemoteUser, Settings, decide,
@@ -21,7 +21,7 @@ use crate::reconcile::{
 use crate::scim;
 use crate::state::{self, Schedule};
 
-use super::records::{People, Roles};
+use super::records::{AccountsByEmail, People, Roles};
 use super::{Change, ChangeKind, Env, Session, draft};
 
 /// Changes a call lists one by one. A sync of a whole organisation makes hundreds of thousands
@@ -41,8 +41,8 @@ pub(crate) struct Facts {
     pub company: Option<String>,
     /// Person id -> SCIM id of the account we manage (or just created).
     pub accounts: HashMap<String, String>,
-    /// Work email (lower case) -> an existing account, for managers we do not manage.
-    pub accounts_by_email: HashMap<String, String>,
+    /// Work email (any letter case) -> an existing account, for managers we do not manage.
+    pub accounts_by_email: AccountsByEmail,
     /// People Humaans answered 404 for: they will never get an account.
     pub missing: HashSet<String>,
 }
@@ -61,7 +61,7 @@ impl Facts {
             .accounts
             .get(&manager_id)
             .cloned()
-            .or_else(|| email.as_ref().and_then(|e| self.accounts_by_email.get(&e.to_lowercase()).cloned()));
+            .or_else(|| email.as_deref().and_then(|e| self.accounts_by_email.get(e)).map(str::to_owned));
         if account.is_none() {
             // Waiting for these would retry every tick forever.
             let never = if self.missing.contains(&manager_id) {
@@ -700,8 +700,8 @@ fn adopt_after_conflict(
         }
     };
     let mut known = Profile::new();
-    for a in &found.returned {
-        known.insert(*a, found.attributes.get(a).map(str::to_owned).unwrap_or_default());
+    for a in found.returned.iter() {
+        known.insert(a, found.attributes.get(&a).map(str::to_owned).unwrap_or_default());
     }
     let changes: Profile = changed_attributes(&profile, &known)
         .into_iter()
@@ -731,102 +731,63 @@ fn adopt_after_conflict(
 }
 
 /// Wave two: manager links, decided again now that this call's accounts exist.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_managers(
     session: &mut Session,
     env: &mut Env,
     schedule: &mut Schedule,
     facts: &Facts,
-    subjects: &mut [Subject],
+    subjects: &mut Vec<Subject>,
+    idle: &mut dyn Iterator<Item = Subject>,
     mode: Mode,
     run: &mut Run,
-) -> Result<(), AppError> {
+) -> Result<Option<u32>, AppError> {
     let settings = session.settings;
     let mut work = Vec::new();
     // A sync whose first wave changed nothing (no account or link changed: the steady state)
-    // would decide every person again from the same inputs: its first decisions stand.
+    // would decide every person again from the same inputs: its first decisions stand, and the
+    // idle people (`is_idle`) need nothing. Otherwise they are decided again too, one at a time,
+    // and kept only if they have a manager to write.
     // (Changes past the listed ones imply listed ones: `changes` is empty only if nothing changed.)
     let unchanged = mode == Mode::Sync && run.writes == 0 && run.changes.is_empty();
     for (index, s) in subjects.iter_mut().enumerate() {
-        let fresh;
-        let decided = match &s.link {
-            Some(_) if unchanged && facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none() => {
-                Some(&s.decision)
-            }
-            Some(link) if facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none() => {
-                fresh =
-                    decide_for(facts, &s.person_id, Some(link), None, s.remote.as_deref(), &settings, mode, env.now);
-                fresh.skipped.is_none().then_some(&fresh)
-            }
-            _ => None,
-        };
-        // What the rest needs of the decision (it may be the subject's own).
-        let decided = decided.map(|d| {
-            let set_manager = d.ops.iter().find_map(|o| match o {
-                Op::SetManager { value } => Some(value.clone()),
-                _ => None,
-            });
-            (d.manager_pending, d.manager_unresolvable.clone(), set_manager, d.manager_account.clone())
-        });
-        // Gone from Humaans, without an account (deleted), or left alone (e.g. deprovisioned):
-        // nobody waits for a manager any more, so ticks stop coming back for them.
-        let Some((manager_pending, manager_unresolvable, set_manager, manager_account)) = decided else {
-            if s.was_pending && !run.dry_run {
-                schedule.manager_pending(&s.person_id, false);
-            }
-            continue;
-        };
-        if manager_pending != s.was_pending && !run.dry_run {
-            schedule.manager_pending(&s.person_id, manager_pending);
-            if manager_pending {
-                let entry = draft(
-                    env,
-                    LogAction::ManagerPending,
-                    LogOutcome::Pending,
-                    "manager link waits for the manager's Leapsome account",
-                )
-                .person(s.person_id.clone(), s.email.clone());
-                session.log(env, entry);
-            }
+        if let Some(write) = plan_manager(session, env, schedule, facts, s, unchanged, mode, run) {
+            work.push((index, write));
         }
-        s.decision.manager_pending = manager_pending;
-        // A manager who will never have an account: logged once, then left alone.
-        let noted = schedule.get(&s.person_id).noted;
-        if let Some(reason) = &manager_unresolvable {
-            if noted.as_deref() != Some(reason.as_str()) && !run.dry_run {
-                schedule.entry(&s.person_id).noted = Some(reason.clone());
-                let entry = draft(env, LogAction::ManagerPending, LogOutcome::Skipped, reason.clone())
-                    .person(s.person_id.clone(), s.email.clone());
-                session.log(env, entry);
-            }
-        } else if noted.as_deref().is_some_and(|n| n.starts_with("manager ")) && !run.dry_run {
-            schedule.entry(&s.person_id).noted = None;
-        }
-        let Some(value) = set_manager else {
-            continue;
-        };
-        if !run.take_budget() {
-            continue;
-        }
-        let shown = value.clone().unwrap_or_else(|| "none".into());
-        if run.dry_run {
-            record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
-            continue;
-        }
-        work.push((index, value, manager_account, shown));
     }
-    let build = |subjects: &[Subject], work: (usize, Option<String>, Option<String>, String)| {
-        let s = &subjects[work.0];
-        let body = manager_body(work.1.as_deref(), &user_name_of(s), settings.dialect);
+    // How many of the idle wait for a manager, when they were looked at again.
+    let mut idle_pending = None;
+    if !unchanged {
+        let mut pending = 0;
+        for mut s in idle {
+            let state = schedule.get(&s.person_id);
+            s.was_pending = state.manager_pending;
+            s.decision.manager_pending = state.manager_pending;
+            match plan_manager(session, env, schedule, facts, &mut s, false, mode, run) {
+                Some(write) => {
+                    // Rescheduled with the rest: its due time is the one it had (it was idle).
+                    s.decision.wake_at = state.wake_at.as_deref().and_then(crate::reconcile::timing::parse_time);
+                    subjects.push(s);
+                    work.push((subjects.len() - 1, write));
+                }
+                None => pending += u32::from(s.decision.manager_pending),
+            }
+        }
+        idle_pending = Some(pending);
+    }
+    let build = |subjects: &[Subject], (index, (value, _, _)): &(usize, ManagerWrite)| {
+        let s = &subjects[*index];
+        let body = manager_body(value.as_deref(), &user_name_of(s), settings.dialect);
         let scim_id = s.link.as_ref().map_or("", |l| l.scim_id.as_str());
-        (Call::with(Method::Patch, scim::user_path(scim_id), Some(body)), work)
+        Call::with(Method::Patch, scim::user_path(scim_id), Some(body))
     };
     let left = send_batched(
         session,
         env,
         subjects,
         work,
-        build,
-        |session, env, subjects, (index, value, account, shown), result| {
+        |subjects, work| (build(subjects, &work), work),
+        |session, env, subjects, (index, (value, account, shown)), result| {
             let s = &mut subjects[index];
             match result {
                 Ok(_) => {
@@ -848,7 +809,87 @@ pub(crate) fn write_managers(
     // Not sent in this call: left for the next (the call reports itself incomplete).
     run.writes -= left;
     run.deferred += left;
-    Ok(())
+    Ok(idle_pending)
+}
+
+/// A manager write: the value (`None` clears), the manager's account, and how it is shown.
+type ManagerWrite = (Option<String>, Option<String>, String);
+
+/// One subject's manager: its pending state and note kept, and the write it needs, if any
+/// (within the budget; in a dry run recorded, not returned).
+#[allow(clippy::too_many_arguments)]
+fn plan_manager(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    facts: &Facts,
+    s: &mut Subject,
+    unchanged: bool,
+    mode: Mode,
+    run: &mut Run,
+) -> Option<ManagerWrite> {
+    let settings = session.settings;
+    let fresh;
+    let decided = match &s.link {
+        Some(_) if unchanged && manager_decision_stands(s, facts) => Some(&s.decision),
+        Some(link) if manager_decision_stands(s, facts) => {
+            fresh = decide_for(facts, &s.person_id, Some(link), None, s.remote.as_deref(), &settings, mode, env.now);
+            fresh.skipped.is_none().then_some(&fresh)
+        }
+        _ => None,
+    };
+    // What the rest needs of the decision (it may be the subject's own).
+    let decided = decided.map(|d| {
+        let set_manager = d.ops.iter().find_map(|o| match o {
+            Op::SetManager { value } => Some(value.clone()),
+            _ => None,
+        });
+        (d.manager_pending, d.manager_unresolvable.clone(), set_manager, d.manager_account.clone())
+    });
+    // Gone from Humaans, without an account (deleted), or left alone (e.g. deprovisioned):
+    // nobody waits for a manager any more, so ticks stop coming back for them.
+    let Some((manager_pending, manager_unresolvable, set_manager, manager_account)) = decided else {
+        if s.was_pending && !run.dry_run {
+            schedule.manager_pending(&s.person_id, false);
+        }
+        return None;
+    };
+    if manager_pending != s.was_pending && !run.dry_run {
+        schedule.manager_pending(&s.person_id, manager_pending);
+        if manager_pending {
+            let entry = draft(
+                env,
+                LogAction::ManagerPending,
+                LogOutcome::Pending,
+                "manager link waits for the manager's Leapsome account",
+            )
+            .person(s.person_id.clone(), s.email.clone());
+            session.log(env, entry);
+        }
+    }
+    s.decision.manager_pending = manager_pending;
+    // A manager who will never have an account: logged once, then left alone.
+    let noted = schedule.get(&s.person_id).noted;
+    if let Some(reason) = &manager_unresolvable {
+        if noted.as_deref() != Some(reason.as_str()) && !run.dry_run {
+            schedule.entry(&s.person_id).noted = Some(reason.clone());
+            let entry = draft(env, LogAction::ManagerPending, LogOutcome::Skipped, reason.clone())
+                .person(s.person_id.clone(), s.email.clone());
+            session.log(env, entry);
+        }
+    } else if noted.as_deref().is_some_and(|n| n.starts_with("manager ")) && !run.dry_run {
+        schedule.entry(&s.person_id).noted = None;
+    }
+    let value = set_manager?;
+    if !run.take_budget() {
+        return None;
+    }
+    let shown = value.clone().unwrap_or_else(|| "none".into());
+    if run.dry_run {
+        record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
+        return None;
+    }
+    Some((value, manager_account, shown))
 }
 
 /// Sends `work` a batch at a time: `build` makes each call (and what it is for) just before its
@@ -901,19 +942,62 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
         if failed.contains(s.person_id.as_str()) || s.gated {
             continue;
         }
-        let held = s.decision.skipped.as_deref().is_some_and(|r| r.starts_with(HELD));
         let before = schedule.get(&s.person_id);
-        let mut state = before.clone();
-        state.wake_at = s.decision.wake_at.map(format_time);
-        state.record_success();
-        if !held {
-            state.held_since = None;
-        }
+        let state = rescheduled(&before, &s.decision);
         // Only records that change are touched (a whole organisation is rescheduled).
         if state != before {
             *schedule.entry(&s.person_id) = state;
         }
     }
+}
+
+/// A person's schedule record after their decision went through without a failure.
+fn rescheduled(before: &PersonState, decision: &Decision) -> PersonState {
+    let held = decision.skipped.as_deref().is_some_and(|r| r.starts_with(HELD));
+    let mut state = before.clone();
+    state.wake_at = decision.wake_at.map(format_time);
+    state.record_success();
+    if !held {
+        state.held_since = None;
+    }
+    state
+}
+
+/// Whether a decided subject needs nothing more of a sync whose first wave changes nothing: no
+/// write, no hold to lift, no manager state or note to change (what `write_managers` does with
+/// a decision that stands), no schedule change. A sync keeps such people out of its subjects (at
+/// 100,000 people, subjects were the largest thing it held) and gives them to `write_managers`
+/// again only if the first wave changed something (`idle` there).
+pub(crate) fn is_idle(s: &Subject, schedule: &Schedule, facts: &Facts) -> bool {
+    if s.gated || !s.decision.ops.is_empty() || s.found.is_some() {
+        return false;
+    }
+    let state = schedule.get(&s.person_id);
+    if state.held_since.is_some() {
+        return false;
+    }
+    if manager_decision_stands(s, facts) {
+        if s.decision.manager_pending != s.was_pending {
+            return false;
+        }
+        let noted = state.noted.as_deref();
+        let note_stays = match &s.decision.manager_unresolvable {
+            Some(reason) => noted == Some(reason.as_str()),
+            None => !noted.is_some_and(|n| n.starts_with("manager ")),
+        };
+        if !note_stays {
+            return false;
+        }
+    } else if s.was_pending {
+        return false;
+    }
+    rescheduled(&state, &s.decision) == state
+}
+
+/// Whether `write_managers` looks at the subject's manager at all: a linked person still in
+/// Humaans whom the decision did not leave alone.
+fn manager_decision_stands(s: &Subject, facts: &Facts) -> bool {
+    s.link.is_some() && facts.people.contains_key(&s.person_id) && s.decision.skipped.is_none()
 }
 
 /// Logs why a subject was left alone (only when something is worth telling).

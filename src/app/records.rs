@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use crate::reconcile::{JobRole, Person};
+use std::rc::Rc;
+
+use crate::reconcile::{JobRole, Person, RemoteUser};
 
 const EMPTY: u32 = u32::MAX;
 
@@ -22,13 +24,15 @@ impl Slots {
 
     /// The slot holding `key`, or the empty slot where it would go.
     fn probe<'a>(&self, key: &str, key_of: impl Fn(u32) -> &'a str) -> usize {
+        self.probe_by(fnv1a(key.bytes()), |n| key_of(n) == key)
+    }
+
+    /// The slot of the number `is_key` accepts, or the empty slot where it would go, starting
+    /// from `hash`.
+    fn probe_by(&self, hash: u64, is_key: impl Fn(u32) -> bool) -> usize {
         let mask = self.0.len() - 1;
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in key.bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
         let mut slot = hash as usize & mask;
-        while self.0[slot] != EMPTY && key_of(self.0[slot]) != key {
+        while self.0[slot] != EMPTY && !is_key(self.0[slot]) {
             slot = (slot + 1) & mask;
         }
         slot
@@ -40,6 +44,70 @@ impl Slots {
         }
         Some(self.0[self.probe(key, key_of)]).filter(|n| *n != EMPTY)
     }
+}
+
+fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Text in lower case, a character at a time, as UTF-8 bytes (no allocation).
+fn lower_bytes(text: &str) -> impl Iterator<Item = u8> + '_ {
+    text.chars().flat_map(char::to_lowercase).flat_map(|c| {
+        let mut buf = [0u8; 4];
+        let len = c.encode_utf8(&mut buf).len();
+        buf.into_iter().take(len)
+    })
+}
+
+/// Accounts by `userName` in any letter case: the users as listed, indexed by their lower-case
+/// `userName`, without a lower-case copy of every address and a copy of every id (a sync holds
+/// the whole organisation's). Of two users with one `userName`, the later listed; accounts added
+/// afterwards (one created by an event) override the list.
+#[derive(Default)]
+pub(crate) struct AccountsByEmail {
+    listed: Vec<Rc<RemoteUser>>,
+    index: Slots,
+    added: HashMap<String, String>,
+}
+
+impl AccountsByEmail {
+    pub fn from_list(listed: Vec<Rc<RemoteUser>>) -> AccountsByEmail {
+        let mut index = Slots::with_room_for(listed.len());
+        for (i, user) in listed.iter().enumerate() {
+            let name = user.user_name();
+            let slot = index.probe_by(fnv1a(lower_bytes(name)), |n| same_lower(listed[n as usize].user_name(), name));
+            index.0[slot] = i as u32;
+        }
+        AccountsByEmail { listed, index, added: HashMap::new() }
+    }
+
+    /// The SCIM id of the account with this `userName`, in any letter case.
+    pub fn get(&self, email: &str) -> Option<&str> {
+        if !self.added.is_empty()
+            && let Some(id) = self.added.get(&email.to_lowercase())
+        {
+            return Some(id);
+        }
+        if self.index.0.is_empty() {
+            return None;
+        }
+        let slot =
+            self.index.probe_by(fnv1a(lower_bytes(email)), |n| same_lower(self.listed[n as usize].user_name(), email));
+        let n = self.index.0[slot];
+        (n != EMPTY).then(|| self.listed[n as usize].id.as_str())
+    }
+
+    pub fn insert(&mut self, email: &str, scim_id: String) {
+        self.added.insert(email.to_lowercase(), scim_id);
+    }
+}
+
+fn same_lower(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a == b || lower_bytes(a).eq(lower_bytes(b))
 }
 
 #[derive(Default)]
@@ -243,5 +311,30 @@ mod tests {
         // The fingerprint hashes this Debug text: it must read as the map's `Option<&Vec<_>>` did.
         let listed = vec![role("2", "a")];
         assert_eq!(format!("{:?}", roles.get("a")), format!("{:?}", Some(&listed)));
+    }
+
+    fn user(id: &str, user_name: &str) -> Rc<RemoteUser> {
+        let attributes = [(crate::reconcile::Attr::UserName, user_name.to_owned())].into();
+        Rc::new(RemoteUser { id: id.into(), active: true, attributes, returned: Default::default(), manager: None })
+    }
+
+    #[test]
+    fn accounts_are_found_by_user_name_in_any_letter_case() {
+        let listed =
+            vec![user("1", "Ada@X.test"), user("2", "bo@x.test"), user("3", "ÅSA@x.test"), user("4", "ada@x.TEST")];
+        let mut accounts = AccountsByEmail::from_list(listed);
+        // Of two with one address, the later listed (as a map built from the list kept).
+        assert_eq!(accounts.get("ADA@x.test"), Some("4"));
+        assert_eq!(accounts.get("åsa@X.TEST"), Some("3"));
+        assert_eq!(accounts.get("bo@x.test"), Some("2"));
+        assert_eq!((accounts.get("b@x.test"), accounts.get("")), (None, None));
+        accounts.insert("New@x.test", "5".into());
+        accounts.insert("BO@x.test", "6".into());
+        assert_eq!((accounts.get("new@X.test"), accounts.get("bo@x.test")), (Some("5"), Some("6")));
+        assert_eq!(AccountsByEmail::default().get("a@x"), None);
+        // Many, to cross the table's collisions.
+        let many: Vec<_> = (0..3000).map(|n| user(&n.to_string(), &format!("Person{n}@Example.test"))).collect();
+        let accounts = AccountsByEmail::from_list(many);
+        assert!((0..3000).all(|n| accounts.get(&format!("person{n}@example.TEST")) == Some(n.to_string().as_str())));
     }
 }

@@ -10,16 +10,16 @@ use crate::logs::{LogAction, LogOutcome};
 use crate::probe::mark;
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::timing::person_today;
-use crate::reconcile::{Decision, Link, Mode, RemoteUser};
+use crate::reconcile::{Attr, Decision, Link, Mode, Person, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
 use super::event::{duplicate_decision, log_unreadable, note_duplicate};
 use super::execute::{
-    Facts, MAX_LISTED_CHANGES, Run, Subject, decide_for, gate, hold_mass_deprovisions, link_after, reschedule,
+    Facts, MAX_LISTED_CHANGES, Run, Subject, decide_for, gate, hold_mass_deprovisions, is_idle, link_after, reschedule,
     write_managers, write_profiles,
 };
-use super::records::{People, Roles};
+use super::records::{AccountsByEmail, People, Roles};
 use super::{Change, Env, Session, draft, fail_logged};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,7 +88,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_external: HashMap<&str, &Rc<RemoteUser>> =
         users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
-    facts.accounts_by_email = users.iter().map(|u| (u.user_name().to_lowercase(), u.id.clone())).collect();
+    facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
     let mut ids: Vec<String> = people.iter().map(|p| p.id().to_owned()).collect();
@@ -133,12 +133,16 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     read_absent_people(session, env, &mut facts, &ids, &links)?;
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
-    let mut subjects = Vec::with_capacity(ids.len());
+    let mut subjects = Vec::new();
+    // Positions in `ids` of people decided with nothing to do (`is_idle`): their links stay in
+    // `links`, and wave two gets them back only if wave one changed something.
+    let mut idle: Vec<u32> = Vec::new();
+    let mut idle_pending = 0;
     let mut skipped = 0;
     let mut quarantined = 0;
     let mut run =
         Run { dry_run: options.dry_run, budget: options.max_writes, no_delete: session.no_delete, ..Run::default() };
-    for id in &ids {
+    for (position, id) in ids.iter().enumerate() {
         if let Some(e) = unreadable_links.remove(id) {
             // Never "no link": that would create a second account. The person waits for repair.
             run.failed += 1;
@@ -153,10 +157,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         if person.is_none() && link.is_none() {
             continue;
         }
-        let email = person
-            .and_then(|p| p.email().map(str::to_owned))
-            .or_else(|| link.as_ref().and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned)))
-            .unwrap_or_default();
+        let email = email_of(person, link.as_ref());
         let state = schedule.get(id);
         // Only a backoff or a quarantine compares fingerprints: the text of a whole organisation
         // is not formatted for nothing (a failure computes it when it records one).
@@ -210,8 +211,8 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             (None, Some(p)) => by_external
                 .get(id.as_str())
                 .or_else(|| {
-                    let account = facts.accounts_by_email.get(&p.email()?.to_lowercase())?;
-                    by_id.get(account.as_str())
+                    let account = facts.accounts_by_email.get(p.email()?)?;
+                    by_id.get(account)
                 })
                 .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
                 .map(|u| (*u).clone()),
@@ -232,14 +233,24 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         }
         subject.decision = decision;
         if subject.decision.ops.is_empty() {
-            // Nothing to write: the profile is not needed again (the link holds what was written).
+            // Nothing to write: what the account holds once the writes succeed is not needed
+            // again (the link holds what was written); for a whole organisation it is a profile
+            // and two strings a person.
             subject.decision.profile = None;
+            subject.decision.manager = None;
+            subject.decision.manager_account = None;
         }
         subject.decision.share_profile();
         subject.link = link;
         subject.found = found;
         if !options.dry_run {
             note_duplicate(session, env, &mut schedule, &mut subject);
+        }
+        if is_idle(&subject, &schedule, &facts) {
+            idle_pending += u32::from(subject.decision.manager_pending);
+            links.restore(subject.person_id, subject.link);
+            idle.push(position as u32);
+            continue;
         }
         subjects.push(subject);
     }
@@ -266,10 +277,29 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         }
     }
     mark("sync: profiles written");
-    write_managers(session, env, &mut schedule, &facts, &mut subjects, Mode::Sync, &mut run)?;
+    // The idle, one at a time (for wave two's second look, when wave one changed something).
+    let mut idle_subjects = idle.iter().filter_map(|&position| {
+        let id = &ids[position as usize];
+        let link = links.remove(id)?;
+        let remote = by_id.get(link.scim_id.as_str()).map(|u| Rc::clone(u));
+        Some(Subject {
+            person_id: id.clone(),
+            email: email_of(facts.people.get(id), Some(&link)),
+            link: Some(link),
+            found: None,
+            decision: Decision::default(),
+            was_pending: false,
+            remote,
+            gated: false,
+        })
+    });
+    let idle_pending_after =
+        write_managers(session, env, &mut schedule, &facts, &mut subjects, &mut idle_subjects, Mode::Sync, &mut run)?;
     mark("sync: managers written");
     reschedule(&mut schedule, &subjects, &run);
-    let managers_pending = subjects.iter().filter(|s| s.decision.manager_pending).count() as u32;
+    // Idle people still waiting for a manager: as first decided, unless wave two looked again.
+    let idle_pending = idle_pending_after.unwrap_or(idle_pending);
+    let managers_pending = subjects.iter().filter(|s| s.decision.manager_pending).count() as u32 + idle_pending;
 
     let report = SyncReport {
         dry_run: options.dry_run,
@@ -338,7 +368,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     // behind us). Natively (tests, fuzzing) they are dropped as usual.
     #[cfg(target_arch = "wasm32")]
     {
-        std::mem::forget((by_id, by_external, keepers, links, subjects, facts, ids, schedule));
+        std::mem::forget((by_id, by_external, keepers, links, subjects, idle, facts, ids, schedule));
         std::mem::forget(users);
     }
     Ok(report)
@@ -423,4 +453,13 @@ fn links_to_keeper(link: &Link, keeper: &str, facts: &Facts) -> bool {
 /// An account already linked to someone else is never adopted a second time.
 fn is_linked_elsewhere(account: &RemoteUser, person_id: &str, facts: &Facts) -> bool {
     facts.accounts.iter().any(|(other, scim_id)| other != person_id && *scim_id == account.id)
+}
+
+/// The address a person is known by in logs: their work email, else the `userName` we wrote.
+fn email_of(person: Option<&Person>, link: Option<&Link>) -> String {
+    person
+        .and_then(Person::email)
+        .or_else(|| link.and_then(|l| l.written.get(&Attr::UserName)))
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -417,6 +417,37 @@ impl Attr {
     }
 }
 
+/// A set of attributes, one bit each (a sync holds one per account of the organisation).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AttrSet(u16);
+
+impl AttrSet {
+    pub fn insert(&mut self, attr: Attr) {
+        self.0 |= 1 << attr as u16;
+    }
+    pub fn contains(&self, attr: &Attr) -> bool {
+        self.0 & (1 << *attr as u16) != 0
+    }
+    /// In attribute order.
+    pub fn iter(&self) -> impl Iterator<Item = Attr> + '_ {
+        Attr::ALL.into_iter().filter(|a| self.contains(a))
+    }
+}
+
+impl FromIterator<Attr> for AttrSet {
+    fn from_iter<I: IntoIterator<Item = Attr>>(iter: I) -> Self {
+        let mut set = AttrSet::default();
+        iter.into_iter().for_each(|a| set.insert(a));
+        set
+    }
+}
+
+impl std::fmt::Debug for AttrSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// Attribute values; an absent attribute is empty (and clears the remote value when written).
 ///
 /// [`Packed`] (the attribute's index is the field number): a sync holds two or three profiles per

@@ -303,15 +303,15 @@ fn is_active(link: &Link, remote: Option<&RemoteUser>) -> bool {
 /// wrote for the rest (Leapsome drops attributes outside its schema and does not echo them).
 fn drifted_baseline(link: &Link, remote: &RemoteUser) -> Profile {
     let mut baseline = link.written.clone();
-    for attr in &remote.returned {
-        let value = remote.attributes.get(attr).unwrap_or("");
-        let written = link.written.get(attr).unwrap_or("");
+    for attr in remote.returned.iter() {
+        let value = remote.attributes.get(&attr).unwrap_or("");
+        let written = link.written.get(&attr).unwrap_or("");
         // Services may store emails in another case; that is not drift.
         let same =
             value == written || matches!(attr, Attr::UserName | Attr::Email) && value.eq_ignore_ascii_case(written);
         if !same {
             // Rare (drift): a packed profile is rebuilt by each insert.
-            baseline.insert(*attr, value.to_owned());
+            baseline.insert(attr, value.to_owned());
         }
     }
     baseline
@@ -617,7 +617,7 @@ mod tests {
             account: Some("s9".into()),
         };
         let desired = c.decide().profile.unwrap();
-        let returned: Vec<Attr> =
+        let returned: crate::reconcile::model::AttrSet =
             desired.keys().copied().filter(|a| *a != Attr::NickName && *a != Attr::Timezone).collect();
         let mut attributes = desired.clone();
         attributes.insert(Attr::Title, "Old title".into());
@@ -712,7 +712,7 @@ mod tests {
             id: "s1".into(),
             active: true,
             attributes,
-            returned: vec![Attr::UserName, Attr::Title, Attr::NickName],
+            returned: [Attr::UserName, Attr::Title, Attr::NickName].into_iter().collect(),
             manager: None,
         });
         assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Title, "Engineer".to_string())].into() }]);

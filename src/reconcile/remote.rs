@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::model::{Attr, ENTERPRISE, Profile};
+use super::model::{Attr, AttrSet, ENTERPRISE, Profile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUser {
@@ -14,7 +14,7 @@ pub struct RemoteUser {
     pub attributes: Profile,
     /// Managed attributes present in the response at all (even if empty), so absent ones can be
     /// told apart from empty ones when adopting an account.
-    pub returned: Vec<Attr>,
+    pub returned: AttrSet,
     /// The manager reference as read: an id, or whatever string the server echoes.
     pub manager: Option<String>,
 }
@@ -65,10 +65,10 @@ fn manager_ref(v: &Value) -> Option<String> {
 pub fn parse_user(v: &Value) -> Option<RemoteUser> {
     let id = text(lookup(v, "id")).filter(|s| !s.is_empty())?;
     let mut entries: Vec<(Attr, String)> = Vec::new();
-    let mut returned = Vec::new();
+    let mut returned = AttrSet::default();
     let mut put = |attr: Attr, value: Option<Option<String>>| {
         if let Some(value) = value {
-            returned.push(attr);
+            returned.insert(attr);
             if let Some(s) = value.filter(|s| !s.is_empty()) {
                 entries.push((attr, s));
             }
@@ -104,7 +104,6 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
         _ => true,
     };
     let attributes: Profile = entries.into_iter().collect();
-    returned.shrink_to_fit();
     Some(RemoteUser { id, active, attributes, returned, manager })
 }
 

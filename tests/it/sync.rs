@@ -556,7 +556,56 @@ async fn sync_deprovisions_the_offboarded_and_reactivates_the_rehired(dialect: D
     assert_eq!(again.writes, 0, "{:?}", again.changes);
 }
 
+/// A sync leaves people with nothing to do out of its working set, and gives them back to its
+/// second wave only if the first changed something: a report already waiting for her manager
+/// (nothing to do for her at first) is linked by the same sync that creates the manager.
+async fn a_report_waiting_for_her_manager_is_linked_by_the_sync_that_creates_the_manager(
+    dialect: Dialect,
+    config: LeapsomeConfig,
+) {
+    let rig = Rig::with_leapsome(config).await;
+    let plugin = rig.connected("t", all_on(dialect)).await;
+    let grace = hire(&rig, "Grace", "Hopper", "CTO", "Engineering", None);
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", Some(&grace));
+    let outcome = event_ok(&plugin, api::EventKind::Created, &ada).await;
+    assert!(outcome.manager_pending);
+    let ada_id = scim_id(&rig, "ada.lovelace@acme.test");
+
+    clear_journals(&rig);
+    let report = sync_ok(&plugin, false, None).await;
+    assert_no_failures(&report);
+    assert_eq!((report.created, report.managers_linked, report.managers_pending), (1, 1, 0), "{:?}", report.changes);
+    let grace_id = scim_id(&rig, "grace.hopper@acme.test");
+    assert_eq!(rig.leapsome.manager_id_of(&ada_id), Some(grace_id));
+    assert_eq!(count(&report, ChangeKind::LinkManager), 1);
+    let again = sync_ok(&plugin, false, None).await;
+    assert_eq!((again.writes, again.managers_pending), (0, 0), "{:?}", again.changes);
+}
+
+/// People left out of a sync's working set still count: a report whose manager is not due yet
+/// is reported waiting by a sync that writes nothing.
+#[tokio::test]
+async fn a_sync_that_writes_nothing_still_counts_who_waits_for_a_manager() {
+    let rig = Rig::start().await;
+    let on_start = settings(Some(api::ProvisionTiming::OnStartDate), None, Dialect::Leapsome);
+    let plugin = rig.connected("t", on_start).await;
+    let grace = hire(&rig, "Grace", "Hopper", "CTO", "Engineering", None);
+    rig.humaans.update_person(&grace, |p| {
+        p.status = STATUS_NEW_HIRE.into();
+        p.employment_start_date = Some("2027-01-04".into());
+    });
+    let ada = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", Some(&grace));
+    assert!(event_ok(&plugin, api::EventKind::Created, &ada).await.manager_pending);
+
+    for _ in 0..2 {
+        let report = sync_ok(&plugin, false, None).await;
+        assert_no_failures(&report);
+        assert_eq!((report.writes, report.created, report.managers_pending), (0, 0, 1), "{:?}", report.changes);
+    }
+}
+
 in_both_dialects!(
+    a_report_waiting_for_her_manager_is_linked_by_the_sync_that_creates_the_manager,
     backfill_adopts_existing_accounts_without_duplicates,
     second_sync_writes_nothing,
     dry_run_reports_the_plan_and_writes_nothing,
