@@ -487,37 +487,43 @@ impl Schedule {
     /// holds now: fields this call did not change keep the stored value, so overlapping calls
     /// working on different aspects of one person do not undo each other.
     pub fn save(&mut self, kv: &mut dyn KeyValue) -> Result<(), AppError> {
-        let changed: Vec<String> =
-            self.entries.iter().filter(|(_, (loaded, current))| loaded != current).map(|(id, _)| id.clone()).collect();
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let keys: Vec<String> = changed.iter().map(|id| sched_key(id)).collect();
-        let stored = kv.get_many(&keys).map_err(storage)?;
-        let mut writes = Vec::new();
-        let mut deletes = Vec::new();
-        for ((id, key), stored) in changed.iter().zip(keys).zip(stored) {
-            let (loaded, current) = &self.entries[id];
-            let stored: PersonState = stored.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-            let merged = merge(loaded, current, stored);
-            if merged.is_empty() {
-                deletes.push(key);
-            } else {
-                writes.push((key, serde_json::to_vec(&merged).expect("state serialises")));
+        let changed: Vec<&String> =
+            self.entries.iter().filter(|(_, (loaded, current))| loaded != current).map(|(id, _)| id).collect();
+        // A batch at a time: a sync can change tens of thousands of records, and their keys,
+        // stored values and new values all at once took megabytes at its peak.
+        for batch in changed.chunks(SAVE_BATCH) {
+            let keys: Vec<String> = batch.iter().map(|id| sched_key(id)).collect();
+            let stored = kv.get_many(&keys).map_err(storage)?;
+            let mut writes = Vec::new();
+            let mut deletes = Vec::new();
+            for ((id, key), stored) in batch.iter().zip(keys).zip(stored) {
+                let (loaded, current) = &self.entries[*id];
+                let stored: PersonState = stored.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+                let merged = merge(loaded, current, stored);
+                if merged.is_empty() {
+                    deletes.push(key);
+                } else {
+                    writes.push((key, serde_json::to_vec(&merged).expect("state serialises")));
+                }
+            }
+            if !writes.is_empty() {
+                kv.set_many(&writes).map_err(storage)?;
+            }
+            if !deletes.is_empty() {
+                kv.delete_many(&deletes).map_err(storage)?;
             }
         }
-        if !writes.is_empty() {
-            kv.set_many(&writes).map_err(storage)?;
-        }
-        if !deletes.is_empty() {
-            kv.delete_many(&deletes).map_err(storage)?;
-        }
         for (loaded, current) in self.entries.values_mut() {
-            *loaded = current.clone();
+            if loaded != current {
+                *loaded = current.clone();
+            }
         }
         Ok(())
     }
 }
+
+/// Schedule records written per storage batch.
+const SAVE_BATCH: usize = 1024;
 
 /// `stored` with every field that differs between `loaded` and `current` taken from `current`.
 fn merge(loaded: &PersonState, current: &PersonState, mut stored: PersonState) -> PersonState {

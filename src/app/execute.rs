@@ -30,6 +30,14 @@ use super::{Change, ChangeKind, Env, Session, draft};
 /// is logged, and failures are always listed (the schedule and the operator need them).
 pub(crate) const MAX_LISTED_CHANGES: usize = 1000;
 
+/// People with writes one call takes on (a dry run: everyone; with a write budget, at most that
+/// many). A call can send about 45,000
+/// writes within its time budget (`SYNC_TIME_BUDGET`) anyway, and each person it holds with a
+/// planned write costs half a kilobyte: at 100,000 people, holding them all made a call of the
+/// initial sync the largest of all. The rest is left to the next call (reported as not
+/// complete), which reads both sides again and takes on the next share.
+pub(crate) const MAX_SUBJECTS_WITH_WRITES: usize = 20_000;
+
 /// Writes sent per batch: bounds the replies held in memory at once.
 const WRITE_BATCH: usize = 256;
 
@@ -290,6 +298,8 @@ pub(crate) struct Run {
     pub unlisted_changes: u32,
     /// The SCIM service has no DELETE: deprovisioning deactivates (`active: false`) instead.
     pub no_delete: bool,
+    /// Subjects with writes this call takes on (`None`: all); see [`MAX_SUBJECTS_WITH_WRITES`].
+    pub subjects_with_writes: Option<usize>,
 }
 
 impl Run {
@@ -764,6 +774,11 @@ pub(crate) fn write_managers(
             s.was_pending = state.manager_pending;
             s.decision.manager_pending = state.manager_pending;
             match plan_manager(session, env, schedule, facts, &mut s, false, mode, run) {
+                // As many again as the first wave's share: the rest waits for the next call.
+                Some(_) if run.subjects_with_writes.is_some_and(|cap| subjects.len() >= 2 * cap) => {
+                    run.writes -= 1;
+                    run.deferred += 1;
+                }
                 Some(write) => {
                     // Rescheduled with the rest: its due time is the one it had (it was idle).
                     s.decision.wake_at = state.wake_at.as_deref().and_then(crate::reconcile::timing::parse_time);

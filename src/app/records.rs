@@ -106,6 +106,32 @@ impl AccountsByEmail {
     }
 }
 
+/// The groups of two or more `items` whose `email_of` is the same in any letter case, each in
+/// the order listed. A table of positions, not a map of lower-case copies of every address: a
+/// sync looks for duplicates among the whole organisation, where there are almost none.
+pub(crate) fn same_email_groups<'a, 'b, T>(
+    items: &'a [T],
+    email_of: impl Fn(&'a T) -> Option<&'b str>,
+) -> Vec<Vec<&'a T>> {
+    let mut index = Slots::with_room_for(items.len());
+    // The group of each first holder of an address that turned out shared, by that first's position.
+    let mut groups: HashMap<u32, Vec<&T>> = HashMap::new();
+    for (position, item) in items.iter().enumerate() {
+        let Some(email) = email_of(item) else { continue };
+        let slot = index.probe_by(fnv1a(lower_bytes(email)), |n| {
+            email_of(&items[n as usize]).is_some_and(|other| same_lower(other, email))
+        });
+        match index.0[slot] {
+            EMPTY => index.0[slot] = position as u32,
+            first => groups.entry(first).or_insert_with(|| vec![&items[first as usize]]).push(item),
+        }
+    }
+    // In the order of their first members, as listed (the map's order is arbitrary).
+    let mut firsts: Vec<u32> = groups.keys().copied().collect();
+    firsts.sort_unstable();
+    firsts.into_iter().filter_map(|first| groups.remove(&first)).collect()
+}
+
 fn same_lower(a: &str, b: &str) -> bool {
     a.len() == b.len() && a == b || lower_bytes(a).eq(lower_bytes(b))
 }
@@ -336,5 +362,20 @@ mod tests {
         let many: Vec<_> = (0..3000).map(|n| user(&n.to_string(), &format!("Person{n}@Example.test"))).collect();
         let accounts = AccountsByEmail::from_list(many);
         assert!((0..3000).all(|n| accounts.get(&format!("person{n}@example.TEST")) == Some(n.to_string().as_str())));
+    }
+
+    #[test]
+    fn items_sharing_an_address_in_any_letter_case_are_grouped_in_listed_order() {
+        let items = ["a@x", "B@x", "none", "c@x", "b@X", "A@X", "d@x", "b@x"];
+        fn email_of<'a>(item: &&'a str) -> Option<&'a str> {
+            (*item != "none").then_some(*item)
+        }
+        let groups = same_email_groups(&items, email_of);
+        assert_eq!(groups, vec![vec![&"a@x", &"A@X"], vec![&"B@x", &"b@X", &"b@x"]]);
+        assert!(same_email_groups(&items[..4], email_of).is_empty());
+        let many: Vec<String> = (0..5000).map(|n| format!("p{}@x", n % 2500)).collect();
+        let groups = same_email_groups(&many, |s| Some(s.as_str()));
+        assert_eq!(groups.len(), 2500);
+        assert!(groups.iter().all(|g| g.len() == 2 && g[0] == g[1]));
     }
 }

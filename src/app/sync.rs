@@ -16,10 +16,10 @@ use crate::state::{self, CachedCompany, Schedule};
 
 use super::event::{duplicate_decision, log_unreadable, note_duplicate};
 use super::execute::{
-    Facts, MAX_LISTED_CHANGES, Run, Subject, decide_for, gate, hold_mass_deprovisions, is_idle, link_after, reschedule,
-    write_managers, write_profiles,
+    Facts, MAX_LISTED_CHANGES, MAX_SUBJECTS_WITH_WRITES, Run, Subject, decide_for, gate, hold_mass_deprovisions,
+    is_idle, link_after, reschedule, write_managers, write_profiles,
 };
-use super::records::{AccountsByEmail, People, Roles};
+use super::records::{AccountsByEmail, People, Roles, same_email_groups};
 use super::{Change, Env, Session, draft, fail_logged};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -134,14 +134,22 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
 
     let mut subjects = Vec::new();
+    let mut with_writes = 0;
     // Positions in `ids` of people decided with nothing to do (`is_idle`): their links stay in
     // `links`, and wave two gets them back only if wave one changed something.
     let mut idle: Vec<u32> = Vec::new();
     let mut idle_pending = 0;
     let mut skipped = 0;
     let mut quarantined = 0;
-    let mut run =
-        Run { dry_run: options.dry_run, budget: options.max_writes, no_delete: session.no_delete, ..Run::default() };
+    let mut run = Run {
+        dry_run: options.dry_run,
+        budget: options.max_writes,
+        no_delete: session.no_delete,
+        subjects_with_writes: (!options.dry_run).then(|| {
+            options.max_writes.map_or(MAX_SUBJECTS_WITH_WRITES, |budget| MAX_SUBJECTS_WITH_WRITES.min(budget as usize))
+        }),
+        ..Run::default()
+    };
     for (position, id) in ids.iter().enumerate() {
         if let Some(e) = unreadable_links.remove(id) {
             // Never "no link": that would create a second account. The person waits for repair.
@@ -252,6 +260,18 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             idle.push(position as u32);
             continue;
         }
+        let writes = subject.decision.ops.iter().filter(|o| o.is_write()).count() as u32;
+        // Past this call's share, a write waits for the next call, which decides it again.
+        // Never a deprovision: the brake must count them all.
+        if writes > 0
+            && !subject.decision.deprovisions()
+            && run.subjects_with_writes.is_some_and(|cap| with_writes >= cap)
+        {
+            run.deferred += writes;
+            links.restore(subject.person_id, subject.link);
+            continue;
+        }
+        with_writes += usize::from(writes > 0);
         subjects.push(subject);
     }
 
@@ -421,14 +441,9 @@ fn duplicate_keepers(
     links: &state::Links,
     by_id: &HashMap<&str, &Rc<RemoteUser>>,
 ) -> HashMap<String, String> {
-    let mut by_email: HashMap<String, Vec<&String>> = HashMap::new();
-    for id in ids {
-        if let Some(email) = facts.people.get(id).and_then(|p| p.email()) {
-            by_email.entry(email.to_lowercase()).or_default().push(id);
-        }
-    }
+    let email_of = |id: &String| facts.people.get(id).and_then(Person::email);
     let mut others = HashMap::new();
-    for (_, mut group) in by_email.into_iter().filter(|(_, g)| g.len() > 1) {
+    for mut group in same_email_groups(ids, email_of) {
         group.sort_by_key(|id| {
             let link = links.get(id);
             // A link whose account names this person (externalId) is the strongest claim.
