@@ -184,7 +184,7 @@ pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<R
     }
     // A user listed twice (pages shifting under concurrent writes) counts once.
     let mut ids = std::collections::HashSet::new();
-    users.retain(|u| ids.insert(u.id.clone()));
+    users.retain(|u| ids.insert(u.id().to_owned()));
     Ok(users)
 }
 

@@ -189,7 +189,7 @@ pub(crate) fn prepare_person(
 /// work email. The one with the link keeps the account.
 fn owner_of(env: &mut Env, account: &RemoteUser, person_id: &str) -> Result<Option<String>, AppError> {
     let Some(other) = account.external_id().filter(|x| *x != person_id) else { return Ok(None) };
-    let linked = state::load_link(env.kv, other)?.is_some_and(|l| l.scim_id == account.id);
+    let linked = state::load_link(env.kv, other)?.is_some_and(|l| l.scim_id == account.id());
     Ok(linked.then(|| other.to_owned()))
 }
 
@@ -275,7 +275,7 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
         && let Some(email) = manager.email()
         && let Some(account) = scim::find_by_user_name(&mut session.scim, env.http, email)?
     {
-        facts.accounts_by_email.insert(email, account.id);
+        facts.accounts_by_email.insert(email, account.id().to_owned());
     }
     facts.people.insert(manager_id.to_owned(), manager);
     Ok(())

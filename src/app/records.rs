@@ -98,7 +98,7 @@ impl AccountsByEmail {
         let slot =
             self.index.probe_by(fnv1a(lower_bytes(email)), |n| same_lower(self.listed[n as usize].user_name(), email));
         let n = self.index.0[slot];
-        (n != EMPTY).then(|| self.listed[n as usize].id.as_str())
+        (n != EMPTY).then(|| self.listed[n as usize].id())
     }
 
     pub fn insert(&mut self, email: &str, scim_id: String) {
@@ -341,7 +341,7 @@ mod tests {
 
     fn user(id: &str, user_name: &str) -> Rc<RemoteUser> {
         let attributes = [(crate::reconcile::Attr::UserName, user_name.to_owned())].into();
-        Rc::new(RemoteUser { id: id.into(), active: true, attributes, returned: Default::default(), manager: None })
+        Rc::new(RemoteUser::new(id, true, attributes, Default::default(), None))
     }
 
     #[test]

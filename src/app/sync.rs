@@ -85,7 +85,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     mark("sync: SCIM users read");
 
     let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
-    let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
     let by_external: HashMap<&str, &Rc<RemoteUser>> =
         users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
     facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
@@ -467,7 +467,7 @@ fn links_to_keeper(link: &Link, keeper: &str, facts: &Facts) -> bool {
 
 /// An account already linked to someone else is never adopted a second time.
 fn is_linked_elsewhere(account: &RemoteUser, person_id: &str, facts: &Facts) -> bool {
-    facts.accounts.iter().any(|(other, scim_id)| other != person_id && *scim_id == account.id)
+    facts.accounts.iter().any(|(other, scim_id)| other != person_id && *scim_id == account.id())
 }
 
 /// The address a person is known by in logs: their work email, else the `userName` we wrote.

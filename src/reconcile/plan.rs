@@ -231,7 +231,7 @@ pub fn decide(i: &Inputs) -> Decision {
             }
             match found {
                 Some(account) => {
-                    d.ops.push(Op::Adopt { scim_id: account.id.clone() });
+                    d.ops.push(Op::Adopt { scim_id: account.id().to_owned() });
                     if !account.active {
                         d.ops.push(Op::Reactivate);
                     }
@@ -320,7 +320,7 @@ fn drifted_baseline(link: &Link, remote: &RemoteUser) -> Profile {
 /// The manager the account holds, as the value we would write: the service's read-back when it
 /// returns one (an id or an email), else what we last wrote.
 fn drifted_manager(link: &Link, remote: &RemoteUser, manager: &ManagerInput, dialect: Dialect) -> Option<String> {
-    match remote.manager.as_deref() {
+    match remote.manager() {
         None => link.manager.clone(),
         Some(_) => adopted_manager(remote, manager, dialect),
     }
@@ -347,7 +347,7 @@ fn desired_manager(manager: &ManagerInput, dialect: Dialect) -> (Option<String>,
 /// account already pointing at the right manager is left alone whatever shape the server reads
 /// it back in (id, `{managerId}`, or the email that was written).
 fn adopted_manager(account: &RemoteUser, manager: &ManagerInput, dialect: Dialect) -> Option<String> {
-    let read = account.manager.as_deref()?;
+    let read = account.manager()?;
     if let ManagerInput::Person { account: Some(id), email, .. } = manager {
         let same = read == id || email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(read));
         if same {
@@ -621,7 +621,7 @@ mod tests {
             desired.keys().copied().filter(|a| *a != Attr::NickName && *a != Attr::Timezone).collect();
         let mut attributes = desired.clone();
         attributes.insert(Attr::Title, "Old title".into());
-        c.found = Some(RemoteUser { id: "s1".into(), active: true, attributes, returned, manager: Some("s9".into()) });
+        c.found = Some(RemoteUser::new("s1", true, attributes, returned, Some("s9")));
         let d = c.decide();
         assert_eq!(d.ops[0], Op::Adopt { scim_id: "s1".into() });
         match &d.ops[1..] {
@@ -708,13 +708,8 @@ mod tests {
         attributes.insert(Attr::UserName, "ADA@acme.test".into());
         // The service fills its own default where we wrote nothing: not drift worth fighting.
         attributes.insert(Attr::NickName, "Colleague".into());
-        c.remote = Some(RemoteUser {
-            id: "s1".into(),
-            active: true,
-            attributes,
-            returned: [Attr::UserName, Attr::Title, Attr::NickName].into_iter().collect(),
-            manager: None,
-        });
+        let returned = [Attr::UserName, Attr::Title, Attr::NickName].into_iter().collect();
+        c.remote = Some(RemoteUser::new("s1", true, attributes, returned, None));
         assert_eq!(c.decide().ops, vec![Op::Update { changes: [(Attr::Title, "Engineer".to_string())].into() }]);
         // Deactivated by hand while still employed: reactivated.
         c.remote.as_mut().unwrap().active = false;

@@ -5,21 +5,38 @@
 use serde_json::Value;
 
 use super::model::{Attr, AttrSet, ENTERPRISE, Profile};
+use super::packed::Packed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUser {
-    pub id: String,
+    /// The id and the manager reference, in one allocation (a sync holds every account).
+    refs: Packed,
     pub active: bool,
     /// The managed attributes the server returned (only those it returned).
     pub attributes: Profile,
     /// Managed attributes present in the response at all (even if empty), so absent ones can be
     /// told apart from empty ones when adopting an account.
     pub returned: AttrSet,
-    /// The manager reference as read: an id, or whatever string the server echoes.
-    pub manager: Option<String>,
 }
 
+const ID: u8 = 0;
+const MANAGER: u8 = 1;
+
 impl RemoteUser {
+    pub fn new(id: &str, active: bool, attributes: Profile, returned: AttrSet, manager: Option<&str>) -> RemoteUser {
+        let refs = [(ID, Some(id)), (MANAGER, manager)].into_iter().filter_map(|(f, v)| Some((f, v?)));
+        RemoteUser { refs: Packed::pack(refs), active, attributes, returned }
+    }
+
+    pub fn id(&self) -> &str {
+        self.refs.get(ID).unwrap_or("")
+    }
+
+    /// The manager reference as read: an id, or whatever string the server echoes.
+    pub fn manager(&self) -> Option<&str> {
+        self.refs.get(MANAGER)
+    }
+
     /// Kept once, in `attributes` (a sync holds every account of the organisation).
     pub fn user_name(&self) -> &str {
         self.attributes.get(&Attr::UserName).unwrap_or("")
@@ -104,7 +121,7 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
         _ => true,
     };
     let attributes: Profile = entries.into_iter().collect();
-    Some(RemoteUser { id, active, attributes, returned, manager })
+    Some(RemoteUser::new(&id, active, attributes, returned, manager.as_deref()))
 }
 
 #[cfg(test)]
@@ -122,9 +139,9 @@ mod tests {
             "manager": {"value": "m1"}
         }))
         .unwrap();
-        assert_eq!(u.id, "5ecba01fb567a5d046582027");
+        assert_eq!(u.id(), "5ecba01fb567a5d046582027");
         assert!(!u.active);
-        assert_eq!(u.manager.as_deref(), Some("m1"));
+        assert_eq!(u.manager(), Some("m1"));
         assert_eq!(&u.attributes[&Attr::Department], "Eng");
         assert!(!u.returned.contains(&Attr::NickName));
         assert!(u.returned.contains(&Attr::GivenName));
@@ -135,10 +152,10 @@ mod tests {
         let u = parse_user(&json!({"id": "x", "userName": "u", "active": "False",
             ENTERPRISE: {"manager": {"value": "m2", "displayName": "M"}}}))
         .unwrap();
-        assert_eq!(u.manager.as_deref(), Some("m2"));
+        assert_eq!(u.manager(), Some("m2"));
         assert!(!u.active);
         let s = parse_user(&json!({"id": "x", "userName": "u", "manager": "boss@acme.test"})).unwrap();
-        assert_eq!(s.manager.as_deref(), Some("boss@acme.test"));
+        assert_eq!(s.manager(), Some("boss@acme.test"));
         assert!(s.active);
     }
 

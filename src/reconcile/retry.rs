@@ -26,10 +26,12 @@ pub struct PersonState {
     /// Their manager link waits for the manager's own account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manager_pending: bool,
+    /// Boxed, as is `quarantine`: rare, and a sync holds a record (twice) for everyone whose
+    /// state it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failures: Option<Failures>,
+    pub failures: Option<Box<Failures>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quarantine: Option<Quarantine>,
+    pub quarantine: Option<Box<Quarantine>>,
     /// Their deprovision is held for approval since this time (mass-deprovisioning brake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_since: Option<String>,
@@ -139,18 +141,19 @@ impl PersonState {
         if let Some(since) = first_permanent_at.as_deref().and_then(parse_time)
             && now - since >= Duration::days(QUARANTINE_AFTER_DAYS)
         {
-            self.quarantine = Some(Quarantine { since: format_time(now), reason: error.to_owned(), fingerprint });
+            self.quarantine =
+                Some(Box::new(Quarantine { since: format_time(now), reason: error.to_owned(), fingerprint }));
             return FailureOutcome::Quarantined;
         }
         let retry_at = now + backoff(count);
-        self.failures = Some(Failures {
+        self.failures = Some(Box::new(Failures {
             count,
             first_at,
             first_permanent_at,
             next_retry: format_time(retry_at),
             last_error: error.to_owned(),
             fingerprint,
-        });
+        }));
         FailureOutcome::RetryAt(retry_at)
     }
 
