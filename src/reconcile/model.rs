@@ -477,21 +477,12 @@ impl Profile {
         Profile(Packed::pack(entries.iter().map(|(a, v)| (*a as u8, *v))))
     }
     /// From entries in any order; of one attribute given twice, the last wins.
-    fn from_entries(entries: Vec<(Attr, String)>) -> Profile {
-        Profile::pack(&Profile::ordered(entries.iter().map(|(a, v)| (*a, v.as_str()))))
-    }
-    /// In attribute order, the last of each attribute. By insertion: a dozen entries at most, and
-    /// a library sort would add kilobytes to the component.
-    fn ordered<'a>(entries: impl Iterator<Item = (Attr, &'a str)>) -> Vec<(Attr, &'a str)> {
-        let mut ordered: Vec<(Attr, &str)> = Vec::new();
+    fn from_entries<'a>(entries: impl IntoIterator<Item = (Attr, &'a str)>) -> Profile {
+        let mut profile = PackedBuilder::new();
         for (attr, value) in entries {
-            match ordered.iter().position(|(a, _)| *a >= attr) {
-                Some(i) if ordered[i].0 == attr => ordered[i].1 = value,
-                Some(i) => ordered.insert(i, (attr, value)),
-                None => ordered.push((attr, value)),
-            }
+            profile.set(attr as u8, value);
         }
-        ordered
+        Profile(profile.finish())
     }
     pub fn get(&self, attr: &Attr) -> Option<&str> {
         self.0.get(*attr as u8)
@@ -501,18 +492,17 @@ impl Profile {
     }
     pub fn insert(&mut self, attr: Attr, value: String) -> Option<String> {
         let old = self.get(&attr).map(str::to_owned);
-        let others = self.iter().filter(|(a, _)| **a != attr).map(|(a, v)| (*a, v));
-        let mut entries: Vec<(Attr, &str)> = others.collect();
-        let at = entries.partition_point(|(a, _)| *a < attr);
-        entries.insert(at, (attr, value.as_str()));
-        *self = Profile::pack(&entries);
+        let mut profile = PackedBuilder::from_packed(&self.0);
+        profile.set(attr as u8, &value);
+        self.0 = profile.finish();
         old
     }
     pub fn remove(&mut self, attr: &Attr) -> Option<String> {
         let old = self.get(attr).map(str::to_owned);
         if old.is_some() {
-            let kept: Vec<(Attr, &str)> = self.iter().filter(|(a, _)| *a != attr).map(|(a, v)| (*a, v)).collect();
-            *self = Profile::pack(&kept);
+            let mut profile = PackedBuilder::from_packed(&self.0);
+            profile.clear(*attr as u8);
+            self.0 = profile.finish();
         }
         old
     }
@@ -557,13 +547,14 @@ impl std::ops::Index<&Attr> for Profile {
 
 impl FromIterator<(Attr, String)> for Profile {
     fn from_iter<I: IntoIterator<Item = (Attr, String)>>(iter: I) -> Self {
-        Profile::from_entries(iter.into_iter().collect())
+        let entries: Vec<(Attr, String)> = iter.into_iter().collect();
+        Profile::from_entries(entries.iter().map(|(a, v)| (*a, v.as_str())))
     }
 }
 
 impl<'a> FromIterator<(Attr, &'a str)> for Profile {
     fn from_iter<I: IntoIterator<Item = (Attr, &'a str)>>(iter: I) -> Self {
-        Profile::pack(&Profile::ordered(iter.into_iter()))
+        Profile::from_entries(iter)
     }
 }
 
@@ -575,9 +566,11 @@ impl<const N: usize> From<[(Attr, String); N]> for Profile {
 
 impl Extend<(Attr, String)> for Profile {
     fn extend<I: IntoIterator<Item = (Attr, String)>>(&mut self, iter: I) {
-        let mut entries: Vec<(Attr, String)> = std::mem::take(self).into_iter().collect();
-        entries.extend(iter);
-        *self = Profile::from_entries(entries);
+        let mut profile = PackedBuilder::from_packed(&self.0);
+        for (attr, value) in iter {
+            profile.set(attr as u8, &value);
+        }
+        self.0 = profile.finish();
     }
 }
 
