@@ -56,8 +56,10 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 fn lookup<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    // Attribute names are case-insensitive in SCIM (RFC 7643 §2.1).
-    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    // Attribute names are case-insensitive in SCIM (RFC 7643 §2.1); most servers spell them as
+    // the RFC does, found without a scan.
+    let object = v.as_object()?;
+    object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 fn primary_value(list: Option<&Value>) -> Option<Option<String>> {
