@@ -11,7 +11,7 @@ use crate::client::{Call, Client, Reply, encode};
 use crate::error::{AppError, Failure, Service};
 use crate::ports::{HttpTransport, Method};
 use crate::reconcile::RemoteUser;
-use crate::reconcile::remote::parse_user;
+use crate::reconcile::remote::{Json, parse_user, parse_user_json};
 use crate::reconcile::render::{user_name_filter, user_name_filter_unquoted, without_emails};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.leapsome.com/scim/v1";
@@ -32,8 +32,8 @@ fn bad_shape(detail: impl std::fmt::Display) -> AppError {
     })
 }
 
-/// A listing page read as it arrives: each resource becomes a `Value` and then a user one at a
-/// time (a `Value` tree of a whole 5,000-user page is tens of megabytes).
+/// A listing page read as it arrives: each resource becomes a [`Json`] tree and then a user one
+/// at a time (a `Value` tree of a whole 5,000-user page is tens of megabytes).
 struct ListPage {
     total: Option<u64>,
     /// Resources listed and the users among them; `Err(())` when `Resources` is no list.
@@ -107,9 +107,9 @@ impl<'de> de::Visitor<'de> for Resources {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let (mut n, mut users) = (0, Vec::new());
-        while let Some(resource) = seq.next_element::<Value>()? {
+        while let Some(resource) = seq.next_element::<Json>()? {
             n += 1;
-            users.extend(parse_user(&resource));
+            users.extend(parse_user_json(&resource));
         }
         Ok(Ok((n, users)))
     }

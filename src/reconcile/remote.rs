@@ -2,6 +2,9 @@
 //! store and reads `manager` back as `{managerId, displayName}` (and a top-level `{value}`); RFC
 //! servers use `{value, displayName}`; some echo the string that was written.
 
+use std::borrow::Cow;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::model::{Attr, AttrSet, ENTERPRISE, Profile};
@@ -47,41 +50,150 @@ impl RemoteUser {
     }
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+/// JSON as a SCIM user is read from a listing: strings borrowed from the page where they have no
+/// escapes, objects as their members in document order. Reading pages of users into
+/// `serde_json::Value`s, a `BTreeMap` node and a `String` for every member, was a seventh of a
+/// steady sync; a user has a dozen members, found by a scan (their names are case-insensitive
+/// anyway).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Str(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// The same JSON, borrowing from a `Value` (a reply to a single write).
+    pub fn of(v: &'a Value) -> Json<'a> {
+        match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => Json::Number(n.clone()),
+            Value::String(s) => Json::Str(Cow::Borrowed(s)),
+            Value::Array(items) => Json::Array(items.iter().map(Json::of).collect()),
+            Value::Object(members) => {
+                Json::Object(members.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::of(v))).collect())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(b))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Json<'de>, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s)))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut members = Vec::new();
+        while let Some(Name(name)) = map.next_key()? {
+            members.push((name, map.next_value()?));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// A member name, borrowed where it has no escapes (`Cow<str>` itself always copies).
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(JsonVisitor).and_then(|json| match json {
+            Json::Str(name) => Ok(Name(name)),
+            _ => Err(de::Error::custom("a member name is text")),
+        })
+    }
+}
+
+fn text(v: Option<&Json>) -> Option<String> {
     match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Json::Str(s) => Some(s.as_ref().to_owned()),
+        Json::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
 
-fn lookup<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    // Attribute names are case-insensitive in SCIM (RFC 7643 §2.1); most servers spell them as
-    // the RFC does, found without a scan.
-    let object = v.as_object()?;
-    object.get(key).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+fn lookup<'j, 'a>(v: &'j Json<'a>, key: &str) -> Option<&'j Json<'a>> {
+    // Attribute names are case-insensitive in SCIM (RFC 7643 §2.1). Of members named alike, the
+    // last, as a JSON object read into a map keeps the last of a repeated name.
+    let Json::Object(members) = v else { return None };
+    members.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
 }
 
-fn primary_value(list: Option<&Value>) -> Option<Option<String>> {
-    let items = list?.as_array()?;
+fn is_true(v: &Json) -> bool {
+    match v {
+        Json::Bool(b) => *b,
+        Json::Str(s) => s == "true" || s == "True",
+        _ => false,
+    }
+}
+
+fn primary_value(list: Option<&Json>) -> Option<Option<String>> {
+    let Json::Array(items) = list? else { return None };
     let chosen = items
         .iter()
-        .find(|e| lookup(e, "primary").is_some_and(|p| p == &Value::Bool(true) || p == "true" || p == "True"))
-        .or_else(|| items.iter().find(|e| lookup(e, "type").is_some_and(|t| t == "work")))
+        .find(|e| lookup(e, "primary").is_some_and(is_true))
+        .or_else(|| items.iter().find(|e| lookup(e, "type").is_some_and(|t| matches!(t, Json::Str(t) if t == "work"))))
         .or_else(|| items.first());
     Some(chosen.and_then(|e| text(lookup(e, "value"))))
 }
 
-fn manager_ref(v: &Value) -> Option<String> {
+fn manager_ref(v: &Json) -> Option<String> {
     match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Object(_) => text(lookup(v, "value")).or_else(|| text(lookup(v, "managerId"))).filter(|s| !s.is_empty()),
+        Json::Str(s) if !s.is_empty() => Some(s.as_ref().to_owned()),
+        Json::Object(_) => text(lookup(v, "value")).or_else(|| text(lookup(v, "managerId"))).filter(|s| !s.is_empty()),
         _ => None,
     }
 }
 
 /// Parses a user resource; `None` when it has no id (e.g. Leapsome's `{}` for "already exists").
 pub fn parse_user(v: &Value) -> Option<RemoteUser> {
+    parse_user_json(&Json::of(v))
+}
+
+/// [`parse_user`], of a resource read from a page.
+pub fn parse_user_json(v: &Json) -> Option<RemoteUser> {
     let id = text(lookup(v, "id")).filter(|s| !s.is_empty())?;
     let mut entries: Vec<(Attr, String)> = Vec::new();
     let mut returned = AttrSet::default();
@@ -93,7 +205,7 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
             }
         }
     };
-    let present = |key: &str, src: &Value| lookup(src, key).map(|x| text(Some(x)));
+    let present = |key: &str, src: &Json| lookup(src, key).map(|x| text(Some(x)));
     put(Attr::UserName, present("userName", v));
     put(Attr::ExternalId, present("externalId", v));
     put(Attr::NickName, present("nickName", v));
@@ -118,8 +230,8 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
         .and_then(manager_ref)
         .or_else(|| lookup(v, "manager").and_then(manager_ref));
     let active = match lookup(v, "active") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => !s.eq_ignore_ascii_case("false"),
+        Some(Json::Bool(b)) => *b,
+        Some(Json::Str(s)) => !s.eq_ignore_ascii_case("false"),
         _ => true,
     };
     let attributes: Profile = entries.into_iter().collect();
@@ -159,6 +271,34 @@ mod tests {
         let s = parse_user(&json!({"id": "x", "userName": "u", "manager": "boss@acme.test"})).unwrap();
         assert_eq!(s.manager(), Some("boss@acme.test"));
         assert!(s.active);
+    }
+
+    #[test]
+    fn a_user_read_from_page_text_is_the_user_read_from_a_value() {
+        let texts = [
+            r#"{"id":"u1","userName":"a@x.test","externalId":"p1","active":false,"name":{"givenName":"A\u00e9","familyName":"B\"q\""},
+               "emails":[{"type":"home","value":"h@x"},{"primary":"True","value":"w@x"}],"title":null,
+               "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":42,"manager":{"managerId":"m1"}},
+               "meta":{"resourceType":"User","created":"2020-01-01T00:00:00Z"},"schemas":["a","b"]}"#,
+            r#"{"ID":"u2","USERNAME":"b@x","Active":"FALSE","phoneNumbers":[{"type":"work","value":"+1"}],"emails":[]}"#,
+            r#"{"id":7,"userName":"c@x","userName":"d@x","manager":{"value":""},"timezone":1.5,"nickName":-3}"#,
+            r#"{"id":"u4","manager":"boss@x","emails":{"value":"not a list"},"name":"not an object","active":null}"#,
+            r#"{"id":"","userName":"no id"}"#,
+            r#"{}"#,
+        ];
+        for text in texts {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let json: Json = serde_json::from_str(text).unwrap();
+            assert_eq!(parse_user_json(&json), parse_user(&value), "{text}");
+        }
+    }
+
+    #[test]
+    fn page_text_is_borrowed_where_it_has_no_escapes() {
+        let json: Json = serde_json::from_str(r#"{"plain":"a","esc\u0061ped":"b\n"}"#).unwrap();
+        let Json::Object(members) = json else { panic!("an object") };
+        assert!(matches!(&members[0], (Cow::Borrowed("plain"), Json::Str(Cow::Borrowed("a")))));
+        assert!(matches!(&members[1], (Cow::Owned(k), Json::Str(Cow::Owned(v))) if k == "escaped" && v == "b\n"));
     }
 
     #[test]
