@@ -343,6 +343,10 @@ pub struct BenchArgs {
     /// Employees in the generated organisation.
     #[arg(long, default_value_t = 10_000)]
     pub employees: usize,
+    /// Steady syncs in a row; the one of median wall time is reported (on a shared machine one
+    /// run's wall time varies by half).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub steady_syncs: u32,
     /// Employees in the rate-limited run (0: skip it).
     #[arg(long, default_value_t = 1_000)]
     pub rate_limited_employees: usize,

@@ -669,3 +669,52 @@ async fn the_binary_carries_its_component_and_needs_no_cargo() {
     assert!(stdout.contains("Sync") || stdout.contains("sync"), "{stdout}");
     clean_up(&dir);
 }
+
+/// `bench` end to end on a small organisation: one JSON document on stdout (progress on stderr),
+/// the steady syncs measured as asked (the median reported, none writing, each at the floor of
+/// requests) and every target named, met or not. Times are printed, never asserted here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document() {
+    let data = data_dir("bench");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "bench",
+        "--employees",
+        "150",
+        "--rate-limited-employees",
+        "0",
+        "--steady-syncs",
+        "3",
+        "--json",
+    ];
+    let run = hh(&args, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    for n in 1..=3 {
+        assert!(run.stderr.contains(&format!("steady sync {n} of 3")), "{}", run.describe());
+    }
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.describe()));
+    let initial = &report["initial_sync"]["report"];
+    assert_eq!((initial["complete"].as_bool(), initial["failed"].as_u64()), (Some(true), Some(0)), "{report}");
+    let steady = &report["steady_sync"];
+    let mut walls: Vec<f64> =
+        steady["runs_wall_s"].as_array().expect("every run's wall time").iter().map(|w| w.as_f64().unwrap()).collect();
+    assert_eq!(walls.len(), 3, "{steady}");
+    walls.sort_by(f64::total_cmp);
+    assert_eq!(steady["wall_s"].as_f64(), Some(walls[1]), "the median: {steady}");
+    assert_eq!(steady["most_writes"].as_u64(), Some(0), "{steady}");
+    assert_eq!(steady["most_requests"], steady["floor_requests"], "{steady}");
+    let targets = report["targets_met"].as_object().expect("targets");
+    for target in ["steady_sync_wall", "guest_memory_peak", "component_bytes", "instantiate_median_us"] {
+        assert!(targets[target].is_boolean(), "{target}: {report}");
+    }
+    for met in
+        ["initial_sync_complete", "steady_sync_ratio", "steady_sync_no_writes", "incremental_writes_equal_changed"]
+    {
+        assert_eq!(targets[met].as_bool(), Some(true), "{met}: {report}");
+    }
+
+    let zero = hh(&["bench", "--steady-syncs", "0"], &[]).await;
+    assert!(zero.fails().contains("--steady-syncs"), "{}", zero.describe());
+    clean_up(&data);
+}
