@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de, de::DeserializeOwned};
 
 use crate::error::AppError;
 use crate::error::Failure;
@@ -123,6 +123,29 @@ fn chunk_key(chunk: u64) -> String {
 /// A chunk's entries, each left as JSON text (decoded one person at a time).
 type RawChunk<'a> = HashMap<String, &'a serde_json::value::RawValue>;
 
+/// Every entry of a chunk, read in one pass, if every one reads (as it does unless the stored
+/// state was damaged): no entry is kept as JSON text and read again.
+fn read_whole_chunk(bytes: &[u8]) -> Option<Vec<(String, Option<Link>)>> {
+    struct Entries;
+    impl<'de> de::Visitor<'de> for Entries {
+        type Value = Vec<(String, Option<Link>)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("links by person id")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let entries = de::Deserializer::deserialize_map(&mut de, Entries).ok()?;
+    de.end().ok()?;
+    Some(entries)
+}
+
 fn decode_link(key: &str, bytes: &[u8]) -> Result<Option<Link>, AppError> {
     decode(key, bytes)
 }
@@ -157,6 +180,12 @@ impl Links {
         for batch in chunks.chunks(CHUNKS_AT_ONCE) {
             for (key, value) in batch.iter().zip(kv.get_many(batch).map_err(storage)?) {
                 let Some(bytes) = value else { continue };
+                if let Some(entries) = read_whole_chunk(&bytes) {
+                    all.links.extend(entries.into_iter().map(|(id, link)| (id, Ok(link))));
+                    continue;
+                }
+                // Something in it does not read: entry by entry, so that only the unreadable
+                // links (or, if it is not a JSON object, the chunk's people) are unknown.
                 match decode_chunk(key, &bytes) {
                     Ok(chunk) => {
                         for (id, raw) in chunk {
@@ -572,6 +601,28 @@ mod tests {
         compact_links(&mut kv).unwrap();
         assert_eq!(kv.data[&chunk_key(chunk_of("p3"))], b"{not json");
         assert_eq!(load_link(&mut kv, "p3").unwrap(), Some(link("s3")));
+    }
+
+    #[test]
+    fn a_damaged_entry_of_a_chunk_leaves_its_other_links_readable() {
+        // Three people whose links share a chunk.
+        let chunk = chunk_of("p0");
+        let ids: Vec<String> = (1..).map(|n| format!("p{n}")).filter(|id| chunk_of(id) == chunk).take(3).collect();
+        let good = String::from_utf8(serde_json::to_vec(&link("s1")).unwrap()).unwrap();
+        let mut kv = MemoryKeyValue::default();
+        let whole = format!(r#"{{"{}":{good},"{}":null}}"#, ids[0], ids[1]);
+        kv.set(&chunk_key(chunk), whole.as_bytes()).unwrap();
+        let keys = kv.list_keys().unwrap();
+        let links = Links::load(&mut kv, &keys).unwrap();
+        assert_eq!(links.status(&ids[0]).unwrap(), Some(&link("s1")));
+        assert!(matches!(links.status(&ids[1]), Ok(None)));
+        assert!(matches!(links.status(&ids[2]), Ok(None)));
+        let damaged = format!(r#"{{"{}":{good},"{}":null,"{}":{{"scim_id":7}}}}"#, ids[0], ids[1], ids[2]);
+        kv.set(&chunk_key(chunk), damaged.as_bytes()).unwrap();
+        let links = Links::load(&mut kv, &keys).unwrap();
+        assert_eq!(links.status(&ids[0]).unwrap(), Some(&link("s1")));
+        assert!(matches!(links.status(&ids[1]), Ok(None)));
+        assert!(matches!(links.status(&ids[2]), Err(AppError::Storage(_))));
     }
 
     fn link(scim_id: &str) -> Link {

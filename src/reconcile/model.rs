@@ -390,7 +390,7 @@ pub struct Settings {
 pub const MAX_DAYS_BEFORE_START: u16 = 365;
 
 /// The SCIM attributes the integration manages (product.md §3, plus `externalId`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Attr {
     UserName,
     Email,
@@ -450,6 +450,45 @@ impl Attr {
 
     pub fn is_enterprise(self) -> bool {
         matches!(self, Attr::EmployeeNumber | Attr::Organization | Attr::Department)
+    }
+
+    /// The names stored state spells attributes with (serde's variant names), in `ALL`'s order.
+    const STORED: [&'static str; 14] = [
+        "UserName",
+        "Email",
+        "GivenName",
+        "MiddleName",
+        "FamilyName",
+        "NickName",
+        "EmployeeNumber",
+        "Phone",
+        "Timezone",
+        "UserType",
+        "Organization",
+        "Title",
+        "Department",
+        "ExternalId",
+    ];
+    const STORED_BY_LENGTH: FieldsByLength = FieldsByLength::of(&Self::STORED);
+}
+
+/// As derived, but matched by length first: a sync reads every stored link's profile, a dozen
+/// attribute names each, and the derived match compared them one by one.
+impl<'de> Deserialize<'de> for Attr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Attr;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Attr, E> {
+                field_number(&Attr::STORED, &Attr::STORED_BY_LENGTH, name)
+                    .map(|i| Attr::ALL[usize::from(i)])
+                    .ok_or_else(|| E::unknown_variant(name, &Attr::STORED))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -745,6 +784,18 @@ mod profile_tests {
 #[cfg(test)]
 mod record_tests {
     use super::{FieldsByLength, JobRole, Person, PersonField, PersonFields, Record, field_number};
+
+    #[test]
+    fn attributes_read_back_as_stored() {
+        use super::Attr;
+        for attr in Attr::ALL {
+            let stored = serde_json::to_string(&attr).unwrap();
+            assert_eq!(serde_json::from_str::<Attr>(&stored).unwrap(), attr, "{stored}");
+        }
+        let wrong = serde_json::from_str::<Attr>("\"userName\"").unwrap_err().to_string();
+        assert!(wrong.contains("unknown variant `userName`, expected one of `UserName`"), "{wrong}");
+        assert!(serde_json::from_str::<Attr>("3").is_err());
+    }
 
     #[test]
     fn a_key_names_its_field_only_when_whole() {

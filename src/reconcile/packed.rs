@@ -26,8 +26,9 @@ impl<'a> Entries<'a> {
 /// The entry starting at `at`: its field number and where its value starts and ends. A length
 /// is one byte below 128 (almost always: fields are short), so that case is straight-line code:
 /// a person's fields are read about a hundred times while deciding, and in wasm the general
-/// loop made those reads a tenth of a steady sync's instructions.
-#[inline]
+/// loop made those reads a tenth of a steady sync's instructions. Always inlined: a call per entry
+/// was most of what a read cost in wasm (the component is otherwise built for size).
+#[inline(always)]
 fn entry_at(bytes: &[u8], at: usize) -> Option<(u8, usize, usize)> {
     let field = *bytes.get(at)?;
     let first = bytes[at + 1];
@@ -52,6 +53,7 @@ fn entry_at(bytes: &[u8], at: usize) -> Option<(u8, usize, usize)> {
 
 /// A value's bytes as text, unchecked: checking them on every read was 4% of a steady sync's CPU
 /// (a person's fields are read many times while deciding).
+#[inline(always)]
 fn text(value: &[u8]) -> &str {
     // SAFETY: the bytes of a `Packed` are private and never changed after `Packed::pack`, which
     // copies whole `&str` values (valid UTF-8) between entry headers; `Entries` splits them back

@@ -44,12 +44,20 @@ pub enum Status {
     Unknown,
 }
 
+/// The employment status, in any letter case and with `_`, `-` or spaces anywhere (`new_hire`,
+/// `New Hire`). Compared in place: it is read several times for every person.
 pub fn status(person: &Person) -> Status {
-    match person.status().map(|s| s.to_ascii_lowercase().replace(['_', ' ', '-'], "")) {
-        Some(s) if s == "active" => Status::Active,
-        Some(s) if s == "newhire" => Status::NewHire,
-        Some(s) if s == "offboarded" => Status::Offboarded,
-        _ => Status::Unknown,
+    let Some(status) = person.status() else { return Status::Unknown };
+    let normalized = status.bytes().filter(|b| !matches!(b, b'_' | b' ' | b'-')).map(|b| b.to_ascii_lowercase());
+    let is = |word: &str| normalized.clone().eq(word.bytes());
+    if is("active") {
+        Status::Active
+    } else if is("newhire") {
+        Status::NewHire
+    } else if is("offboarded") {
+        Status::Offboarded
+    } else {
+        Status::Unknown
     }
 }
 
@@ -269,6 +277,15 @@ mod tests {
         for s in ["newHire", "new_hire", "new hire", "NEWHIRE"] {
             assert_eq!(status(&person(s, None, "UTC")), Status::NewHire);
         }
-        assert_eq!(status(&person("weird", None, "UTC")), Status::Unknown);
+        for s in ["active", " Active", "ACT-IVE"] {
+            assert_eq!(status(&person(s, None, "UTC")), Status::Active);
+        }
+        for s in ["offboarded", "Off-Boarded", "off_boarded "] {
+            assert_eq!(status(&person(s, None, "UTC")), Status::Offboarded);
+        }
+        for s in ["weird", "", "activ", "actives", "new hired", "ａctive"] {
+            assert_eq!(status(&person(s, None, "UTC")), Status::Unknown, "{s}");
+        }
+        assert_eq!(status(&Person::default()), Status::Unknown);
     }
 }
