@@ -192,10 +192,18 @@ impl Client {
             }
             let requests = batch.iter().map(|(i, _)| self.build(&calls[*i])).collect();
             self.requests_sent += batch.len() as u64;
-            let responses = transport.send_all(requests, self.max_in_flight);
+            // Each response is read (a page parsed) as it arrives, while the rest of the batch is
+            // still on its way; what follows from the outcomes is decided in the batch's order.
+            let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
+            transport.send_each(requests, self.max_in_flight, &mut |position, response| {
+                outcomes[position] = Some(self.classify(&calls[batch[position].0], response));
+            });
             let mut wait_ms = 0;
-            for ((index, attempt), response) in batch.into_iter().zip(responses) {
-                let outcome = self.classify(&calls[index], response);
+            for ((index, attempt), outcome) in batch.into_iter().zip(outcomes) {
+                let outcome = outcome.unwrap_or_else(|| {
+                    let broken = TransportError::Broken("the request was never completed".into());
+                    self.classify(&calls[index], Err(broken))
+                });
                 if let Outcome::Done(Err(AppError::Upstream(refusal))) = &outcome
                     && let Some(instead) = self.instead_of_refused.and_then(|f| f(&calls[index], refusal))
                 {
@@ -242,7 +250,7 @@ impl Client {
             }
             let parsed = match call.parse {
                 Some(parse) => parse(&response.body).map(|p| (Value::Null, Some(p))),
-                None => serde_json::from_slice::<Value>(&response.body).map(|json| (json, None)),
+                None => serde_json::from_str::<Value>(&crate::json::lossy(&response.body)).map(|json| (json, None)),
             };
             return match parsed {
                 Ok((json, parsed)) => Outcome::Done(Ok(Reply { status, json, parsed })),
@@ -291,7 +299,7 @@ fn content_type(r: &HttpResponse) -> &str {
 
 /// The service's own message: SCIM `detail`, Feathers `message`, or the start of the body.
 fn error_message(r: &HttpResponse) -> String {
-    if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
+    if let Ok(v) = serde_json::from_str::<Value>(&crate::json::lossy(&r.body)) {
         for key in ["detail", "message", "error", "title"] {
             if let Some(m) = v.get(key).and_then(Value::as_str).filter(|m| !m.is_empty()) {
                 return m.chars().take(300).collect();

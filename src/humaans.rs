@@ -189,14 +189,16 @@ impl<'de, R: Record> de::Visitor<'de> for DataOf<R> {
 }
 
 fn parse_page<R: Record + 'static>(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let text = crate::json::lossy(body);
+    let mut de = serde_json::Deserializer::from_str(&text);
     let page = de::Deserializer::deserialize_any(&mut de, PageVisitor::<R>(PhantomData))?;
     de.end()?;
     Ok(Box::new(page))
 }
 
 fn parse_person(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let text = crate::json::lossy(body);
+    let mut de = serde_json::Deserializer::from_str(&text);
     let person = de::DeserializeSeed::deserialize(RecordOf::<Person>::new(), &mut de)?;
     de.end()?;
     Ok(Box::new(person))

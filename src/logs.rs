@@ -323,7 +323,7 @@ pub fn read_page<K: KeyValue + ?Sized>(kv: &mut K, query: &LogQuery) -> Result<L
         let values = kv.get_many(&keys)?;
         scanned += sequences.len() as u64;
         for (sequence, value) in sequences.into_iter().zip(values) {
-            let Some(entry) = value.and_then(|v| serde_json::from_slice::<LogEntry>(&v).ok()) else { continue };
+            let Some(entry) = value.and_then(|v| crate::json::from_bytes::<LogEntry>(&v).ok()) else { continue };
             if entry.sequence != sequence || !query.matches(&entry) {
                 continue;
             }

@@ -84,6 +84,20 @@ pub trait HttpTransport {
         max_in_flight: usize,
     ) -> Vec<Result<HttpResponse, TransportError>>;
 
+    /// As `send_all`, but each result goes to `done` (with its position in `requests`) as soon
+    /// as it is complete, while the others are still in flight: a page is parsed while the next
+    /// ones arrive. The default sends them all, then hands them over in order.
+    fn send_each(
+        &mut self,
+        requests: Vec<HttpRequest>,
+        max_in_flight: usize,
+        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>),
+    ) {
+        for (index, result) in self.send_all(requests, max_in_flight).into_iter().enumerate() {
+            done(index, result);
+        }
+    }
+
     fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.send_all(vec![request], 1).pop().expect("one result per request")
     }

@@ -139,7 +139,8 @@ impl<'de> de::Visitor<'de> for Resources {
 }
 
 fn parse_list(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let text = crate::json::lossy(body);
+    let mut de = serde_json::Deserializer::from_str(&text);
     let page = de::Deserializer::deserialize_any(&mut de, ListPageVisitor)?;
     de.end()?;
     Ok(Box::new(page))

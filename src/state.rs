@@ -84,11 +84,11 @@ pub fn get<T: DeserializeOwned>(kv: &mut dyn KeyValue, key: &str) -> Result<Opti
 }
 
 fn decode_chunk<'a>(key: &str, bytes: &'a [u8]) -> Result<RawChunk<'a>, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
+    crate::json::from_bytes(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
+    crate::json::from_bytes(bytes).map_err(|e| AppError::Storage(format!("the stored `{key}` is unreadable: {e}")))
 }
 
 pub fn put<T: Serialize>(kv: &mut dyn KeyValue, key: &str, value: &T) -> Result<(), AppError> {
@@ -140,7 +140,7 @@ fn read_whole_chunk(bytes: &[u8]) -> Option<Vec<(String, Option<Link>)>> {
             Ok(entries)
         }
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_str(crate::json::strict(bytes).ok()?);
     let entries = de::Deserializer::deserialize_map(&mut de, Entries).ok()?;
     de.end().ok()?;
     Some(entries)
@@ -288,7 +288,7 @@ pub fn compact_links(kv: &mut dyn KeyValue) -> Result<(), AppError> {
         for ((chunk_key, (_, keys)), chunk) in chunk_keys.iter().zip(group).zip(chunks) {
             let mut entries: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> = match chunk {
                 None => Default::default(),
-                Some(bytes) => match serde_json::from_slice(&bytes) {
+                Some(bytes) => match crate::json::from_bytes(&bytes) {
                     Ok(entries) => entries,
                     Err(_) => continue,
                 },
@@ -298,9 +298,9 @@ pub fn compact_links(kv: &mut dyn KeyValue) -> Result<(), AppError> {
             for (key, value) in keys.iter().zip(values) {
                 let Some(bytes) = value else { continue };
                 let id = key[LINK_PREFIX.len()..].to_owned();
-                match serde_json::from_slice::<Option<Box<serde_json::value::RawValue>>>(&bytes) {
+                match crate::json::from_bytes::<Option<Box<serde_json::value::RawValue>>>(&bytes) {
                     // A link that does not decode stays in its key (reported there as unreadable).
-                    Ok(Some(raw)) if serde_json::from_slice::<Link>(raw.get().as_bytes()).is_ok() => {
+                    Ok(Some(raw)) if serde_json::from_str::<Link>(raw.get()).is_ok() => {
                         entries.insert(id, raw);
                     }
                     Ok(None) => {
@@ -531,7 +531,7 @@ impl Schedule {
             let mut deletes = Vec::new();
             for ((id, key), stored) in batch.iter().zip(keys).zip(stored) {
                 let (loaded, current) = &self.entries[*id];
-                let stored: PersonState = stored.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+                let stored: PersonState = stored.and_then(|b| crate::json::from_bytes(&b).ok()).unwrap_or_default();
                 let merged = merge(loaded, current, stored);
                 if merged.is_empty() {
                     deletes.push(key);

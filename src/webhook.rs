@@ -76,7 +76,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 /// Reads a (signature-checked) body.
 pub fn parse(body: &[u8]) -> Result<Delivery, Refusal> {
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| Refusal::Malformed(format!("the body is not JSON: {e}")))?;
+        crate::json::from_bytes(body).map_err(|e| Refusal::Malformed(format!("the body is not JSON: {e}")))?;
     let text = |v: &Value, field: &str| -> Result<String, Refusal> {
         match v.get(field) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),

@@ -46,8 +46,25 @@ impl HttpTransport for WasiHttp {
         requests: Vec<HttpRequest>,
         max_in_flight: usize,
     ) -> Vec<Result<HttpResponse, TransportError>> {
-        let limit = max_in_flight.max(1);
         let mut results: Vec<Option<Result<HttpResponse, TransportError>>> = vec![None; requests.len()];
+        self.send_each(requests, max_in_flight, &mut |index, result| results[index] = Some(result));
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| Err(TransportError::Broken("the request was never completed".into())))
+            })
+            .collect()
+    }
+
+    /// Results go to `done` from inside the poll loop: the host keeps receiving the other
+    /// responses while the component handles one.
+    fn send_each(
+        &mut self,
+        requests: Vec<HttpRequest>,
+        max_in_flight: usize,
+        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>),
+    ) {
+        let limit = max_in_flight.max(1);
         let mut queue = requests.into_iter().enumerate();
         let mut open: Vec<Open> = Vec::with_capacity(limit);
 
@@ -59,7 +76,7 @@ impl HttpTransport for WasiHttp {
                 };
                 match start(&request) {
                     Ok(future) => open.push(Open { index, state: State::Waiting(future) }),
-                    Err(error) => results[index] = Some(Err(error)),
+                    Err(error) => done(index, Err(error)),
                 }
             }
             if open.is_empty() {
@@ -83,18 +100,11 @@ impl HttpTransport for WasiHttp {
                 let Open { index, state } = open.swap_remove(position);
                 match advance(state) {
                     Step::Pending(state) => still_open.push(Open { index, state }),
-                    Step::Done(result) => results[index] = Some(result),
+                    Step::Done(result) => done(index, result),
                 }
             }
             open.extend(still_open);
         }
-
-        results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| Err(TransportError::Broken("the request was never completed".into())))
-            })
-            .collect()
     }
 
     fn sleep(&mut self, millis: u64) {
