@@ -11,6 +11,7 @@
 
 use crate::support::*;
 use host_harness::api::{ChangeKind, Dialect, EventKind, ProvisionTiming};
+use mock_servers::humaans::{Behaviour, HumaansConfig, JobRole, Select};
 use mock_servers::leapsome::{EmailsWrite, FilterQuoting, LeapsomeConfig, PartialName};
 use serde_json::json;
 
@@ -221,4 +222,96 @@ variants! {
             ..Default::default()
         }
         => Expect { lookup: (0, 2, 1), emails_refused: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Humaans: `$select`, which the reference only infers from Feathers (`HumaansConfig`'s `select`).
+// The component asks list pages for the fields it reads; whether the server honours, ignores or
+// refuses that, the accounts come out the same, and a refusal costs one request per list.
+
+/// Each account as (userName, name, title, department, active, manager's userName).
+fn accounts(rig: &Rig) -> Vec<(String, serde_json::Value, serde_json::Value, serde_json::Value, bool, Option<String>)> {
+    let users = rig.leapsome.users();
+    let user_name_of =
+        |id: &str| users.iter().find(|u| u["id"] == id).map(|u| u["userName"].as_str().unwrap().to_owned());
+    let mut all: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let id = u["id"].as_str().unwrap();
+            (
+                u["userName"].as_str().unwrap().to_owned(),
+                u["name"].clone(),
+                u["title"].clone(),
+                u[ENTERPRISE]["department"].clone(),
+                u["active"].as_bool().unwrap_or(true),
+                rig.leapsome.manager_id_of(id).and_then(|m| user_name_of(&m)),
+            )
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+/// The Humaans list reads since the journals were cleared: (path, asked for `$select`, status).
+fn humaans_lists(rig: &Rig) -> Vec<(String, bool, u16)> {
+    rig.humaans
+        .control()
+        .journal()
+        .into_iter()
+        .filter(|e| e.path == "/api/people" || e.path == "/api/job-roles")
+        .map(|e| (e.path.clone(), e.query.contains("$select"), e.status))
+        .collect()
+}
+
+async fn selecting(
+    select: Select,
+) -> Vec<(String, serde_json::Value, serde_json::Value, serde_json::Value, bool, Option<String>)> {
+    let rig = Rig::with_humaans(HumaansConfig {
+        behaviour: Behaviour { select, ..Behaviour::default() },
+        ..HumaansConfig::default()
+    })
+    .await;
+    let grace = hire(&rig, "Grace", "Hopper", "CTO", "Leadership", None);
+    for (first, last) in &REPORTS[..4] {
+        hire(&rig, first, last, "Engineer", "Engineering", Some(&grace));
+    }
+    let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
+    clear_journals(&rig);
+    let report = sync_ok(&plugin, false, None).await;
+    assert_eq!((report.created, report.managers_linked, report.failed), (5, 4, 0), "{:?}", report.changes);
+    let lists = humaans_lists(&rig);
+    let expected: Vec<(String, bool, u16)> = match select {
+        Select::Honoured | Select::Ignored => {
+            vec![("/api/people".into(), true, 200), ("/api/job-roles".into(), true, 200)]
+        }
+        Select::Refused => vec![
+            ("/api/people".into(), true, 400),
+            ("/api/people".into(), false, 200),
+            ("/api/job-roles".into(), true, 400),
+            ("/api/job-roles".into(), false, 200),
+        ],
+    };
+    let mut sorted = lists.clone();
+    sorted.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(sorted, expected_sorted, "{select:?}: {lists:?}");
+
+    // An event reads the person's job roles through the same lists: a title change lands.
+    let ada = rig.humaans.people().into_iter().find(|p| p.first_name == "Ada").unwrap().id;
+    rig.humaans.add_job_role(JobRole::new(&ada, "Staff Engineer", "Engineering", Some(&grace), "2025-06-01"));
+    let outcome = event_ok(&plugin, EventKind::Updated, &ada).await;
+    assert!(outcome.changes.iter().all(|c| c.error.is_none()), "{select:?}: {:?}", outcome.changes);
+    accounts(&rig)
+}
+
+#[tokio::test]
+async fn humaans_select_honoured_ignored_or_refused_gives_the_same_accounts() {
+    let honoured = selecting(Select::Honoured).await;
+    assert_eq!(honoured.len(), 5);
+    let ada = honoured.iter().find(|a| a.0 == "ada.lovelace@acme.test").expect("Ada's account");
+    assert_eq!(ada.2, json!("Staff Engineer"));
+    assert_eq!(ada.5.as_deref(), Some("grace.hopper@acme.test"));
+    assert_eq!(selecting(Select::Ignored).await, honoured);
+    assert_eq!(selecting(Select::Refused).await, honoured);
 }

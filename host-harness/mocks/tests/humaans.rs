@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mock_servers::humaans::{
     ApiToken, Behaviour, DEFAULT_TOKEN, HumaansConfig, HumaansSeed, JobRole, MockHumaans, Person, STATUS_ACTIVE,
-    STATUS_NEW_HIRE, STATUS_OFFBOARDED,
+    STATUS_NEW_HIRE, STATUS_OFFBOARDED, Select,
 };
 use mock_servers::org::{ascii_fold, generate_org};
 use mock_servers::{Fault, FaultRule};
@@ -444,6 +444,29 @@ async fn public_read_behaviour_is_configurable() {
 
     mock.set_behaviour(Behaviour::default());
     assert_eq!(get_as(&mock, "public", "/api/people").await.json()["total"], 1);
+}
+
+#[tokio::test]
+async fn select_is_honoured_ignored_or_refused_as_configured() {
+    let (mock, ids) = mock_with_people(2).await;
+    let target = url("/people", &[("$select[]", "email"), ("$select[]", "lastName")]);
+    let keys = |page: &Value| -> HashSet<String> { page["data"][0].as_object().unwrap().keys().cloned().collect() };
+    let honoured = get(&mock, &target).await.json();
+    assert_eq!(keys(&honoured), HashSet::from(["id".into(), "email".into(), "lastName".into()]));
+    let one = get(&mock, &format!("/api/people/{}?%24select%5B%5D=email", ids[0])).await.json();
+    assert_eq!(one.as_object().unwrap().len(), 2, "{one}");
+
+    mock.set_behaviour(Behaviour { select: Select::Ignored, ..Behaviour::default() });
+    let ignored = get(&mock, &target).await.json();
+    let everything = get(&mock, "/api/people").await.json();
+    assert_eq!(ignored, everything);
+    assert!(keys(&ignored).len() > 20);
+
+    mock.set_behaviour(Behaviour { select: Select::Refused, ..Behaviour::default() });
+    let refused = get(&mock, &target).await;
+    let body = assert_feathers_error(&refused, 400, "BadRequest", "bad-request");
+    assert!(body["message"].as_str().unwrap().contains("$select"), "{body}");
+    assert_eq!(get(&mock, "/api/people").await.json()["total"], 2, "without $select, lists still answer");
 }
 
 #[tokio::test]

@@ -47,8 +47,16 @@ impl Rig {
     }
 
     pub async fn with_leapsome(config: LeapsomeConfig) -> Rig {
-        let humaans = MockHumaans::start(HumaansConfig::default()).await.expect("humaans mock starts");
-        let leapsome = MockLeapsome::start(config).await.expect("leapsome mock starts");
+        Self::with_mocks(HumaansConfig::default(), config).await
+    }
+
+    pub async fn with_humaans(config: HumaansConfig) -> Rig {
+        Self::with_mocks(config, LeapsomeConfig::default()).await
+    }
+
+    async fn with_mocks(humaans: HumaansConfig, leapsome: LeapsomeConfig) -> Rig {
+        let humaans = MockHumaans::start(humaans).await.expect("humaans mock starts");
+        let leapsome = MockLeapsome::start(leapsome).await.expect("leapsome mock starts");
         Rig { humaans, leapsome, storage: Arc::new(MemoryStorage::new()) }
     }
 

@@ -8,7 +8,7 @@ use super::json::{Mode, WriteJson, field_names, field_value, write_object};
 use super::model::{Company, JobRole, Person, id_from, new_id, splitmix64};
 use super::query::{Condition, Op, Query, matches, sort_order};
 use super::store::Store;
-use super::{ApiToken, Behaviour};
+use super::{ApiToken, Behaviour, Select};
 use crate::server::{Handler, Request, Response};
 
 /// What the mock can change at run time besides the data.
@@ -226,6 +226,18 @@ impl Handler for Api {
             return feathers_error(401, "Invalid access token");
         };
         let behaviour = &settings.behaviour;
+        let is_select = |key: &str| key == "$select" || key.starts_with("$select[");
+        let without_select;
+        let request = match behaviour.select {
+            _ if !request.query.iter().any(|(key, _)| is_select(key)) => request,
+            Select::Honoured => request,
+            Select::Refused => return bad_query("$select", "Invalid query parameter $select"),
+            Select::Ignored => {
+                let query = request.query.iter().filter(|(key, _)| !is_select(key)).cloned().collect();
+                without_select = Request { query, ..request.clone() };
+                &without_select
+            }
+        };
         let public_only = if token.scopes.iter().any(|s| s == "private:read") {
             false
         } else if token.scopes.iter().any(|s| s == "public:read") {

@@ -66,6 +66,20 @@ pub struct Behaviour {
     /// Whether a `public:read`-only token may read job roles (unknown; job titles are usually
     /// public in a company directory). When false, `/job-roles` answers 403.
     pub public_job_roles: bool,
+    /// What `$select` does (inferred from Feathers: honoured).
+    pub select: Select,
+}
+
+/// How the API treats `$select[]=field`, which the reference only infers from Feathers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Select {
+    /// Only the named fields (and `id`) are returned, as Feathers does.
+    #[default]
+    Honoured,
+    /// Every field is returned, as if `$select` were not there.
+    Ignored,
+    /// Any request with `$select` is refused: 400 BadRequest.
+    Refused,
 }
 
 impl Default for Behaviour {
@@ -105,6 +119,7 @@ impl Default for Behaviour {
             private_fields: private.iter().map(|s| (*s).to_owned()).collect(),
             private_fields_as_null: false,
             public_job_roles: true,
+            select: Select::Honoured,
         }
     }
 }
