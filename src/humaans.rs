@@ -213,17 +213,24 @@ fn records<R>(what: &str, page: Page<R>) -> Result<(usize, Vec<R>), AppError> {
     page.data.ok_or_else(|| bad_shape(what, "no `data` list"))
 }
 
-/// `$select[]=…` for each field a record reads. Feathers returns only those (and `id`): a page of
-/// people is a quarter of the size, to send, receive and parse. The reference only infers that
-/// Humaans takes it, so a server may also ignore it (nothing changes) or refuse it (see below).
+/// `$select[]=…` for each field a record reads (brackets escaped: some hosts refuse them raw in a
+/// query). Feathers returns only those (and `id`): a page of people is a quarter of the size, to
+/// send, receive and parse. The reference only infers that Humaans takes it, so a server may also
+/// ignore it (nothing changes) or refuse it (see `refuses_select`).
 fn selection<R: Record>() -> String {
-    R::FIELDS.iter().map(|field| format!("&$select[]={field}")).collect()
+    R::FIELDS.iter().map(|field| format!("&$select%5B%5D={field}")).collect()
+}
+
+/// A 400 naming `$select`: the server does not take it (Feathers names the parameter it refuses).
+/// Any other 400 is the answer, as it was without `$select`.
+fn refuses_select(error: &AppError) -> bool {
+    matches!(error, AppError::Upstream(f) if f.status == Some(400) && f.message.to_ascii_lowercase().contains("select"))
 }
 
 /// Every record of a list endpoint. The first page tells the total; the rest are fetched together.
 /// Pages smaller than asked (a server-side cap) are followed until `total` is reached. Only the
-/// fields read are asked for; a server that refuses the first page so asked (400) is asked for
-/// every page without `$select` (one request more).
+/// fields read are asked for; a server that refuses the first page so asked (a 400 naming
+/// `$select`) is asked for every page without it (one request more).
 pub fn list_all<R: Record + 'static>(
     client: &mut Client,
     transport: &mut dyn HttpTransport,
@@ -235,7 +242,7 @@ pub fn list_all<R: Record + 'static>(
         Call::get_parsed(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}{select}"), parse_page::<R>)
     };
     let first = match client.send(transport, page_call(0, &select)) {
-        Err(AppError::Upstream(refusal)) if refusal.status == Some(400) => {
+        Err(refusal) if refuses_select(&refusal) => {
             select.clear();
             client.send(transport, page_call(0, &select))
         }

@@ -466,7 +466,7 @@ async fn sync_reads_whole_pages_not_people() {
     assert!(humaans.len() <= 8);
     for e in &humaans {
         assert_eq!(e.method, "GET");
-        let per_person = e.path.starts_with("/api/people/") || e.query.contains("personId");
+        let per_person = e.path.starts_with("/api/people/") || e.query.contains("personId=");
         assert!(!per_person, "a per-person read: {}?{}", e.path, e.query);
     }
     let scim = rig.leapsome.control().journal();
