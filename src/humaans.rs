@@ -189,18 +189,12 @@ impl<'de, R: Record> de::Visitor<'de> for DataOf<R> {
 }
 
 fn parse_page<R: Record + 'static>(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let text = crate::json::lossy(body);
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let page = de::Deserializer::deserialize_any(&mut de, PageVisitor::<R>(PhantomData))?;
-    de.end()?;
+    let page = crate::json::read_body(body, |de| de::Deserializer::deserialize_any(de, PageVisitor::<R>(PhantomData)))?;
     Ok(Box::new(page))
 }
 
 fn parse_person(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let text = crate::json::lossy(body);
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let person = de::DeserializeSeed::deserialize(RecordOf::<Person>::new(), &mut de)?;
-    de.end()?;
+    let person = crate::json::read_body(body, |de| de::DeserializeSeed::deserialize(RecordOf::<Person>::new(), de))?;
     Ok(Box::new(person))
 }
 

@@ -14,6 +14,19 @@ pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
+/// A service's body ([`lossy`]) read whole by `read`, which drives serde_json's deserializer
+/// itself (a visitor or seed streaming a page); nothing may follow the value but whitespace.
+pub fn read_body<T>(
+    bytes: &[u8],
+    read: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::StrRead<'_>>) -> Result<T, serde_json::Error>,
+) -> Result<T, serde_json::Error> {
+    let text = lossy(bytes);
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let value = read(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// Stored or signed bytes as text: anything but UTF-8 is an error.
 pub fn strict(bytes: &[u8]) -> Result<&str, serde_json::Error> {
     std::str::from_utf8(bytes)

@@ -139,10 +139,7 @@ impl<'de> de::Visitor<'de> for Resources {
 }
 
 fn parse_list(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
-    let text = crate::json::lossy(body);
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let page = de::Deserializer::deserialize_any(&mut de, ListPageVisitor)?;
-    de.end()?;
+    let page = crate::json::read_body(body, |de| de::Deserializer::deserialize_any(de, ListPageVisitor))?;
     Ok(Box::new(page))
 }
 
