@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use crate::error::{AppError, Failure, Service};
-use crate::ports::{HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
+use std::collections::VecDeque;
+
+use crate::ports::{Flow, HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
 
 /// Attempts per request for transient failures (first try included).
 const MAX_ATTEMPTS: u32 = 4;
@@ -110,6 +112,8 @@ pub struct Client {
     /// has a known way around that refusal (SCIM: writes without `emails`). Applied here because
     /// every request, whichever module builds it, goes through `send_all`.
     instead_of_refused: Option<fn(&Call, &Failure) -> Option<Call>>,
+    /// Paths of the GETs begun by `start` that no `send_each` has taken over yet.
+    started: Vec<String>,
 }
 
 impl Client {
@@ -130,6 +134,7 @@ impl Client {
                 Service::Scim => Some(crate::scim::without_refused_emails),
                 Service::Humaans => None,
             },
+            started: Vec::new(),
         }
     }
 
@@ -159,75 +164,146 @@ impl Client {
         self.send_all(transport, vec![call]).pop().expect("one result per call")
     }
 
+    /// Begins `call` (a GET) ahead of time: the server prepares the answer while the caller does
+    /// other work, and the `send_all`/`send_each` that later sends an equal call takes it over
+    /// (paced and counted once, here). A hint only: a paced client with no request to spare
+    /// now, or a transport that cannot begin early, sends it when asked instead.
+    pub fn start(&mut self, transport: &mut dyn HttpTransport, call: &Call) {
+        if call.method != Method::Get || self.started.contains(&call.path) {
+            return;
+        }
+        if let Some(pacer) = self.pacer.as_mut() {
+            match pacer.available(transport.monotonic_millis()) {
+                Ok(_) => pacer.take(1),
+                Err(_) => return,
+            }
+        }
+        self.requests_sent += 1;
+        self.started.push(call.path.clone());
+        transport.start(self.build(call));
+    }
+
     /// Sends `calls` concurrently (bounded by `max_in_flight` and the pacing), retrying the
     /// transient failures of each; results in input order.
-    pub fn send_all(
+    pub fn send_all(&mut self, transport: &mut dyn HttpTransport, calls: Vec<Call>) -> Vec<Result<Reply, AppError>> {
+        let mut results: Vec<Option<Result<Reply, AppError>>> = (0..calls.len()).map(|_| None).collect();
+        self.send_each(transport, calls, &mut |index, result| {
+            results[index] = Some(result);
+            Flow::Go
+        });
+        results.into_iter().map(|r| r.expect("every call resolved")).collect()
+    }
+
+    /// As `send_all`, but each call's final result goes to `on_reply` (with its position in
+    /// `calls`) as soon as it is known: a page is read while the next ones arrive. An unpaced
+    /// client keeps `max_in_flight` requests open from first to last; a transient failure stops
+    /// new starts until the open ones are done, then all that failed are retried together after
+    /// the longest backoff any of them asked for. Once `on_reply` says [`Flow::Hold`] (the
+    /// caller has what it needs, or cannot go on), nothing more is sent and the calls not yet
+    /// answered get no reply.
+    pub fn send_each(
         &mut self,
         transport: &mut dyn HttpTransport,
         mut calls: Vec<Call>,
-    ) -> Vec<Result<Reply, AppError>> {
-        let mut results: Vec<Option<Result<Reply, AppError>>> = (0..calls.len()).map(|_| None).collect();
-        // (index, attempt) still to send
-        let mut queue: Vec<(usize, u32)> = (0..calls.len()).map(|i| (i, 1)).collect();
-        while !queue.is_empty() {
-            let mut batch = Vec::new();
-            while batch.len() < self.max_in_flight.max(1) && !queue.is_empty() {
-                let room = match self.pacer.as_mut() {
-                    None => usize::MAX,
-                    Some(p) => match p.available(transport.monotonic_millis()) {
-                        Ok(n) => n,
-                        Err(_) if !batch.is_empty() => break,
-                        Err(wait) => {
-                            transport.sleep(wait.max(1));
-                            self.slept_ms += wait.max(1);
-                            continue;
-                        }
-                    },
-                };
-                let take = room.min(self.max_in_flight.max(1) - batch.len()).min(queue.len());
-                if let Some(p) = self.pacer.as_mut() {
-                    p.take(take);
-                }
-                batch.extend(queue.drain(..take));
-            }
-            let requests = batch.iter().map(|(i, _)| self.build(&calls[*i])).collect();
-            self.requests_sent += batch.len() as u64;
-            // Each response is read (a page parsed) as it arrives, while the rest of the batch is
-            // still on its way; what follows from the outcomes is decided in the batch's order.
-            let mut outcomes: Vec<Option<Outcome>> = (0..batch.len()).map(|_| None).collect();
-            transport.send_each(requests, self.max_in_flight, &mut |position, response| {
-                outcomes[position] = Some(self.classify(&calls[batch[position].0], response));
-            });
-            let mut wait_ms = 0;
-            for ((index, attempt), outcome) in batch.into_iter().zip(outcomes) {
-                let outcome = outcome.unwrap_or_else(|| {
-                    let broken = TransportError::Broken("the request was never completed".into());
-                    self.classify(&calls[index], Err(broken))
-                });
-                if let Outcome::Done(Err(AppError::Upstream(refusal))) = &outcome
-                    && let Some(instead) = self.instead_of_refused.and_then(|f| f(&calls[index], refusal))
-                {
-                    calls[index] = instead;
-                    queue.push((index, attempt));
-                    continue;
-                }
-                match outcome {
-                    Outcome::Done(r) => results[index] = Some(r),
-                    Outcome::Retry { error, after_ms } if attempt < MAX_ATTEMPTS && after_ms <= RETRY_AFTER_MAX_MS => {
-                        let backoff = (BACKOFF_START_MS << (attempt - 1)).min(BACKOFF_MAX_MS);
-                        wait_ms = wait_ms.max(after_ms.max(backoff));
-                        let _ = error;
-                        queue.push((index, attempt + 1));
+        on_reply: &mut dyn FnMut(usize, Result<Reply, AppError>) -> Flow,
+    ) {
+        // Still to send: position in `calls`, attempt, and whether `start` began (paced and
+        // counted) it already.
+        let mut queue: VecDeque<Queued> = (0..calls.len())
+            .map(|index| {
+                let call = &calls[index];
+                let begun = match self.started.iter().position(|p| call.method == Method::Get && *p == call.path) {
+                    Some(at) => {
+                        self.started.swap_remove(at);
+                        true
                     }
-                    Outcome::Retry { error, .. } => results[index] = Some(Err(error)),
+                    None => false,
+                };
+                Queued { index, attempt: 1, begun }
+            })
+            .collect();
+        while !queue.is_empty() {
+            let batch = self.next_batch(transport, &mut queue);
+            let requests = batch.iter().map(|q| self.build(&calls[q.index])).collect();
+            let mut again: Vec<Queued> = Vec::new();
+            let mut wait_ms = 0;
+            let mut stopped = false;
+            let this = &*self;
+            let unsent = transport.send_each(requests, self.max_in_flight, &mut |position, response| {
+                if stopped {
+                    return Flow::Hold;
                 }
+                let queued = batch[position];
+                let outcome = this.classify(&calls[queued.index], response);
+                if let Outcome::Done(Err(AppError::Upstream(refusal))) = &outcome
+                    && let Some(instead) = this.instead_of_refused.and_then(|f| f(&calls[queued.index], refusal))
+                {
+                    calls[queued.index] = instead;
+                    again.push(Queued { begun: false, ..queued });
+                    return Flow::Go;
+                }
+                let result = match outcome {
+                    Outcome::Done(result) => result,
+                    Outcome::Retry { after_ms, .. }
+                        if queued.attempt < MAX_ATTEMPTS && after_ms <= RETRY_AFTER_MAX_MS =>
+                    {
+                        let backoff = (BACKOFF_START_MS << (queued.attempt - 1)).min(BACKOFF_MAX_MS);
+                        wait_ms = wait_ms.max(after_ms.max(backoff));
+                        again.push(Queued { index: queued.index, attempt: queued.attempt + 1, begun: false });
+                        // A server in trouble gets no more requests until the open ones are done.
+                        return Flow::Hold;
+                    }
+                    Outcome::Retry { error, .. } => Err(error),
+                };
+                let flow = on_reply(queued.index, result);
+                stopped = flow == Flow::Hold;
+                flow
+            });
+            let sent = batch.iter().enumerate().filter(|(p, q)| !q.begun && !unsent.contains(p)).count();
+            self.requests_sent += sent as u64;
+            if stopped {
+                return;
             }
+            // Never started: first again, in their order; then the retries.
+            for position in unsent.into_iter().rev() {
+                queue.push_front(batch[position]);
+            }
+            queue.extend(again);
             if !queue.is_empty() && wait_ms > 0 {
                 transport.sleep(wait_ms);
                 self.slept_ms += wait_ms;
             }
         }
-        results.into_iter().map(|r| r.expect("every call resolved")).collect()
+    }
+
+    /// What to hand the transport next: unpaced, the whole queue (it keeps `max_in_flight`
+    /// open); paced, what the rate allows now (at least one, waiting for it if need be), up to
+    /// `max_in_flight`. Calls begun by `start` were paced then.
+    fn next_batch(&mut self, transport: &mut dyn HttpTransport, queue: &mut VecDeque<Queued>) -> Vec<Queued> {
+        let Some(pacer) = self.pacer.as_mut() else {
+            return queue.drain(..).collect();
+        };
+        let limit = self.max_in_flight.max(1);
+        let mut batch = Vec::new();
+        while batch.len() < limit && !queue.is_empty() {
+            if queue[0].begun {
+                batch.extend(queue.pop_front());
+                continue;
+            }
+            let room = match pacer.available(transport.monotonic_millis()) {
+                Ok(n) => n,
+                Err(_) if !batch.is_empty() => break,
+                Err(wait) => {
+                    transport.sleep(wait.max(1));
+                    self.slept_ms += wait.max(1);
+                    continue;
+                }
+            };
+            let take = room.min(limit - batch.len()).min(queue.iter().take_while(|q| !q.begun).count());
+            pacer.take(take);
+            batch.extend(queue.drain(..take));
+        }
+        batch
     }
 
     fn classify(&self, call: &Call, response: Result<HttpResponse, TransportError>) -> Outcome {
@@ -286,6 +362,16 @@ impl Client {
             _ => Outcome::Done(Err(AppError::Upstream(failure))),
         }
     }
+}
+
+/// A call waiting in `send_each`'s queue.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    /// Position in the caller's calls.
+    index: usize,
+    attempt: u32,
+    /// Begun (paced and counted) by `Client::start`.
+    begun: bool,
 }
 
 enum Outcome {
@@ -472,6 +558,149 @@ mod tests {
         // A burst of 3, then one every 1000 / (3 * 0.97) ms: 4 more take at least 1.37 s, and
         // never run ahead of the rate.
         assert!(t.clock >= 1370 && t.clock < 1500, "{}", t.clock);
+    }
+
+    /// A transport that keeps `max_in_flight` open (as `WasiHttp` does), answering by path in the
+    /// order begun, and that can begin requests early; records what it was handed.
+    struct Streaming {
+        answers: std::collections::HashMap<String, VecDeque<Result<HttpResponse, TransportError>>>,
+        /// Paths in the order they went out (begun early or sent).
+        sent: Vec<String>,
+        /// Paths begun by `start`, not yet taken over.
+        started: Vec<HttpRequest>,
+        /// Sizes of the queues `send_each` was handed.
+        handed: Vec<usize>,
+        slept: Vec<u64>,
+        clock: u64,
+    }
+
+    impl Streaming {
+        fn new(answers: &[(&str, Vec<Result<HttpResponse, TransportError>>)]) -> Self {
+            let answers = answers.iter().map(|(p, a)| (format!("http://x{p}"), a.iter().cloned().collect())).collect();
+            Streaming { answers, sent: vec![], started: vec![], handed: vec![], slept: vec![], clock: 0 }
+        }
+        fn answer(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+            self.answers.get_mut(&request.url).and_then(VecDeque::pop_front).expect("scripted answer")
+        }
+    }
+
+    impl HttpTransport for Streaming {
+        fn send_all(&mut self, _: Vec<HttpRequest>, _: usize) -> Vec<Result<HttpResponse, TransportError>> {
+            unreachable!("the client streams")
+        }
+        fn send_each(
+            &mut self,
+            requests: Vec<HttpRequest>,
+            max_in_flight: usize,
+            done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>) -> Flow,
+        ) -> Vec<usize> {
+            self.handed.push(requests.len());
+            // Answers come back as soon as sent: `max_in_flight` open means the next starts as
+            // each one finishes, which in this serial model is one at a time.
+            assert!(max_in_flight >= 1);
+            for (index, request) in requests.iter().enumerate() {
+                match self.started.iter().position(|r| r == request) {
+                    Some(at) => drop(self.started.swap_remove(at)),
+                    None => self.sent.push(request.url.trim_start_matches("http://x").to_owned()),
+                }
+                let answer = self.answer(request);
+                if done(index, answer) == Flow::Hold {
+                    return (index + 1..requests.len()).collect();
+                }
+            }
+            Vec::new()
+        }
+        fn start(&mut self, request: HttpRequest) {
+            self.sent.push(request.url.trim_start_matches("http://x").to_owned());
+            self.started.push(request);
+        }
+        fn sleep(&mut self, millis: u64) {
+            self.slept.push(millis);
+            self.clock += millis;
+        }
+        fn monotonic_millis(&mut self) -> u64 {
+            self.clock
+        }
+    }
+
+    fn ok() -> Result<HttpResponse, TransportError> {
+        answer(200, "{}", &[])
+    }
+
+    #[test]
+    fn a_call_begun_early_is_sent_and_counted_once() {
+        let mut t = Streaming::new(&[("/a", vec![ok()]), ("/b", vec![ok()])]);
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        c.start(&mut t, &Call::get("/b"));
+        c.start(&mut t, &Call::get("/b"));
+        c.start(&mut t, &Call::with(Method::Post, "/a", None));
+        assert_eq!((t.sent.clone(), c.requests_sent), (vec!["/b".to_owned()], 1));
+        let replies = c.send_all(&mut t, vec![Call::get("/a"), Call::get("/b")]);
+        assert!(replies.iter().all(Result::is_ok));
+        assert_eq!((t.sent, c.requests_sent, t.started.len()), (vec!["/b".to_owned(), "/a".to_owned()], 2, 0));
+    }
+
+    #[test]
+    fn a_paced_client_begins_early_only_what_the_rate_allows_and_never_twice() {
+        let mut t = Streaming::new(&[("/0", vec![ok()]), ("/1", vec![ok()]), ("/2", vec![ok()])]);
+        // A burst of one: `/0` takes it; `/1` finds none left and is sent when asked instead.
+        let mut c = Client::new(Service::Scim, "http://x", "tok").paced(1);
+        c.start(&mut t, &Call::get("/0"));
+        c.start(&mut t, &Call::get("/1"));
+        assert_eq!((t.sent.len(), c.requests_sent), (1, 1));
+        let replies = c.send_all(&mut t, (0..3).map(|i| Call::get(format!("/{i}"))).collect());
+        assert!(replies.iter().all(Result::is_ok));
+        assert_eq!((t.sent, c.requests_sent), (vec!["/0".to_owned(), "/1".to_owned(), "/2".to_owned()], 3));
+        // `/0` was paced when begun: the two others waited for the rate, not three.
+        assert_eq!(t.slept.len(), 2);
+    }
+
+    #[test]
+    fn an_unpaced_client_hands_over_the_whole_queue_and_holds_it_for_a_retry() {
+        let mut t = Streaming::new(&[
+            ("/0", vec![ok()]),
+            ("/1", vec![answer(503, "", &[("retry-after", "1")]), ok()]),
+            ("/2", vec![ok()]),
+            ("/3", vec![ok()]),
+        ]);
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        let mut order = Vec::new();
+        c.send_each(&mut t, (0..4).map(|i| Call::get(format!("/{i}"))).collect(), &mut |i, r| {
+            order.push((i, r.is_ok()));
+            Flow::Go
+        });
+        // All four handed over at once; the 503 stopped new starts, so /2 and /3 went after the
+        // pause, first, and the retry of /1 after them.
+        assert_eq!(t.handed, vec![4, 3]);
+        assert_eq!(t.sent, ["/0", "/1", "/2", "/3", "/1"]);
+        assert_eq!(t.slept, vec![1000]);
+        assert_eq!(order, vec![(0, true), (2, true), (3, true), (1, true)]);
+        assert_eq!(c.requests_sent, 5);
+    }
+
+    #[test]
+    fn a_caller_that_holds_gets_nothing_more_sent() {
+        let mut t = Streaming::new(&[("/0", vec![ok()]), ("/1", vec![answer(404, "", &[])]), ("/2", vec![ok()])]);
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        let mut replies = Vec::new();
+        c.send_each(&mut t, (0..3).map(|i| Call::get(format!("/{i}"))).collect(), &mut |i, r| {
+            replies.push(i);
+            if r.is_ok() { Flow::Go } else { Flow::Hold }
+        });
+        assert_eq!((replies, t.sent, c.requests_sent), (vec![0, 1], vec!["/0".to_owned(), "/1".to_owned()], 2));
+    }
+
+    #[test]
+    fn the_default_send_each_holds_between_chunks() {
+        let mut t = scripted(vec![ok(), answer(500, "", &[]), ok(), ok(), ok()]);
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        c.max_in_flight = 2;
+        let replies = c.send_all(&mut t, (0..4).map(|i| Call::get(format!("/{i}"))).collect());
+        assert!(replies.iter().all(Result::is_ok));
+        let paths: Vec<&str> = t.sent.iter().map(|r| r.url.trim_start_matches("http://x")).collect();
+        // The 500 came in the first chunk of two: the next two wait for the backoff.
+        assert_eq!(paths, ["/0", "/1", "/2", "/3", "/1"]);
+        assert_eq!(t.slept, vec![250]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::client::{Call, Client, encode};
 use crate::error::{AppError, Failure, Service};
-use crate::ports::HttpTransport;
+use crate::ports::{Flow, HttpTransport};
 use crate::reconcile::model::{Record, RecordOf};
 use crate::reconcile::{JobRole, Person};
 
@@ -221,24 +221,33 @@ fn refuses_select(error: &AppError) -> bool {
     matches!(error, AppError::Upstream(f) if f.status == Some(400) && f.message.to_ascii_lowercase().contains("select"))
 }
 
-/// Every record of a list endpoint. The first page tells the total; the rest are fetched together.
-/// Pages smaller than asked (a server-side cap) are followed until `total` is reached. Only the
-/// fields read are asked for; a server that refuses the first page so asked (a 400 naming
-/// `$select`) is asked for every page without it (one request more).
+/// A page of a list endpoint: `$limit`, `$skip`, and `select` (the fields asked for, or none).
+fn page_call<R: Record + 'static>(path: &str, skip: usize, select: &str) -> Call {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Call::get_parsed(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}{select}"), parse_page::<R>)
+}
+
+/// Begins reading the first page of a list endpoint, for a `list_all` of it soon after: the
+/// server prepares the page while the caller reads something else.
+pub fn start_list<R: Record + 'static>(client: &mut Client, transport: &mut dyn HttpTransport, path: &str) {
+    client.start(transport, &page_call::<R>(path, 0, &selection::<R>()));
+}
+
+/// Every record of a list endpoint. The first page tells the total; the rest are fetched
+/// `max_in_flight` at a time, each slot refilled as soon as its page is in. Pages smaller than
+/// asked (a server-side cap) are followed until `total` is reached. Only the fields read are
+/// asked for; a server that refuses the first page so asked (a 400 naming `$select`) is asked
+/// for every page without it (one request more).
 pub fn list_all<R: Record + 'static>(
     client: &mut Client,
     transport: &mut dyn HttpTransport,
     path: &str,
 ) -> Result<Vec<R>, AppError> {
-    let sep = if path.contains('?') { '&' } else { '?' };
     let mut select = selection::<R>();
-    let page_call = |skip: usize, select: &str| {
-        Call::get_parsed(format!("{path}{sep}$limit={PAGE_SIZE}&$skip={skip}{select}"), parse_page::<R>)
-    };
-    let first = match client.send(transport, page_call(0, &select)) {
+    let first = match client.send(transport, page_call::<R>(path, 0, &select)) {
         Err(refusal) if refuses_select(&refusal) => {
             select.clear();
-            client.send(transport, page_call(0, &select))
+            client.send(transport, page_call::<R>(path, 0, &select))
         }
         reply => reply,
     };
@@ -256,30 +265,66 @@ pub fn list_all<R: Record + 'static>(
     items.reserve_exact(total.min(RESERVE_AT_MOST).saturating_sub(items.len()));
     while got < total && got > 0 {
         let skips: Vec<usize> = (got..total).step_by(limit).collect();
-        let mut progressed = 0;
-        // A batch at a time: all pages in flight at once would hold every raw page in memory.
-        for batch in skips.chunks(client.max_in_flight.max(1)) {
-            let calls = batch.iter().map(|s| page_call(*s, &select)).collect();
-            for reply in client.send_all(transport, calls) {
-                let (n, page_items) = records(path, page_of::<R>(reply)?)?;
-                items.extend(page_items);
-                progressed += n;
+        let calls = skips.iter().map(|skip| page_call::<R>(path, *skip, &select)).collect();
+        let mut in_order = InOrder::new(skips.len());
+        let mut failed = None;
+        client.send_each(transport, calls, &mut |position, reply| match page_of::<R>(reply)
+            .and_then(|page| records(path, page))
+        {
+            Ok(page) => {
+                in_order.add(position, page, &mut items);
+                Flow::Go
             }
+            Err(error) => {
+                failed.get_or_insert(error);
+                Flow::Hold
+            }
+        });
+        if let Some(error) = failed {
+            return Err(error);
         }
-        if progressed == 0 {
+        if in_order.progressed == 0 {
             break;
         }
-        got += progressed;
+        got += in_order.progressed;
     }
     Ok(items)
+}
+
+/// Pages as they arrive, appended to the list in the order of the list (a page that arrives
+/// early waits for those before it; with a few in flight, a few wait at most).
+struct InOrder<R> {
+    next: usize,
+    /// By position; `None` until the page arrives (and again once appended).
+    early: Vec<Option<Vec<R>>>,
+    /// Records the server listed (counted before any is dropped as unreadable).
+    progressed: usize,
+}
+
+impl<R> InOrder<R> {
+    fn new(pages: usize) -> Self {
+        InOrder { next: 0, early: std::iter::repeat_with(|| None).take(pages).collect(), progressed: 0 }
+    }
+
+    fn add(&mut self, position: usize, (listed, records): (usize, Vec<R>), items: &mut Vec<R>) {
+        self.progressed += listed;
+        self.early[position] = Some(records);
+        while let Some(records) = self.early.get_mut(self.next).and_then(Option::take) {
+            items.extend(records);
+            self.next += 1;
+        }
+    }
 }
 
 pub fn all_people(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<Person>, AppError> {
     list_all(client, t, "/people")
 }
 
+/// The list of every job role.
+pub const JOB_ROLES: &str = "/job-roles";
+
 pub fn all_job_roles(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<JobRole>, AppError> {
-    list_all(client, t, "/job-roles")
+    list_all(client, t, JOB_ROLES)
 }
 
 /// One person; `Ok(None)` when Humaans does not know the id.
@@ -356,6 +401,18 @@ pub fn private_read_scope(client: &mut Client, t: &mut dyn HttpTransport) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_arriving_out_of_order_are_listed_in_order() {
+        let mut items = vec![0];
+        let mut pages = InOrder::new(3);
+        pages.add(2, (3, vec![5, 6]), &mut items);
+        assert_eq!(items, [0]);
+        pages.add(0, (1, vec![1]), &mut items);
+        assert_eq!(items, [0, 1]);
+        pages.add(1, (2, vec![2, 3]), &mut items);
+        assert_eq!((items, pages.progressed), (vec![0, 1, 2, 3, 5, 6], 6));
+    }
 
     #[test]
     fn pages_parse_as_the_value_path_did() {

@@ -75,6 +75,15 @@ impl std::fmt::Display for TransportError {
     }
 }
 
+/// Whether `send_each` goes on starting the requests it has not started yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    /// Start no more: the ones open are finished, the rest handed back (a server asking for a
+    /// pause should not get the whole queue meanwhile).
+    Hold,
+}
+
 /// Sends HTTP requests. `send_all` sends up to `max_in_flight` at once and returns the results
 /// in the order of `requests`.
 pub trait HttpTransport {
@@ -86,17 +95,39 @@ pub trait HttpTransport {
 
     /// As `send_all`, but each result goes to `done` (with its position in `requests`) as soon
     /// as it is complete, while the others are still in flight: a page is parsed while the next
-    /// ones arrive. The default sends them all, then hands them over in order.
+    /// ones arrive, and a finished request's slot goes to the next at once. Once `done` says
+    /// [`Flow::Hold`], no more are started; returns the positions never started. The default
+    /// sends `max_in_flight` at a time, then hands them over in order.
     fn send_each(
         &mut self,
         requests: Vec<HttpRequest>,
         max_in_flight: usize,
-        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>),
-    ) {
-        for (index, result) in self.send_all(requests, max_in_flight).into_iter().enumerate() {
-            done(index, result);
+        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>) -> Flow,
+    ) -> Vec<usize> {
+        let total = requests.len();
+        let mut requests = requests.into_iter();
+        let mut sent = 0;
+        while sent < total {
+            let chunk: Vec<HttpRequest> = requests.by_ref().take(max_in_flight.max(1)).collect();
+            let mut flow = Flow::Go;
+            for result in self.send_all(chunk, max_in_flight) {
+                if done(sent, result) == Flow::Hold {
+                    flow = Flow::Hold;
+                }
+                sent += 1;
+            }
+            if flow == Flow::Hold {
+                break;
+            }
         }
+        (sent..total).collect()
     }
+
+    /// Begins sending `request` ahead of time: the caller will soon pass `send_each` an equal
+    /// request, which then takes over this one instead of sending it again. Meanwhile the server
+    /// prepares the response while the caller does other work (reads another list). A hint:
+    /// the default does nothing, and the request is sent when asked for.
+    fn start(&mut self, _request: HttpRequest) {}
 
     fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.send_all(vec![request], 1).pop().expect("one result per request")

@@ -150,11 +150,32 @@ fn page_users(reply: Result<Reply, AppError>) -> Result<(Option<u64>, usize, Vec
     Ok((page.total, n, users))
 }
 
-/// Every user. The first page tells `totalResults` and the page size the server really uses;
-/// the remaining pages are fetched together.
-pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<RemoteUser>, AppError> {
-    let page_call = |start: usize| Call::get_parsed(format!("/Users?startIndex={start}&count={PAGE_SIZE}"), parse_list);
-    let mut first = client.send(t, page_call(1))?;
+/// A page of the user list, from `start` (1-based).
+fn users_page(start: usize) -> Call {
+    Call::get_parsed(format!("/Users?startIndex={start}&count={PAGE_SIZE}"), parse_list)
+}
+
+/// Pages of users read at once: a page of 5,000 users is several megabytes as it arrives.
+const USER_PAGES_AT_ONCE: usize = 2;
+
+/// Begins reading the first page of users, for a [`first_users`] soon after: the server
+/// prepares it while the caller reads something else.
+pub fn start_users(client: &mut Client, t: &mut dyn HttpTransport) {
+    client.start(t, &users_page(1));
+}
+
+/// The user list as far as its first page.
+pub struct FirstUsers {
+    total: usize,
+    /// The page size the server really uses.
+    per_page: usize,
+    users: Vec<RemoteUser>,
+}
+
+/// The first page of users, which tells `totalResults` and the page size the server really
+/// uses; the next pages are begun (see [`Client::start`]) for [`rest_of_users`].
+pub fn first_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<FirstUsers, AppError> {
+    let mut first = client.send(t, users_page(1))?;
     let page = first.take::<ListPage>().unwrap_or_default();
     let total = page.total.ok_or_else(|| bad_shape("no totalResults"))?;
     if total > MAX_TOTAL as u64 {
@@ -163,13 +184,27 @@ pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<R
     let total = total as usize;
     let (per_page, mut users) = page.resources.map_err(|()| bad_shape("`Resources` is not a list"))?;
     users.reserve_exact(total.min(crate::humaans::RESERVE_AT_MOST).saturating_sub(users.len()));
+    if per_page > 0 {
+        for start in (per_page..total).step_by(per_page).take(USER_PAGES_AT_ONCE) {
+            client.start(t, &users_page(start + 1));
+        }
+    }
+    Ok(FirstUsers { total, per_page, users })
+}
+
+/// Every user: the first page, then the remaining pages.
+pub fn rest_of_users(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    first: FirstUsers,
+) -> Result<Vec<RemoteUser>, AppError> {
+    let FirstUsers { total, per_page, mut users } = first;
     let mut seen = per_page;
     while seen < total && per_page > 0 {
         let starts: Vec<usize> = (seen..total).step_by(per_page).map(|s| s + 1).collect();
         let mut progressed = 0;
-        // Two pages at a time: a page of 5,000 users is several megabytes as it arrives.
-        for batch in starts.chunks(2) {
-            for reply in client.send_all(t, batch.iter().map(|s| page_call(*s)).collect()) {
+        for batch in starts.chunks(USER_PAGES_AT_ONCE) {
+            for reply in client.send_all(t, batch.iter().map(|s| users_page(*s)).collect()) {
                 let (_, n, more) = page_users(reply)?;
                 progressed += n;
                 users.extend(more);
@@ -184,6 +219,13 @@ pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<R
     let mut ids = std::collections::HashSet::new();
     users.retain(|u| ids.insert(u.id().to_owned()));
     Ok(users)
+}
+
+/// Every user. The first page tells `totalResults` and the page size the server really uses;
+/// the remaining pages are fetched together.
+pub fn all_users(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<RemoteUser>, AppError> {
+    let first = first_users(client, t)?;
+    rest_of_users(client, t, first)
 }
 
 /// The user with this userName (case-insensitive), if any. Which filters a server takes is

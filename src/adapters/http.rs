@@ -18,7 +18,7 @@ use crate::bindings::wasi::http::types::{
 };
 use crate::bindings::wasi::io::poll::{self, Pollable};
 use crate::bindings::wasi::io::streams::{InputStream, StreamError};
-use crate::ports::{HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
+use crate::ports::{Flow, HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
 use crate::url::{UrlScheme, split_url};
 
 /// `blocking-write-and-flush` accepts at most 4096 bytes per call.
@@ -30,13 +30,28 @@ const READS_PER_TURN: usize = 64;
 /// Defensive cap on a response body; the host caps further.
 const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
+/// Requests begun ahead of time (`start`) at most: each holds a host resource until it is sent.
+const MAX_STARTED: usize = 8;
+
 /// The component's HTTP client: `wasi:http` outgoing requests.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WasiHttp;
+#[derive(Default)]
+pub struct WasiHttp {
+    /// Begun by `start`, not yet taken over by `send_each`; dropped (the host aborts them) with
+    /// the client at the end of the call.
+    started: Vec<(HttpRequest, Result<FutureIncomingResponse, TransportError>)>,
+}
 
 impl WasiHttp {
     pub fn new() -> Self {
-        WasiHttp
+        WasiHttp::default()
+    }
+
+    /// `request` as already begun by `start`, or begun now.
+    fn begin(&mut self, request: &HttpRequest) -> Result<FutureIncomingResponse, TransportError> {
+        match self.started.iter().position(|(begun, _)| begun == request) {
+            Some(position) => self.started.swap_remove(position).1,
+            None => start(request),
+        }
     }
 }
 
@@ -47,7 +62,10 @@ impl HttpTransport for WasiHttp {
         max_in_flight: usize,
     ) -> Vec<Result<HttpResponse, TransportError>> {
         let mut results: Vec<Option<Result<HttpResponse, TransportError>>> = vec![None; requests.len()];
-        self.send_each(requests, max_in_flight, &mut |index, result| results[index] = Some(result));
+        self.send_each(requests, max_in_flight, &mut |index, result| {
+            results[index] = Some(result);
+            Flow::Go
+        });
         results
             .into_iter()
             .map(|result| {
@@ -62,21 +80,26 @@ impl HttpTransport for WasiHttp {
         &mut self,
         requests: Vec<HttpRequest>,
         max_in_flight: usize,
-        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>),
-    ) {
+        done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>) -> Flow,
+    ) -> Vec<usize> {
         let limit = max_in_flight.max(1);
         let mut queue = requests.into_iter().enumerate();
         let mut open: Vec<Open> = Vec::with_capacity(limit);
+        let mut flow = Flow::Go;
 
         loop {
             // Fill the free slots.
-            while open.len() < limit {
+            while open.len() < limit && flow == Flow::Go {
                 let Some((index, request)) = queue.next() else {
                     break;
                 };
-                match start(&request) {
+                match self.begin(&request) {
                     Ok(future) => open.push(Open { index, state: State::Waiting(future) }),
-                    Err(error) => done(index, Err(error)),
+                    Err(error) => {
+                        if done(index, Err(error)) == Flow::Hold {
+                            flow = Flow::Hold;
+                        }
+                    }
                 }
             }
             if open.is_empty() {
@@ -100,10 +123,22 @@ impl HttpTransport for WasiHttp {
                 let Open { index, state } = open.swap_remove(position);
                 match advance(state) {
                     Step::Pending(state) => still_open.push(Open { index, state }),
-                    Step::Done(result) => done(index, result),
+                    Step::Done(result) => {
+                        if done(index, result) == Flow::Hold {
+                            flow = Flow::Hold;
+                        }
+                    }
                 }
             }
             open.extend(still_open);
+        }
+        queue.map(|(index, _)| index).collect()
+    }
+
+    fn start(&mut self, request: HttpRequest) {
+        if self.started.len() < MAX_STARTED && !self.started.iter().any(|(begun, _)| *begun == request) {
+            let begun = start(&request);
+            self.started.push((request, begun));
         }
     }
 

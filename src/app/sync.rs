@@ -10,7 +10,7 @@ use crate::logs::{LogAction, LogOutcome};
 use crate::probe::mark;
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::timing::person_today;
-use crate::reconcile::{Attr, Decision, Link, Mode, Person, RemoteUser};
+use crate::reconcile::{Attr, Decision, JobRole, Link, Mode, Person, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
@@ -71,8 +71,13 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     if !options.dry_run {
         log_unreadable(session, env, &mut schedule);
     }
+    // The three lists are read one after another, but each server is asked for its next list
+    // (or page) before the one in hand is read: it prepares the answer meanwhile.
+    scim::start_users(&mut session.scim, env.http);
+    humaans::start_list::<JobRole>(&mut session.humaans, env.http, humaans::JOB_ROLES);
     let people = humaans::all_people(&mut session.humaans, env.http)?;
     mark("sync: people read");
+    let first_users = scim::first_users(&mut session.scim, env.http)?;
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
     mark("sync: job roles read");
     let company_id = people.iter().find_map(|p| p.company_id().map(str::to_owned));
@@ -81,7 +86,8 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         state::put(env.kv, "company", &CachedCompany { id: company_id, name: company.clone() })?;
     }
     // Shared, not copied, by the people they belong to.
-    let users: Vec<Rc<RemoteUser>> = scim::all_users(&mut session.scim, env.http)?.into_iter().map(Rc::new).collect();
+    let users: Vec<Rc<RemoteUser>> =
+        scim::rest_of_users(&mut session.scim, env.http, first_users)?.into_iter().map(Rc::new).collect();
     mark("sync: SCIM users read");
 
     let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
