@@ -215,9 +215,14 @@ pub fn rest_of_users(
         }
         seen += progressed;
     }
-    // A user listed twice (pages shifting under concurrent writes) counts once.
-    let mut ids = std::collections::HashSet::new();
-    users.retain(|u| ids.insert(u.id().to_owned()));
+    // A user listed twice (pages shifting under concurrent writes) counts once. Marked first,
+    // then dropped: a set of borrowed ids cannot live while the list changes, and a set of
+    // copies would be an allocation per user.
+    let mut ids = std::collections::HashSet::with_capacity(users.len());
+    let first_listing: Vec<bool> = users.iter().map(|u| ids.insert(u.id())).collect();
+    drop(ids);
+    let mut first_listing = first_listing.into_iter();
+    users.retain(|_| first_listing.next().unwrap_or(true));
     Ok(users)
 }
 

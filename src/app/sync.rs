@@ -416,9 +416,10 @@ fn read_absent_people(
         .values()
         .filter_map(|p| {
             let roles = facts.roles.get(p.id())?;
-            current_role(roles, person_today(p, env.now))?.reporting_to().map(str::to_owned)
+            current_role(roles, person_today(p, env.now))?.reporting_to()
         })
         .filter(|m| !facts.people.contains_key(m))
+        .map(str::to_owned)
         .collect();
     let mut absent: Vec<String> = absent_linked.cloned().chain(absent_managers).collect();
     absent.sort();

@@ -146,10 +146,11 @@ impl<'de> Deserialize<'de> for Name<'de> {
     }
 }
 
-fn text(v: Option<&Json>) -> Option<String> {
+/// A value as text, borrowed from the page where it is a string (numbers are spelled out).
+fn text<'j>(v: Option<&'j Json>) -> Option<Cow<'j, str>> {
     match v? {
-        Json::Str(s) => Some(s.as_ref().to_owned()),
-        Json::Number(n) => Some(n.to_string()),
+        Json::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -169,7 +170,7 @@ fn is_true(v: &Json) -> bool {
     }
 }
 
-fn primary_value(list: Option<&Json>) -> Option<Option<String>> {
+fn primary_value<'j>(list: Option<&'j Json>) -> Option<Option<Cow<'j, str>>> {
     let Json::Array(items) = list? else { return None };
     let chosen = items
         .iter()
@@ -179,9 +180,9 @@ fn primary_value(list: Option<&Json>) -> Option<Option<String>> {
     Some(chosen.and_then(|e| text(lookup(e, "value"))))
 }
 
-fn manager_ref(v: &Json) -> Option<String> {
+fn manager_ref<'j>(v: &'j Json) -> Option<Cow<'j, str>> {
     match v {
-        Json::Str(s) if !s.is_empty() => Some(s.as_ref().to_owned()),
+        Json::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_ref())),
         Json::Object(_) => text(lookup(v, "value")).or_else(|| text(lookup(v, "managerId"))).filter(|s| !s.is_empty()),
         _ => None,
     }
@@ -192,12 +193,13 @@ pub fn parse_user(v: &Value) -> Option<RemoteUser> {
     parse_user_json(&Json::of(v))
 }
 
-/// [`parse_user`], of a resource read from a page.
-pub fn parse_user_json(v: &Json) -> Option<RemoteUser> {
+/// [`parse_user`], of a resource read from a page. Values stay borrowed from the page until
+/// packed (a user has a dozen; a copy of each was a fifth of reading a page of users).
+pub fn parse_user_json<'j>(v: &'j Json) -> Option<RemoteUser> {
     let id = text(lookup(v, "id")).filter(|s| !s.is_empty())?;
-    let mut entries: Vec<(Attr, String)> = Vec::new();
+    let mut entries: Vec<(Attr, Cow<'j, str>)> = Vec::with_capacity(Attr::ALL.len());
     let mut returned = AttrSet::default();
-    let mut put = |attr: Attr, value: Option<Option<String>>| {
+    let mut put = |attr: Attr, value: Option<Option<Cow<'j, str>>>| {
         if let Some(value) = value {
             returned.insert(attr);
             if let Some(s) = value.filter(|s| !s.is_empty()) {
@@ -205,7 +207,7 @@ pub fn parse_user_json(v: &Json) -> Option<RemoteUser> {
             }
         }
     };
-    let present = |key: &str, src: &Json| lookup(src, key).map(|x| text(Some(x)));
+    let present = |key: &str, src: &'j Json| lookup(src, key).map(|x| text(Some(x)));
     put(Attr::UserName, present("userName", v));
     put(Attr::ExternalId, present("externalId", v));
     put(Attr::NickName, present("nickName", v));
@@ -234,7 +236,7 @@ pub fn parse_user_json(v: &Json) -> Option<RemoteUser> {
         Some(Json::Str(s)) => !s.eq_ignore_ascii_case("false"),
         _ => true,
     };
-    let attributes: Profile = entries.into_iter().collect();
+    let attributes: Profile = entries.iter().map(|(attr, value)| (*attr, value.as_ref())).collect();
     Some(RemoteUser::new(&id, active, attributes, returned, manager.as_deref()))
 }
 

@@ -12,7 +12,29 @@ use super::model::{JobRole, Person, ProvisionTiming};
 
 /// The person's IANA timezone, UTC when Humaans has none or one we do not know.
 pub fn person_tz(person: &Person) -> Tz {
-    person.timezone().and_then(|t| Tz::get(t).ok()).unwrap_or(Tz::UTC)
+    person.timezone().map_or(Tz::UTC, zone_named)
+}
+
+/// Zones looked up by name at most: an organisation has a handful.
+const ZONES_REMEMBERED: usize = 64;
+
+/// The zone of this IANA name (UTC if unknown), each name looked up once: finding a zone in
+/// the bundled database and reading its rules cost more than the rest of working out a
+/// person's date, and that is done several times for every person of a sync.
+fn zone_named(name: &str) -> Tz {
+    thread_local! {
+        static ZONES: std::cell::RefCell<Vec<(String, Tz)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ZONES.with_borrow_mut(|zones| {
+        if let Some((_, tz)) = zones.iter().find(|(known, _)| known == name) {
+            return tz.clone();
+        }
+        let tz = Tz::get(name).unwrap_or(Tz::UTC);
+        if zones.len() < ZONES_REMEMBERED {
+            zones.push((name.to_owned(), tz.clone()));
+        }
+        tz
+    })
 }
 
 /// The calendar date it is for this person at `now`.

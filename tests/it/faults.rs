@@ -288,12 +288,14 @@ async fn property_random_orgs_and_fault_schedules_converge_without_duplicates() 
                 other => panic!("seed {seed}: unexpected {other:?}"),
             }
         }
-        // Every refusal (a 400 is never retried) is visible in the log, once.
+        // Every refusal read (a 400 is never retried) is visible in the log, once. A sync begins
+        // some reads ahead (the SCIM users' first two pages, the job roles' first page); one that
+        // fails before it gets to them never reads their answers: at most three a sync.
         let failures = logs(&plugin, true, None).await;
         let refusals = rig.leapsome.control().journal().iter().filter(|e| e.status == 400).count()
             + rig.humaans.control().journal().iter().filter(|e| e.status == 400).count();
         let logged = failures.iter().filter(|f| f.http_status == Some(400)).count();
-        assert_eq!(logged, refusals, "seed {seed}: {failures:?}");
+        assert!(logged <= refusals && refusals <= logged + 3 * 3, "seed {seed}: {refusals} refusals, {failures:?}");
         rig.leapsome.control().clear_faults();
         rig.humaans.control().clear_faults();
         sync_until_complete(&plugin).await;
