@@ -9,6 +9,7 @@ pub mod error;
 #[cfg(target_arch = "wasm32")]
 mod guest;
 pub mod humaans;
+pub mod ids;
 pub mod json;
 pub mod logs;
 pub mod ports;

@@ -218,7 +218,7 @@ pub fn rest_of_users(
     // A user listed twice (pages shifting under concurrent writes) counts once. Marked first,
     // then dropped: a set of borrowed ids cannot live while the list changes, and a set of
     // copies would be an allocation per user.
-    let mut ids = std::collections::HashSet::with_capacity(users.len());
+    let mut ids = crate::ids::IdSet::with_capacity_and_hasher(users.len(), Default::default());
     let first_listing: Vec<bool> = users.iter().map(|u| ids.insert(u.id())).collect();
     drop(ids);
     let mut first_listing = first_listing.into_iter();

@@ -25,14 +25,13 @@
 //! A stored value that cannot be decoded is a storage error, never "absent": settings that read as
 //! "provisioning off" or links that read as "no account" would silently change what is done.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize, de, de::DeserializeOwned};
 
 use crate::error::AppError;
 use crate::error::Failure;
+use crate::ids::IdMap;
 use crate::ports::KeyValue;
 use crate::reconcile::retry::PersonState;
 use crate::reconcile::timing::format_time;
@@ -121,7 +120,7 @@ fn chunk_key(chunk: u64) -> String {
 }
 
 /// A chunk's entries, each left as JSON text (decoded one person at a time).
-type RawChunk<'a> = HashMap<String, &'a serde_json::value::RawValue>;
+type RawChunk<'a> = IdMap<String, &'a serde_json::value::RawValue>;
 
 /// Every entry of a chunk, read in one pass, if every one reads (as it does unless the stored
 /// state was damaged): no entry is kept as JSON text and read again.
@@ -167,9 +166,9 @@ pub type LoadedLink = Result<Option<Link>, AppError>;
 /// Every stored link of the tenant (a whole-tenant call), from the keys `list-keys` gave.
 #[derive(Debug, Default)]
 pub struct Links {
-    links: HashMap<String, LoadedLink>,
+    links: IdMap<String, LoadedLink>,
     /// Chunks that could not be decoded: their people's links are unknown, never "none".
-    unreadable: HashMap<u64, String>,
+    unreadable: IdMap<u64, String>,
 }
 
 impl Links {
@@ -323,7 +322,7 @@ pub fn compact_links(kv: &mut dyn KeyValue) -> Result<(), AppError> {
             kv.delete_many(&empty).map_err(storage)?;
         }
         // What is still as this call left it may go.
-        let mut settled: HashMap<u64, bool> = HashMap::new();
+        let mut settled: IdMap<u64, bool> = IdMap::default();
         let check: Vec<String> = full.iter().map(|(k, _)| k.clone()).chain(empty.iter().cloned()).collect();
         for ((key, now), expected) in check
             .iter()
@@ -451,7 +450,7 @@ fn sched_key(person_id: &str) -> String {
 /// the fields this call changed on top of what storage holds by then.
 #[derive(Debug, Default)]
 pub struct Schedule {
-    entries: HashMap<String, (PersonState, PersonState)>,
+    entries: IdMap<String, (PersonState, PersonState)>,
     /// Records that could not be decoded: (person id, error). The caller logs them; they are
     /// replaced by a fresh record that is due at once, so the person is looked at again.
     pub unreadable: Vec<(String, String)>,

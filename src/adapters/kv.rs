@@ -54,7 +54,7 @@ impl KeyValue for WasiKeyValue {
             let found = batch::get_many(&self.bucket, chunk).map_err(|e| format!("reading keys: {}", describe(&e)))?;
             // The draft returns `(key, value)` pairs for found keys; match them back by key so a
             // host that omits missing keys instead of answering `none` still reads correctly.
-            let mut by_key: std::collections::HashMap<String, Vec<u8>> = found.into_iter().flatten().collect();
+            let mut by_key: crate::ids::IdMap<String, Vec<u8>> = found.into_iter().flatten().collect();
             values.extend(chunk.iter().map(|k| by_key.remove(k)));
         }
         Ok(values)

@@ -2,13 +2,14 @@
 //! budget), then their manager links. Each success updates the stored link right away, so a call
 //! cut off half-way loses nothing; each outcome is logged.
 
-use std::collections::{HashMap, HashSet};
+use crate::ids::IdSet as HashSet;
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 
 use crate::client::{Call, Reply};
 use crate::error::AppError;
+use crate::ids::IdMap;
 use crate::logs::{LogAction, LogOutcome};
 use crate::ports::Method;
 use crate::reconcile::mapping::{changed_attributes, current_role};
@@ -49,7 +50,7 @@ pub(crate) struct Facts {
     pub roles: Roles,
     pub company: Option<String>,
     /// Person id -> SCIM id of the account we manage (or just created).
-    pub accounts: HashMap<String, String>,
+    pub accounts: IdMap<String, String>,
     /// Work email (any letter case) -> an existing account, for managers we do not manage.
     pub accounts_by_email: AccountsByEmail,
     /// People Humaans answered 404 for: they will never get an account.

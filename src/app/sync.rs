@@ -1,11 +1,11 @@
 //! `sync-all`: back-fills the whole organisation from full paged reads of both sides (never a
 //! lookup per employee), users first and managers second, within a write budget.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::AppError;
 use crate::humaans;
+use crate::ids::IdMap;
 use crate::logs::{LogAction, LogOutcome};
 use crate::probe::mark;
 use crate::reconcile::mapping::current_role;
@@ -91,9 +91,8 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     mark("sync: SCIM users read");
 
     let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
-    let by_id: HashMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
-    let by_external: HashMap<&str, &Rc<RemoteUser>> =
-        users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
+    let by_id: IdMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
+    let by_external: IdMap<&str, &Rc<RemoteUser>> = users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
     facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
 
     // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
@@ -108,7 +107,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
 
     mark("sync: people and roles indexed");
-    let mut unreadable_links: HashMap<String, AppError> = HashMap::new();
+    let mut unreadable_links: IdMap<String, AppError> = IdMap::default();
     // Checked in place: a second map of everyone's links would hold a second table meanwhile.
     let mut links = state::Links::load(env.kv, &schedule.link_keys)?;
     for id in &ids {
@@ -416,9 +415,13 @@ fn read_absent_people(
         .values()
         .filter_map(|p| {
             let roles = facts.roles.get(p.id())?;
-            current_role(roles, person_today(p, env.now))?.reporting_to()
+            // Only someone with a role naming a manager the list lacks can have one as their
+            // current manager: the others' current role need not be worked out (a date in
+            // their timezone, every role's dates read), which is most of the organisation.
+            let absent = |m: &&str| !facts.people.contains_key(m);
+            roles.iter().filter_map(JobRole::reporting_to).find(absent)?;
+            current_role(roles, person_today(p, env.now))?.reporting_to().filter(absent)
         })
-        .filter(|m| !facts.people.contains_key(m))
         .map(str::to_owned)
         .collect();
     let mut absent: Vec<String> = absent_linked.cloned().chain(absent_managers).collect();
@@ -446,10 +449,10 @@ fn duplicate_keepers(
     facts: &Facts,
     ids: &[String],
     links: &state::Links,
-    by_id: &HashMap<&str, &Rc<RemoteUser>>,
-) -> HashMap<String, String> {
+    by_id: &IdMap<&str, &Rc<RemoteUser>>,
+) -> IdMap<String, String> {
     let email_of = |id: &String| facts.people.get(id).and_then(Person::email);
-    let mut others = HashMap::new();
+    let mut others = IdMap::default();
     for mut group in same_email_groups(ids, email_of) {
         group.sort_by_key(|id| {
             let link = links.get(id);
