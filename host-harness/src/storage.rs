@@ -203,6 +203,68 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The store and its work queue share one connection: a process's own writes wait on its
+    /// mutex, never in SQLite's busy handler (which sleeps on a runtime thread), while another
+    /// process on the same file still waits there and then gets through.
+    #[test]
+    fn sqlite_queue_and_store_share_a_connection_and_only_other_processes_wait() {
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!("hh-storage-shared-{}", std::process::id()));
+        let path = dir.join("store.db");
+        let store = SqliteStorage::open(&path).unwrap();
+        let queue = store.work_queue().unwrap();
+        let tenants: Vec<String> = (0..50).map(|t| format!("t{t}")).collect();
+        let periods = Periods { tick: Duration::from_millis(1), sync: Duration::from_millis(1) };
+        let waits: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|w| {
+                    let (store, queue, tenants) = (&store, &queue, &tenants);
+                    s.spawn(move || {
+                        for i in 0..100 {
+                            let tenant = &tenants[(w * 7 + i) % tenants.len()];
+                            match i % 4 {
+                                0 => store.set("ns", "", &format!("{w}-{i}"), b"v").unwrap(),
+                                1 => {
+                                    let lease =
+                                        store.acquire(tenant, &format!("w{w}"), Duration::from_secs(5)).unwrap();
+                                    if let Some(lease) = lease {
+                                        store.fenced(&lease).set("ns", "", tenant, b"x").unwrap();
+                                        queue.requeue_stale_claims(&lease).unwrap();
+                                        store.release(&lease).unwrap();
+                                    }
+                                }
+                                2 => assert!(queue.enqueue_if_new(tenant, &format!("{w}-{i}"), b"{}").unwrap()),
+                                _ => drop(queue.claim_due(tenants, periods).unwrap()),
+                            }
+                        }
+                        crate::storage::sqlite::busy_waits_on_this_thread()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(waits, 0, "writes of one process waited in SQLite's busy handler");
+
+        // Another connection (as another process has) holding the write lock: this one waits in
+        // the busy handler, counted, and goes through once the lock is let go.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE; INSERT INTO kv VALUES ('ns', '', 'other', x'00');").unwrap();
+        let (before, total_before) =
+            (crate::storage::sqlite::busy_waits_on_this_thread(), crate::storage::sqlite::busy_waits());
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        store.set("ns", "", "after", b"v").unwrap();
+        release.join().unwrap();
+        let waited = crate::storage::sqlite::busy_waits_on_this_thread() - before;
+        assert!(waited >= 1, "the write did not wait for the other connection's lock");
+        assert!(crate::storage::sqlite::busy_waits() - total_before >= waited);
+        assert_eq!(store.get("ns", "", "other").unwrap().as_deref(), Some(&[0u8][..]));
+        drop((store, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn a_bad_store_url_is_one_line_without_the_password() {
         let dir = std::env::temp_dir();

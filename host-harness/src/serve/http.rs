@@ -160,6 +160,7 @@ async fn route(app: &Arc<App>, req: Request) -> Response {
                 scim_writes: app.scim_writes(),
                 tenants: app.host.tenants().map(|t| t.len() as u64).unwrap_or_default(),
                 instantiate: app.host.runtime.instantiations().snapshot(),
+                sqlite_busy_waits: crate::storage::sqlite::busy_waits(),
             };
             Response::text(200, "text/plain; version=0.0.4", app.metrics.render(&gauges))
         }

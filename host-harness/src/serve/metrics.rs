@@ -32,6 +32,8 @@ pub struct Gauges {
     pub tenants: u64,
     /// Store + instance creation of every call (the runtime's own histogram).
     pub instantiate: crate::runtime::InstantiateSnapshot,
+    /// Waits for a SQLite lock held by another process on the same file.
+    pub sqlite_busy_waits: u64,
 }
 
 impl Metrics {
@@ -125,6 +127,12 @@ impl Metrics {
         let _ = writeln!(out, "host_harness_instantiate_seconds_bucket{{le=\"+Inf\"}} {}", i.count);
         let _ = writeln!(out, "host_harness_instantiate_seconds_sum {}", i.sum_s);
         let _ = writeln!(out, "host_harness_instantiate_seconds_count {}", i.count);
+        let _ = writeln!(
+            out,
+            "# HELP host_harness_sqlite_busy_waits_total Waits for a SQLite lock another process on the file held."
+        );
+        let _ = writeln!(out, "# TYPE host_harness_sqlite_busy_waits_total counter");
+        let _ = writeln!(out, "host_harness_sqlite_busy_waits_total {}", gauges.sqlite_busy_waits);
         out
     }
 }
@@ -152,7 +160,13 @@ mod tests {
         times.record(Duration::from_micros(30));
         times.record(Duration::from_micros(70));
         times.record(Duration::from_millis(2));
-        let text = m.render(&Gauges { queue_depth: 3, scim_writes: 7, tenants: 2, instantiate: times.snapshot() });
+        let text = m.render(&Gauges {
+            queue_depth: 3,
+            scim_writes: 7,
+            tenants: 2,
+            instantiate: times.snapshot(),
+            sqlite_busy_waits: 4,
+        });
         assert_eq!(value_of(&text, "host_harness_webhooks_total{outcome=\"accepted\"}"), Some(2.0));
         assert_eq!(value_of(&text, "host_harness_webhooks_total{outcome=\"bad-signature\"}"), Some(1.0));
         let bucket = |le: &str| {
@@ -167,6 +181,7 @@ mod tests {
         );
         assert_eq!(value_of(&text, "host_harness_queue_depth"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_scim_writes_total"), Some(7.0));
+        assert_eq!(value_of(&text, "host_harness_sqlite_busy_waits_total"), Some(4.0));
         let instantiate =
             |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
         assert_eq!(

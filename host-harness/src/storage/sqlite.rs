@@ -3,7 +3,9 @@
 //! leases (expiry judged by this machine's clock, which they all share) keep one tenant in one
 //! process at a time, as on PostgreSQL.
 
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use super::{KeyPage, Storage, Usage, incremented};
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<rusqlite::Connection>>,
-    /// The database file (the work queue opens a connection of its own on it).
+    /// The database file (named in the work queue's errors; the queue shares `conn`).
     path: Arc<Path>,
 }
 
@@ -33,10 +35,10 @@ impl SqliteStorage {
         create_private_file(path)?;
         let conn =
             rusqlite::Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
+        conn.busy_handler(Some(wait_for_the_write_lock))?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
              CREATE TABLE IF NOT EXISTS kv (
                  namespace TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
                  PRIMARY KEY (namespace, bucket, key)) WITHOUT ROWID;
@@ -45,6 +47,43 @@ impl SqliteStorage {
         .with_context(|| format!("cannot initialise the database {}", path.display()))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), path: path.into() })
     }
+}
+
+/// Times SQLite found the database locked by another connection (another process on the same
+/// file: this process keeps one connection per file) and waited, in this process.
+static BUSY_WAITS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The same, on this thread (for tests that run beside others in one process).
+    static BUSY_WAITS_HERE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Waits in [`wait_for_the_write_lock`], in this process so far (`/metrics`).
+pub fn busy_waits() -> u64 {
+    BUSY_WAITS.load(Ordering::Relaxed)
+}
+
+/// The same, on the calling thread.
+pub fn busy_waits_on_this_thread() -> u64 {
+    BUSY_WAITS_HERE.with(Cell::get)
+}
+
+/// Most time one statement waits for another process's lock, as SQLite's `busy_timeout` would.
+const BUSY_BUDGET: Duration = Duration::from_secs(5);
+
+/// SQLite's busy handler: counts the wait, then sleeps 0.1 ms doubling to at most 10 ms, until
+/// [`BUSY_BUDGET`] is spent. SQLite's own handler sleeps 1, 2, 5 … 100 ms, long beside the
+/// sub-millisecond transactions here, and the sleep holds a runtime thread.
+fn wait_for_the_write_lock(attempt: i32) -> bool {
+    let delay = |n: i32| Duration::from_micros((100u64 << n.clamp(0, 7)).min(10_000));
+    let waited: Duration = (0..attempt).map(delay).sum();
+    if waited >= BUSY_BUDGET {
+        return false;
+    }
+    BUSY_WAITS.fetch_add(1, Ordering::Relaxed);
+    BUSY_WAITS_HERE.with(|n| n.set(n.get() + 1));
+    std::thread::sleep(delay(attempt));
+    true
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
@@ -98,8 +137,8 @@ pub(super) fn lease_is_current(c: &rusqlite::Connection, lease: &Lease) -> Resul
 
 impl SqliteStorage {
     /// Runs `op` in an IMMEDIATE transaction: SQLite's write lock is taken before any read, so
-    /// another process cannot read the same old value in between (busy_timeout makes it wait its
-    /// turn). With a `fence`, the lease is checked first, inside the same transaction: once the
+    /// another process cannot read the same old value in between (the busy handler makes it wait
+    /// its turn). With a `fence`, the lease is checked first, inside the same transaction: once the
     /// lease has expired or passed to another holder, nothing is written.
     fn write<R>(&self, fence: Option<&Lease>, op: impl FnOnce(&rusqlite::Connection) -> Result<R>) -> Result<R> {
         let mut conn = self.conn.lock().unwrap();
@@ -283,7 +322,7 @@ impl LeaseStore for SqliteStorage {
     }
 
     fn work_queue(&self) -> Result<Arc<dyn WorkQueue>> {
-        Ok(Arc::new(SqliteQueue::open(&self.path)?))
+        Ok(Arc::new(SqliteQueue::on(self.conn.clone(), &self.path)?))
     }
 }
 

@@ -1,10 +1,14 @@
-//! `WorkQueue` on SQLite: tables in the host's database file, on a connection of their own with
-//! `synchronous = FULL` (a 202 promises the event survives a crash of the machine too, not only
-//! of the process; the key/value store runs with NORMAL). Fencing reads the `leases` table the
-//! key/value store keeps in the same file, inside the same IMMEDIATE transaction.
+//! `WorkQueue` on SQLite: tables in the host's database file, on the key/value store's own
+//! connection. One connection, not two: two connections in one process contend for SQLite's
+//! write lock through its busy handler, which sleeps 1 to 100 ms per retry on a runtime thread
+//! (a 1,000-tenant tick round spent most of its time there); the connection's mutex hands the
+//! lock over at once. The queue's writes run with `synchronous = FULL` (a 202 promises the event
+//! survives a crash of the machine too, not only of the process), set around each of them; the
+//! key/value store's run with NORMAL. Fencing reads the `leases` table the store keeps, inside
+//! the same IMMEDIATE transaction. Other processes on the same file still wait in the busy
+//! handler (`sqlite::wait_for_the_write_lock`).
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
@@ -14,43 +18,75 @@ use super::queue::{InboxItem, Periods, RunKind, WorkQueue};
 use super::sqlite::{LEASE_TABLES, now_ms};
 
 pub struct SqliteQueue {
-    conn: Mutex<rusqlite::Connection>,
+    /// The key/value store's connection (`SqliteStorage`), shared.
+    conn: Arc<Mutex<rusqlite::Connection>>,
     /// Tenants this handle has given a schedule row.
     scheduled: Mutex<std::collections::HashSet<String>>,
 }
 
+/// The connection, locked, with `synchronous = FULL` until dropped (then NORMAL again, the
+/// store's setting). SQLite refuses the change inside a transaction, so it wraps one.
+struct Durable<'a>(MutexGuard<'a, rusqlite::Connection>);
+
+impl<'a> Durable<'a> {
+    fn lock(conn: &'a Mutex<rusqlite::Connection>) -> Result<Self> {
+        let guard = conn.lock().unwrap();
+        guard.execute_batch("PRAGMA synchronous = FULL").context("cannot make the inbox's writes durable")?;
+        Ok(Durable(guard))
+    }
+}
+
+impl Drop for Durable<'_> {
+    fn drop(&mut self) {
+        // Failing leaves the store's writes at FULL: slower, never less safe.
+        let _ = self.0.execute_batch("PRAGMA synchronous = NORMAL");
+    }
+}
+
+impl std::ops::Deref for Durable<'_> {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Durable<'_> {
+    fn deref_mut(&mut self) -> &mut rusqlite::Connection {
+        &mut self.0
+    }
+}
+
 impl SqliteQueue {
-    pub fn open(path: &Path) -> Result<Self> {
-        let conn = rusqlite::Connection::open(path)
-            .with_context(|| format!("cannot open the inbox database {}", path.display()))?;
-        conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;
-             {LEASE_TABLES}
-             CREATE TABLE IF NOT EXISTS inbox (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 tenant TEXT NOT NULL, event_id TEXT NOT NULL, payload BLOB NOT NULL,
-                 state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
-                 enqueued_at INTEGER NOT NULL, done_at INTEGER,
-                 UNIQUE (tenant, event_id));
-             CREATE INDEX IF NOT EXISTS inbox_queue ON inbox (state, tenant, id);
-             CREATE TABLE IF NOT EXISTS schedule (
-                 tenant TEXT PRIMARY KEY, next_tick_ms INTEGER NOT NULL, next_sync_ms INTEGER NOT NULL);"
-        ))
-        .with_context(|| format!("cannot initialise the inbox in {}", path.display()))?;
-        // Inboxes made before leases have no claim token: add it (NULL: claimed by nobody alive).
-        let has_token: bool =
-            conn.prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = 'claim_token'")?.exists(())?;
-        if !has_token {
-            conn.execute_batch("ALTER TABLE inbox ADD COLUMN claim_token INTEGER")?;
+    /// The queue on the store's connection (`path` names the file in errors).
+    pub(super) fn on(conn: Arc<Mutex<rusqlite::Connection>>, path: &std::path::Path) -> Result<Self> {
+        {
+            let c = conn.lock().unwrap();
+            c.execute_batch(&format!(
+                "{LEASE_TABLES}
+                 CREATE TABLE IF NOT EXISTS inbox (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     tenant TEXT NOT NULL, event_id TEXT NOT NULL, payload BLOB NOT NULL,
+                     state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+                     enqueued_at INTEGER NOT NULL, done_at INTEGER,
+                     UNIQUE (tenant, event_id));
+                 CREATE INDEX IF NOT EXISTS inbox_queue ON inbox (state, tenant, id);
+                 CREATE TABLE IF NOT EXISTS schedule (
+                     tenant TEXT PRIMARY KEY, next_tick_ms INTEGER NOT NULL, next_sync_ms INTEGER NOT NULL);"
+            ))
+            .with_context(|| format!("cannot initialise the inbox in {}", path.display()))?;
+            // Inboxes made before leases have no claim token: add it (NULL: claimed by nobody alive).
+            let has_token: bool =
+                c.prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = 'claim_token'")?.exists(())?;
+            if !has_token {
+                c.execute_batch("ALTER TABLE inbox ADD COLUMN claim_token INTEGER")?;
+            }
         }
-        Ok(SqliteQueue { conn: Mutex::new(conn), scheduled: Mutex::default() })
+        Ok(SqliteQueue { conn, scheduled: Mutex::default() })
     }
 
-    /// `op` in an IMMEDIATE transaction, after checking (in it) that `lease` is current.
+    /// `op` in a durable IMMEDIATE transaction, after checking (in it) that `lease` is current.
     fn fenced<R>(&self, lease: &Lease, op: impl FnOnce(&rusqlite::Connection) -> Result<R>) -> Result<R> {
-        let mut conn = self.conn.lock().unwrap();
+        let mut conn = Durable::lock(&self.conn)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if !super::sqlite::lease_is_current(&tx, lease)? {
             return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
@@ -80,7 +116,7 @@ fn ms(d: std::time::Duration) -> f64 {
 
 impl WorkQueue for SqliteQueue {
     fn enqueue_if_new(&self, tenant: &str, event_id: &str, payload: &[u8]) -> Result<bool> {
-        let conn = self.conn.lock().unwrap();
+        let conn = Durable::lock(&self.conn)?;
         let n = conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO inbox (tenant, event_id, payload, enqueued_at) VALUES (?1, ?2, ?3, ?4)",
@@ -169,13 +205,13 @@ impl WorkQueue for SqliteQueue {
     }
 
     fn prune(&self, days: u32) -> Result<u64> {
-        let conn = self.conn.lock().unwrap();
+        let conn = Durable::lock(&self.conn)?;
         let cutoff = now_s() - i64::from(days) * 86_400;
         Ok(conn.execute("DELETE FROM inbox WHERE state = 'done' AND done_at < ?1", [cutoff])? as u64)
     }
 
     fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>> {
-        let mut conn = self.conn.lock().unwrap();
+        let mut conn = Durable::lock(&self.conn)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_ms();
         let (tick, sync) = (ms(periods.tick), ms(periods.sync));
