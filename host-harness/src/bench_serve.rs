@@ -534,6 +534,9 @@ async fn measure_tenants(dir: &Path, component: &Path, count: usize, each: usize
     let initial_writes = serve.metric("host_harness_scim_writes_total").await?;
     hwm_kib.push(("initial_syncs", serve.rss_kib()?.1));
     serve.stop().await?;
+    // Each phase starts from first runs spread over its period, not from the runs the last phase
+    // left due (every tenant's next sync, a second away, would run first in the tick round).
+    crate::storage::sqlite::forget_schedule(&dir.join("host.db"))?;
     progress(format!(
         "tenants: initial round {:?} s, {} tenants done",
         initial.wall_s.map(round3),
@@ -548,6 +551,7 @@ async fn measure_tenants(dir: &Path, component: &Path, count: usize, each: usize
     let tick_scrape = Scrape(serve.metrics().await?);
     hwm_kib.push(("ticks", serve.rss_kib()?.1));
     serve.stop().await?;
+    crate::storage::sqlite::forget_schedule(&dir.join("host.db"))?;
     progress(format!("tenants: tick round {:?} s, {} tenants done", ticks.wall_s.map(round3), ticks.tenants_seen));
 
     // A round of steady (nothing changed) scheduled syncs, --sync-every 1s.
@@ -577,10 +581,14 @@ async fn measure_tenants(dir: &Path, component: &Path, count: usize, each: usize
         "initial_round": {"round": initial.to_json(), "scim_writes": initial_writes},
         "tick_round_wall_s": ticks.wall_s.map(round3),
         "tick_round": {"round": ticks.to_json(), "calls": tick_scrape.calls("tick"),
+                       "sync_calls": tick_scrape.get("host_harness_calls_total{export=\"sync-all\",outcome=\"ok\"}"),
+                       "sqlite_busy_waits": tick_scrape.get("host_harness_sqlite_busy_waits_total"),
                        "instantiate": instantiate_json(&instantiate)},
         "steady_round_wall_s": steady.wall_s.map(round3),
         "steady_round": {"round": steady.to_json(), "calls": steady_scrape.calls("sync-all"),
-                         "scim_writes": steady_scim_writes, "instantiate": instantiate_json(&steady_instantiate)},
+                         "scim_writes": steady_scim_writes, "instantiate": instantiate_json(&steady_instantiate),
+                         "tick_calls": steady_scrape.get("host_harness_calls_total{export=\"tick\",outcome=\"ok\"}"),
+                         "sqlite_busy_waits": steady_scrape.get("host_harness_sqlite_busy_waits_total")},
         "host_rss_peak_bytes": host_rss_peak_bytes,
         "host_rss_peak_by_phase_mib": hwm_kib.iter().map(|(phase, k)| (phase.to_string(), json!((*k as f64 / 102.4).round() / 10.0))).collect::<serde_json::Map<_, _>>(),
     });

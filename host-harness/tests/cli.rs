@@ -672,7 +672,8 @@ async fn the_binary_carries_its_component_and_needs_no_cargo() {
 
 /// `bench` end to end on a small organisation: one JSON document on stdout (progress on stderr),
 /// the steady syncs measured as asked (the median reported, none writing, each at the floor of
-/// requests) and every target named, met or not. Times are printed, never asserted here.
+/// requests) and every target named, met or not; three tenants through a real `serve`, each
+/// round running only its own kind of call. Times are printed, never asserted here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document() {
     let data = data_dir("bench");
@@ -686,6 +687,10 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
         "0",
         "--steady-syncs",
         "3",
+        "--tenants",
+        "3",
+        "--tenant-employees",
+        "10",
         "--json",
     ];
     let run = hh(&args, &[]).await;
@@ -713,6 +718,23 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
     {
         assert_eq!(targets[met].as_bool(), Some(true), "{met}: {report}");
     }
+
+    // The tenants run through a real serve: each round runs only its own kind of call (the
+    // schedule the previous phase left is cleared), and serve's writes never waited for SQLite.
+    let tenants = &report["tenants"];
+    assert_eq!(tenants["count"].as_u64(), Some(3), "{tenants}");
+    assert_eq!(tenants["tick_round"]["round"]["tenants_done"].as_u64(), Some(3), "{tenants}");
+    assert!(tenants["tick_round"]["calls"]["ok"].as_f64().unwrap() >= 3.0, "{tenants}");
+    assert_eq!(tenants["tick_round"]["sync_calls"].as_f64(), Some(0.0), "{tenants}");
+    assert_eq!(tenants["steady_round"]["tick_calls"].as_f64(), Some(0.0), "{tenants}");
+    assert_eq!(tenants["steady_round"]["scim_writes"].as_f64(), Some(0.0), "{tenants}");
+    for round in ["tick_round", "steady_round"] {
+        assert_eq!(tenants[round]["sqlite_busy_waits"].as_f64(), Some(0.0), "{round}: {tenants}");
+    }
+    for target in ["tenants_tick_round_wall", "tenants_steady_round_wall", "tenants_host_rss_peak"] {
+        assert!(targets[target].is_boolean(), "{target}: {report}");
+    }
+    assert_eq!(targets["tenants_steady_no_writes"].as_bool(), Some(true), "{report}");
 
     let zero = hh(&["bench", "--steady-syncs", "0"], &[]).await;
     assert!(zero.fails().contains("--steady-syncs"), "{}", zero.describe());
