@@ -538,7 +538,12 @@ fn each_due_run_goes_to_one_process(f: &Q) {
     // First sight: every tenant's first tick lands somewhere within one period.
     let first = f.store.queue.claim_due(&tenants, periods).unwrap();
     assert!(first.len() < tenants.len(), "first runs are spread, not all at once: {}", first.len());
-    std::thread::sleep(std::time::Duration::from_millis(3050));
+    // Past every first tick (within one period of the first claim) and past the next tick of any
+    // tenant claimed just now (up to 1.1 periods on). On PostgreSQL the rows are written and
+    // claimed by separate statements, each with its own now(), so a first tick can already be due
+    // by the claim on a loaded machine; waiting only one period could leave such a tenant out of
+    // the race below.
+    std::thread::sleep(std::time::Duration::from_millis(3400));
     // Four processes race for the due runs: each tenant's tick goes to exactly one of them.
     let barrier = Arc::new(Barrier::new(4));
     let handles: Vec<_> = (0..4)
