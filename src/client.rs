@@ -228,10 +228,14 @@ impl Client {
             let mut again: Vec<Queued> = Vec::new();
             let mut wait_ms = 0;
             let mut stopped = false;
+            let mut answered = vec![false; batch.len()];
             let this = &*self;
-            let unsent = transport.send_each(requests, self.max_in_flight, &mut |position, response| {
+            let mut handle = |position: usize, response: Result<HttpResponse, TransportError>| {
                 if stopped {
                     return Flow::Hold;
+                }
+                if std::mem::replace(&mut answered[position], true) {
+                    return Flow::Go;
                 }
                 let queued = batch[position];
                 let outcome = this.classify(&calls[queued.index], response);
@@ -258,7 +262,13 @@ impl Client {
                 let flow = on_reply(queued.index, result);
                 stopped = flow == Flow::Hold;
                 flow
-            });
+            };
+            let unsent = transport.send_each(requests, self.max_in_flight, &mut handle);
+            // A request the transport neither answered nor handed back was lost: a broken
+            // request (retried as one), never a call left without a reply.
+            for position in (0..batch.len()).filter(|p| !unsent.contains(p)) {
+                handle(position, Err(TransportError::Broken("the request was never completed".into())));
+            }
             let sent = batch.iter().enumerate().filter(|(p, q)| !q.begun && !unsent.contains(p)).count();
             self.requests_sent += sent as u64;
             if stopped {
@@ -701,6 +711,47 @@ mod tests {
         // The 500 came in the first chunk of two: the next two wait for the backoff.
         assert_eq!(paths, ["/0", "/1", "/2", "/3", "/1"]);
         assert_eq!(t.slept, vec![250]);
+    }
+
+    /// Answers every request but drops the first one handed over: neither answered nor unsent.
+    struct LosesOne {
+        lost: bool,
+        slept: Vec<u64>,
+    }
+
+    impl HttpTransport for LosesOne {
+        fn send_all(&mut self, _: Vec<HttpRequest>, _: usize) -> Vec<Result<HttpResponse, TransportError>> {
+            unreachable!("the client streams")
+        }
+        fn send_each(
+            &mut self,
+            requests: Vec<HttpRequest>,
+            _: usize,
+            done: &mut dyn FnMut(usize, Result<HttpResponse, TransportError>) -> Flow,
+        ) -> Vec<usize> {
+            for index in 0..requests.len() {
+                if !std::mem::replace(&mut self.lost, true) {
+                    continue;
+                }
+                done(index, ok());
+            }
+            Vec::new()
+        }
+        fn sleep(&mut self, millis: u64) {
+            self.slept.push(millis);
+        }
+        fn monotonic_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_request_the_transport_loses_is_retried_as_broken() {
+        let mut t = LosesOne { lost: false, slept: vec![] };
+        let mut c = Client::new(Service::Humaans, "http://x", "tok");
+        let replies = c.send_all(&mut t, (0..3).map(|i| Call::get(format!("/{i}"))).collect());
+        assert!(replies.iter().all(Result::is_ok));
+        assert_eq!((c.requests_sent, t.slept.len()), (4, 1));
     }
 
     #[test]

@@ -2,14 +2,13 @@
 //! budget), then their manager links. Each success updates the stored link right away, so a call
 //! cut off half-way loses nothing; each outcome is logged.
 
-use crate::ids::IdSet as HashSet;
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 
 use crate::client::{Call, Reply};
 use crate::error::AppError;
-use crate::ids::IdMap;
+use crate::ids::{IdMap, IdSet};
 use crate::logs::{LogAction, LogOutcome};
 use crate::ports::Method;
 use crate::reconcile::mapping::{changed_attributes, current_role};
@@ -54,7 +53,7 @@ pub(crate) struct Facts {
     /// Work email (any letter case) -> an existing account, for managers we do not manage.
     pub accounts_by_email: AccountsByEmail,
     /// People Humaans answered 404 for: they will never get an account.
-    pub missing: HashSet<String>,
+    pub missing: IdSet<String>,
 }
 
 impl Facts {
@@ -953,8 +952,7 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
     if run.dry_run {
         return;
     }
-    let failed: HashSet<&str> =
-        run.changes.iter().filter(|c| c.error.is_some()).map(|c| c.person_id.as_str()).collect();
+    let failed: IdSet<&str> = run.changes.iter().filter(|c| c.error.is_some()).map(|c| c.person_id.as_str()).collect();
     for s in subjects {
         if failed.contains(s.person_id.as_str()) || s.gated {
             continue;

@@ -4,7 +4,7 @@
 //! map that overrides the list. No library sort either: each instantiation adds kilobytes to the
 //! component, which must stay under 1 MiB.
 
-use crate::ids::IdMap as HashMap;
+use crate::ids::IdMap;
 
 use std::rc::Rc;
 
@@ -77,7 +77,7 @@ fn lower_bytes(text: &str) -> impl Iterator<Item = u8> + '_ {
 pub(crate) struct AccountsByEmail {
     listed: Vec<Rc<RemoteUser>>,
     index: Slots,
-    added: HashMap<String, String>,
+    added: IdMap<String, String>,
 }
 
 impl AccountsByEmail {
@@ -88,7 +88,7 @@ impl AccountsByEmail {
             let slot = index.probe_by(lower_hash(name), |n| same_lower(listed[n as usize].user_name(), name));
             index.0[slot] = i as u32;
         }
-        AccountsByEmail { listed, index, added: HashMap::default() }
+        AccountsByEmail { listed, index, added: IdMap::default() }
     }
 
     /// The SCIM id of the account with this `userName`, in any letter case.
@@ -120,7 +120,7 @@ pub(crate) fn same_email_groups<'a, 'b, T>(
 ) -> Vec<Vec<&'a T>> {
     let mut index = Slots::with_room_for(items.len());
     // The group of each first holder of an address that turned out shared, by that first's position.
-    let mut groups: HashMap<u32, Vec<&T>> = HashMap::default();
+    let mut groups: IdMap<u32, Vec<&T>> = IdMap::default();
     for (position, item) in items.iter().enumerate() {
         let Some(email) = email_of(item) else { continue };
         let slot = index.probe_by(lower_hash(email), |n| {
@@ -153,7 +153,7 @@ pub(crate) struct People {
     /// the later.
     index: Slots,
     distinct: usize,
-    added: HashMap<String, Person>,
+    added: IdMap<String, Person>,
 }
 
 impl People {
@@ -166,7 +166,7 @@ impl People {
             distinct += usize::from(index.0[slot] == EMPTY);
             index.0[slot] = i as u32;
         }
-        People { listed, index, distinct, added: HashMap::default() }
+        People { listed, index, distinct, added: IdMap::default() }
     }
 
     fn listed(&self, id: &str) -> Option<&Person> {
@@ -208,7 +208,7 @@ pub(crate) struct Roles {
     starts: Vec<u32>,
     /// Groups by person id.
     index: Slots,
-    added: HashMap<String, Vec<JobRole>>,
+    added: IdMap<String, Vec<JobRole>>,
 }
 
 impl Roles {
@@ -253,7 +253,7 @@ impl Roles {
                 dest.swap(i, j);
             }
         }
-        Roles { listed, starts, index, added: HashMap::default() }
+        Roles { listed, starts, index, added: IdMap::default() }
     }
 
     /// A person's roles; `None` when they have none (as a map without their key would say).
@@ -313,7 +313,7 @@ mod tests {
     fn many_interleaved_roles_group_as_a_map_would() {
         // A deterministic shuffle of 3,000 roles over 700 people (some with none).
         let mut listed = Vec::new();
-        let mut expected: HashMap<String, Vec<String>> = HashMap::default();
+        let mut expected: IdMap<String, Vec<String>> = IdMap::default();
         let mut x: u64 = 42;
         for n in 0..3000 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -15,6 +15,7 @@ use rusqlite::OptionalExtension;
 use super::lease::{Fenced, Lease, LeaseStore};
 use super::queue::WorkQueue;
 use super::sqlite_queue::SqliteQueue;
+pub use super::sqlite_queue::forget_schedule;
 use super::{KeyPage, Storage, Usage, incremented};
 
 /// SQLite storage in one database file; cheap to clone (clones share the connection).
@@ -49,8 +50,8 @@ impl SqliteStorage {
     }
 }
 
-/// Times SQLite found the database locked by another connection (another process on the same
-/// file: this process keeps one connection per file) and waited, in this process.
+/// Times SQLite found the database locked by another connection and waited, in this process:
+/// another process on the same file (a store's queue shares its connection).
 static BUSY_WAITS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -84,21 +85,6 @@ fn wait_for_the_write_lock(attempt: i32) -> bool {
     BUSY_WAITS_HERE.with(|n| n.set(n.get() + 1));
     std::thread::sleep(delay(attempt));
     true
-}
-
-/// Forgets when each tenant's runs fall due, in the database at `path` (no process may be using
-/// it). The next scheduler to claim gives every tenant first runs spread over its periods, as on
-/// a fresh store. `bench` runs it between phases: the runs one phase left due would otherwise
-/// all start at once in the next (a tick round that is mostly overdue syncs).
-pub fn forget_schedule(path: &Path) -> Result<u64> {
-    let conn =
-        rusqlite::Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
-    let exists: bool =
-        conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schedule'")?.exists(())?;
-    if !exists {
-        return Ok(0);
-    }
-    Ok(conn.execute("DELETE FROM schedule", [])? as u64)
 }
 
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {

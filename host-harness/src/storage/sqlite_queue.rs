@@ -97,6 +97,21 @@ impl SqliteQueue {
     }
 }
 
+/// Forgets when each tenant's runs fall due, in the database at `path` (no process may be using
+/// it). The next scheduler to claim gives every tenant first runs spread over its periods, as on
+/// a fresh store. `bench` runs it between phases: the runs one phase left due would otherwise
+/// all start at once in the next (a tick round that is mostly overdue syncs).
+pub fn forget_schedule(path: &std::path::Path) -> Result<u64> {
+    let conn =
+        rusqlite::Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
+    let exists: bool =
+        conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schedule'")?.exists(())?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.execute("DELETE FROM schedule", [])? as u64)
+}
+
 fn now_s() -> i64 {
     now_ms() / 1000
 }
