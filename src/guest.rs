@@ -8,6 +8,7 @@ use crate::app::{self, ChangeKind, Env};
 use crate::bindings::exports::humaans::integration::integration as wit;
 use crate::error::{AppError, Failure, Service};
 use crate::logs;
+use crate::reconcile::retry::HeldPath;
 use crate::reconcile::timing::parse_time;
 use crate::reconcile::{DeprovisionAction, DeprovisionLimit, Dialect, ProvisionTiming, Settings};
 
@@ -88,6 +89,7 @@ fn settings(s: wit::Settings) -> Settings {
             wit::DeprovisionLimit::Count(n) => DeprovisionLimit::Count(n),
             wit::DeprovisionLimit::Percent(p) => DeprovisionLimit::Percent(p),
         }),
+        deprovision_window_minutes: s.deprovision_window_minutes,
     }
 }
 
@@ -110,6 +112,7 @@ fn wit_settings(s: Settings) -> wit::Settings {
             DeprovisionLimit::Count(n) => wit::DeprovisionLimit::Count(n),
             DeprovisionLimit::Percent(p) => wit::DeprovisionLimit::Percent(p),
         }),
+        deprovision_window_minutes: s.deprovision_window_minutes,
     }
 }
 
@@ -282,6 +285,17 @@ impl wit::Guest for Component {
         }
     }
 
+    fn approve_deprovisions(person_id: Option<String>) -> Result<wit::ApprovalReport, wit::IntegrationError> {
+        let r = with_env(None, |env| app::approve_deprovisions(env, person_id.as_deref()))?;
+        Ok(wit::ApprovalReport {
+            approved: r.approved,
+            released: r.released,
+            failed: r.failed,
+            remaining: r.remaining,
+            changes: r.changes.into_iter().map(change).collect(),
+        })
+    }
+
     fn status() -> Result<wit::StatusReport, wit::IntegrationError> {
         let r = with_env(None, app::status)?;
         Ok(wit::StatusReport {
@@ -295,7 +309,21 @@ impl wit::Guest for Component {
             settings: r.settings.map(wit_settings),
             waiting: r.waiting,
             next_due: r.next_due,
-            held: r.held,
+            held: r
+                .held
+                .into_iter()
+                .map(|h| wit::HeldDeprovision {
+                    person_id: h.person_id,
+                    email: h.email,
+                    since: h.since,
+                    path: match h.path {
+                        HeldPath::Event => wit::HeldPath::Event,
+                        HeldPath::Tick => wit::HeldPath::Tick,
+                        HeldPath::Sync => wit::HeldPath::Sync,
+                    },
+                    reason: h.reason,
+                })
+                .collect(),
             quarantined: r
                 .quarantined
                 .into_iter()

@@ -8,6 +8,8 @@
 //! | `link/<person id>` | the account we manage for that person and what we last wrote (`null`: none) | that person's processing |
 //! | `links/<n>` | links folded together, 256 chunks by a hash of the person id | `sync-all` (compaction) |
 //! | `sched/<person id>` | when to look again, backoff, quarantine, held, pending manager | that person's processing |
+//! | `brake/r/<minute>`, `brake/x/<minute>` | deprovisions reserved and released in that minute (counters, `reconcile/brake.rs`) | any call that deprovisions |
+//! | `brake/engaged` | the brake holds every deprovision until approval (since when) | any call that holds; approval and runs that find no one held clear it |
 //! | `auth` | consecutive refusals of the token; the `unauthorized` state | any call |
 //! | `scim-caps` | what the SCIM service was found not to support (DELETE) | any call |
 //! | `log/seq`, `log/e/<n>` | the integration log (`logs.rs`) | any call |
@@ -566,7 +568,7 @@ fn merge(loaded: &PersonState, current: &PersonState, mut stored: PersonState) -
             }
         )*};
     }
-    take_changed!(wake_at, manager_pending, failures, quarantine, held_since, noted);
+    take_changed!(wake_at, manager_pending, failures, quarantine, held_since, held, noted);
     stored
 }
 

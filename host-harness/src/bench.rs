@@ -177,6 +177,7 @@ pub(crate) async fn connect_to_mocks(
                 deprovisioning: Some(api::DeprovisionAction::Suspend),
                 dialect: api::Dialect::Leapsome,
                 deprovision_limit: None,
+                deprovision_window_minutes: None,
             })
             .await,
     )

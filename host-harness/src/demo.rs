@@ -83,6 +83,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         deprovisioning: Some(api::DeprovisionAction::Suspend),
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
+        deprovision_window_minutes: None,
     };
     done(plugin.configure(settings).await)?;
     println!("configured");
@@ -285,9 +286,9 @@ async fn serve_demo(
     };
     operator::connect_tenant(&host, "demo", connect).await?;
     let configure = cli::ConfigureArgs {
-        provisioning: cli::Provisioning::Immediately,
-        deprovisioning: cli::Deprovisioning::Suspend,
-        dialect: cli::DialectArg::Leapsome,
+        provisioning: Some(cli::Provisioning::Immediately),
+        deprovisioning: Some(cli::Deprovisioning::Suspend),
+        dialect: Some(cli::DialectArg::Leapsome),
         deprovision_limit: None,
     };
     done(host.plugin()?.configure(operator::settings_from(&configure)).await)?;
@@ -312,6 +313,10 @@ async fn serve_demo(
         lease_ttl: std::time::Duration::from_secs(30),
         keep_days: 7,
         log_format: cli::LogFormat::Text,
+        log_level: cli::LogLevel::Info,
+        event_attempts: 5,
+        event_backoff: std::time::Duration::from_secs(60),
+        http: cli::ServeHttpArgs::default(),
     };
     let (humaans_url, scim_url) = (humaans.base_url(), leapsome.base_url());
     let result = crate::serve::run_with(&global, serve_args, |addr| {

@@ -129,6 +129,10 @@ impl TenantPlugin {
         call_export!(self, call_retry(person_id))
     }
 
+    pub async fn approve_deprovisions(&self, person_id: Option<&str>) -> CallResult<api::ApprovalReport> {
+        call_export!(self, call_approve_deprovisions(person_id))
+    }
+
     pub async fn status(&self) -> CallResult<api::StatusReport> {
         call_export!(self, call_status())
     }

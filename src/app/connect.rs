@@ -56,6 +56,24 @@ fn check_token(field: &str, token: &str) -> Result<String, AppError> {
     Ok(token.to_owned())
 }
 
+/// Webhook secrets shorter than this are refused: a short HMAC key can be guessed offline from
+/// one signed delivery.
+pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
+
+fn check_webhook_secret(secret: &str) -> Result<String, AppError> {
+    const FIELD: &str = "connection.humaans-webhook-secret";
+    let secret = check_token(FIELD, secret)?;
+    let length = secret.chars().count();
+    if length < MIN_WEBHOOK_SECRET_CHARS {
+        // The length only: the secret itself is never echoed.
+        return Err(AppError::invalid(
+            FIELD,
+            format!("is {length} characters; a webhook secret needs at least {MIN_WEBHOOK_SECRET_CHARS} (copy the whole secret from Humaans)"),
+        ));
+    }
+    Ok(secret)
+}
+
 /// Verifies both tokens with a real request each, then saves the connection.
 pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppError> {
     let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
@@ -72,7 +90,7 @@ pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppE
             scim_requests_per_second: input.scim_requests_per_second,
             scope_warning: None,
             humaans_webhook_secret: match input.humaans_webhook_secret {
-                Some(secret) => Some(check_token("connection.humaans-webhook-secret", &secret)?),
+                Some(secret) => Some(check_webhook_secret(&secret)?),
                 None => state::get::<Connection>(env.kv, "connection")?.and_then(|c| c.humaans_webhook_secret),
             },
         };
@@ -159,7 +177,10 @@ fn describe(s: &Settings) -> String {
         Some(DeprovisionLimit::Count(n)) => n.to_string(),
         Some(DeprovisionLimit::Percent(p)) => format!("{p}%"),
     };
-    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit}")
+    let window = crate::reconcile::brake::describe_window(crate::reconcile::brake::window_minutes(
+        s.deprovision_window_minutes,
+    ));
+    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit} in {window}")
 }
 
 /// Validates and saves the settings. Refused before `connect`.
@@ -176,7 +197,13 @@ pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
         (_, Some(DeprovisionLimit::Percent(p))) if p == 0 || p > 100 => {
             Some(AppError::invalid("settings.deprovision-limit.percent", format!("must be between 1 and 100, got {p}")))
         }
-        _ => None,
+        _ => match settings.deprovision_window_minutes {
+            Some(m) if m == 0 || m > crate::reconcile::brake::MAX_WINDOW_MINUTES => Some(AppError::invalid(
+                "settings.deprovision-window-minutes",
+                format!("must be between 1 minute and 30 days ({}), got {m}", crate::reconcile::brake::MAX_WINDOW_MINUTES),
+            )),
+            _ => None,
+        },
     };
     if let Some(e) = refused {
         logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));

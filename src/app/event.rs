@@ -84,7 +84,25 @@ fn run_event(
         }
     };
     let mut subjects = vec![subject];
+    // The limit's default is a share of the accounts managed: counted only for a deprovision.
+    let linked_accounts = if subjects[0].decision.deprovisions() {
+        let keys = env.kv.list_keys().map_err(AppError::Storage)?;
+        state::Links::load(env.kv, &keys)?.count()
+    } else {
+        0
+    };
+    let braked = super::brake::apply(
+        session,
+        env,
+        &mut schedule,
+        &mut subjects,
+        linked_accounts,
+        crate::reconcile::retry::HeldPath::Event,
+        false,
+        false,
+    )?;
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Event, &mut run)?;
+    super::brake::release(env, braked.reservation, run.deprovisioned)?;
     schedule.save(env.kv)?;
     let subject = subjects.swap_remove(0);
     Ok(EventOutcome {

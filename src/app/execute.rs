@@ -64,6 +64,11 @@ impl Facts {
         else {
             return ManagerInput::None;
         };
+        if manager_id == person.id() {
+            // HR systems often record the head of the company as reporting to themselves;
+            // Leapsome refuses that with a 400 on every write.
+            return ManagerInput::Itself;
+        }
         let manager = self.people.get(&manager_id);
         let email = manager.and_then(|m| m.email().map(str::to_owned));
         let account = self
@@ -116,7 +121,9 @@ pub(crate) struct Subject {
 /// to skip otherwise.
 ///
 /// Backoff paces the automatic retries (ticks, events); `sync-all` is the operator's "try
-/// everything now" and a daily reconcile, so it ignores backoff (`respect_backoff: false`).
+/// everything now" and a daily reconcile, so it ignores backoff after transient failures
+/// (`respect_backoff: false`), but not after a permanent refusal (a 4xx): that waits for the
+/// Humaans record to change, the backoff to run out, or `retry`.
 /// Quarantine holds everywhere: no attempts until the record changes or `retry`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gate(
@@ -130,8 +137,11 @@ pub(crate) fn gate(
     respect_backoff: bool,
 ) -> Option<String> {
     let state = schedule.get(person_id);
+    // `sync-all` retries people failing for passing reasons at once, but not a write the
+    // service refused outright: the same request would be refused again.
+    let refused = state.failures.as_ref().is_some_and(|f| f.first_permanent_at.is_some());
     match state.attempt(env.now, fingerprint) {
-        Attempt::Backoff(_) if !respect_backoff => None,
+        Attempt::Backoff(_) if !respect_backoff && !refused => None,
         Attempt::Quarantined => {
             let q = state.quarantine.as_ref().expect("quarantined");
             Some(format!("quarantined since {} ({}); retry with `retry --person {person_id}`", q.since, q.reason))
@@ -201,53 +211,6 @@ pub(crate) fn note_failure(
         let entry = if let Some(st) = e.status() { entry.status(st) } else { entry };
         session.log(env, entry);
     }
-}
-
-pub(crate) const HELD: &str = "deprovision held";
-
-/// The mass-deprovisioning brake: if the subjects would deprovision more people than the
-/// tenant's limit, every deprovision is held (nothing suspended or deleted), each held person is
-/// logged once, and they wait for `sync-all --approve-deprovisions`. Returns how many are held.
-pub(crate) fn hold_mass_deprovisions(
-    session: &mut Session,
-    env: &mut Env,
-    schedule: &mut Schedule,
-    subjects: &mut [Subject],
-    linked_accounts: usize,
-    approved: bool,
-    dry_run: bool,
-) -> u32 {
-    let deprovisioning: Vec<usize> =
-        subjects.iter().enumerate().filter(|(_, s)| s.decision.deprovisions()).map(|(i, _)| i).collect();
-    // Someone no longer to be deprovisioned (rehired, data fixed) is no longer held.
-    for s in subjects.iter() {
-        if !s.decision.deprovisions() && schedule.get(&s.person_id).held_since.is_some() && !dry_run {
-            schedule.entry(&s.person_id).held_since = None;
-        }
-    }
-    let limit = crate::reconcile::deprovision_limit(session.settings.deprovision_limit, linked_accounts);
-    if approved || deprovisioning.len() <= limit {
-        return 0;
-    }
-    let count = deprovisioning.len();
-    for index in deprovisioning {
-        let s = &mut subjects[index];
-        s.decision.hold(format!(
-            "{HELD}: this run would deprovision {count} people, over the limit of {limit}; approve with `sync-all --approve-deprovisions`"
-        ));
-        if dry_run {
-            continue;
-        }
-        let state = schedule.entry(&s.person_id);
-        if state.held_since.is_none() {
-            state.held_since = Some(format_time(env.now));
-            let entry =
-                draft(env, LogAction::Hold, LogOutcome::Skipped, s.decision.skipped.clone().unwrap_or_default())
-                    .person(s.person_id.clone(), s.email.clone());
-            session.log(env, entry);
-        }
-    }
-    count as u32
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -968,12 +931,13 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
 
 /// A person's schedule record after their decision went through without a failure.
 fn rescheduled(before: &PersonState, decision: &Decision) -> PersonState {
-    let held = decision.skipped.as_deref().is_some_and(|r| r.starts_with(HELD));
+    let held = decision.skipped.as_deref().is_some_and(|r| r.starts_with(crate::reconcile::brake::HELD));
     let mut state = before.clone();
     state.wake_at = decision.wake_at.map(format_time);
     state.record_success();
     if !held {
         state.held_since = None;
+        state.held = None;
     }
     state
 }

@@ -1,6 +1,7 @@
 //! The shell: each contract function as a plain function over the ports. It loads state, fetches
 //! from the services, asks the reconciliation core what to do, carries it out, records and logs.
 
+mod brake;
 mod connect;
 mod event;
 mod execute;
@@ -10,10 +11,11 @@ mod sync;
 mod tick;
 mod webhook;
 
+pub use brake::{ApprovalReport, approve_deprovisions};
 pub use connect::{ConnectInput, ConnectReport, configure, connect, read_logs};
 pub(crate) use event::valid_id;
 pub use event::{EventKind, EventOutcome, on_employee_event};
-pub use status::{ConnectionState, QuarantinedPerson, StatusReport, retry, status};
+pub use status::{ConnectionState, HeldDeprovision, QuarantinedPerson, StatusReport, retry, status};
 pub use sync::{SyncOptions, SyncReport, sync_all};
 pub use tick::{TickReport, tick};
 pub use webhook::{WebhookError, handle_webhook};

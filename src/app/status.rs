@@ -4,6 +4,7 @@
 use crate::error::{AppError, Failure, Service};
 use crate::logs::{LogAction, LogOutcome, LogStore};
 use crate::reconcile::Settings;
+use crate::reconcile::retry::HeldPath;
 use crate::reconcile::timing::format_time;
 use crate::state::{self, AuthState, Schedule};
 
@@ -12,6 +13,8 @@ use super::{Env, draft};
 
 /// Quarantined people listed in a status report at most (all are counted).
 pub const MAX_LISTED: usize = 100;
+/// Held people whose email a status report looks up (each is a read of their link); all are listed.
+pub const MAX_LISTED_HELD_EMAILS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
@@ -27,6 +30,16 @@ pub struct QuarantinedPerson {
     pub reason: String,
 }
 
+/// A deprovision the brake holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldDeprovision {
+    pub person_id: String,
+    pub email: Option<String>,
+    pub since: String,
+    pub path: HeldPath,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
     pub connection: ConnectionState,
@@ -35,7 +48,7 @@ pub struct StatusReport {
     pub settings: Option<Settings>,
     pub waiting: u32,
     pub next_due: Option<String>,
-    pub held: Vec<String>,
+    pub held: Vec<HeldDeprovision>,
     pub quarantined: Vec<QuarantinedPerson>,
     pub quarantined_count: u32,
     pub retrying: u32,
@@ -67,6 +80,22 @@ pub fn status(env: &mut Env) -> Result<StatusReport, AppError> {
         })
         .collect();
     let quarantined_count = quarantined.len() as u32;
+    let mut held: Vec<HeldDeprovision> = people
+        .iter()
+        .filter_map(|(id, s)| {
+            let since = s.held_since.clone()?;
+            // Held before the path was recorded: a run held them (events were never held).
+            let (path, reason) =
+                s.held.as_deref().map_or((HeldPath::Sync, String::new()), |h| (h.path, h.reason.clone()));
+            Some(HeldDeprovision { person_id: (*id).clone(), email: None, since, path, reason })
+        })
+        .collect();
+    held.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.person_id.cmp(&b.person_id)));
+    // The work email we wrote to their account (held people are linked: only they deprovision).
+    for h in held.iter_mut().take(MAX_LISTED_HELD_EMAILS) {
+        h.email = state::load_link(env.kv, &h.person_id)?
+            .and_then(|l| l.written.get(&crate::reconcile::Attr::UserName).map(str::to_owned));
+    }
     quarantined.truncate(MAX_LISTED);
     Ok(StatusReport {
         connection,
@@ -79,7 +108,7 @@ pub fn status(env: &mut Env) -> Result<StatusReport, AppError> {
         settings,
         waiting: people.iter().filter(|(_, s)| s.is_due(now) || s.next_due(now).is_some()).count() as u32,
         next_due: people.iter().filter_map(|(_, s)| s.next_due(now)).min().map(format_time),
-        held: people.iter().filter(|(_, s)| s.held_since.is_some()).map(|(id, _)| (*id).clone()).collect(),
+        held,
         quarantined,
         quarantined_count,
         retrying: people.iter().filter(|(_, s)| s.failures.is_some() && s.quarantine.is_none()).count() as u32,

@@ -14,9 +14,10 @@ use crate::reconcile::{Attr, Decision, JobRole, Link, Mode, Person, RemoteUser};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
+use super::brake;
 use super::event::{duplicate_decision, log_unreadable, note_duplicate};
 use super::execute::{
-    Facts, MAX_LISTED_CHANGES, MAX_SUBJECTS_WITH_WRITES, Run, Subject, decide_for, gate, hold_mass_deprovisions,
+    Facts, MAX_LISTED_CHANGES, MAX_SUBJECTS_WITH_WRITES, Run, Subject, decide_for, gate,
     is_idle, link_after, reschedule, write_managers, write_profiles,
 };
 use super::records::{AccountsByEmail, People, Roles, same_email_groups};
@@ -281,16 +282,21 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
 
     mark("sync: decided");
-    let held = hold_mass_deprovisions(
+    let braked = brake::apply(
         session,
         env,
         &mut schedule,
         &mut subjects,
         facts.accounts.len(),
+        crate::reconcile::retry::HeldPath::Sync,
         options.approve_deprovisions,
         options.dry_run,
-    );
+    )?;
+    let held = braked.held;
     write_profiles(session, env, &mut schedule, &mut facts, &mut subjects, &mut run)?;
+    if !options.dry_run {
+        brake::release(env, braked.reservation, run.deprovisioned)?;
+    }
     if options.dry_run {
         // Plan the manager links as if this run's accounts existed.
         for s in &mut subjects {
@@ -359,6 +365,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     };
     if !options.dry_run {
         schedule.save(env.kv)?;
+        brake::disengage_if_none_held(env, &schedule)?;
         mark("sync: schedule saved");
         state::compact_links(env.kv)?;
         mark("sync: links compacted");

@@ -8,7 +8,9 @@ use crate::reconcile::timing::format_time;
 use crate::state::{self, Schedule};
 
 use super::event::{carry_out, log_unreadable, prepare_person};
-use super::execute::{Facts, Run, hold_mass_deprovisions, note_failure};
+use super::brake;
+use super::execute::{Facts, Run, note_failure};
+use crate::reconcile::retry::HeldPath;
 use super::{Env, Session, draft};
 
 /// People looked at per tick at most; the rest wait for the next tick (bounded work per call).
@@ -66,9 +68,13 @@ fn run_tick(session: &mut Session, env: &mut Env) -> Result<TickReport, AppError
     } else {
         0
     };
-    let held = hold_mass_deprovisions(session, env, &mut schedule, &mut subjects, linked_accounts, false, false);
+    let braked =
+        brake::apply(session, env, &mut schedule, &mut subjects, linked_accounts, HeldPath::Tick, false, false)?;
+    let held = braked.held;
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Tick, &mut run)?;
+    brake::release(env, braked.reservation, run.deprovisioned)?;
     schedule.save(env.kv)?;
+    brake::disengage_if_none_held(env, &schedule)?;
 
     let waiting = schedule.people().filter(|(_, s)| s.next_due(now).is_some() || s.is_due(now)).count();
     let report = TickReport {

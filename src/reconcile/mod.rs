@@ -3,6 +3,7 @@
 //! the settings and the time, it decides the SCIM operations. The shell (`app/`) fetches the
 //! inputs, carries the operations out and records the outcome.
 
+pub mod brake;
 pub mod mapping;
 pub mod model;
 pub mod packed;

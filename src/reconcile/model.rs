@@ -384,6 +384,9 @@ pub struct Settings {
     /// `None`: max(5, 10% of managed accounts).
     #[serde(default)]
     pub deprovision_limit: Option<DeprovisionLimit>,
+    /// The rolling window the limit counts over, in minutes. `None`: 24 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprovision_window_minutes: Option<u32>,
 }
 
 /// Longest lead time `days-before-start` accepts: a year covers any realistic pre-boarding.

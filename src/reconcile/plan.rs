@@ -37,7 +37,13 @@ pub enum ManagerInput {
     /// `reportingTo` names someone who will never have an account (not in Humaans, no work
     /// email, left): waiting for them would retry forever.
     Unresolvable { person_id: String, reason: String },
+    /// `reportingTo` names the person themselves (a head of the company, often): the manager
+    /// is left empty (Leapsome refuses "a user cannot manage themselves").
+    Itself,
 }
+
+/// Logged once for a person whose job role reports to themselves.
+pub const SELF_MANAGED: &str = "manager left empty: the job role in Humaans reports to the person themselves";
 
 /// Which call is deciding: sync-all back-fills even with provisioning off (as the "Sync all
 /// users" button does), events and ticks follow the provisioning setting.
@@ -276,10 +282,15 @@ pub fn decide(i: &Inputs) -> Decision {
     if let ManagerInput::Unresolvable { person_id, reason } = &i.manager {
         d.manager_unresolvable = Some(format!("manager {person_id} will not get an account: {reason}"));
     }
+    // Logged once like an unresolvable manager, but the manager is cleared, not kept.
+    let itself = matches!(i.manager, ManagerInput::Itself);
+    if itself {
+        d.manager_unresolvable = Some(SELF_MANAGED.to_owned());
+    }
     // A manager re-created under a new account id is written again, even with the same value.
     let account_moved =
         desired_account.is_some() && current_manager_account.is_some() && desired_account != current_manager_account;
-    if pending || d.manager_unresolvable.is_some() {
+    if pending || (d.manager_unresolvable.is_some() && !itself) {
         d.manager = current_manager.clone();
         d.manager_account = current_manager_account;
     } else {
@@ -330,7 +341,7 @@ fn drifted_manager(link: &Link, remote: &RemoteUser, manager: &ManagerInput, dia
 /// the account id behind it; `pending` when the manager has no account yet.
 fn desired_manager(manager: &ManagerInput, dialect: Dialect) -> (Option<String>, Option<String>, bool) {
     match manager {
-        ManagerInput::None | ManagerInput::Unresolvable { .. } => (None, None, false),
+        ManagerInput::None | ManagerInput::Unresolvable { .. } | ManagerInput::Itself => (None, None, false),
         ManagerInput::Person { account: None, .. } => (None, None, true),
         ManagerInput::Person { account: Some(id), email, .. } => {
             let value = match (dialect, email) {
@@ -439,6 +450,7 @@ mod tests {
                     deprovisioning: Some(DeprovisionAction::Suspend),
                     dialect: Dialect::Leapsome,
                     deprovision_limit: None,
+                    deprovision_window_minutes: None,
                 },
                 mode: Mode::Event,
                 now: "2026-11-28T12:00:00Z",
@@ -749,6 +761,17 @@ mod tests {
             Some("manager m1 will not get an account: no work email in Humaans")
         );
         assert!(matches!(d.ops[..], [Op::Create { .. }]));
+    }
+
+    #[test]
+    fn a_person_reporting_to_themselves_gets_no_manager_and_a_note() {
+        let mut c = Case::new(person("active"));
+        c.manager = ManagerInput::Itself;
+        let d = c.decide();
+        assert!(!d.manager_pending);
+        assert_eq!(d.manager_unresolvable.as_deref(), Some(SELF_MANAGED));
+        assert!(matches!(d.ops[..], [Op::Create { .. }]), "no manager write: {:?}", d.ops);
+        assert_eq!(d.manager, None);
     }
 
     #[test]

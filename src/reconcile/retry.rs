@@ -35,10 +35,28 @@ pub struct PersonState {
     /// Their deprovision is held for approval since this time (mass-deprovisioning brake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_since: Option<String>,
+    /// Which kind of call wanted the held deprovision, and why it was held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Box<HeldBy>>,
     /// The last condition logged for them that is logged once (a duplicate email, a manager who
     /// will never have an account); cleared when the condition goes away.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noted: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBy {
+    pub path: HeldPath,
+    pub reason: String,
+}
+
+/// The kind of call that wanted a deprovision the brake held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldPath {
+    Event,
+    Tick,
+    Sync,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,7 +64,7 @@ try {
   await page.fill('#scim-url', config.scimUrl);
   await page.fill('#humaans-token', 'wrong-humaans-token');
   await page.fill('#scim-token', config.scimToken);
-  await page.fill('#webhook-secret', 'whsec-browser-1');
+  await page.fill('#webhook-secret', 'whsec-browser-0001');
   await page.fill('#scim-rate-limit', '0');
   await page.click('#save-connection');
   await page.locator('#connection-result.error').waitFor();

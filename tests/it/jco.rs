@@ -167,7 +167,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         scim_requests_per_second: Some(0),
         humaans_base_url: Some(mocks.humaans.base_url()),
         humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
-        humaans_webhook_secret: Some("whsec-jco-5e1d".into()),
+        humaans_webhook_secret: Some("whsec-jco-5e1d-77c0".into()),
     };
     let settings = api::Settings {
         provisioning: Some(api::ProvisionTiming::Immediately),
@@ -195,7 +195,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
     );
     let headers = vec![(
         "X-Humaans-Signature".to_string(),
-        mock_servers::humaans::webhook::sign("whsec-jco-5e1d", body.as_bytes()),
+        mock_servers::humaans::webhook::sign("whsec-jco-5e1d-77c0", body.as_bytes()),
     )];
     answers.insert("webhook".into(), host.call(&Step::Webhook(headers, body.into_bytes())).await);
     answers.insert("sync-again".into(), host.call(&Step::SyncAll(sync)).await);

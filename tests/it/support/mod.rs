@@ -11,7 +11,7 @@ use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
 pub const HUMAANS_TOKEN: &str = mock_servers::humaans::DEFAULT_TOKEN;
-pub const WEBHOOK_SECRET: &str = "whsec-rig-3b9f";
+pub const WEBHOOK_SECRET: &str = "whsec-rig-3b9f-41d2";
 pub const SCIM_TOKEN: &str = "scim-test-token";
 /// The time the guest sees unless a test says otherwise.
 pub const NOW: &str = "2026-11-28T12:00:00Z";
