@@ -442,7 +442,7 @@ impl Scrape {
         json!({
             "ok": n("ok"), "error": n("error"), "host_error": n("host-error"),
             "mean_ms": if count > 0.0 { round3(sum / count * 1000.0) } else { 0.0 },
-            "skipped_busy": self.get(&format!("host_harness_scheduled_skipped_total{{kind=\"{export}\"}}")),
+            "waited_busy": self.get(&format!("host_harness_scheduled_waits_total{{kind=\"{export}\"}}")),
         })
     }
 

@@ -32,8 +32,8 @@ pub struct Global {
     /// that several host processes share; `sqlite` (the default): `host.db` in --data-dir.
     #[arg(long, global = true, value_name = "URL", env = "HOST_HARNESS_STORE", hide_env_values = true)]
     pub store: Option<String>,
-    /// The tenant (customer organisation) to act for.
-    #[arg(long, global = true, value_name = "ID", default_value = "default")]
+    /// The tenant (customer organisation) to act for: 1-64 letters, digits, - or _.
+    #[arg(long, global = true, value_name = "ID", default_value = "default", value_parser = crate::tenant::parse_tenant_id)]
     pub tenant: String,
     /// Print one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
@@ -46,6 +46,18 @@ pub struct Global {
     /// takes precedence.
     #[arg(long, global = true, value_name = "FILE", env = "HOST_HARNESS_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// How long `sync-all`, `tick`, `event`, `retry` and `connect` wait while another process
+    /// (a CLI command, `serve`) runs the tenant's calls, before failing with "tenant busy"; 0: not at all.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = parse_wait)]
+    pub wait: std::time::Duration,
+}
+
+/// A duration, or `0`.
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    if matches!(s, "0" | "0ms" | "0s") {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,18 +181,22 @@ pub struct ConnectArgs {
     pub allow_host: Vec<String>,
 }
 
-#[derive(Args, Debug)]
+/// The settings to change. A flag left out keeps the tenant's current value (`configure
+/// --deprovision-limit 10%` changes the limit only); `operator::merge_settings` applies them.
+#[derive(Args, Debug, Default)]
 pub struct ConfigureArgs {
-    /// off | immediately | on-start-date | days-before-start:N
-    #[arg(long, default_value = "off", value_parser = parse_provisioning)]
-    pub provisioning: Provisioning,
-    #[arg(long, value_enum, default_value = "off")]
-    pub deprovisioning: Deprovisioning,
-    #[arg(long, value_enum, default_value = "leapsome")]
-    pub dialect: DialectArg,
+    /// off | immediately | on-start-date | days-before-start:N (default for a new tenant: off)
+    #[arg(long, value_parser = parse_provisioning)]
+    pub provisioning: Option<Provisioning>,
+    /// What offboarding does (default for a new tenant: off).
+    #[arg(long, value_enum)]
+    pub deprovisioning: Option<Deprovisioning>,
+    /// The SCIM dialect (default for a new tenant: leapsome).
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
     /// Most people one sync or tick may deprovision before all its deprovisions are held for
-    /// approval: N people or P% of managed accounts. Default: max(5, 10%).
-    #[arg(long, value_name = "N|P%", value_parser = parse_deprovision_limit)]
+    /// approval: N people, P% of managed accounts, or `default`: max(5, 10%).
+    #[arg(long, value_name = "N|P%|default", value_parser = parse_deprovision_limit)]
     pub deprovision_limit: Option<DeprovisionLimitArg>,
 }
 
@@ -188,9 +204,14 @@ pub struct ConfigureArgs {
 pub enum DeprovisionLimitArg {
     Count(u32),
     Percent(u8),
+    /// Back to the default, max(5, 10% of managed accounts).
+    Default,
 }
 
 pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
+    if s == "default" {
+        return Ok(DeprovisionLimitArg::Default);
+    }
     match s.strip_suffix('%') {
         Some(p) => match p.parse::<u8>() {
             Ok(p) if (1..=100).contains(&p) => Ok(DeprovisionLimitArg::Percent(p)),
@@ -199,7 +220,7 @@ pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
         None => s
             .parse()
             .map(DeprovisionLimitArg::Count)
-            .map_err(|_| format!("`{s}` is not a number of people or a percentage (e.g. 20 or 5%)")),
+            .map_err(|_| format!("`{s}` is not a number of people, a percentage or `default` (e.g. 20 or 5%)")),
     }
 }
 

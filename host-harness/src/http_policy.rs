@@ -24,12 +24,11 @@ pub struct TenantHttpHooks {
     pub stats: Arc<TenantStats>,
     /// Requests this call has sent (one store is one call).
     pub sent: u32,
-    /// Under `serve`, the tenant's lease: writes to other services stop once it has run out, so a
-    /// process that paused past its lease cannot write to Leapsome behind the new holder's back.
+    /// Under a lease (`serve`'s turns, the CLI's commands): writes to other services stop once it
+    /// has run out, so a process that paused past its lease cannot write to Leapsome behind the new
+    /// holder's back. Checked by `egress::send` just before the request is written.
     pub lease: Option<Arc<LeaseClock>>,
 }
-
-const LEASE_LOST: &str = "http request denied: this process no longer holds the tenant's lease";
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
@@ -82,9 +81,6 @@ impl WasiHttpHooks for TenantHttpHooks {
             return self.deny(format!("http request denied: quota of {cap} requests per call reached"));
         }
         let is_write = request.method() != http::Method::GET && request.method() != http::Method::HEAD;
-        if is_write && self.lease.as_ref().is_some_and(|l| !l.is_current()) {
-            return self.deny(LEASE_LOST.into());
-        }
         self.sent += 1;
         let lease = self.lease.clone();
         let options = self.clamped(options);
@@ -97,23 +93,17 @@ impl WasiHttpHooks for TenantHttpHooks {
                 Err(Refusal::Unresolved) => return Err(Error::DnsError { rcode: None, info_code: None }),
                 Err(Refusal::NonPublicAddress) => {
                     stats.http_denied.fetch_add(1, Ordering::Relaxed);
-                    stats.note(format!("http request denied: {} resolves to a non-public address", entry.host));
+                    stats.note(format!(
+                        "http request denied: {} is not a public address (it resolves only to special-purpose addresses)",
+                        entry.host
+                    ));
                     return Err(Error::DestinationIpProhibited);
                 }
             };
-            // Counted once the address passed its checks: what is really sent.
-            stats.http_requests.fetch_add(1, Ordering::Relaxed);
-            if is_write {
-                stats.http_writes.fetch_add(1, Ordering::Relaxed);
-            }
-            // Resolving took time: look again just before the write leaves.
-            if is_write && lease.as_ref().is_some_and(|l| !l.is_current()) {
-                stats.http_denied.fetch_add(1, Ordering::Relaxed);
-                stats.note(LEASE_LOST.into());
-                return Err(Error::HttpRequestDenied);
-            }
+            // The lease is judged, and what is really sent counted, once connected: by the gate.
+            let gate = egress::Gate { is_write, lease, stats };
             let use_tls = entry.scheme == Scheme::Https;
-            let (response, io) = egress::send(request, options, addrs, entry.host.clone(), use_tls).await?;
+            let (response, io) = egress::send(request, options, addrs, entry.host.clone(), use_tls, gate).await?;
             let declared = response
                 .headers()
                 .get(http::header::CONTENT_LENGTH)

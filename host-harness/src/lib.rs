@@ -12,6 +12,7 @@ pub mod demo;
 pub mod egress;
 pub mod http_policy;
 mod keyvalue;
+pub mod leased;
 pub mod mock_cmd;
 pub mod operator;
 pub mod plugin;

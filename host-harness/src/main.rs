@@ -68,14 +68,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             operator::connect(&host, args).await?
         }
         Command::Configure(args) => operator::configure(&operator::Host::open(&global)?, args).await?,
+        // Commands that write take the tenant's lease (`Host::leased_plugin`), held to the end.
         Command::SyncAll(args) => {
-            let host = operator::Host::open(&global)?;
-            operator::sync_all(&host.plugin()?, &args, global.json).await?
+            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            operator::sync_all(&plugin, &args, global.json).await?
         }
         Command::Event(args) => operator::event(&operator::Host::open(&global)?, args).await?,
-        Command::Tick(args) => operator::tick(&operator::Host::open(&global)?.plugin()?, args.now).await?,
+        Command::Tick(args) => {
+            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            operator::tick(&plugin, args.now).await?
+        }
         Command::Status => operator::status(&operator::Host::open(&global)?.plugin()?).await?,
-        Command::Retry(args) => operator::retry(&operator::Host::open(&global)?.plugin()?, &args.person).await?,
+        Command::Retry(args) => {
+            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            operator::retry(&plugin, &args.person).await?
+        }
         Command::Logs(args) => {
             let v = operator::logs(&operator::Host::open(&global)?.plugin()?, &args).await?;
             if !global.json {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::cli::{self, Global};
+use crate::leased::{self, HeldLease};
 use crate::plugin::api::{self, IntegrationError};
 use crate::{
     AllowedHost, HostKey, KeySource, LeaseStore, PoolSize, Runtime, Scheme, SealedStorage, Storage, Tenant,
@@ -202,6 +203,25 @@ impl Host {
         let policy = self.policy_of(&self.global.tenant)?.unwrap_or_default();
         Ok(self.plugin_with(&policy.entries()))
     }
+
+    /// The tenant's lease for a command that writes, waited for up to `--wait` ("tenant busy"
+    /// after that): one process at a time runs a tenant's calls, CLI and `serve` alike.
+    pub async fn lease(&self, tenant: &str) -> Result<HeldLease> {
+        HeldLease::acquire(self.leases.clone(), tenant, &leased::holder_name(), leased::DEFAULT_TTL, self.global.wait)
+            .await
+    }
+
+    /// `plugin` for calls under `held`: its store writes fenced by the lease, its writes to the
+    /// services stopped once the lease is lost.
+    pub fn under(&self, plugin: &TenantPlugin, held: &HeldLease) -> TenantPlugin {
+        plugin.leased(self.fenced_storage(&held.lease), held.clock.clone())
+    }
+
+    /// The `--tenant`'s plugin under its lease; keep the lease until the calls are done.
+    pub async fn leased_plugin(&self) -> Result<(TenantPlugin, HeldLease)> {
+        let held = self.lease(&self.global.tenant).await?;
+        Ok((self.under(&self.plugin()?, &held), held))
+    }
 }
 
 /// A contract enum's name as users write it: `ChangeKind::LinkManager` -> `link-manager`.
@@ -217,6 +237,12 @@ pub fn name_of<T: std::fmt::Debug>(value: &T) -> String {
     }
     out
 }
+
+/// How the component reports the host's `destination-ip-prohibited` (`egress::Refusal::
+/// NonPublicAddress`) and `http-request-denied` (off the allow-list, over the request quota): as
+/// transport failures, with these words in the message (`src/adapters/http.rs`, `src/ports.rs`).
+const NOT_PUBLIC: &str = "destination IP prohibited";
+const DENIED: &str = "the host denied the request";
 
 /// A contract error as one line, naming the service where there is one.
 pub fn describe(e: &IntegrationError) -> String {
@@ -235,6 +261,17 @@ pub fn describe(e: &IntegrationError) -> String {
         IntegrationError::Upstream(f) => {
             format!("{} answered with an error{}: {}", service(f.service), status(f.status), f.message)
         }
+        // The host's policy refused to send: not a network failure, and never said to be one.
+        IntegrationError::Transport(f) if f.status.is_none() && f.message.contains(NOT_PUBLIC) => format!(
+            "{} was not contacted: its host is not a public address (the host's egress policy refuses loopback, \
+             private and other special-purpose addresses for a host name)",
+            service(f.service)
+        ),
+        IntegrationError::Transport(f) if f.status.is_none() && f.message.contains(DENIED) => format!(
+            "{} was not contacted: the host's policy denied the request (not on the tenant's allow-list, or over \
+             its quota of requests per call)",
+            service(f.service)
+        ),
         IntegrationError::Transport(f) => format!("{} could not be reached: {}", service(f.service), f.message),
         IntegrationError::Storage(m) => format!("storage failed: {m}"),
     }
@@ -255,12 +292,24 @@ fn parse_allow_host(s: &str) -> Result<AllowedHost> {
     AllowedHost::from_url(&url).map_err(|e| anyhow!("--allow-host {s}: {e}"))
 }
 
+/// `connect` from the command line: under the tenant's lease.
 pub async fn connect(host: &Host, args: cli::ConnectArgs) -> Result<Value> {
-    connect_tenant(host, &host.global.tenant, args).await
+    let held = host.lease(&host.global.tenant).await?;
+    connect_under(host, &host.global.tenant, args, Some(&held)).await
 }
 
 /// `connect` for one tenant: verifies, then saves the tenant's policy (allowed hosts, URLs).
 pub async fn connect_tenant(host: &Host, tenant: &str, args: cli::ConnectArgs) -> Result<Value> {
+    connect_under(host, tenant, args, None).await
+}
+
+/// `connect`, its call made under `held` when given.
+pub async fn connect_under(
+    host: &Host,
+    tenant: &str,
+    args: cli::ConnectArgs,
+    held: Option<&HeldLease>,
+) -> Result<Value> {
     let mut hosts = Vec::new();
     for url in [&args.humaans_url, &args.scim_url] {
         hosts.push(AllowedHost::from_url(url).map_err(|e| anyhow!("{e}"))?);
@@ -269,6 +318,10 @@ pub async fn connect_tenant(host: &Host, tenant: &str, args: cli::ConnectArgs) -
         hosts.push(parse_allow_host(extra)?);
     }
     let plugin = host.plugin_of(tenant, &hosts);
+    let plugin = match held {
+        Some(held) => host.under(&plugin, held),
+        None => plugin,
+    };
     let connection = api::Connection {
         scim_base_url: Some(args.scim_url.clone()),
         scim_token: args.scim_token,
@@ -300,41 +353,94 @@ pub async fn connect_tenant(host: &Host, tenant: &str, args: cli::ConnectArgs) -
     }))
 }
 
-pub fn settings_from(args: &cli::ConfigureArgs) -> api::Settings {
+/// A tenant's settings before anything is configured: provisioning and deprovisioning off, the
+/// Leapsome dialect, the default deprovision limit.
+pub fn default_settings() -> api::Settings {
     api::Settings {
-        provisioning: match args.provisioning {
+        provisioning: None,
+        deprovisioning: None,
+        dialect: api::Dialect::Leapsome,
+        deprovision_limit: None,
+        deprovision_window_minutes: None,
+    }
+}
+
+/// Settings made of `args` alone, every setting left out at its default: a replacement.
+pub fn settings_from(args: &cli::ConfigureArgs) -> api::Settings {
+    merge_settings(default_settings(), args)
+}
+
+/// `current` with only the settings `args` gives changed; the rest, any setting `args` has no
+/// flag for included, is kept as it is.
+pub fn merge_settings(current: api::Settings, args: &cli::ConfigureArgs) -> api::Settings {
+    let mut settings = current;
+    if let Some(provisioning) = args.provisioning {
+        settings.provisioning = match provisioning {
             cli::Provisioning::Off => None,
             cli::Provisioning::Immediately => Some(api::ProvisionTiming::Immediately),
             cli::Provisioning::OnStartDate => Some(api::ProvisionTiming::OnStartDate),
             cli::Provisioning::DaysBeforeStart(n) => Some(api::ProvisionTiming::DaysBeforeStart(n)),
-        },
-        deprovisioning: match args.deprovisioning {
+        };
+    }
+    if let Some(deprovisioning) = args.deprovisioning {
+        settings.deprovisioning = match deprovisioning {
             cli::Deprovisioning::Off => None,
             cli::Deprovisioning::Suspend => Some(api::DeprovisionAction::Suspend),
             cli::Deprovisioning::Deactivate => Some(api::DeprovisionAction::Deactivate),
-        },
-        dialect: match args.dialect {
+        };
+    }
+    if let Some(dialect) = args.dialect {
+        settings.dialect = match dialect {
             cli::DialectArg::Leapsome => api::Dialect::Leapsome,
             cli::DialectArg::Rfc7644 => api::Dialect::Rfc7644,
-        },
-        deprovision_limit: args.deprovision_limit.map(|l| match l {
-            cli::DeprovisionLimitArg::Count(n) => api::DeprovisionLimit::Count(n),
-            cli::DeprovisionLimitArg::Percent(p) => api::DeprovisionLimit::Percent(p),
-        }),
+        };
     }
+    if let Some(limit) = args.deprovision_limit {
+        settings.deprovision_limit = match limit {
+            cli::DeprovisionLimitArg::Count(n) => Some(api::DeprovisionLimit::Count(n)),
+            cli::DeprovisionLimitArg::Percent(p) => Some(api::DeprovisionLimit::Percent(p)),
+            cli::DeprovisionLimitArg::Default => None,
+        };
+    }
+    settings
 }
 
+/// Settings as `status` and `configure` print them.
+pub fn settings_json(s: &api::Settings) -> Value {
+    json!({
+        "provisioning": match s.provisioning {
+            None => "off".to_owned(),
+            Some(api::ProvisionTiming::Immediately) => "immediately".to_owned(),
+            Some(api::ProvisionTiming::OnStartDate) => "on-start-date".to_owned(),
+            Some(api::ProvisionTiming::DaysBeforeStart(n)) => format!("days-before-start:{n}"),
+        },
+        "deprovisioning": s.deprovisioning.as_ref().map_or("off".to_owned(), name_of),
+        "dialect": name_of(&s.dialect),
+        "deprovision_limit": match s.deprovision_limit {
+            None => "default: max(5, 10%)".to_owned(),
+            Some(api::DeprovisionLimit::Count(n)) => n.to_string(),
+            Some(api::DeprovisionLimit::Percent(p)) => format!("{p}%"),
+        },
+        "deprovision_window_minutes": s.deprovision_window_minutes,
+    })
+}
+
+/// `configure`: changes the settings given and keeps the rest, read from the component's
+/// `status` (a flag left out must never turn provisioning or the brake off behind the operator's
+/// back).
 pub async fn configure(host: &Host, args: cli::ConfigureArgs) -> Result<Value> {
-    let plugin = host.plugin()?;
-    done(plugin.configure(settings_from(&args)).await)?;
-    let limit = match args.deprovision_limit {
-        None => "default: max(5, 10%)".to_owned(),
-        Some(cli::DeprovisionLimitArg::Count(n)) => n.to_string(),
-        Some(cli::DeprovisionLimitArg::Percent(p)) => format!("{p}%"),
-    };
-    Ok(
-        json!({"configured": true, "provisioning": format!("{:?}", args.provisioning), "deprovisioning": format!("{:?}", args.deprovisioning), "dialect": format!("{:?}", args.dialect), "deprovision_limit": limit}),
-    )
+    // Under the lease, so the settings read are still the current ones when written back.
+    let (plugin, _held) = host.leased_plugin().await?;
+    // Settings are there exactly when the tenant is connected; configure refuses otherwise.
+    let current =
+        done(plugin.status().await)?.settings.ok_or_else(|| anyhow!(describe(&IntegrationError::NotConnected)))?;
+    let settings = merge_settings(current, &args);
+    done(plugin.configure(settings).await)?;
+    let mut shown = json!({"configured": true});
+    if let (Some(out), Some(fields)) = (shown.as_object_mut(), settings_json(&settings).as_object()) {
+        out.extend(fields.clone());
+    }
+    Ok(shown)
 }
 
 pub fn change_json(c: &api::Change) -> Value {
@@ -413,7 +519,7 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &cli::SyncArgs, quiet: bool) 
 }
 
 pub async fn event(host: &Host, args: cli::EventArgs) -> Result<Value> {
-    let plugin = host.plugin()?;
+    let (plugin, _held) = host.leased_plugin().await?;
     let kind = match args.kind {
         cli::EventKindArg::Created => api::EventKind::Created,
         cli::EventKindArg::Updated => api::EventKind::Updated,
@@ -444,22 +550,7 @@ pub async fn tick(plugin: &TenantPlugin, now: Option<String>) -> Result<Value> {
 
 pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
     let r = done(plugin.status().await)?;
-    let settings = r.settings.as_ref().map(|s| {
-        json!({
-            "provisioning": s.provisioning.as_ref().map(|p| match p {
-                api::ProvisionTiming::Immediately => "immediately".to_owned(),
-                api::ProvisionTiming::OnStartDate => "on-start-date".to_owned(),
-                api::ProvisionTiming::DaysBeforeStart(n) => format!("days-before-start:{n}"),
-            }),
-            "deprovisioning": s.deprovisioning.as_ref().map(name_of),
-            "dialect": name_of(&s.dialect),
-            "deprovision_limit": match s.deprovision_limit {
-                None => "default: max(5, 10%)".to_owned(),
-                Some(api::DeprovisionLimit::Count(n)) => n.to_string(),
-                Some(api::DeprovisionLimit::Percent(p)) => format!("{p}%"),
-            },
-        })
-    });
+    let settings = r.settings.as_ref().map(settings_json);
     Ok(json!({
         "connection": name_of(&r.connection),
         "unauthorized": r.unauthorized.as_ref().map(|f| json!({
@@ -579,4 +670,41 @@ pub fn print_summary(v: &Value) -> std::io::Result<()> {
         }
     }
     out(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setting `configure` has no flag for (or was not given) survives the merge untouched:
+    /// the merge starts from the current settings, never from defaults.
+    #[test]
+    fn merging_keeps_every_setting_not_given() {
+        let current = api::Settings {
+            provisioning: Some(api::ProvisionTiming::OnStartDate),
+            deprovisioning: Some(api::DeprovisionAction::Deactivate),
+            dialect: api::Dialect::Rfc7644,
+            deprovision_limit: Some(api::DeprovisionLimit::Count(7)),
+            deprovision_window_minutes: Some(90),
+        };
+        let shown = |s: api::Settings| settings_json(&s);
+        let tighter =
+            cli::ConfigureArgs { deprovision_limit: Some(cli::DeprovisionLimitArg::Percent(10)), ..Default::default() };
+        assert_eq!(
+            shown(merge_settings(current, &tighter)),
+            json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
+                "deprovision_limit": "10%", "deprovision_window_minutes": 90})
+        );
+        assert_eq!(shown(merge_settings(current, &cli::ConfigureArgs::default())), shown(current));
+        let back = cli::ConfigureArgs {
+            deprovision_limit: Some(cli::DeprovisionLimitArg::Default),
+            provisioning: Some(cli::Provisioning::Off),
+            ..Default::default()
+        };
+        assert_eq!(
+            shown(merge_settings(current, &back)),
+            json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
+                "deprovision_limit": "default: max(5, 10%)", "deprovision_window_minutes": 90})
+        );
+    }
 }

@@ -7,9 +7,14 @@
 //! The associated data is the namespace, bucket and key, so a sealed value copied to another
 //! tenant or key does not open. Other values (schedules, logs, counters) pass through unchanged:
 //! they carry no credentials, and `increment` needs its decimal text.
+//!
+//! A secret found in plain text (written before sealing existed, restored from an old backup, or
+//! written around the host) is sealed where it lies on the read that finds it and reported once
+//! (`SealedStorage::with_warn`; stderr by default): never accepted silently, never twice.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
@@ -117,11 +122,18 @@ impl std::fmt::Display for KeySource {
     }
 }
 
+/// Where the store reports what an operator must hear about (a secret found in plain text).
+pub type Warn = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Storage that seals secret values (see the module docs).
 pub struct SealedStorage {
     inner: Arc<dyn Storage>,
     /// The first key seals; every key is tried to open (more than one only while rotating).
     keys: Vec<HostKey>,
+    /// Plaintext secrets already reported (namespace, bucket, key), shared with every view of
+    /// the same store (`over`), so a value that cannot be sealed at once is reported only once.
+    reported: Arc<Mutex<HashSet<(String, String, String)>>>,
+    warn: Warn,
 }
 
 fn aad(namespace: &str, bucket: &str, key: &str) -> Vec<u8> {
@@ -130,12 +142,18 @@ fn aad(namespace: &str, bucket: &str, key: &str) -> Vec<u8> {
 
 impl SealedStorage {
     pub fn new(inner: Arc<dyn Storage>, key: HostKey) -> Self {
-        SealedStorage { inner, keys: vec![key] }
+        let warn: Warn = Arc::new(|line: &str| eprintln!("warning: {line}"));
+        SealedStorage { inner, keys: vec![key], reported: Arc::default(), warn }
+    }
+
+    /// Reports through `warn` instead of stderr (e.g. `serve`'s log).
+    pub fn with_warn(self, warn: Warn) -> Self {
+        SealedStorage { warn, ..self }
     }
 
     /// The same keys over another view of the same data (e.g. the store fenced by a lease).
     pub fn over(&self, inner: Arc<dyn Storage>) -> SealedStorage {
-        SealedStorage { inner, keys: self.keys.clone() }
+        SealedStorage { inner, keys: self.keys.clone(), reported: self.reported.clone(), warn: self.warn.clone() }
     }
 
     /// Opens `inner` with `key` and checks it is the key the data was sealed with. A store sealed
@@ -171,25 +189,28 @@ impl SealedStorage {
     pub fn rotate(self, new: HostKey) -> Result<(SealedStorage, usize)> {
         let mut keys = vec![new];
         keys.extend(self.keys);
-        let rotating = SealedStorage { inner: self.inner, keys };
+        let rotating = SealedStorage { keys, ..self };
         let count = rotating.reseal_all()?;
         rotating.set(HOST_NAMESPACE, SECRETS_BUCKET, KEY_CHECK, KEY_CHECK_VALUE)?;
-        let SealedStorage { inner, mut keys } = rotating;
+        let SealedStorage { mut keys, .. } = rotating;
         keys.truncate(1);
-        Ok((SealedStorage { inner, keys }, count))
+        Ok((SealedStorage { keys, ..rotating }, count))
     }
 
-    /// Reads and writes back every secret value, so each ends sealed under the first key.
+    /// Reads and writes back every secret value, so each ends sealed under the first key. Those
+    /// found in plain text are reported in one line.
     fn reseal_all(&self) -> Result<usize> {
-        let mut count = 0;
+        let (mut count, mut plain) = (0, 0);
         for (namespace, bucket) in self.inner.scopes()? {
             let mut cursor = None;
             loop {
                 let page = self.inner.list_keys(&namespace, &bucket, cursor, 1000)?;
                 for key in page.keys.iter().filter(|k| is_secret(&namespace, &bucket, k) && *k != KEY_CHECK) {
-                    if let Some(value) = self.get(&namespace, &bucket, key)? {
+                    if let Some(stored) = self.inner.get(&namespace, &bucket, key)? {
+                        let (value, was_plain) = self.unseal(&namespace, &bucket, key, stored)?;
                         self.set(&namespace, &bucket, key, &value)?;
                         count += 1;
+                        plain += usize::from(was_plain);
                     }
                 }
                 match page.cursor {
@@ -198,7 +219,31 @@ impl SealedStorage {
                 }
             }
         }
+        if plain > 0 {
+            (self.warn)(&format!("{plain} secret(s) were stored in plain text: sealed now"));
+        }
         Ok(count)
+    }
+
+    /// A secret found in plain text by a read: sealed where it lies, if it still holds what was
+    /// read (a writer that replaced it meanwhile, e.g. `connect`, wins; `Storage` has no
+    /// compare-and-set, so the re-read narrows that race to the two statements), and reported
+    /// once. A store that refuses the write (a lease lost) leaves it for a later read.
+    fn seal_found_plaintext(&self, namespace: &str, bucket: &str, key: &str, plain: &[u8]) {
+        let sealed = match self.inner.get(namespace, bucket, key) {
+            Ok(Some(now)) if now == plain => self
+                .seal(namespace, bucket, key, plain)
+                .and_then(|sealed| self.inner.set(namespace, bucket, key, &sealed))
+                .map(|()| "sealed it now".to_owned()),
+            Ok(_) => Ok("it has been replaced since".to_owned()),
+            Err(e) => Err(e),
+        };
+        let id = (namespace.to_owned(), bucket.to_owned(), key.to_owned());
+        if !self.reported.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
+            return;
+        }
+        let outcome = sealed.unwrap_or_else(|e| format!("it could not be sealed now ({e:#}); a later read will"));
+        (self.warn)(&format!("the secret `{key}` of `{namespace}` was stored in plain text: {outcome}"));
     }
 
     fn seal(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<Vec<u8>> {
@@ -211,10 +256,19 @@ impl SealedStorage {
         Ok([MAGIC, nonce.as_slice(), &sealed].concat())
     }
 
+    /// A secret as read: opened, and sealed in place first if it was found in plain text.
     fn open_value(&self, namespace: &str, bucket: &str, key: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
+        let (value, was_plain) = self.unseal(namespace, bucket, key, stored)?;
+        if was_plain {
+            self.seal_found_plaintext(namespace, bucket, key, &value);
+        }
+        Ok(value)
+    }
+
+    /// The plaintext of a stored secret, and whether it was stored in plain text.
+    fn unseal(&self, namespace: &str, bucket: &str, key: &str, stored: Vec<u8>) -> Result<(Vec<u8>, bool)> {
         let Some(body) = stored.strip_prefix(MAGIC) else {
-            // Written before sealing existed and not yet re-sealed: `open` seals those at once.
-            return Ok(stored);
+            return Ok((stored, true));
         };
         if body.len() < NONCE_LEN {
             bail!("the sealed value `{key}` is damaged");
@@ -224,6 +278,7 @@ impl SealedStorage {
         self.keys
             .iter()
             .find_map(|k| k.cipher().decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: &aad }).ok())
+            .map(|plain| (plain, false))
             .ok_or_else(|| {
                 anyhow!("cannot open the sealed value `{key}`: wrong host key, or the value was moved or damaged")
             })
@@ -357,6 +412,67 @@ mod tests {
         assert!(SealedStorage::open(raw.clone(), old, &KeySource::Env).is_err(), "the old key no longer opens");
         let reopened = SealedStorage::open(raw, new, &KeySource::Env).unwrap();
         assert_eq!(reopened.get("tenant/a", "", "connection").unwrap().as_deref(), Some(TOKEN));
+    }
+
+    /// A store already sealed (its key check present) where a secret turns up in plain text (a
+    /// restored backup, a write around the host): the first read seals it in place and reports it;
+    /// later reads find it sealed and say nothing.
+    fn plaintext_found_later_is_sealed_on_first_read_and_reported_once(raw: Arc<dyn Storage>) {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let sealed = SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env)
+            .unwrap()
+            .with_warn(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())));
+        raw.set("tenant/a", "", "connection", TOKEN).unwrap();
+        raw.set(HOST_NAMESPACE, SECRETS_BUCKET, "webhook/a", b"whsec-plain").unwrap();
+        raw.set("tenant/a", "", "settings", b"plain").unwrap();
+
+        for _ in 0..3 {
+            assert_eq!(sealed.get("tenant/a", "", "connection").unwrap().as_deref(), Some(TOKEN));
+            let many = sealed.get_many(HOST_NAMESPACE, SECRETS_BUCKET, &["webhook/a".into()]).unwrap();
+            assert_eq!(many, vec![Some(b"whsec-plain".to_vec())]);
+            // A view of the same store (as a lease's fenced view is) shares what was reported.
+            let view = sealed.over(raw.clone());
+            assert_eq!(view.get("tenant/a", "", "settings").unwrap().as_deref(), Some(&b"plain"[..]));
+        }
+        for (namespace, bucket, key) in [("tenant/a", "", "connection"), (HOST_NAMESPACE, SECRETS_BUCKET, "webhook/a")]
+        {
+            let stored = raw.get(namespace, bucket, key).unwrap().unwrap();
+            assert!(stored.starts_with(MAGIC), "{key} left in plain text");
+            assert!(!stored.windows(6).any(|w| w == b"secret" || w == b"-plain"), "{key}");
+        }
+        assert_eq!(raw.get("tenant/a", "", "settings").unwrap().as_deref(), Some(&b"plain"[..]), "not a secret");
+        let lines = lines.lock().unwrap().clone();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("`connection` of `tenant/a` was stored in plain text: sealed it now"), "{lines:?}");
+        assert!(lines[1].contains("`webhook/a` of `host` was stored in plain text: sealed it now"), "{lines:?}");
+    }
+
+    #[test]
+    fn plaintext_found_later_is_sealed_on_first_read_in_memory_and_sqlite() {
+        plaintext_found_later_is_sealed_on_first_read_and_reported_once(store());
+        let dir = std::env::temp_dir().join(format!("hh-sealed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sqlite = Arc::new(crate::SqliteStorage::open(&dir.join("host.db")).unwrap());
+        plaintext_found_later_is_sealed_on_first_read_and_reported_once(sqlite);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// The same on PostgreSQL: sealing sits above every backend.
+    #[test]
+    fn secrets_are_sealed_on_postgres_and_plaintext_found_later_is_sealed() {
+        let Some(pg) = crate::storage::pg_testing::TestPg::start() else { return };
+        let raw: Arc<dyn Storage> = Arc::new(crate::PgStorage::connect(&pg.url).unwrap());
+        let sealed = SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env).unwrap();
+        sealed.set("tenant/pg", "", "connection", TOKEN).unwrap();
+        let stored = raw.get("tenant/pg", "", "connection").unwrap().unwrap();
+        assert!(stored.starts_with(MAGIC) && !stored.windows(6).any(|w| w == b"secret"));
+        assert_eq!(sealed.get("tenant/pg", "", "connection").unwrap().as_deref(), Some(TOKEN));
+        assert!(SealedStorage::open(raw.clone(), HostKey::generate(), &KeySource::Env).is_err(), "another key");
+        let Some(fresh) = crate::storage::pg_testing::TestPg::start() else { return };
+        plaintext_found_later_is_sealed_on_first_read_and_reported_once(Arc::new(
+            crate::PgStorage::connect(&fresh.url).unwrap(),
+        ));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod sqlite_queue;
 
 pub use lease::{Fenced, Lease, LeaseClock, LeaseStore};
 pub use postgres::PgStorage;
-pub use queue::{InboxItem, Periods, RunKind, WorkQueue};
+pub use queue::{Claimed, FailedItem, InboxItem, Periods, RunKind, ScheduleRow, WorkQueue};
 pub use sqlite::SqliteStorage;
 pub(crate) use sqlite::create_private_dir;
 
@@ -234,7 +234,7 @@ mod tests {
                                     }
                                 }
                                 2 => assert!(queue.enqueue_if_new(tenant, &format!("{w}-{i}"), b"{}").unwrap()),
-                                _ => drop(queue.claim_due(tenants, periods).unwrap()),
+                                _ => drop(queue.due(tenants, periods).unwrap()),
                             }
                         }
                         crate::storage::sqlite::busy_waits_on_this_thread()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{component, warm_cache};
 use host_harness::storage::pg_testing::TestPg;
-use host_harness::{PgStorage, SqliteStorage, Storage};
+use host_harness::{LeaseStore, PgStorage, SqliteStorage, Storage};
 use mock_servers::humaans::{ApiToken, HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 use serde_json::Value;
@@ -320,7 +320,8 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
             args.push("--json");
         }
         let line = hh(&args, &[]).await.fails().to_owned();
-        assert!(line.contains("Leapsome SCIM could not be reached") && line.contains("denied"), "{line}");
+        assert!(line.contains("Leapsome SCIM was not contacted: the host's policy denied the request"), "{line}");
+        assert!(!line.contains("could not be reached"), "a policy refusal reported as a network failure: {line}");
     }
     assert_eq!(m.leapsome.control().journal().len(), scim_before, "a denied request reached Leapsome");
 
@@ -348,6 +349,111 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
     }
     clean_up(&data);
     clean_up(&scratch_root().join("fresh"));
+}
+
+/// A malformed tenant id is refused by the CLI as by the admin API and the page (one definition,
+/// `tenant::valid_tenant`), in one line, before any store is opened or created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_tenant_ids_are_refused_before_anything_is_opened() {
+    let data = scratch("bad-tenant");
+    let d = data.to_str().unwrap();
+    let long = "x".repeat(65);
+    for id in ["bad id/..", "..", "a/b", "", "tenant%2F", "caf\u{e9}", long.as_str()] {
+        for command in [&["status"][..], &["sync-all"], &["logs"], &["tick"], &["configure", "--provisioning", "off"]] {
+            for json in [false, true] {
+                let mut args = vec!["--data-dir", d, "--tenant", id];
+                if json {
+                    args.push("--json");
+                }
+                args.extend(command);
+                let line = hh(&args, &tokens()).await.fails().to_owned();
+                assert!(line.contains("a tenant id is 1-64 letters, digits, - or _"), "{id:?}: {line}");
+            }
+        }
+    }
+    assert!(!data.exists(), "a refused tenant id opened or created the data directory");
+
+    // The control: a well-formed id answers.
+    let data = data_dir("bad-tenant");
+    let d = data.to_str().unwrap();
+    let status = hh(&["--data-dir", d, "--tenant", "Acme_2-eu", "--json", "status"], &[]).await.ok().unwrap();
+    assert_eq!(status["connection"], "not-connected", "{status}");
+    clean_up(&data);
+}
+
+/// `configure` changes only the settings it is given and keeps the rest (read back through the
+/// component's `status`): tightening the brake leaves provisioning and deprovisioning on; each
+/// setting is turned off or back to its default only when asked to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_changes_only_what_it_is_given() {
+    let m = mocks(6, 4).await;
+    let data = data_dir("configure-merge");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
+    let fields = ["provisioning", "deprovisioning", "dialect", "deprovision_limit"];
+    let shown = |v: &Value| fields.map(|f| v[f].as_str().unwrap_or_else(|| panic!("{f}: {v}")).to_owned());
+    let limit_default = "default: max(5, 10%)";
+
+    let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
+    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default], "{status}");
+
+    let steps: [(&[&str], [&str; 4]); 8] = [
+        (
+            &["--provisioning", "on-start-date", "--deprovisioning", "suspend", "--dialect", "rfc7644"],
+            ["on-start-date", "suspend", "rfc7644", limit_default],
+        ),
+        // The case: tightening the brake must not turn provisioning or deprovisioning off.
+        (&["--deprovision-limit", "10%"], ["on-start-date", "suspend", "rfc7644", "10%"]),
+        (&["--dialect", "leapsome"], ["on-start-date", "suspend", "leapsome", "10%"]),
+        (&["--provisioning", "days-before-start:3"], ["days-before-start:3", "suspend", "leapsome", "10%"]),
+        (&[], ["days-before-start:3", "suspend", "leapsome", "10%"]),
+        (&["--provisioning", "off"], ["off", "suspend", "leapsome", "10%"]),
+        (&["--deprovisioning", "off", "--deprovision-limit", "3"], ["off", "off", "leapsome", "3"]),
+        (&["--deprovision-limit", "default"], ["off", "off", "leapsome", limit_default]),
+    ];
+    for (flags, expected) in steps {
+        let args = join(&["--data-dir", d, "--json", "configure"], flags);
+        let configured = hh(&args, &[]).await.ok().unwrap();
+        assert_eq!(configured["configured"], true, "{configured}");
+        assert_eq!(shown(&configured), expected, "configure {flags:?} printed {configured}");
+        let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
+        assert_eq!(shown(&status["settings"]), expected, "after configure {flags:?}: {status}");
+    }
+    // A bad value changes nothing.
+    hh(&["--data-dir", d, "configure", "--deprovision-limit", "often", "--provisioning", "immediately"], &[])
+        .await
+        .fails();
+    let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
+    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default], "{status}");
+    clean_up(&data);
+}
+
+/// An address the host's egress policy refuses is reported as such ("not a public address"),
+/// never as "could not be reached", which stays for network failures. `127.1` is a name to the
+/// host (not an IP literal) that the system resolver turns into 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_address_is_reported_as_not_public_never_as_unreachable() {
+    let m = mocks(4, 2).await;
+    let data = data_dir("not-public");
+    let d = data.to_str().unwrap();
+    let su = m.leapsome.base_url();
+    let refused = format!("https://127.1:{}/api", m.humaans.addr().port());
+    for json in [false, true] {
+        let mut args = vec!["--data-dir", d, "connect", "--humaans-url", &refused, "--scim-url", &su];
+        if json {
+            args.push("--json");
+        }
+        let line = hh(&args, &tokens()).await.fails().to_owned();
+        assert!(line.contains("Humaans was not contacted: its host is not a public address"), "{line}");
+        assert!(!line.contains("could not be reached"), "{line}");
+    }
+    assert!(m.humaans.control().journal().is_empty(), "a refused request reached Humaans");
+    // The control: a network failure is still one.
+    let closed = ["--data-dir", d, "connect", "--humaans-url", "http://127.0.0.1:1/api", "--scim-url", &su];
+    let line = hh(&closed, &tokens()).await.fails().to_owned();
+    assert!(line.contains("Humaans could not be reached") && !line.contains("not a public address"), "{line}");
+    clean_up(&data);
 }
 
 /// Every byte under the data directory (the database, its WAL and journals, the key file).
@@ -379,15 +485,16 @@ async fn tokens_are_sealed_at_rest_and_the_key_rotates() {
     let key_file = data.join("host.key");
     #[cfg(unix)]
     assert_eq!(mode(&key_file), 0o600, "the key file is created owner-only");
-    for secret in [HUMAANS_SECRET, SCIM_SECRET] {
+    for secret in [HUMAANS_SECRET, SCIM_SECRET, WEBHOOK_SECRET] {
         assert!(!contains(&bytes_under(&data), secret), "{secret} lies in the data directory in plain text");
     }
     // A copy of the database, read with no key at all: the stored connection is ciphertext.
     let raw = SqliteStorage::open(&data.join("host.db")).unwrap();
     let stored = raw.get("tenant/default", "", "connection").unwrap().expect("a stored connection");
     assert!(stored.starts_with(b"hhs1") && !contains(&stored, "token"), "{}", String::from_utf8_lossy(&stored));
-    drop(raw);
     hh(&["--data-dir", d, "status"], &[]).await.ok();
+
+    drop(raw);
 
     // A wrong key (file or environment), a malformed one, a missing one: one clear line each.
     let other = scratch("sealed-other");
@@ -433,9 +540,36 @@ async fn tokens_are_sealed_at_rest_and_the_key_rotates() {
     assert!(line.contains("does not hold the key"), "{line}");
     hh(&["--data-dir", d, "sync-all"], &[]).await.ok();
     hh(&["--data-dir", d, "--key-file", n, "status"], &[]).await.ok();
-    for secret in [HUMAANS_SECRET, SCIM_SECRET] {
+    for secret in [HUMAANS_SECRET, SCIM_SECRET, WEBHOOK_SECRET] {
         assert!(!contains(&bytes_under(&data), secret), "{secret} in plain text after rotation");
     }
+    // A plaintext connection turns up in the sealed store (an old backup restored over it): the
+    // next command seals it where it lies and says so once, in one line; the one after is quiet.
+    // (Last: the bytes this writes may linger in SQLite's free pages and WAL.)
+    let raw = SqliteStorage::open(&data.join("host.db")).unwrap();
+    let key = host_harness::HostKey::read(&key_file).unwrap();
+    let plain =
+        host_harness::SealedStorage::new(std::sync::Arc::new(SqliteStorage::open(&data.join("host.db")).unwrap()), key)
+            .get("tenant/default", "", "connection")
+            .unwrap()
+            .expect("opens");
+    assert!(contains(&plain, WEBHOOK_SECRET), "the webhook secret is part of the sealed connection");
+    raw.set("tenant/default", "", "connection", &plain).unwrap();
+    let found = hh(&["--data-dir", d, "--json", "status"], &[]).await;
+    assert_eq!(found.code, Some(0), "{}", found.describe());
+    let warning = found.stderr.trim_end_matches('\n');
+    assert!(!warning.contains('\n'), "one line: {}", found.describe());
+    assert!(
+        warning.starts_with(
+            "warning: the secret `connection` of `tenant/default` was stored in plain text: sealed it now"
+        ),
+        "{}",
+        found.describe()
+    );
+    let stored = raw.get("tenant/default", "", "connection").unwrap().expect("a stored connection");
+    assert!(stored.starts_with(b"hhs1") && !contains(&stored, WEBHOOK_SECRET), "not sealed on the first read");
+    hh(&["--data-dir", d, "status"], &[]).await.ok();
+
     assert_one_account_each(&m);
     clean_up(&data);
     clean_up(&other);
@@ -641,6 +775,103 @@ async fn the_postgres_store_holds_data_and_policies() {
     assert!(line.contains("cannot connect to PostgreSQL at 127.0.0.1:1/hh"), "{line}");
     let line = hh(&["--data-dir", d, "status"], &[("HOST_HARNESS_STORE", "mysql://x/y")]).await.fails().to_owned();
     assert!(line.contains("unsupported scheme `mysql://`"), "{line}");
+    clean_up(&data);
+}
+
+/// On one PostgreSQL, one-shot commands take the tenant's lease as `serve` does: three `sync-all`
+/// processes started at once run one after another and POST each account exactly once (without
+/// the lease they overlap, and each POSTs accounts another has not linked yet: 409s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_sync_alls_at_once_on_postgres_post_each_account_exactly_once() {
+    let Some(pg) = TestPg::start() else { return };
+    let m = mocks(60, 21).await;
+    let data = data_dir("three-syncs");
+    let (d, url) = (data.to_str().unwrap().to_owned(), pg.url.clone());
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    let base = ["--data-dir", d.as_str(), "--store", url.as_str(), "--tenant", "acme"];
+    let connect = ["connect", "--humaans-url", &hu, "--scim-url", &su, "--scim-rate-limit", "0"];
+    hh(&join(&base, &connect), &tokens()).await.ok();
+    hh(&join(&base, &["configure", "--provisioning", "immediately"]), &[]).await.ok();
+    // Slow creates, so the three processes would overlap for seconds.
+    m.leapsome.control().add_fault(mock_servers::FaultRule::new(
+        Some("POST"),
+        "/scim/v1/Users",
+        mock_servers::Fault::Delay(Duration::from_millis(20)),
+        usize::MAX,
+    ));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (d, url) = (d.clone(), url.clone());
+        set.spawn(async move {
+            hh(&["--data-dir", &d, "--store", &url, "--tenant", "acme", "--json", "sync-all"], &[]).await
+        });
+    }
+    let mut created = 0;
+    while let Some(run) = set.join_next().await {
+        let report = run.expect("the task runs").ok().unwrap();
+        assert_eq!((report["complete"].as_bool(), report["failed"].as_u64()), (Some(true), Some(0)), "{report}");
+        created += report["created"].as_u64().unwrap();
+    }
+    let posts: Vec<_> = m
+        .leapsome
+        .control()
+        .journal()
+        .into_iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/Users"))
+        .collect();
+    assert_eq!(posts.len(), m.active.len(), "each account POSTed exactly once");
+    assert!(posts.iter().all(|e| e.status == 201), "a POST was refused (a duplicate healed by 409)");
+    assert_eq!(created, m.active.len() as u64, "one process created them all, the others found them");
+    assert_one_account_each(&m);
+    clean_up(&data);
+}
+
+/// A tenant whose lease another process holds: every command that writes waits `--wait`, then
+/// fails with one line saying the tenant is busy, having sent nothing; reads answer meanwhile;
+/// once the lease is released the same command runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_tenant_fails_in_one_line_after_the_wait_and_sends_nothing() {
+    let Some(pg) = TestPg::start() else { return };
+    let m = mocks(6, 8).await;
+    let data = data_dir("busy");
+    let (d, url) = (data.to_str().unwrap(), pg.url.as_str());
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    let base = ["--data-dir", d, "--store", url, "--tenant", "acme"];
+    hh(&join(&base, &["connect", "--humaans-url", &hu, "--scim-url", &su]), &tokens()).await.ok();
+    hh(&join(&base, &["configure", "--provisioning", "immediately"]), &[]).await.ok();
+    let person = m.humaans.people().into_iter().find(|p| p.status == "active").unwrap().id;
+
+    // Another process (`serve`, say) holds the tenant.
+    let store = PgStorage::connect(url).unwrap();
+    let lease = store.acquire("acme", "another-process", Duration::from_secs(300)).unwrap().expect("free");
+    let (humaans_before, scim_before) = (m.humaans.control().journal().len(), m.leapsome.control().journal().len());
+    let busy: [&[&str]; 7] = [
+        &["sync-all"],
+        &["tick"],
+        &["event", "--kind", "updated", "--person", &person],
+        &["retry", "--person", &person],
+        &["connect", "--humaans-url", &hu, "--scim-url", &su],
+        &["configure", "--deprovisioning", "suspend"],
+        &["--json", "sync-all", "--dry-run"],
+    ];
+    for command in busy {
+        let args = join(&join(&base, &["--wait", "1s"]), command);
+        let line = hh(&args, &tokens()).await.fails().to_owned();
+        assert!(line.starts_with("error: tenant busy: ") && line.contains("within 1s"), "{command:?}: {line}");
+    }
+    let line = hh(&join(&base, &["--wait", "0", "tick"]), &[]).await.fails().to_owned();
+    assert!(line.contains("tenant busy"), "{line}");
+    assert_eq!(m.humaans.control().journal().len(), humaans_before, "a busy command called Humaans");
+    assert_eq!(m.leapsome.control().journal().len(), scim_before, "a busy command called Leapsome");
+    // Reads do not wait for the lease.
+    let status = hh(&join(&base, &["--json", "status"]), &[]).await.ok().unwrap();
+    assert_eq!(status["settings"]["provisioning"], "immediately", "the busy configure changed nothing: {status}");
+    hh(&join(&base, &["logs"]), &[]).await.ok();
+
+    store.release(&lease).unwrap();
+    let synced = hh(&join(&base, &["--wait", "1s", "--json", "sync-all"]), &[]).await.ok().unwrap();
+    assert_eq!(synced["complete"], true, "{synced}");
+    assert_one_account_each(&m);
     clean_up(&data);
 }
 

@@ -21,8 +21,9 @@ pub struct Metrics {
     webhooks: Mutex<BTreeMap<String, u64>>,
     calls: Mutex<BTreeMap<(String, String), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
-    skipped: Mutex<BTreeMap<String, u64>>,
+    waited: Mutex<BTreeMap<String, u64>>,
     leases: Mutex<BTreeMap<String, u64>>,
+    dead_letters: std::sync::atomic::AtomicU64,
 }
 
 /// What `/metrics` reads from elsewhere at the time of the scrape.
@@ -57,9 +58,15 @@ impl Metrics {
         h.sum += secs;
     }
 
-    /// A scheduled tick or sync not run because the tenant was busy.
-    pub fn skipped(&self, kind: &str) {
-        *self.skipped.lock().unwrap().entry(kind.to_owned()).or_default() += 1;
+    /// A scheduled tick or sync that found its tenant busy and waits (it runs once the tenant
+    /// frees up): once per wait in this process, once per refused lease when another holds it.
+    pub fn waited(&self, kind: &str) {
+        *self.waited.lock().unwrap().entry(kind.to_owned()).or_default() += 1;
+    }
+
+    /// An event kept as a dead letter by this process (after its last attempt).
+    pub fn dead_letter(&self) {
+        self.dead_letters.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A try for a tenant's lease: `acquired`, `held-elsewhere` (another process runs the tenant)
@@ -98,12 +105,24 @@ impl Metrics {
             let _ = writeln!(out, "host_harness_call_duration_seconds_sum{{export=\"{export}\"}} {}", h.sum);
             let _ = writeln!(out, "host_harness_call_duration_seconds_count{{export=\"{export}\"}} {}", h.count);
         }
-        let _ =
-            writeln!(out, "# HELP host_harness_scheduled_skipped_total Scheduled runs skipped: the tenant was busy.");
-        let _ = writeln!(out, "# TYPE host_harness_scheduled_skipped_total counter");
-        for (kind, n) in self.skipped.lock().unwrap().iter() {
-            let _ = writeln!(out, "host_harness_scheduled_skipped_total{{kind=\"{kind}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "# HELP host_harness_scheduled_waits_total Scheduled runs that found their tenant busy and waited."
+        );
+        let _ = writeln!(out, "# TYPE host_harness_scheduled_waits_total counter");
+        for (kind, n) in self.waited.lock().unwrap().iter() {
+            let _ = writeln!(out, "host_harness_scheduled_waits_total{{kind=\"{kind}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP host_harness_dead_letters_total Events this process kept as dead letters after their last attempt."
+        );
+        let _ = writeln!(out, "# TYPE host_harness_dead_letters_total counter");
+        let _ = writeln!(
+            out,
+            "host_harness_dead_letters_total {}",
+            self.dead_letters.load(std::sync::atomic::Ordering::Relaxed)
+        );
         let _ = writeln!(out, "# HELP host_harness_leases_total Tries for a tenant's lease by outcome.");
         let _ = writeln!(out, "# TYPE host_harness_leases_total counter");
         for (outcome, n) in self.leases.lock().unwrap().iter() {
@@ -156,6 +175,8 @@ mod tests {
         m.webhook("bad-signature");
         m.call("on-employee-event", "ok", Duration::from_millis(20));
         m.call("on-employee-event", "ok", Duration::from_millis(200));
+        m.dead_letter();
+        m.waited("sync-all");
         let times = crate::runtime::InstantiateTimes::default();
         times.record(Duration::from_micros(30));
         times.record(Duration::from_micros(70));
@@ -182,6 +203,8 @@ mod tests {
         assert_eq!(value_of(&text, "host_harness_queue_depth"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_scim_writes_total"), Some(7.0));
         assert_eq!(value_of(&text, "host_harness_sqlite_busy_waits_total"), Some(4.0));
+        assert_eq!(value_of(&text, "host_harness_dead_letters_total"), Some(1.0));
+        assert_eq!(value_of(&text, "host_harness_scheduled_waits_total{kind=\"sync-all\"}"), Some(1.0));
         let instantiate =
             |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
         assert_eq!(

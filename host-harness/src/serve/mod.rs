@@ -38,11 +38,24 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 /// Structured lines on stderr: `text` for people, `json` (one object a line) for log shippers.
 pub struct Logger {
     format: LogFormat,
+    /// Whether `debug` lines are written (`--log-level debug`).
+    debug: bool,
 }
 
 impl Logger {
     pub fn new(format: LogFormat) -> Self {
-        Logger { format }
+        Logger { format, debug: false }
+    }
+
+    pub fn with_debug(self, debug: bool) -> Self {
+        Logger { debug, ..self }
+    }
+
+    /// Routine detail (e.g. a scheduled run waiting for its tenant), only under `--log-level debug`.
+    pub fn debug(&self, message: &str, fields: &[(&str, String)]) {
+        if self.debug {
+            self.line("debug", message, fields);
+        }
     }
 
     pub fn info(&self, message: &str, fields: &[(&str, String)]) {
@@ -194,7 +207,7 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let token = admin_token(&args)?;
     let host = Host::open(global)?;
     let queue = host.leases.work_queue()?;
-    let log = Arc::new(Logger::new(args.log_format));
+    let log = Arc::new(Logger::new(args.log_format).with_debug(args.log_level == crate::cli::LogLevel::Debug));
     if args.lease_ttl < Duration::from_secs(1) {
         bail!("--lease-ttl must be at least 1s");
     }

@@ -15,15 +15,14 @@ use std::time::Instant;
 
 use tokio::sync::{Notify, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
+use super::scheduler::Waiting;
 use super::{App, QueuedEvent};
 use crate::TenantPlugin;
-use crate::plugin::CallError;
-use crate::storage::{Lease, LeaseClock, LeaseStore};
+use crate::storage::{InboxItem, Lease, LeaseClock, LeaseStore};
 
-/// How often the dispatcher looks at the inbox without being woken (a missed wake-up costs this).
+/// How often the dispatcher looks at the inbox without being woken (a missed wake-up costs this,
+/// and so does an event whose backoff ran out or a dead letter re-queued by another process).
 const POLL: Duration = Duration::from_secs(1);
-/// A call that fails in the host (trap, timeout) is tried this many times, then given up.
-const MAX_ATTEMPTS: u32 = 3;
 /// How often an operator action waiting for a tenant another process holds asks again.
 const LEASE_RETRY: Duration = Duration::from_millis(250);
 
@@ -32,6 +31,35 @@ pub struct Workers {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     in_flight: AtomicUsize,
     idle: Notify,
+    /// Scheduled runs waiting for their tenant's turn (the scheduler's rule).
+    waiting: Mutex<Waiting>,
+}
+
+/// How failed events are retried: `attempts` calls in all, the second `backoff` after the
+/// first failed, each gap twice the one before (1, 2, 4, 8 minutes by default); after the last,
+/// the event is kept as a dead letter. Pure, so the gaps are tested without a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRetry {
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl EventRetry {
+    /// After the `attempt`-th call failed (1 for the first): how long until the next, or `None`:
+    /// that was the last (or the failure is `permanent`: the same event can only fail again).
+    pub fn after_failure(&self, attempt: u32, permanent: bool) -> Option<Duration> {
+        if permanent || attempt >= self.attempts {
+            return None;
+        }
+        Some(self.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(30)))
+    }
+}
+
+/// Why an event's call failed, and whether trying again could help.
+#[derive(Debug)]
+pub struct EventFailure {
+    pub error: String,
+    pub permanent: bool,
 }
 
 /// A tenant's turn: its lock and one of the global permits. Dropping it ends the turn.
@@ -55,7 +83,18 @@ impl Workers {
             locks: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
+            waiting: Mutex::default(),
         })
+    }
+
+    /// The scheduled runs waiting for their tenants (`scheduler::Waiting`).
+    pub fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap()
+    }
+
+    /// Whether a call of the tenant runs (or waits for a permit) in this process.
+    pub fn is_busy(&self, tenant: &str) -> bool {
+        self.lock_of(tenant).try_lock().is_err()
     }
 
     fn lock_of(&self, tenant: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -120,11 +159,18 @@ pub async fn dispatch(app: Arc<App>) {
     }
 }
 
-/// Runs the tenant's queued events one by one, in the order they arrived, under its lease (a
-/// tenant another process holds is left to that process).
+/// Runs the tenant's queued events one by one, in the order they arrived (an event in backoff
+/// waits while later ones run: events are hints, each re-reads the person), under its lease (a
+/// tenant another process holds is left to that process). Between two events it makes any
+/// scheduled run that waited for the tenant, so steady webhook traffic cannot hold one off.
 async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
     let Some(turn) = app.leased_turn(&tenant, app.workers.turn(lock).await) else { return };
     while !app.is_stopping() && turn.clock.is_current() {
+        let waited = app.workers.waiting().take(&tenant);
+        if waited.is_some() {
+            super::scheduler::run_due(&app, &turn).await;
+            continue;
+        }
         let item = match app.queue.claim_next(&turn.lease) {
             Ok(Some(item)) => item,
             Ok(None) => break,
@@ -133,16 +179,9 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
                 break;
             }
         };
-        let done = run_event(&app, &turn, &item.payload).await;
-        let result = match done {
-            Err(e) if item.attempts + 1 < MAX_ATTEMPTS => {
-                app.log.warn(
-                    "event will be retried",
-                    &[("tenant", tenant.clone()), ("event", item.event_id.clone()), ("error", e.to_string())],
-                );
-                app.queue.requeue(item.id, &turn.lease)
-            }
-            _ => app.queue.complete(item.id, &turn.lease).map(drop),
+        let result = match run_event(&app, &turn, &item.payload).await {
+            Ok(()) => app.queue.complete(item.id, &turn.lease).map(drop),
+            Err(failure) => failed(&app, &turn, &item, failure),
         };
         if let Err(e) = result {
             // Fenced: the lease passed to another process, which runs the item again.
@@ -155,25 +194,45 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
     app.work.notify_one();
 }
 
-/// One queued event through the component. `Err` only for a failure worth retrying (the host's);
-/// the component's own errors are in the tenant's log already.
-async fn run_event(app: &App, turn: &TenantTurn, payload: &[u8]) -> Result<(), CallError> {
+/// An event's call failed: back to the inbox after its backoff, or kept as a dead letter (logged
+/// and counted once: only the holder of the claim can make it one).
+fn failed(app: &App, turn: &TenantTurn, item: &InboxItem, failure: EventFailure) -> anyhow::Result<()> {
+    let retry = EventRetry { attempts: app.args.event_attempts, backoff: app.args.event_backoff };
+    let attempt = item.attempts + 1;
+    let retry_in = retry.after_failure(attempt, failure.permanent);
+    let changed = app.queue.fail(item.id, &turn.lease, &failure.error, retry_in)?;
+    let mut fields = vec![
+        ("tenant", turn.lease.tenant.clone()),
+        ("event", item.event_id.clone()),
+        ("attempt", attempt.to_string()),
+        ("error", failure.error),
+    ];
+    match retry_in {
+        Some(delay) => {
+            fields.push(("retry_in_ms", delay.as_millis().to_string()));
+            app.log.warn("event will be retried", &fields);
+        }
+        None if changed => {
+            app.metrics.dead_letter();
+            app.log.warn("event kept as a dead letter: `retry --event` re-queues it", &fields);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// One queued event through the component. `Err` when the call failed: the component's own
+/// error (also in the tenant's log) or the host's (trap, timeout, limits).
+async fn run_event(app: &App, turn: &TenantTurn, payload: &[u8]) -> Result<(), EventFailure> {
     let tenant = turn.lease.tenant.as_str();
-    let event = match serde_json::from_slice::<QueuedEvent>(payload)
+    let event = serde_json::from_slice::<QueuedEvent>(payload)
         .map_err(anyhow::Error::from)
         .and_then(|q| q.to_event())
-    {
-        Ok(e) => e,
-        Err(e) => {
-            app.log
-                .warn("unreadable inbox item dropped", &[("tenant", tenant.to_owned()), ("error", format!("{e:#}"))]);
-            return Ok(());
-        }
-    };
+        .map_err(|e| EventFailure { error: format!("unreadable inbox item: {e:#}"), permanent: true })?;
     let plugin = match app.plugin(tenant) {
         Ok(Some(p)) => turn.plugin(app, &p),
         Ok(None) => return Ok(()),
-        Err(e) => return Err(CallError::Instantiation(format!("{e:#}"))),
+        Err(e) => return Err(EventFailure { error: format!("{e:#}"), permanent: false }),
     };
     let outcome = app.timed("on-employee-event", plugin.on_employee_event(&event)).await;
     let mut fields = vec![
@@ -188,12 +247,12 @@ async fn run_event(app: &App, turn: &TenantTurn, payload: &[u8]) -> Result<(), C
             app.log.info("event applied", &fields);
             Ok(())
         }
-        Ok(Err(e)) => {
-            fields.push(("error", crate::operator::describe(&e)));
-            app.log.warn("event refused", &fields);
-            Ok(())
-        }
-        Err(e) => Err(e),
+        // The event itself refused: the same event can only be refused again.
+        Ok(Err(e)) => Err(EventFailure {
+            permanent: matches!(e, crate::plugin::api::IntegrationError::InvalidInput(_)),
+            error: crate::operator::describe(&e),
+        }),
+        Err(e) => Err(EventFailure { error: e.to_string(), permanent: false }),
     }
 }
 
@@ -318,5 +377,22 @@ async fn renew(app: Arc<App>, lease: Lease, clock: Arc<LeaseClock>) {
                 .log
                 .warn("the lease cannot be renewed", &[("tenant", lease.tenant.clone()), ("error", format!("{e:#}"))]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_events_wait_twice_as_long_each_time_then_are_kept() {
+        let retry = EventRetry { attempts: 5, backoff: Duration::from_secs(60) };
+        let gaps: Vec<Option<u64>> = (1..=6).map(|a| retry.after_failure(a, false).map(|d| d.as_secs())).collect();
+        assert_eq!(gaps, [Some(60), Some(120), Some(240), Some(480), None, None]);
+        assert_eq!(retry.after_failure(1, true), None, "a permanent failure is kept at once");
+        let once = EventRetry { attempts: 1, backoff: Duration::from_secs(60) };
+        assert_eq!(once.after_failure(1, false), None);
+        let many = EventRetry { attempts: 100, backoff: Duration::from_secs(60) };
+        assert_eq!(many.after_failure(99, false), Some(Duration::from_secs(60 << 30)), "capped, never overflows");
     }
 }

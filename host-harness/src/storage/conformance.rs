@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::pg_testing::TestPg;
 use super::{
-    Fenced, Lease, LeaseStore, MemoryStorage, Periods, PgStorage, RunKind, SqliteStorage, Storage, Usage, WorkQueue,
+    Claimed, Fenced, Lease, LeaseStore, MemoryStorage, Periods, PgStorage, RunKind, SqliteStorage, Storage, Usage,
+    WorkQueue,
 };
 
 /// A backend under test: a store, a way to open a second, independent handle on the same data (a
@@ -164,7 +165,9 @@ macro_rules! queue_conformance {
             a_stale_holder_cannot_claim_or_complete,
             many_processes_drain_every_event_exactly_once,
             each_due_run_goes_to_one_process,
-            a_shorter_period_takes_effect_at_once
+            a_due_run_waits_for_its_tenant_and_only_the_holder_claims_it,
+            a_shorter_period_takes_effect_at_once,
+            failed_events_back_off_then_become_dead_letters_once
         );
     };
 }
@@ -530,58 +533,167 @@ fn many_processes_drain_every_event_exactly_once(f: &Q) {
     assert_eq!(f.store.queue.depth().unwrap(), 0);
 }
 
+/// What `serve` does with due runs, as one process: every due tenant whose lease it gets has its
+/// run claimed; tenants another process holds are left due. Returns the claims.
+fn claim_what_is_due(process: &Queues, holder: &str, tenants: &[String], periods: Periods) -> Vec<(String, Claimed)> {
+    let mut claimed = Vec::new();
+    for (tenant, _) in process.queue.due(tenants, periods).unwrap() {
+        let Some(lease) = process.leases.acquire(&tenant, holder, LONG).unwrap() else { continue };
+        if let Some(run) = process.queue.claim_run(&lease, periods).unwrap() {
+            claimed.push((tenant, run));
+        }
+        process.leases.release(&lease).unwrap();
+    }
+    claimed
+}
+
+fn kinds(claims: Vec<(String, Claimed)>) -> Vec<(String, RunKind)> {
+    claims.into_iter().map(|(t, c)| (t, c.kind)).collect()
+}
+
 fn each_due_run_goes_to_one_process(f: &Q) {
     let tenants: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
-    // Periods long against the race below, so a tenant comes due again only if the race took
-    // over 90% of a period (2.7 s) even on a loaded machine.
     let periods = Periods { tick: std::time::Duration::from_secs(3), sync: std::time::Duration::from_secs(3600) };
     // First sight: every tenant's first tick lands somewhere within one period.
-    let first = f.store.queue.claim_due(&tenants, periods).unwrap();
+    let first = f.store.queue.due(&tenants, periods).unwrap();
     assert!(first.len() < tenants.len(), "first runs are spread, not all at once: {}", first.len());
-    // Past every first tick (within one period of the first claim) and past the next tick of any
-    // tenant claimed just now (up to 1.1 periods on). On PostgreSQL the rows are written and
-    // claimed by separate statements, each with its own now(), so a first tick can already be due
-    // by the claim on a loaded machine; waiting only one period could leave such a tenant out of
-    // the race below.
-    std::thread::sleep(std::time::Duration::from_millis(3400));
-    // Four processes race for the due runs: each tenant's tick goes to exactly one of them.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    // Every first tick has passed, and reading what is due claims nothing: all are still due.
+    for _ in 0..2 {
+        let due = f.store.queue.due(&tenants, periods).unwrap();
+        assert_eq!(due.len(), tenants.len(), "{due:?}");
+        assert!(due.iter().all(|(_, kind)| *kind == RunKind::Tick));
+    }
+    // Four processes race until nothing is due. A tick almost a period late is followed by the
+    // next soon after (the schedule keeps its rate), so a tenant may be claimed again in the race,
+    // but never for the same due time.
     let barrier = Arc::new(Barrier::new(4));
     let handles: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|p| {
             let (process, tenants, barrier) = ((f.reopen)(), tenants.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                process.queue.claim_due(&tenants, periods).unwrap()
+                let mut claimed = Vec::new();
+                loop {
+                    let more = claim_what_is_due(&process, &format!("p{p}"), &tenants, periods);
+                    if more.is_empty() && process.queue.due(&tenants, periods).unwrap().is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(more);
+                }
             })
         })
         .collect();
-    let claimed: Vec<(String, RunKind)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    let mut names: Vec<&str> = claimed.iter().map(|(t, _)| t.as_str()).collect();
-    names.sort();
+    let claimed: Vec<(String, Claimed)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut runs: Vec<(&str, i64)> = claimed.iter().map(|(t, c)| (t.as_str(), c.due_ms)).collect();
+    runs.sort();
+    let mut unique = runs.clone();
+    unique.dedup();
+    assert_eq!(runs, unique, "no run claimed twice");
+    let mut names: Vec<&str> = runs.iter().map(|(t, _)| *t).collect();
+    names.dedup();
     let mut expected: Vec<&str> = tenants.iter().map(String::as_str).collect();
     expected.sort();
-    assert_eq!(names, expected, "every tenant due once, claimed by one process once");
-    assert!(f.store.queue.claim_due(&tenants, periods).unwrap().is_empty(), "pushed forward ~one period");
+    assert_eq!(names, expected, "every tenant's due run claimed");
     // Tenants not asked about are left alone.
-    assert!(f.store.queue.claim_due(&[], periods).unwrap().is_empty());
+    assert!(f.store.queue.due(&[], periods).unwrap().is_empty());
+}
+
+fn a_due_run_waits_for_its_tenant_and_only_the_holder_claims_it(f: &Q) {
+    let tenants = vec!["a".to_owned()];
+    let ms = std::time::Duration::from_millis;
+    let periods = Periods { tick: ms(200), sync: std::time::Duration::from_secs(3600) };
+    f.store.queue.due(&tenants, periods).unwrap();
+    std::thread::sleep(ms(300));
+    // Another process holds the tenant (a long call): the run stays due however often it is read.
+    let busy = (f.reopen)();
+    let held = busy.leases.acquire("a", "busy", LONG).unwrap().unwrap();
+    for _ in 0..3 {
+        assert_eq!(kinds(claim_what_is_due(&f.store, "scheduler", &tenants, periods)), []);
+        assert_eq!(f.store.queue.due(&tenants, periods).unwrap(), [("a".to_owned(), RunKind::Tick)]);
+        std::thread::sleep(ms(100));
+    }
+    // A stale holder cannot claim it.
+    let stale = Lease { token: held.token - 1, ..held.clone() };
+    assert!(is_fenced(&f.store.queue.claim_run(&stale, periods).unwrap_err()));
+    // The tenant frees up: the run is claimed once, by whoever takes the lease next.
+    busy.leases.release(&held).unwrap();
+    assert_eq!(kinds(claim_what_is_due(&f.store, "scheduler", &tenants, periods)), [("a".to_owned(), RunKind::Tick)]);
+    let lease = f.store.leases.acquire("a", "again", LONG).unwrap().unwrap();
+    assert_eq!(f.store.queue.claim_run(&lease, periods).unwrap(), None, "claimed already, not due");
+    f.store.leases.release(&lease).unwrap();
+    // More than a period late: the next tick is a period from the claim, not a burst of catch-ups.
+    std::thread::sleep(ms(700));
+    assert_eq!(kinds(claim_what_is_due(&f.store, "scheduler", &tenants, periods)), [("a".to_owned(), RunKind::Tick)]);
+    assert_eq!(kinds(claim_what_is_due(&f.store, "scheduler", &tenants, periods)), []);
 }
 
 fn a_shorter_period_takes_effect_at_once(f: &Q) {
     let tenants: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let hour = std::time::Duration::from_secs(3600);
     let slow = Periods { tick: hour, sync: hour * 24 };
-    f.store.queue.claim_due(&tenants, slow).unwrap();
+    f.store.queue.due(&tenants, slow).unwrap();
     // Restarted with syncs every 200 ms: every tenant's sync is due within one such period, not
     // at the far-off time the slow schedule had set.
     let fast = Periods { tick: hour, sync: std::time::Duration::from_millis(200) };
     let other = (f.reopen)();
     let mut synced = std::collections::BTreeSet::new();
     for _ in 0..10 {
-        for (tenant, kind) in other.queue.claim_due(&tenants, fast).unwrap() {
+        for (tenant, kind) in kinds(claim_what_is_due(&other, "restarted", &tenants, fast)) {
             assert_eq!(kind, RunKind::Sync);
             synced.insert(tenant);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(synced.len(), tenants.len(), "{synced:?}");
+}
+
+fn failed_events_back_off_then_become_dead_letters_once(f: &Q) {
+    let (q, leases) = (&f.store.queue, &f.store.leases);
+    let hour = std::time::Duration::from_secs(3600);
+    q.enqueue_if_new("a", "e1", b"1").unwrap();
+    q.enqueue_if_new("a", "e2", b"2").unwrap();
+    let lease = leases.acquire("a", "p1", LONG).unwrap().unwrap();
+    // e1 fails: back in the queue, due an hour after it failed; e2, behind it, runs meanwhile.
+    let e1 = q.claim_next(&lease).unwrap().unwrap();
+    assert!(q.fail(e1.id, &lease, "Humaans answered 500", Some(hour)).unwrap());
+    assert!(!q.fail(e1.id, &lease, "again", None).unwrap(), "no longer claimed: nothing changes");
+    let e2 = q.claim_next(&lease).unwrap().unwrap();
+    assert_eq!((e2.event_id.as_str(), e2.attempts), ("e2", 0));
+    assert_eq!(q.claim_next(&lease).unwrap(), None, "e1 is not due for an hour");
+    // e2 fails twice: retried at once (a zero delay), then dead, exactly once.
+    assert!(q.fail(e2.id, &lease, "first", Some(std::time::Duration::ZERO)).unwrap());
+    let again = q.claim_next(&lease).unwrap().unwrap();
+    assert_eq!((again.event_id.as_str(), again.attempts), ("e2", 1));
+    assert!(q.fail(again.id, &lease, "trap: unreachable", None).unwrap());
+    assert!(!q.fail(again.id, &lease, "trap: unreachable", None).unwrap(), "dead once");
+    assert_eq!(q.claim_next(&lease).unwrap(), None, "a dead letter is not claimed");
+    assert!(q.tenants_with_work().unwrap().is_empty(), "nothing due: no work");
+    assert_eq!((q.depth().unwrap(), q.dead_letters().unwrap()), (1, 1), "e1 queued, e2 dead");
+    let failed = q.failed("a").unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    let (f1, f2) = (&failed[0], &failed[1]);
+    assert_eq!((f1.event_id.as_str(), f1.attempts, f1.error.as_str()), ("e1", 1, "Humaans answered 500"));
+    assert_eq!(f1.retry_at_ms.map(|at| at - f1.failed_at_ms), Some(3_600_000), "due exactly the delay later");
+    assert_eq!((f2.event_id.as_str(), f2.attempts, f2.error.as_str()), ("e2", 2, "trap: unreachable"));
+    assert_eq!((f2.retry_at_ms, f2.payload.as_slice()), (None, &b"2"[..]), "a dead letter");
+    assert!(q.failed("b").unwrap().is_empty(), "per tenant");
+    assert_eq!(q.prune(0).unwrap(), 0, "dead letters are kept");
+    // A stale holder cannot fail (or kill) an item.
+    leases.release(&lease).unwrap();
+    let other = (f.reopen)();
+    let next = other.leases.acquire("a", "p2", LONG).unwrap().unwrap();
+    assert!(is_fenced(&q.fail(e1.id, &lease, "late", None).unwrap_err()));
+    // Re-queued by an operator: due at once, attempts counted afresh, applied, and replays of it
+    // are still recognised.
+    assert!(!other.queue.retry_dead("a", "e1").unwrap(), "e1 is not a dead letter");
+    assert!(other.queue.retry_dead("a", "e2").unwrap());
+    assert!(!other.queue.retry_dead("a", "e2").unwrap(), "re-queued once");
+    assert_eq!(other.queue.dead_letters().unwrap(), 0);
+    assert_eq!(other.queue.tenants_with_work().unwrap(), ["a"]);
+    let retried = other.queue.claim_next(&next).unwrap().unwrap();
+    assert_eq!((retried.event_id.as_str(), retried.attempts), ("e2", 0));
+    assert!(other.queue.complete(retried.id, &next).unwrap());
+    assert_eq!(other.queue.failed("a").unwrap().iter().map(|f| f.event_id.as_str()).collect::<Vec<_>>(), ["e1"]);
+    assert!(!other.queue.enqueue_if_new("a", "e2", b"2").unwrap(), "a replay of it is not queued");
 }

@@ -66,6 +66,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
                next_tick timestamptz NOT NULL,
                next_sync timestamptz NOT NULL);"#,
     ),
+    (
+        3,
+        // Failed inbox items (storage/queue.rs): when one is due again, its last error and when,
+        // and dead letters (state 'dead').
+        r#"ALTER TABLE inbox ADD COLUMN not_before timestamptz NOT NULL DEFAULT now(),
+               ADD COLUMN last_error text,
+               ADD COLUMN failed_at timestamptz;
+           CREATE INDEX inbox_dead ON inbox (tenant, id) WHERE state = 'dead';"#,
+    ),
 ];
 
 const GET: &str = "SELECT value FROM kv WHERE namespace = $1 AND bucket = $2 AND key = $3";
@@ -286,7 +295,7 @@ fn delete_many_op(ns: String, bucket: String, keys: &[String]) -> Op<()> {
 #[derive(Clone)]
 pub struct PgStorage {
     pub(super) pool: Arc<Pool>,
-    /// Tenants this handle has given a schedule row (`WorkQueue::claim_due`).
+    /// Tenants this handle has given a schedule row (`WorkQueue::due`).
     pub(super) scheduled: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 

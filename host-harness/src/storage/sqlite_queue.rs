@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 
 use super::lease::{Fenced, Lease};
-use super::queue::{InboxItem, Periods, RunKind, WorkQueue};
+use super::queue::{Claimed, FailedItem, InboxItem, Periods, RunKind, ScheduleRow, WorkQueue};
 use super::sqlite::{LEASE_TABLES, now_ms};
 
 pub struct SqliteQueue {
@@ -74,11 +74,19 @@ impl SqliteQueue {
                      tenant TEXT PRIMARY KEY, next_tick_ms INTEGER NOT NULL, next_sync_ms INTEGER NOT NULL);"
             ))
             .with_context(|| format!("cannot initialise the inbox in {}", path.display()))?;
-            // Inboxes made before leases have no claim token: add it (NULL: claimed by nobody alive).
-            let has_token: bool =
-                c.prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = 'claim_token'")?.exists(())?;
-            if !has_token {
-                c.execute_batch("ALTER TABLE inbox ADD COLUMN claim_token INTEGER")?;
+            // Columns added since the first inboxes: the claim token (NULL: claimed by nobody
+            // alive), when a failed item is due again (0: at once), its last error and when.
+            for (column, definition) in [
+                ("claim_token", "INTEGER"),
+                ("not_before_ms", "INTEGER NOT NULL DEFAULT 0"),
+                ("last_error", "TEXT"),
+                ("failed_at_ms", "INTEGER"),
+            ] {
+                let exists: bool =
+                    c.prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = ?1")?.exists([column])?;
+                if !exists {
+                    c.execute_batch(&format!("ALTER TABLE inbox ADD COLUMN {column} {definition}"))?;
+                }
             }
         }
         Ok(SqliteQueue { conn, scheduled: Mutex::default() })
@@ -129,6 +137,19 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn failed_item(r: &rusqlite::Row) -> rusqlite::Result<FailedItem> {
+    Ok(FailedItem {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        event_id: r.get(2)?,
+        payload: r.get(3)?,
+        attempts: r.get(4)?,
+        error: r.get(5)?,
+        failed_at_ms: r.get(6)?,
+        retry_at_ms: r.get(7)?,
+    })
+}
+
 impl WorkQueue for SqliteQueue {
     fn enqueue_if_new(&self, tenant: &str, event_id: &str, payload: &[u8]) -> Result<bool> {
         let conn = Durable::lock(&self.conn)?;
@@ -145,9 +166,9 @@ impl WorkQueue for SqliteQueue {
             let item = tx
                 .prepare_cached(
                     "SELECT id, tenant, event_id, payload, attempts FROM inbox
-                     WHERE state = 'queued' AND tenant = ?1 ORDER BY id LIMIT 1",
+                     WHERE state = 'queued' AND tenant = ?1 AND not_before_ms <= ?2 ORDER BY id LIMIT 1",
                 )?
-                .query_row([&lease.tenant], |r| {
+                .query_row((&lease.tenant, now_ms()), |r| {
                     Ok(InboxItem {
                         id: r.get(0)?,
                         tenant: r.get(1)?,
@@ -190,6 +211,57 @@ impl WorkQueue for SqliteQueue {
         })
     }
 
+    fn fail(&self, id: i64, lease: &Lease, error: &str, retry_in: Option<std::time::Duration>) -> Result<bool> {
+        self.fenced(lease, |tx| {
+            let now = now_ms();
+            let n = match retry_in {
+                Some(delay) => tx
+                    .prepare_cached(
+                        "UPDATE inbox SET state = 'queued', claim_token = NULL, last_error = ?3, failed_at_ms = ?4,
+                             not_before_ms = ?4 + ?5
+                         WHERE id = ?1 AND state = 'claimed' AND claim_token = ?2",
+                    )?
+                    .execute((id, lease.token, error, now, ms(delay) as i64))?,
+                None => tx
+                    .prepare_cached(
+                        "UPDATE inbox SET state = 'dead', claim_token = NULL, last_error = ?3, failed_at_ms = ?4
+                         WHERE id = ?1 AND state = 'claimed' AND claim_token = ?2",
+                    )?
+                    .execute((id, lease.token, error, now))?,
+            };
+            Ok(n == 1)
+        })
+    }
+
+    fn failed(&self, tenant: &str) -> Result<Vec<FailedItem>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, tenant, event_id, payload, attempts, last_error, failed_at_ms,
+                 CASE state WHEN 'dead' THEN NULL ELSE not_before_ms END
+             FROM inbox WHERE tenant = ?1 AND state <> 'done' AND last_error IS NOT NULL ORDER BY id",
+        )?;
+        let items = stmt.query_map([tenant], failed_item)?.collect::<rusqlite::Result<_>>()?;
+        Ok(items)
+    }
+
+    fn dead_letters(&self) -> Result<u64> {
+        let conn = self.conn.lock().unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM inbox WHERE state = 'dead'", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn retry_dead(&self, tenant: &str, event_id: &str) -> Result<bool> {
+        let conn = Durable::lock(&self.conn)?;
+        let n = conn
+            .prepare_cached(
+                "UPDATE inbox SET state = 'queued', attempts = 0, not_before_ms = 0, last_error = NULL,
+                     failed_at_ms = NULL
+                 WHERE tenant = ?1 AND event_id = ?2 AND state = 'dead'",
+            )?
+            .execute((tenant, event_id))?;
+        Ok(n == 1)
+    }
+
     fn requeue_stale_claims(&self, lease: &Lease) -> Result<u64> {
         self.fenced(lease, |tx| {
             let n = tx
@@ -205,7 +277,7 @@ impl WorkQueue for SqliteQueue {
     fn tenants_with_work(&self) -> Result<Vec<String>> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT tenant FROM inbox i WHERE state = 'queued'
+            "SELECT DISTINCT tenant FROM inbox i WHERE (state = 'queued' AND not_before_ms <= ?1)
              OR (state = 'claimed' AND NOT EXISTS (SELECT 1 FROM leases l
                  WHERE l.tenant = i.tenant AND l.token = i.claim_token AND l.expires_at_ms > ?1))",
         )?;
@@ -215,7 +287,8 @@ impl WorkQueue for SqliteQueue {
 
     fn depth(&self) -> Result<u64> {
         let conn = self.conn.lock().unwrap();
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM inbox WHERE state != 'done'", [], |r| r.get(0))?;
+        let n: i64 =
+            conn.query_row("SELECT COUNT(*) FROM inbox WHERE state IN ('queued', 'claimed')", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -225,12 +298,13 @@ impl WorkQueue for SqliteQueue {
         Ok(conn.execute("DELETE FROM inbox WHERE state = 'done' AND done_at < ?1", [cutoff])? as u64)
     }
 
-    fn claim_due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>> {
+    fn due(&self, tenants: &[String], periods: Periods) -> Result<Vec<(String, RunKind)>> {
         let mut conn = Durable::lock(&self.conn)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_ms();
         let (tick, sync) = (ms(periods.tick), ms(periods.sync));
-        let (mut claimed, mut inserted) = (Vec::new(), Vec::new());
+        let mut inserted = Vec::new();
+        let mut due = Vec::new();
         {
             // Rows for tenants this handle has not scheduled yet (once per tenant, not per step).
             let scheduled = self.scheduled.lock().unwrap();
@@ -241,9 +315,8 @@ impl WorkQueue for SqliteQueue {
                 if scheduled.contains(tenant) {
                     continue;
                 }
-                let first_tick = now + (tick * random_fraction()) as i64;
-                let first_sync = now + (sync * random_fraction()) as i64;
-                insert.execute((tenant, first_tick, first_sync))?;
+                let first = ScheduleRow::first(now, periods, &mut random_fraction);
+                insert.execute((tenant, first.next_tick_ms, first.next_sync_ms))?;
                 inserted.push(tenant.clone());
             }
             // Rows scheduled under a longer period (a restart with a shorter one) are brought
@@ -258,32 +331,40 @@ impl WorkQueue for SqliteQueue {
             )?
             .execute((now, tick, sync))?;
             let wanted: std::collections::HashSet<&str> = tenants.iter().map(String::as_str).collect();
-            let due: Vec<(String, i64, i64)> = tx
+            let rows: Vec<(String, ScheduleRow)> = tx
                 .prepare_cached(
                     "SELECT tenant, next_tick_ms, next_sync_ms FROM schedule
                      WHERE next_tick_ms <= ?1 OR next_sync_ms <= ?1 ORDER BY tenant",
                 )?
-                .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([now], |r| {
+                    Ok((r.get(0)?, ScheduleRow { next_tick_ms: r.get(1)?, next_sync_ms: r.get(2)? }))
+                })?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut update =
-                tx.prepare_cached("UPDATE schedule SET next_tick_ms = ?2, next_sync_ms = ?3 WHERE tenant = ?1")?;
-            for (tenant, mut next_tick, mut next_sync) in due {
-                if !wanted.contains(tenant.as_str()) {
-                    continue;
+            for (tenant, row) in rows {
+                if let Some(kind) = row.due(now).filter(|_| wanted.contains(tenant.as_str())) {
+                    due.push((tenant, kind));
                 }
-                let (tick_due, sync_due) = (next_tick <= now, next_sync <= now);
-                if tick_due {
-                    next_tick = now + (tick * (0.9 + 0.2 * random_fraction())) as i64;
-                }
-                if sync_due {
-                    next_sync = now + (sync * (0.9 + 0.2 * random_fraction())) as i64;
-                }
-                update.execute((&tenant, next_tick, next_sync))?;
-                claimed.push((tenant, if sync_due { RunKind::Sync } else { RunKind::Tick }));
             }
         }
         tx.commit()?;
         self.scheduled.lock().unwrap().extend(inserted);
-        Ok(claimed)
+        Ok(due)
+    }
+
+    fn claim_run(&self, lease: &Lease, periods: Periods) -> Result<Option<Claimed>> {
+        self.fenced(lease, |tx| {
+            let now = now_ms();
+            let row = tx
+                .prepare_cached("SELECT next_tick_ms, next_sync_ms FROM schedule WHERE tenant = ?1")?
+                .query_row([&lease.tenant], |r| Ok(ScheduleRow { next_tick_ms: r.get(0)?, next_sync_ms: r.get(1)? }))
+                .optional()?;
+            let Some(mut row) = row else { return Ok(None) };
+            let claimed = row.claim(now, periods, &mut random_fraction);
+            if claimed.is_some() {
+                tx.prepare_cached("UPDATE schedule SET next_tick_ms = ?2, next_sync_ms = ?3 WHERE tenant = ?1")?
+                    .execute((&lease.tenant, row.next_tick_ms, row.next_sync_ms))?;
+            }
+            Ok(claimed)
+        })
     }
 }

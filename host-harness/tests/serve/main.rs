@@ -1,8 +1,9 @@
 //! `host-harness serve` as a real process against the mocks: webhooks per the answer table, the
 //! durable inbox across a kill -9, one call at a time per tenant, tenants in parallel, the
-//! scheduler skipping a busy tenant, and SIGTERM with a call in flight.
+//! scheduler's runs waiting for a busy tenant, and SIGTERM with a call in flight.
 
 mod browser;
+mod nothing_lost;
 mod scale;
 
 #[path = "../common/mod.rs"]
@@ -419,10 +420,11 @@ async fn two_tenants_run_in_parallel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ticks_are_skipped_while_the_tenant_is_busy_and_sigterm_waits_for_the_call() {
+async fn ticks_wait_while_the_tenant_is_busy_and_sigterm_waits_for_the_call() {
     let (humaans, leapsome) = mocks().await;
     let data = data_dir("busy");
-    let serve = start(&data, &["--tick-every", "1s", "--sync-every", "24h", "--log-format", "json"]).await;
+    let args = ["--tick-every", "1s", "--sync-every", "24h", "--log-format", "json", "--log-level", "debug"];
+    let serve = start(&data, &args).await;
     serve.tenant("acme", &humaans, &leapsome).await;
     eventually("a first tick", || async {
         serve.metric("host_harness_calls_total{export=\"tick\",outcome=\"ok\"}").await >= 1.0
@@ -431,8 +433,8 @@ async fn ticks_are_skipped_while_the_tenant_is_busy_and_sigterm_waits_for_the_ca
     let (id, email) = hire(&humaans, 1);
     hang_next_read_of(&humaans, &id, Duration::from_secs(4));
     assert_eq!(serve.webhook("acme", SECRET, &created(&id, "evt-busy")).await.0, 202);
-    eventually("a tick skipped", || async {
-        serve.metric("host_harness_scheduled_skipped_total{kind=\"tick\"}").await >= 1.0
+    eventually("a tick waiting", || async {
+        serve.metric("host_harness_scheduled_waits_total{kind=\"tick\"}").await >= 1.0
     })
     .await;
     assert!(leapsome.users().is_empty(), "the event is still in its call");
@@ -443,7 +445,7 @@ async fn ticks_are_skipped_while_the_tenant_is_busy_and_sigterm_waits_for_the_ca
     assert_eq!(leapsome.users()[0]["userName"], email.as_str());
     let lines: Vec<Value> =
         log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
-    assert!(lines.iter().any(|l| l["msg"] == "scheduled run skipped: the tenant is busy" && l["tenant"] == "acme"));
+    assert!(lines.iter().any(|l| l["msg"] == "scheduled run waits: the tenant is busy" && l["level"] == "debug"));
     let stopped = lines.iter().find(|l| l["msg"] == "stopped").expect("a stopped line");
     assert_eq!(stopped["in_flight_finished"].as_str(), Some("true"));
     // The call's turn ended (and its lease was released) before the process stopped.
