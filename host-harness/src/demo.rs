@@ -316,9 +316,6 @@ async fn serve_demo(
         log_level: cli::LogLevel::Info,
         event_attempts: 5,
         event_backoff: std::time::Duration::from_secs(60),
-        log_level: cli::LogLevel::Info,
-        event_attempts: 5,
-        event_backoff: std::time::Duration::from_secs(60),
         http: cli::ServeHttpArgs::default(),
     };
     let (humaans_url, scim_url) = (humaans.base_url(), leapsome.base_url());
