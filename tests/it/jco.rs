@@ -174,6 +174,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         deprovisioning: Some(api::DeprovisionAction::Suspend),
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
+        deprovision_window_minutes: None,
     };
     let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
     let mut answers = serde_json::Map::new();
@@ -419,7 +420,13 @@ impl Host for Node {
                     .await;
                 json!({"company_name": r["company_name"], "scim_users": r["scim_users"], "warnings": r["warnings"]})
             }
-            Step::Configure(api::Settings { provisioning, deprovisioning, dialect, deprovision_limit }) => {
+            Step::Configure(api::Settings {
+                provisioning,
+                deprovisioning,
+                dialect,
+                deprovision_limit,
+                deprovision_window_minutes,
+            }) => {
                 let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
                     api::ProvisionTiming::OnStartDate => case("on-start-date", None),
@@ -432,7 +439,8 @@ impl Host for Node {
                     "deprovision-limit": deprovision_limit.map(|l| match l {
                         api::DeprovisionLimit::Count(n) => case("count", Some(json!(n))),
                         api::DeprovisionLimit::Percent(p) => case("percent", Some(json!(p))),
-                    })}),
+                    }),
+                    "deprovision-window-minutes": deprovision_window_minutes}),
                 )
                 .await
             }

@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod brake;
 mod contract;
 mod egress;
 mod faults;

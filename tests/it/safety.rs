@@ -221,16 +221,17 @@ async fn a_mass_offboarding_is_held_until_approved() {
     tick_ok(&plugin, "2026-11-29T00:00:00Z").await;
     assert!(rig.scim_writes().is_empty());
 
-    // An event for one person is never held.
+    // Nor does an event: while anyone is held, every deprovision waits for approval.
     let outcome = event_ok(&plugin, EventKind::Offboarded, &ids[0]).await;
-    assert_eq!(outcome.changes[0].kind, api::ChangeKind::Suspend);
-    // The rest are carried out on approval.
+    assert!(outcome.changes.is_empty() && outcome.skipped.as_deref().is_some_and(|s| s.contains("held")));
+    assert!(rig.scim_writes().is_empty());
+    // They are carried out on approval.
     let approved = plugin
         .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true })
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((approved.deprovisioned, approved.held), (7, 0));
+    assert_eq!((approved.deprovisioned, approved.held), (8, 0));
     assert!(status(&plugin).await.held.is_empty());
 }
 
@@ -276,9 +277,17 @@ async fn a_deprovision_limit_set_by_the_operator_applies() {
     rig.humaans.offboard(&a, "2026-11-27");
     rig.humaans.offboard(&b, "2026-11-27");
     assert_eq!(sync_ok(&plugin, false, None).await.held, 2);
+    // Raising the limit does not wave held people through: they wait for an approval.
     s.deprovision_limit = Some(api::DeprovisionLimit::Percent(100));
     plugin.configure(s).await.unwrap().unwrap();
-    assert_eq!(sync_ok(&plugin, false, None).await.deprovisioned, 2);
+    assert_eq!(sync_ok(&plugin, false, None).await.held, 2);
+    let approved = plugin.approve_deprovisions(None).await.unwrap().unwrap();
+    assert_eq!(approved.approved, 2);
+    // With no one held, the new limit applies to the next leaver.
+    let c = hire(&rig, "Alan", "Turing", "Engineer", "Engineering", None);
+    sync_ok(&plugin, false, None).await;
+    rig.humaans.offboard(&c, "2026-11-27");
+    assert_eq!(sync_ok(&plugin, false, None).await.deprovisioned, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

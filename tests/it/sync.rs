@@ -283,7 +283,8 @@ async fn ticks_finish_what_the_sync_left_waiting(dialect: Dialect, config: Leaps
     assert_no_full_reads(&rig);
 }
 
-/// A write the service refuses fails for that person only; the next sync retries it.
+/// A write the service refuses fails for that person only; the next sync leaves the refused
+/// write alone (the same request would be refused again) until `retry` lifts it.
 async fn a_refused_write_fails_alone_and_the_next_sync_retries_it(dialect: Dialect, config: LeapsomeConfig) {
     let rig = Rig::with_leapsome(config).await;
     let org = load_org(&rig, 40, 19);
@@ -308,6 +309,10 @@ async fn a_refused_write_fails_alone_and_the_next_sync_retries_it(dialect: Diale
     assert_eq!(entry.email.as_deref(), Some(failed[0].email.as_str()));
     assert!(entry.message.contains("domain not allowed"));
 
+    let second = sync_ok(&plugin, false, None).await;
+    assert_no_failures(&second);
+    assert_eq!(second.created, 0, "a refused create is not sent again by the next sync");
+    plugin.retry(&failed[0].person_id).await.unwrap().unwrap();
     let second = sync_ok(&plugin, false, None).await;
     assert_no_failures(&second);
     assert_eq!(second.created, 1);

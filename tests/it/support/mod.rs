@@ -101,7 +101,7 @@ pub fn settings(
     deprovisioning: Option<api::DeprovisionAction>,
     dialect: Dialect,
 ) -> Settings {
-    Settings { provisioning, deprovisioning, dialect, deprovision_limit: None }
+    Settings { provisioning, deprovisioning, dialect, deprovision_limit: None, deprovision_window_minutes: None }
 }
 
 pub fn all_on(dialect: Dialect) -> Settings {
