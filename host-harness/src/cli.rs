@@ -129,12 +129,28 @@ pub struct ServeArgs {
     pub keep_days: u32,
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// `debug` adds routine detail (scheduled runs waiting for a busy tenant).
+    #[arg(long, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+    /// Calls a failing webhook event gets before it is kept as a dead letter (`status` lists it,
+    /// `retry --event ID` re-queues it).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub event_attempts: u32,
+    /// The wait before a failed event's second call; each later wait is twice the one before.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub event_backoff: std::time::Duration,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Debug,
 }
 
 /// `30s`, `5m`, `2h`, `1d` (a plain number is seconds).
@@ -226,9 +242,12 @@ pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
 
 #[derive(Args, Debug)]
 pub struct RetryArgs {
-    /// The Humaans person id.
+    /// The Humaans person id: lift their backoff or quarantine.
+    #[arg(long, value_name = "ID", required_unless_present = "event", conflicts_with = "event")]
+    pub person: Option<String>,
+    /// A webhook event kept as a dead letter (`status` lists them): queue it again for `serve`.
     #[arg(long, value_name = "ID")]
-    pub person: String,
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

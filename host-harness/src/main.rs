@@ -78,11 +78,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
             operator::tick(&plugin, args.now).await?
         }
-        Command::Status => operator::status(&operator::Host::open(&global)?.plugin()?).await?,
-        Command::Retry(args) => {
-            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
-            operator::retry(&plugin, &args.person).await?
-        }
+        Command::Status => operator::status_with_inbox(&operator::Host::open(&global)?).await?,
+        Command::Retry(args) => match (&args.event, &args.person) {
+            (Some(event), _) => operator::retry_event(&global, event)?,
+            (None, person) => {
+                let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+                operator::retry(&plugin, person.as_deref().unwrap_or_default()).await?
+            }
+        },
         Command::Logs(args) => {
             let v = operator::logs(&operator::Host::open(&global)?.plugin()?, &args).await?;
             if !global.json {

@@ -567,6 +567,26 @@ pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
     }))
 }
 
+/// `status` for the CLI: the component's answer plus the tenant's webhook events that failed in
+/// `serve` (retrying, and dead letters kept after their last attempt).
+pub async fn status_with_inbox(host: &Host) -> Result<Value> {
+    let mut v = status(&host.plugin()?).await?;
+    let failed = host.leases.work_queue()?.failed(&host.global.tenant)?;
+    let (dead, retrying): (Vec<_>, Vec<_>) = failed.iter().partition(|f| f.retry_at_ms.is_none());
+    v["events_retrying"] = retrying.iter().map(|f| f.json()).collect();
+    v["dead_letters"] = dead.iter().map(|f| f.json()).collect();
+    Ok(v)
+}
+
+/// `retry --event ID`: a dead letter back in the inbox, due at once (`serve` runs it).
+pub fn retry_event(global: &Global, event_id: &str) -> Result<Value> {
+    let (_, _, leases) = open_storage(global)?;
+    if !leases.work_queue()?.retry_dead(&global.tenant, event_id)? {
+        bail!("tenant {} has no dead letter with event id {event_id} (`status` lists them)", global.tenant);
+    }
+    Ok(json!({"retry_event": event_id, "message": "queued again; serve runs it next"}))
+}
+
 pub async fn retry(plugin: &TenantPlugin, person: &str) -> Result<Value> {
     done(plugin.retry(person).await)?;
     Ok(json!({"retry": person, "message": "backoff and quarantine lifted; the next tick tries again"}))
