@@ -290,6 +290,7 @@ async fn serve_demo(
         deprovisioning: Some(cli::Deprovisioning::Suspend),
         dialect: Some(cli::DialectArg::Leapsome),
         deprovision_limit: None,
+        deprovision_window: None,
     };
     done(host.plugin()?.configure(operator::settings_from(&configure)).await)?;
     drop(host);

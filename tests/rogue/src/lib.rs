@@ -29,6 +29,7 @@ mod bindings {
 }
 
 use bindings::exports::humaans::integration::integration::{
+    ApprovalReport,
     ConnectReport, Connection, EmployeeEvent, EventOutcome, Guest, IntegrationError, LogPage, LogQuery, Service,
     ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport, WebhookAccepted, WebhookRefusal,
 };
@@ -366,6 +367,10 @@ impl Guest for Rogue {
     }
 
     fn retry(_person_id: String) -> Result<(), IntegrationError> {
+        Err(IntegrationError::NotConnected)
+    }
+
+    fn approve_deprovisions(_person_id: Option<String>) -> Result<ApprovalReport, IntegrationError> {
         Err(IntegrationError::NotConnected)
     }
 
