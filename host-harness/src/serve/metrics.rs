@@ -24,6 +24,9 @@ pub struct Metrics {
     waited: Mutex<BTreeMap<String, u64>>,
     leases: Mutex<BTreeMap<String, u64>>,
     dead_letters: std::sync::atomic::AtomicU64,
+    /// Where the dead letters kept are counted at each scrape (the store's queue, shared by every
+    /// process: the gauge is store-wide, like `host_harness_queue_depth`).
+    dead_letters_kept: std::sync::OnceLock<std::sync::Arc<dyn crate::storage::WorkQueue>>,
 }
 
 /// What `/metrics` reads from elsewhere at the time of the scrape.
@@ -75,6 +78,11 @@ impl Metrics {
         *self.leases.lock().unwrap().entry(outcome.to_owned()).or_default() += 1;
     }
 
+    /// Counts the dead letters kept in `queue` at every scrape from now on.
+    pub fn count_dead_letters_in(&self, queue: std::sync::Arc<dyn crate::storage::WorkQueue>) {
+        let _ = self.dead_letters_kept.set(queue);
+    }
+
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP host_harness_webhooks_total Webhook deliveries by outcome.");
@@ -123,6 +131,11 @@ impl Metrics {
             "host_harness_dead_letters_total {}",
             self.dead_letters.load(std::sync::atomic::Ordering::Relaxed)
         );
+        if let Some(kept) = self.dead_letters_kept.get().and_then(|q| q.dead_letters().ok()) {
+            let _ = writeln!(out, "# HELP host_harness_dead_letters Dead letters kept in the store (all tenants).");
+            let _ = writeln!(out, "# TYPE host_harness_dead_letters gauge");
+            let _ = writeln!(out, "host_harness_dead_letters {kept}");
+        }
         let _ = writeln!(out, "# HELP host_harness_leases_total Tries for a tenant's lease by outcome.");
         let _ = writeln!(out, "# TYPE host_harness_leases_total counter");
         for (outcome, n) in self.leases.lock().unwrap().iter() {

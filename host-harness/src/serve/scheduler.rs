@@ -86,6 +86,7 @@ impl Waiting {
 }
 
 pub async fn run(app: Arc<App>) {
+    app.metrics.count_dead_letters_in(app.queue.clone());
     let mut stopping = app.stopping();
     let periods = periods(&app);
     let started = Instant::now();
