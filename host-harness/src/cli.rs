@@ -139,6 +139,53 @@ pub struct ServeArgs {
     /// The wait before a failed event's second call; each later wait is twice the one before.
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
     pub event_backoff: std::time::Duration,
+    #[command(flatten)]
+    pub http: ServeHttpArgs,
+}
+
+/// serve's HTTP side: connections, timeouts, TLS.
+#[derive(Args, Debug, Clone)]
+pub struct ServeHttpArgs {
+    /// Most connections open at once; more wait in the listen queue until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Time a client has to send a request's head (and the TLS handshake before it); also how
+    /// long a kept-alive connection may sit idle. At most 30s.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_header_timeout)]
+    pub header_timeout: std::time::Duration,
+    /// Time to answer one request, its body included, before a 408.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A proxy in front ends HTTPS: session cookies are `Secure`, and login attempts are counted
+    /// per client as the proxy names it (the last X-Forwarded-For address).
+    #[arg(long)]
+    pub behind_https_proxy: bool,
+}
+
+impl Default for ServeHttpArgs {
+    /// The flags' defaults (for `demo --serve`).
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            http: ServeHttpArgs,
+        }
+        Only::parse_from(["serve"]).http
+    }
+}
+
+fn parse_header_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d > std::time::Duration::from_secs(30) {
+        return Err(format!("`{s}`: the header timeout is at most 30s"));
+    }
+    Ok(d)
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
 use super::App;
-use super::http::{Request, Response, decode};
+use super::routes::{Json, Refusal, Tenant, json_body, query, read_body};
 use crate::cli;
 use crate::operator::{self, describe, done};
 use crate::plugin::api as wit;
@@ -22,88 +27,65 @@ pub struct SyncJobs {
 /// Writes per sync-all call in a live run from the API: small, so progress moves visibly.
 const LIVE_SYNC_STEP: u32 = 25;
 
-pub async fn handle(app: &Arc<App>, req: &Request, path: &[&str]) -> Response {
-    if let Err(denied) = super::admin::authorize(app, req) {
-        return denied;
-    }
-    let path: Vec<String> = path.iter().map(|s| decode(s)).collect();
-    let path: Vec<&str> = path.iter().map(String::as_str).collect();
-    let result = match (req.method.as_str(), path.as_slice()) {
-        ("GET", ["tenants"]) => tenants(app),
-        (method, ["tenants", tenant, rest @ ..]) => {
-            if !valid_tenant(tenant) {
-                return Response::error(400, "a tenant id is 1-64 letters, digits, - or _");
-            }
-            match (method, rest) {
-                ("GET", ["connection"]) => connection(app, tenant),
-                ("PUT", ["connection"]) => connect(app, tenant, req).await,
-                ("GET", ["settings"]) => with_plugin(app, tenant, |p| async move { settings(&p).await }).await,
-                ("PUT", ["settings"]) => configure(app, tenant, req).await,
-                ("GET", ["status"]) => {
-                    with_plugin(app, tenant, |p| async move { operator::status(&p).await.map_err(unprocessable) }).await
-                }
-                ("GET", ["logs"]) => logs(app, tenant, req).await,
-                ("POST", ["sync"]) => sync(app, tenant, req).await,
-                ("GET", ["sync"]) => {
-                    Ok(app.syncs.jobs.lock().unwrap().get(*tenant).cloned().unwrap_or(json!({"state": "idle"})))
-                }
-                ("POST", ["retry"]) => retry(app, tenant, req).await,
-                _ => Err(Response::error(404, "no such route")),
-            }
-        }
-        _ => Err(Response::error(404, "no such route")),
-    };
-    match result {
-        Ok(value) => Response::json(200, &value),
-        Err(response) => response,
-    }
+/// The API's routes, relative to `/api`. Behind the admin gate and the 64 KiB body limit
+/// (`routes.rs`); a route naming a tenant takes it with the [`Tenant`] extractor (a malformed id
+/// is a 400 before the handler runs).
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/tenants", get(tenants))
+        .route("/tenants/{tenant}/connection", get(connection).put(connect))
+        .route("/tenants/{tenant}/settings", get(settings).put(replace_settings).patch(change_settings))
+        .route("/tenants/{tenant}/status", get(status))
+        .route("/tenants/{tenant}/logs", get(logs))
+        .route("/tenants/{tenant}/sync", get(sync_progress).post(sync))
+        .route("/tenants/{tenant}/retry", post(retry))
+        .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
 
-type Answer = Result<Value, Response>;
+type Answer = Result<Json, Refusal>;
 
-pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 64 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+pub use crate::tenant::valid_tenant;
+
+fn internal(e: anyhow::Error) -> Refusal {
+    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
 }
 
-fn internal(e: anyhow::Error) -> Response {
-    Response::error(500, &format!("{e:#}"))
-}
-
-fn stopping() -> Response {
-    Response::error(503, "shutting down; try again later")
+fn stopping() -> Refusal {
+    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down; try again later")
 }
 
 /// A call the component or the services refused: the page shows the message as it is.
-fn unprocessable(e: anyhow::Error) -> Response {
-    Response::error(422, &format!("{e:#}"))
+fn unprocessable(e: anyhow::Error) -> Refusal {
+    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))
 }
 
-async fn with_plugin<F, Fut>(app: &App, tenant: &str, f: F) -> Answer
-where
-    F: FnOnce(crate::TenantPlugin) -> Fut,
-    Fut: std::future::Future<Output = Answer>,
-{
-    match app.plugin(tenant).map_err(internal)? {
-        Some(p) => f(p).await,
-        None => Err(Response::error(404, "no such tenant: connect it first")),
-    }
+fn bad_request(message: &str) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, message)
 }
 
-fn tenants(app: &App) -> Answer {
+fn no_tenant() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "no such tenant: connect it first")
+}
+
+fn plugin_of(app: &App, tenant: &str) -> Result<crate::TenantPlugin, Refusal> {
+    app.plugin(tenant).map_err(internal)?.ok_or_else(no_tenant)
+}
+
+async fn tenants(State(app): State<Arc<App>>) -> Answer {
     let mut list = Vec::new();
     for id in app.host.tenants().map_err(internal)? {
         let policy = app.host.policy_of(&id).map_err(internal)?.unwrap_or_default();
         list.push(json!({"id": id, "humaans_url": policy.humaans_url, "scim_url": policy.scim_url,
             "busy": app.workers.try_lock(&id).is_none()}));
     }
-    Ok(json!({"tenants": list}))
+    Ok(Json(json!({"tenants": list})))
 }
 
-fn connection(app: &App, tenant: &str) -> Answer {
-    match app.host.policy_of(tenant).map_err(internal)? {
-        None => Err(Response::error(404, "no such tenant: connect it first")),
-        Some(p) => Ok(json!({"tenant": tenant, "humaans_url": p.humaans_url, "scim_url": p.scim_url,
-            "allowed_hosts": p.entries().iter().map(ToString::to_string).collect::<Vec<_>>()})),
+async fn connection(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
+    match app.host.policy_of(&tenant).map_err(internal)? {
+        None => Err(no_tenant()),
+        Some(p) => Ok(Json(json!({"tenant": tenant, "humaans_url": p.humaans_url, "scim_url": p.scim_url,
+            "allowed_hosts": p.entries().iter().map(ToString::to_string).collect::<Vec<_>>()}))),
     }
 }
 
@@ -111,9 +93,9 @@ fn text(body: &Value, key: &str) -> Option<String> {
     body.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-async fn connect(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
-    let body = req.json()?;
-    let required = |key: &str| text(&body, key).ok_or_else(|| Response::error(400, &format!("`{key}` is required")));
+async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    let body = json_body(&read_body(body).await?)?;
+    let required = |key: &str| text(&body, key).ok_or_else(|| bad_request(&format!("`{key}` is required")));
     let args = cli::ConnectArgs {
         humaans_url: text(&body, "humaans_url").unwrap_or_else(|| "https://app.humaans.io/api".into()),
         scim_url: text(&body, "scim_url").unwrap_or_else(|| "https://api.leapsome.com/scim/v1".into()),
@@ -127,15 +109,36 @@ async fn connect(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default(),
     };
-    let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
+    let Some(turn) = app.wait_leased_turn(&tenant).await else { return Err(stopping()) };
     let started = std::time::Instant::now();
-    let result = operator::connect_tenant(&app.host, tenant, args).await;
+    let result = operator::connect_tenant(&app.host, &tenant, args).await;
     app.metrics.call("connect", if result.is_ok() { "ok" } else { "error" }, started.elapsed());
     drop(turn);
-    app.forget_plugin(tenant);
+    app.forget_plugin(&tenant);
     let report = result.map_err(unprocessable)?;
-    app.log.info("tenant connected", &[("tenant", tenant.to_owned())]);
-    Ok(report)
+    app.log.info("tenant connected", &[("tenant", tenant.clone())]);
+    Ok(Json(report))
+}
+
+/// The settings' JSON keys, in the order the API shows them.
+const SETTINGS_KEYS: [&str; 5] =
+    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window"];
+
+/// Every setting at its default: what `PUT` starts from, and what a tenant never configured has.
+fn default_settings() -> wit::Settings {
+    wit::Settings {
+        provisioning: None,
+        deprovisioning: None,
+        dialect: wit::Dialect::Leapsome,
+        deprovision_limit: None,
+        deprovision_window_minutes: None,
+    }
+}
+
+/// Minutes as the API writes them: `90m`, `24h`.
+/// Minutes as the API writes them: `90m`, `24h`.
+fn window_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(60) { format!("{}h", minutes / 60) } else { format!("{minutes}m") }
 }
 
 fn settings_json(s: &wit::Settings) -> Value {
@@ -153,104 +156,225 @@ fn settings_json(s: &wit::Settings) -> Value {
             Some(wit::DeprovisionLimit::Count(n)) => Some(n.to_string()),
             Some(wit::DeprovisionLimit::Percent(p)) => Some(format!("{p}%")),
         },
+        "deprovision_window": s.deprovision_window_minutes.map(window_text),
     })
 }
 
-async fn settings(plugin: &crate::TenantPlugin) -> Answer {
-    let status = done(plugin.status().await).map_err(unprocessable)?;
-    Ok(status.settings.as_ref().map_or(
-        json!({"provisioning": "off", "deprovisioning": "off", "dialect": "leapsome",
-        "deprovision_limit": null}),
-        settings_json,
-    ))
+/// A settings body the API refuses: 422, naming the field.
+fn refused_setting(message: String) -> Refusal {
+    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
-async fn configure(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
-    let body = req.json()?;
-    let bad = |e: String| Response::error(400, &e);
-    let field = |key: &str, default: &str| text(&body, key).unwrap_or_else(|| default.to_owned());
-    let args = cli::ConfigureArgs {
-        provisioning: cli::parse_provisioning(&field("provisioning", "off")).map_err(bad)?,
-        deprovisioning: cli::Deprovisioning::from_str(&field("deprovisioning", "off"), true)
-            .map_err(|_| bad("`deprovisioning` is off, suspend or deactivate".into()))?,
-        dialect: cli::DialectArg::from_str(&field("dialect", "leapsome"), true)
-            .map_err(|_| bad("`dialect` is leapsome or rfc7644".into()))?,
-        deprovision_limit: text(&body, "deprovision_limit")
-            .map(|l| cli::parse_deprovision_limit(&l))
-            .transpose()
-            .map_err(bad)?,
+/// The longest deprovision window, in minutes (30 days, as the component allows).
+const MAX_WINDOW_MINUTES: u32 = 43_200;
+
+/// `base` with the settings `body` gives: every key checked (an object; known keys; each of its
+/// type and range) before any is applied, so a refused body changes nothing.
+fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Refusal> {
+    let Some(object) = body.as_object() else {
+        return Err(refused_setting(format!(
+            "the settings are a JSON object with any of: {}",
+            SETTINGS_KEYS.join(", ")
+        )));
     };
-    let Some(plugin) = app.plugin(tenant).map_err(internal)? else {
-        return Err(Response::error(404, "no such tenant: connect it first"));
+    if let Some(key) = object.keys().find(|k| !SETTINGS_KEYS.contains(&k.as_str())) {
+        return Err(refused_setting(format!(
+            "`{key}` is not a setting; the settings are {}",
+            SETTINGS_KEYS.join(", ")
+        )));
+    }
+    let string = |key: &str, value: &Value, expected: &str| -> Result<String, Refusal> {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| refused_setting(format!("`{key}` must be a string: {expected}")))
     };
-    let settings = operator::settings_from(&args);
+    let mut s = base;
+    for (key, value) in object {
+        match key.as_str() {
+            "provisioning" => {
+                const EXPECTED: &str = "off, immediately, on-start-date or days-before-start:N";
+                let given = string(key, value, EXPECTED)?;
+                let parsed =
+                    cli::parse_provisioning(&given).map_err(|e| refused_setting(format!("`provisioning`: {e}")))?;
+                s.provisioning = match parsed {
+                    cli::Provisioning::Off => None,
+                    cli::Provisioning::Immediately => Some(wit::ProvisionTiming::Immediately),
+                    cli::Provisioning::OnStartDate => Some(wit::ProvisionTiming::OnStartDate),
+                    cli::Provisioning::DaysBeforeStart(n) => Some(wit::ProvisionTiming::DaysBeforeStart(n)),
+                };
+            }
+            "deprovisioning" => {
+                const EXPECTED: &str = "off, suspend or deactivate";
+                let given = string(key, value, EXPECTED)?;
+                s.deprovisioning = match cli::Deprovisioning::from_str(&given, true) {
+                    Ok(cli::Deprovisioning::Off) => None,
+                    Ok(cli::Deprovisioning::Suspend) => Some(wit::DeprovisionAction::Suspend),
+                    Ok(cli::Deprovisioning::Deactivate) => Some(wit::DeprovisionAction::Deactivate),
+                    Err(_) => return Err(refused_setting(format!("`deprovisioning` is {EXPECTED}"))),
+                };
+            }
+            "dialect" => {
+                const EXPECTED: &str = "leapsome or rfc7644";
+                let given = string(key, value, EXPECTED)?;
+                s.dialect = match cli::DialectArg::from_str(&given, true) {
+                    Ok(cli::DialectArg::Leapsome) => wit::Dialect::Leapsome,
+                    Ok(cli::DialectArg::Rfc7644) => wit::Dialect::Rfc7644,
+                    Err(_) => return Err(refused_setting(format!("`dialect` is {EXPECTED}"))),
+                };
+            }
+            "deprovision_limit" => {
+                const EXPECTED: &str =
+                    "`deprovision_limit` is a number of people, a percentage (\"5%\"), or null for the default";
+                s.deprovision_limit = match value {
+                    Value::Null => None,
+                    Value::Number(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                        Some(n) => Some(wit::DeprovisionLimit::Count(n)),
+                        None => return Err(refused_setting(EXPECTED.into())),
+                    },
+                    Value::String(given) => match cli::parse_deprovision_limit(given) {
+                        Ok(cli::DeprovisionLimitArg::Count(n)) => Some(wit::DeprovisionLimit::Count(n)),
+                        Ok(cli::DeprovisionLimitArg::Percent(p)) => Some(wit::DeprovisionLimit::Percent(p)),
+                        Ok(_) => None,
+                        Err(e) => return Err(refused_setting(format!("`deprovision_limit`: {e}"))),
+                    },
+                    _ => return Err(refused_setting(EXPECTED.into())),
+                };
+            }
+            "deprovision_window" => {
+                const EXPECTED: &str = "`deprovision_window` is a duration from 1m to 30d (\"24h\", \"90m\"), a number of minutes, or null for the default (24h)";
+                let minutes = match value {
+                    Value::Null => None,
+                    Value::Number(n) => Some(n.as_u64().ok_or_else(|| refused_setting(EXPECTED.into()))?),
+                    Value::String(given) => {
+                        let d = cli::parse_duration(given).map_err(|_| refused_setting(EXPECTED.into()))?;
+                        if !d.as_millis().is_multiple_of(60_000) {
+                            return Err(refused_setting(format!("{EXPECTED}: whole minutes")));
+                        }
+                        Some((d.as_millis() / 60_000) as u64)
+                    }
+                    _ => return Err(refused_setting(EXPECTED.into())),
+                };
+                s.deprovision_window_minutes = match minutes {
+                    None => None,
+                    Some(m) if (1..=u64::from(MAX_WINDOW_MINUTES)).contains(&m) => Some(m as u32),
+                    Some(_) => return Err(refused_setting(EXPECTED.into())),
+                };
+            }
+            _ => unreachable!("keys were checked above"),
+        }
+    }
+    Ok(s)
+}
+
+/// The tenant's settings as the component holds them (defaults before the first configure).
+async fn current_settings(plugin: &crate::TenantPlugin) -> Result<wit::Settings, Refusal> {
+    let status = done(plugin.status().await).map_err(unprocessable)?;
+    Ok(status.settings.unwrap_or_else(default_settings))
+}
+
+async fn settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
+    let plugin = plugin_of(&app, &tenant)?;
+    Ok(Json(settings_json(&current_settings(&plugin).await?)))
+}
+
+/// `PUT`: the body is the whole of the settings; a setting left out goes back to its default.
+async fn replace_settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    configure(&app, &tenant, body, false).await
+}
+
+/// `PATCH`: only the settings in the body change; the others keep their current values.
+async fn change_settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    configure(&app, &tenant, body, true).await
+}
+
+async fn configure(app: &Arc<App>, tenant: &str, body: Body, patch: bool) -> Answer {
+    let body = json_body(&read_body(body).await?)?;
+    // Checked in full before the tenant's turn is taken: a refused body waits for nothing.
+    apply_settings(default_settings(), &body)?;
+    let plugin = plugin_of(app, tenant)?;
     let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
-    let result = app.timed("configure", turn.plugin(app, &plugin).configure(settings)).await;
+    let plugin = turn.plugin(app, &plugin);
+    // Read under the turn, so no other change lands between the read and the write.
+    let base = if patch { current_settings(&plugin).await? } else { default_settings() };
+    let settings = apply_settings(base, &body)?;
+    let result = app.timed("configure", plugin.configure(settings)).await;
     drop(turn);
     done(result).map_err(unprocessable)?;
-    Ok(settings_json(&settings))
+    Ok(Json(settings_json(&settings)))
 }
 
-async fn logs(app: &App, tenant: &str, req: &Request) -> Answer {
-    let limit = match req.query_param("limit") {
+async fn status(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
+    let plugin = plugin_of(&app, &tenant)?;
+    operator::status(&plugin).await.map(Json).map_err(unprocessable)
+}
+
+async fn logs(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Answer {
+    let params = query(&uri);
+    let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let limit = match param("limit") {
         None => 50,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| Response::error(400, "`limit` is 1-500"))?,
+        Some(l) => {
+            l.parse::<u32>().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| bad_request("`limit` is 1-500"))?
+        }
     };
-    let before = match req.query_param("before") {
+    let before = match param("before") {
         None | Some("") => None,
-        Some(b) => Some(b.parse::<u64>().map_err(|_| Response::error(400, "`before` is a sequence number"))?),
+        Some(b) => Some(b.parse::<u64>().map_err(|_| bad_request("`before` is a sequence number"))?),
     };
     let query = wit::LogQuery {
-        failures_only: matches!(req.query_param("failures"), Some("1" | "true")),
-        person_id: req.query_param("person").map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned),
+        failures_only: matches!(param("failures"), Some("1" | "true")),
+        person_id: param("person").map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned),
         limit,
         before,
     };
-    with_plugin(app, tenant, |p| async move {
-        let page = done(p.read_logs(&query).await).map_err(unprocessable)?;
-        Ok(json!({"entries": page.entries.iter().map(operator::log_json).collect::<Vec<_>>(), "next_before": page.next_before}))
-    })
-    .await
+    let plugin = plugin_of(&app, &tenant)?;
+    let page = done(plugin.read_logs(&query).await).map_err(unprocessable)?;
+    Ok(Json(
+        json!({"entries": page.entries.iter().map(operator::log_json).collect::<Vec<_>>(), "next_before": page.next_before}),
+    ))
 }
 
-async fn retry(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
-    let body = req.json()?;
-    let person = text(&body, "person").ok_or_else(|| Response::error(400, "`person` is required"))?;
-    with_plugin(app, tenant, |p| async move { operator::retry(&p, &person).await.map_err(unprocessable) }).await
+async fn retry(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    let body = json_body(&read_body(body).await?)?;
+    let person = text(&body, "person").ok_or_else(|| bad_request("`person` is required"))?;
+    let plugin = plugin_of(&app, &tenant)?;
+    // A write: under the tenant's lease, like every call that changes the tenant.
+    let Some(turn) = app.wait_leased_turn(&tenant).await else { return Err(stopping()) };
+    let result = operator::retry(&turn.plugin(&app, &plugin), &person).await;
+    drop(turn);
+    result.map(Json).map_err(unprocessable)
+}
+
+async fn sync_progress(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
+    Ok(Json(app.syncs.jobs.lock().unwrap().get(&tenant).cloned().unwrap_or(json!({"state": "idle"}))))
 }
 
 /// `{"dry_run": true}` answers the plan; otherwise a live run starts in the background (one per
 /// tenant) and `GET …/sync` shows its progress.
-async fn sync(app: &Arc<App>, tenant: &str, req: &Request) -> Answer {
-    let body = if req.body.is_empty() { json!({}) } else { req.json()? };
+async fn sync(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    let body = read_body(body).await?;
+    let body = if body.is_empty() { json!({}) } else { json_body(&body)? };
     let dry_run = body.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
     let approve = body.get("approve_deprovisions").and_then(Value::as_bool).unwrap_or(false);
-    let Some(plugin) = app.plugin(tenant).map_err(internal)? else {
-        return Err(Response::error(404, "no such tenant: connect it first"));
-    };
+    let plugin = plugin_of(&app, &tenant)?;
     if dry_run {
         let args = cli::SyncArgs { dry_run: true, max_writes: 1, once: true, approve_deprovisions: approve };
-        return operator::sync_all(&plugin, &args, true).await.map_err(unprocessable);
+        return operator::sync_all(&plugin, &args, true).await.map(Json).map_err(unprocessable);
     }
     {
         let mut jobs = app.syncs.jobs.lock().unwrap();
-        if jobs.get(tenant).is_some_and(|j| j["state"] == "running") {
-            return Err(Response::error(409, "a sync is already running for this tenant"));
+        if jobs.get(&tenant).is_some_and(|j| j["state"] == "running") {
+            return Err(Refusal::new(StatusCode::CONFLICT, "a sync is already running for this tenant"));
         }
         jobs.insert(
-            tenant.to_owned(),
+            tenant.clone(),
             json!({"state": "running", "calls": 0, "writes": 0, "total_writes": null,
             "remaining_writes": null, "failed": 0, "changes": []}),
         );
     }
-    let app2 = app.clone();
-    let tenant = tenant.to_owned();
-    tokio::spawn(async move { live_sync(app2, tenant, plugin, approve).await });
-    Ok(json!({"state": "running"}))
+    tokio::spawn(live_sync(app.clone(), tenant, plugin, approve));
+    Ok(Json(json!({"state": "running"})))
 }
 
 async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, approve: bool) {

@@ -1,6 +1,7 @@
 //! `host-harness serve`: one long-running process for every tenant in the store.
 //!
-//! - `http.rs`: the HTTP server and routing; `webhooks.rs`: webhook intake;
+//! - `server.rs`: the listener (connection cap, header timeout, TLS); `routes.rs`: the routes
+//!   (axum), their body limits and the request timeout; `webhooks.rs`: webhook intake;
 //! - `workers.rs`: one call at a time per tenant (its lock here, its lease in the store), a
 //!   global cap, and the dispatcher that drains the inbox (`storage::WorkQueue`);
 //! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics`;
@@ -8,9 +9,10 @@
 
 pub mod admin;
 pub mod api;
-pub mod http;
 pub mod metrics;
+pub mod routes;
 pub mod scheduler;
+pub mod server;
 pub mod webhooks;
 pub mod workers;
 
@@ -80,12 +82,22 @@ impl Logger {
                 serde_json::Value::Object(object).to_string()
             }
             LogFormat::Text => {
-                let rest: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+                let rest: String = fields.iter().map(|(k, v)| format!(" {k}={}", text_value(v))).collect();
                 format!("{ts} {level} {message}{rest}")
             }
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
+}
+
+/// A field's value in a text log line: as it is when it is plain, else quoted with every quote,
+/// backslash and control character escaped (`"a\nb"`), so a value taken from a request (a tenant
+/// id from a path) cannot end the line or forge fields or lines.
+fn text_value(v: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !v.is_empty()
+        && v.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '\\' && c != '=')
+        && v.escape_debug().count() == v.chars().count();
+    if plain { v.into() } else { format!("{v:?}").into() }
 }
 
 /// Everything the server's parts share.
@@ -96,8 +108,13 @@ pub struct App {
     /// This process's name in the leases it holds: host name, process id, start time.
     pub holder: String,
     pub metrics: Metrics,
+    pub http_metrics: server::HttpMetrics,
     pub workers: Arc<Workers>,
     pub sessions: admin::Sessions,
+    /// Failed logins by client (login and bearer tokens), for the 429.
+    pub logins: admin::Logins,
+    /// Each tenant's semaphore for `handle-webhook` calls (`webhooks.rs`).
+    webhook_checks: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     pub syncs: api::SyncJobs,
     pub log: Arc<Logger>,
     pub args: ServeArgs,
@@ -115,6 +132,11 @@ impl App {
     pub fn admin_token_matches(&self, given: &str) -> bool {
         use subtle::ConstantTimeEq;
         bool::from(given.as_bytes().ct_eq(self.admin_token.as_bytes()))
+    }
+
+    /// Whether browsers reach serve over HTTPS (`--tls-cert`, or `--behind-https-proxy`).
+    pub fn secure_cookies(&self) -> bool {
+        self.args.http.tls_cert.is_some() || self.args.http.behind_https_proxy
     }
 
     pub fn stopping(&self) -> watch::Receiver<bool> {
@@ -212,6 +234,10 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         bail!("--lease-ttl must be at least 1s");
     }
     let pruned = queue.prune(args.keep_days)?;
+    let tls = match (&args.http.tls_cert, &args.http.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -222,8 +248,11 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         queue,
         holder: holder_name(),
         metrics: Metrics::default(),
+        http_metrics: server::HttpMetrics::default(),
         workers: Workers::new(args.workers as usize),
         sessions: admin::Sessions::default(),
+        logins: admin::Logins::default(),
+        webhook_checks: Mutex::default(),
         syncs: api::SyncJobs::default(),
         log,
         admin_token: token,
@@ -236,14 +265,16 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     app.log.info(
         "serving",
         &[
-            ("listen", format!("http://{addr}")),
+            ("listen", format!("{}://{addr}", if tls.is_some() { "https" } else { "http" })),
+            ("max_connections", app.args.http.max_connections.to_string()),
             ("tenants", app.host.tenants()?.len().to_string()),
             ("holder", app.holder.clone()),
             ("queued", app.queue.depth()?.to_string()),
             ("pruned", pruned.to_string()),
         ],
     );
-    let server = tokio::spawn(http::serve(app.clone(), listener));
+    let router = routes::router(app.clone());
+    let server = tokio::spawn(server::serve(app.clone(), listener, router, tls));
     ready(addr);
     let dispatcher = tokio::spawn(workers::dispatch(app.clone()));
     let scheduler = tokio::spawn(scheduler::run(app.clone()));

@@ -4,7 +4,9 @@
 
 mod browser;
 mod nothing_lost;
+mod hostile;
 mod scale;
+mod settings;
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -47,7 +49,17 @@ async fn start(data: &Path, extra: &[&str]) -> Serve {
 }
 
 async fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+    start_command(tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness")), data, extra, env).await
+}
+
+/// `command` runs serve: the binary itself, or a wrapper that execs it with the arguments given.
+async fn start_command(
+    mut command: tokio::process::Command,
+    data: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Serve {
+    let mut child = command
         .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .envs(env.iter().copied())
@@ -69,9 +81,9 @@ async fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
             .unwrap()
             .unwrap_or_else(|| panic!("serve exited early: {:?}", stderr.lock().unwrap()));
         stderr.lock().unwrap().push(line.clone());
-        // `listen=http://ADDR` (text) or `"listen":"http://ADDR"` (json).
+        // `listen=http://ADDR` (text) or `"listen":"http://ADDR"` (json); https under TLS.
         if line.contains("serving")
-            && let Some(rest) = line.split("http://").nth(1)
+            && let Some(rest) = line.split("://").nth(1)
         {
             break rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
         }

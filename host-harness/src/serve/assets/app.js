@@ -124,7 +124,8 @@ async function saveSettings(ev) {
     dialect: $('dialect').value,
   };
   try {
-    showSettings(await call('PUT', `/api/tenants/${encodeURIComponent(tenant)}/settings`, body));
+    // PATCH: the page shows only some settings; the others (the brake's limit and window) stay.
+    showSettings(await call('PATCH', `/api/tenants/${encodeURIComponent(tenant)}/settings`, body));
     say($('settings-result'), 'Saved.', true);
   } catch (e) {
     say($('settings-result'), e.message, false);
