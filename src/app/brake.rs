@@ -4,10 +4,10 @@
 
 use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome};
+use crate::reconcile::Mode;
 use crate::reconcile::brake::{self, ENGAGED_KEY, RELEASED_PREFIX, RESERVED_PREFIX, Verdict};
 use crate::reconcile::retry::{HeldBy, HeldPath};
 use crate::reconcile::timing::format_time;
-use crate::reconcile::Mode;
 use crate::state::Schedule;
 
 use super::event::{carry_out, prepare_person};
@@ -174,7 +174,10 @@ pub fn approve_deprovisions(env: &mut Env, person_id: Option<&str>) -> Result<Ap
     if let Some(id) = person_id
         && !super::valid_id(id)
     {
-        return Err(AppError::invalid("person-id", "must be a Humaans person id (letters, digits, - or _; at most 64)"));
+        return Err(AppError::invalid(
+            "person-id",
+            "must be a Humaans person id (letters, digits, - or _; at most 64)",
+        ));
     }
     let result = run_approval(&mut session, env, person_id);
     session.finish(env, result)
@@ -210,8 +213,9 @@ fn run_approval(session: &mut Session, env: &mut Env, person_id: Option<&str>) -
                 state.held_since = None;
                 state.held = None;
                 let why = s.decision.skipped.clone().unwrap_or_else(|| "nothing to deprovision".into());
-                let entry = draft(env, LogAction::Hold, LogOutcome::Success, format!("held deprovision released: {why}"))
-                    .person(id.clone(), s.email.clone());
+                let entry =
+                    draft(env, LogAction::Hold, LogOutcome::Success, format!("held deprovision released: {why}"))
+                        .person(id.clone(), s.email.clone());
                 session.log(env, entry);
                 subjects.push(s);
             }
@@ -230,8 +234,13 @@ fn run_approval(session: &mut Session, env: &mut Env, person_id: Option<&str>) -
             Err(e) => {
                 report.failed += 1;
                 note_failure(session, env, &mut schedule, &id, "", facts.fingerprint_of(&id), &e);
-                let entry = draft(env, LogAction::Hold, LogOutcome::Failure, format!("approval could not read the person: {e}"))
-                    .person_id(id.clone());
+                let entry = draft(
+                    env,
+                    LogAction::Hold,
+                    LogOutcome::Failure,
+                    format!("approval could not read the person: {e}"),
+                )
+                .person_id(id.clone());
                 session.log(env, entry);
             }
         }

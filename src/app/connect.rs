@@ -68,7 +68,9 @@ fn check_webhook_secret(secret: &str) -> Result<String, AppError> {
         // The length only: the secret itself is never echoed.
         return Err(AppError::invalid(
             FIELD,
-            format!("is {length} characters; a webhook secret needs at least {MIN_WEBHOOK_SECRET_CHARS} (copy the whole secret from Humaans)"),
+            format!(
+                "is {length} characters; a webhook secret needs at least {MIN_WEBHOOK_SECRET_CHARS} (copy the whole secret from Humaans)"
+            ),
         ));
     }
     Ok(secret)
@@ -177,9 +179,8 @@ fn describe(s: &Settings) -> String {
         Some(DeprovisionLimit::Count(n)) => n.to_string(),
         Some(DeprovisionLimit::Percent(p)) => format!("{p}%"),
     };
-    let window = crate::reconcile::brake::describe_window(crate::reconcile::brake::window_minutes(
-        s.deprovision_window_minutes,
-    ));
+    let window =
+        crate::reconcile::brake::describe_window(crate::reconcile::brake::window_minutes(s.deprovision_window_minutes));
     format!("provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit} in {window}")
 }
 
@@ -200,7 +201,10 @@ pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
         _ => match settings.deprovision_window_minutes {
             Some(m) if m == 0 || m > crate::reconcile::brake::MAX_WINDOW_MINUTES => Some(AppError::invalid(
                 "settings.deprovision-window-minutes",
-                format!("must be between 1 minute and 30 days ({}), got {m}", crate::reconcile::brake::MAX_WINDOW_MINUTES),
+                format!(
+                    "must be between 1 minute and 30 days ({}), got {m}",
+                    crate::reconcile::brake::MAX_WINDOW_MINUTES
+                ),
             )),
             _ => None,
         },

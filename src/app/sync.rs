@@ -17,8 +17,8 @@ use crate::state::{self, CachedCompany, Schedule};
 use super::brake;
 use super::event::{duplicate_decision, log_unreadable, note_duplicate};
 use super::execute::{
-    Facts, MAX_LISTED_CHANGES, MAX_SUBJECTS_WITH_WRITES, Run, Subject, decide_for, gate,
-    is_idle, link_after, reschedule, write_managers, write_profiles,
+    Facts, MAX_LISTED_CHANGES, MAX_SUBJECTS_WITH_WRITES, Run, Subject, decide_for, gate, is_idle, link_after,
+    reschedule, write_managers, write_profiles,
 };
 use super::records::{AccountsByEmail, People, Roles, same_email_groups};
 use super::{Change, Env, Session, draft, fail_logged};

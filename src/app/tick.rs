@@ -7,11 +7,11 @@ use crate::reconcile::Mode;
 use crate::reconcile::timing::format_time;
 use crate::state::{self, Schedule};
 
-use super::event::{carry_out, log_unreadable, prepare_person};
 use super::brake;
+use super::event::{carry_out, log_unreadable, prepare_person};
 use super::execute::{Facts, Run, note_failure};
-use crate::reconcile::retry::HeldPath;
 use super::{Env, Session, draft};
+use crate::reconcile::retry::HeldPath;
 
 /// People looked at per tick at most; the rest wait for the next tick (bounded work per call).
 pub const MAX_PEOPLE_PER_TICK: usize = 200;

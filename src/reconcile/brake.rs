@@ -272,10 +272,8 @@ mod tests {
                 engaged = false;
             }
             for &t in &carried_out {
-                let in_this_window = carried_out
-                    .iter()
-                    .filter(|&&u| u >= t && minute_of(u) < minute_of(t) + i64::from(window))
-                    .count();
+                let in_this_window =
+                    carried_out.iter().filter(|&&u| u >= t && minute_of(u) < minute_of(t) + i64::from(window)).count();
                 assert!(in_this_window <= limit, "{in_this_window} deprovisions within a window from {t}");
             }
         }

@@ -84,7 +84,10 @@ async fn twelve_offboarding_webhooks_in_a_burst_carry_out_at_most_the_limit_and_
     // leaver is held (5 + 1 > 5), not waved through by a disengaged brake.
     rig.humaans.offboard(&ids[30], "2026-11-27");
     let outcome = event_ok(&plugin, EventKind::Offboarded, &ids[30]).await;
-    assert!(outcome.skipped.as_deref().is_some_and(|s| s.contains("would make 6 deprovisions in 24 hours")), "{outcome:?}");
+    assert!(
+        outcome.skipped.as_deref().is_some_and(|s| s.contains("would make 6 deprovisions in 24 hours")),
+        "{outcome:?}"
+    );
 }
 
 /// Eight leavers whose last working days end eight hours apart (London, then Los Angeles).
@@ -140,12 +143,7 @@ async fn a_tick_with_more_than_its_batch_due_counts_them_all_against_the_limit()
     // `sync-all --approve-deprovisions` carries them all out (run later that morning).
     let mut later = rig.tenant("t");
     later.fixed_clock = Some(at("2026-12-01T09:00:00Z"));
-    let approved = rig
-        .plugin(later)
-        .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true })
-        .await
-        .unwrap()
-        .unwrap();
+    let approved = sync_approving(&rig.plugin(later)).await;
     assert_eq!((approved.deprovisioned, approved.held), (100, 0));
     assert!(status(&plugin).await.held.is_empty());
 }

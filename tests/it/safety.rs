@@ -226,11 +226,7 @@ async fn a_mass_offboarding_is_held_until_approved() {
     assert!(outcome.changes.is_empty() && outcome.skipped.as_deref().is_some_and(|s| s.contains("held")));
     assert!(rig.scim_writes().is_empty());
     // They are carried out on approval.
-    let approved = plugin
-        .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true })
-        .await
-        .unwrap()
-        .unwrap();
+    let approved = sync_approving(&plugin).await;
     assert_eq!((approved.deprovisioned, approved.held), (8, 0));
     assert!(status(&plugin).await.held.is_empty());
 }
@@ -255,12 +251,7 @@ async fn a_tick_that_would_deprovision_too_many_holds_them_too() {
     // The operator approves a day later (the same tenant, its clock past the last working day).
     let mut later = rig.tenant("t");
     later.fixed_clock = Some(at("2026-12-01T09:00:00Z"));
-    let approved = rig
-        .plugin(later)
-        .sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true })
-        .await
-        .unwrap()
-        .unwrap();
+    let approved = sync_approving(&rig.plugin(later)).await;
     assert_eq!(approved.deprovisioned, 6);
     assert!(rig.leapsome.users().iter().all(|u| u["active"] == false));
 }

@@ -39,6 +39,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants/{tenant}/logs", get(logs))
         .route("/tenants/{tenant}/sync", get(sync_progress).post(sync))
         .route("/tenants/{tenant}/retry", post(retry))
+        .merge(super::dead_letters::routes())
         .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
 
@@ -306,7 +307,9 @@ async fn configure(app: &Arc<App>, tenant: &str, body: Body, patch: bool) -> Ans
 
 async fn status(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
     let plugin = plugin_of(&app, &tenant)?;
-    operator::status(&plugin).await.map(Json).map_err(unprocessable)
+    let mut status = operator::status(&plugin).await.map_err(unprocessable)?;
+    status["dead_letter_count"] = super::dead_letters::count(&app, &tenant).map_err(internal)?.into();
+    Ok(Json(status))
 }
 
 async fn logs(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Answer {

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod dead_letters;
 pub mod metrics;
 pub mod routes;
 pub mod scheduler;

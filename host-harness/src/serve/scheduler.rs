@@ -365,7 +365,7 @@ mod tests {
         let mut sim = Sim::new(periods, 9_500);
         let week = 7 * DAY;
         for now in (0..week).step_by(SECOND as usize) {
-            sim.at(now, now % (10 * SECOND) == 0);
+            sim.at(now, now.is_multiple_of(10 * SECOND));
         }
         // First runs at half a period (the jitter is fixed at the middle), then exactly one a
         // period: ticks at 2.5 min, 7.5 min, ...; syncs at 12 h, 36 h, ..., 156 h.
@@ -392,7 +392,7 @@ mod tests {
         let periods = Periods { tick: Duration::from_secs(300), sync: Duration::from_secs(86_400) };
         let mut sim = Sim::new(periods, 11 * SECOND);
         for now in (0..7 * DAY).step_by(SECOND as usize) {
-            sim.at(now, now % (10 * SECOND) == 0);
+            sim.at(now, now.is_multiple_of(10 * SECOND));
             if now > MINUTE {
                 assert!(sim.turn.is_some(), "busy throughout");
             }

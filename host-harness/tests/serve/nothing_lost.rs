@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mock_servers::{Fault, FaultRule};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{SECRET, common, created, data_dir, eventually, hang_next_read_of, hire, mocks, start};
 
@@ -31,78 +31,100 @@ fn log_lines(log: &str) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_event_backs_off_becomes_a_dead_letter_once_and_retry_applies_it() {
+async fn failing_events_back_off_become_dead_letters_once_and_retry_applies_them() {
     let (humaans, leapsome) = mocks().await;
     let data = data_dir("dead-letters");
     // Five attempts, 200 ms before the second and doubling; no scheduled run during the test.
     let args = ["--event-attempts", "5", "--event-backoff", "200ms", "--tick-every", "24h", "--log-format", "json"];
     let serve = start(&data, &args).await;
     serve.tenant("acme", &humaans, &leapsome).await;
-    let (id, email) = hire(&humaans, 1);
-    // Humaans refuses to read the person five times (a 400: no retry inside the call).
-    let person = format!("/api/people/{id}");
-    humaans.control().add_fault(FaultRule::new(
-        Some("GET"),
-        &person,
-        Fault::Status { status: 400, message: "temporarily unreadable".into() },
-        5,
-    ));
-    let reads = || humaans.control().journal().iter().filter(|e| e.method == "GET" && e.path == person).count();
-    assert_eq!(serve.webhook("acme", SECRET, &created(&id, "evt-dead")).await.0, 202);
+    // Humaans refuses to read either person five times (a 400: no retry inside the call).
+    let people: Vec<(String, String)> = (1..=2).map(|n| hire(&humaans, n)).collect();
+    for (id, _) in &people {
+        let refusal = Fault::Status { status: 400, message: "temporarily unreadable".into() };
+        humaans.control().add_fault(FaultRule::new(Some("GET"), &format!("/api/people/{id}"), refusal, 5));
+    }
+    let reads = |id: &str| {
+        let path = format!("/api/people/{id}");
+        humaans.control().journal().iter().filter(|e| e.method == "GET" && e.path == path).count()
+    };
+    let events = ["evt-cli", "evt-api"];
+    for ((id, _), event) in people.iter().zip(events) {
+        assert_eq!(serve.webhook("acme", SECRET, &created(id, event)).await.0, 202);
+    }
 
     let dead = "event kept as a dead letter: `retry --event` re-queues it";
-    eventually("the dead letter", || async { serve.log().contains(dead) }).await;
-    assert_eq!(reads(), 5, "five calls, each read the person once");
-    assert_eq!(serve.metric("host_harness_calls_total{export=\"on-employee-event\",outcome=\"error\"}").await, 5.0);
-    assert_eq!(serve.metric("host_harness_dead_letters_total").await, 1.0);
+    eventually("two dead letters", || async { serve.log().matches(dead).count() == 2 }).await;
+    for (id, _) in &people {
+        assert_eq!(reads(id), 5, "five calls, each read the person once");
+    }
+    assert_eq!(serve.metric("host_harness_calls_total{export=\"on-employee-event\",outcome=\"error\"}").await, 10.0);
+    assert_eq!(serve.metric("host_harness_dead_letters_total").await, 2.0);
+    assert_eq!(serve.metric("host_harness_dead_letters").await, 2.0, "kept");
     assert_eq!(serve.metric("host_harness_queue_depth").await, 0.0, "a dead letter is not queued work");
     assert!(leapsome.users().is_empty());
-    // Retried with growing gaps (the delays the rule chose, not measured), then dead once.
+    // Each retried with growing gaps (the delays the rule chose, not measured), then kept once.
     let lines = log_lines(&serve.log());
-    let retried: Vec<(String, String)> = lines
-        .iter()
-        .filter(|l| l["msg"] == "event will be retried")
-        .map(|l| (l["attempt"].as_str().unwrap().to_owned(), l["retry_in_ms"].as_str().unwrap().to_owned()))
-        .collect();
-    let expected: Vec<(String, String)> =
-        [("1", "200"), ("2", "400"), ("3", "800"), ("4", "1600")].map(|(a, d)| (a.into(), d.into())).into();
-    assert_eq!(retried, expected);
-    let kept: Vec<&Value> = lines.iter().filter(|l| l["msg"] == dead).collect();
-    assert_eq!(kept.len(), 1, "logged once");
-    assert_eq!((kept[0]["event"].as_str(), kept[0]["attempt"].as_str()), (Some("evt-dead"), Some("5")));
-    assert!(kept[0]["error"].as_str().unwrap().contains("temporarily unreadable"), "{}", kept[0]);
-    // Nothing more happens to it: no sixth call.
+    for event in events {
+        let retried: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["msg"] == "event will be retried" && l["event"] == event)
+            .map(|l| (l["attempt"].as_str().unwrap().to_owned(), l["retry_in_ms"].as_str().unwrap().to_owned()))
+            .collect();
+        let expected: Vec<(String, String)> =
+            [("1", "200"), ("2", "400"), ("3", "800"), ("4", "1600")].map(|(a, d)| (a.into(), d.into())).into();
+        assert_eq!(retried, expected, "{event}");
+        let kept: Vec<&Value> = lines.iter().filter(|l| l["msg"] == dead && l["event"] == event).collect();
+        assert_eq!(kept.len(), 1, "logged once");
+        assert_eq!(kept[0]["attempt"].as_str(), Some("5"));
+        assert!(kept[0]["error"].as_str().unwrap().contains("temporarily unreadable"), "{}", kept[0]);
+    }
+    // Nothing more happens to them: no sixth call.
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    assert_eq!(reads(), 5);
+    assert_eq!((reads(&people[0].0), reads(&people[1].0)), (5, 5));
 
-    // Listed by the CLI's status.
+    // Listed by the CLI's status, and by the API (with a count in its status answer).
     let (code, out, err) = cli(&data, &["status", "--json"]);
     assert_eq!(code, Some(0), "{err}");
     let status: Value = serde_json::from_str(&out).unwrap();
     let letters = status["dead_letters"].as_array().unwrap();
-    assert_eq!(letters.len(), 1, "{status}");
-    assert_eq!((letters[0]["event_id"].as_str(), letters[0]["attempts"].as_u64()), (Some("evt-dead"), Some(5)));
-    assert_eq!((letters[0]["kind"].as_str(), letters[0]["person_id"].as_str()), (Some("created"), Some(id.as_str())));
+    assert_eq!(letters.len(), 2, "{status}");
+    assert_eq!((letters[0]["event_id"].as_str(), letters[0]["attempts"].as_u64()), (Some("evt-cli"), Some(5)));
+    let person = people[0].0.as_str();
+    assert_eq!((letters[0]["kind"].as_str(), letters[0]["person_id"].as_str()), (Some("created"), Some(person)));
     assert!(letters[0]["error"].as_str().unwrap().contains("temporarily unreadable"));
-    assert_eq!(status["events_retrying"], serde_json::json!([]));
+    assert_eq!(status["events_retrying"], json!([]));
+    let (code, listed) = serve.api("GET", "/api/tenants/acme/dead-letters", None).await;
+    assert_eq!(code, 200, "{listed}");
+    assert_eq!(listed["dead_letters"], status["dead_letters"]);
+    assert_eq!(listed["retrying"], json!([]));
+    let (_, api_status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+    assert_eq!(api_status["dead_letter_count"], 2);
 
-    // An unknown id is refused in one line; the real one is queued again and applied.
+    // Unknown ids are refused; the real ones are queued again (one by the CLI, one by the API)
+    // and applied.
     let (code, _, err) = cli(&data, &["retry", "--event", "evt-nope"]);
     assert_eq!((code, err.lines().count()), (Some(1), 1), "{err}");
     assert!(err.contains("no dead letter with event id evt-nope"), "{err}");
-    let (code, _, err) = cli(&data, &["retry", "--event", "evt-dead"]);
+    let (code, _) = serve.api("POST", "/api/tenants/acme/dead-letters/evt-nope/retry", None).await;
+    assert_eq!(code, 404);
+    let (code, _, err) = cli(&data, &["retry", "--event", "evt-cli"]);
     assert_eq!(code, Some(0), "{err}");
     serve.applied(1.0).await;
-    assert_eq!(reads(), 6);
-    let users = leapsome.users();
-    assert_eq!(users.len(), 1);
-    assert_eq!(users[0]["userName"], email.as_str());
+    let (code, body) = serve.api("POST", "/api/tenants/acme/dead-letters/evt-api/retry", None).await;
+    assert_eq!(code, 200, "{body}");
+    serve.applied(2.0).await;
+    assert_eq!((reads(&people[0].0), reads(&people[1].0)), (6, 6));
+    let mut made: Vec<String> = leapsome.users().iter().map(|u| u["userName"].as_str().unwrap().to_owned()).collect();
+    made.sort();
+    assert_eq!(made, [people[0].1.clone(), people[1].1.clone()]);
     let (_, out, _) = cli(&data, &["status", "--json"]);
     let status: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(status["dead_letters"], serde_json::json!([]), "re-queued, then done");
-    let (code, _, _) = cli(&data, &["retry", "--event", "evt-dead"]);
+    assert_eq!(status["dead_letters"], json!([]), "re-queued, then done");
+    let (code, _, _) = cli(&data, &["retry", "--event", "evt-cli"]);
     assert_eq!(code, Some(1), "done: no longer a dead letter");
-    assert_eq!(serve.metric("host_harness_dead_letters_total").await, 1.0, "counted once");
+    assert_eq!(serve.metric("host_harness_dead_letters_total").await, 2.0, "each counted once");
+    assert_eq!(serve.metric("host_harness_dead_letters").await, 0.0);
     assert_eq!(serve.terminate().await.0, Some(0));
     std::fs::remove_dir_all(data).unwrap();
 }

@@ -211,6 +211,15 @@ pub async fn sync_ok(plugin: &TenantPlugin, dry_run: bool, max_writes: Option<u3
     }
 }
 
+/// `sync-all --approve-deprovisions`, which must succeed.
+pub async fn sync_approving(plugin: &TenantPlugin) -> api::SyncReport {
+    let options = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true };
+    match plugin.sync_all(options).await.expect("no trap") {
+        Ok(report) => report,
+        Err(e) => panic!("sync-all --approve-deprovisions failed: {e:?}"),
+    }
+}
+
 /// The SCIM id of the account with this userName (case-insensitive); panics when there is none.
 pub fn scim_id(rig: &Rig, email: &str) -> String {
     let user = rig.leapsome.user_by_username(email).unwrap_or_else(|| panic!("no SCIM account for {email}"));
