@@ -4,6 +4,9 @@
 //! must carry the session's random token in `X-CSRF-Token`, which only our own page can read (it
 //! gets it in the login answer and from `GET /session`); a cross-site form can neither read it
 //! nor set a custom header. The API with a bearer token needs no cookie and so no CSRF token.
+//! Under TLS or `--behind-https-proxy` the cookie is also `Secure`. Failed logins (a wrong token
+//! at the login or as a bearer token) are counted per client: past [`LOGIN_FAILURES`] in
+//! [`LOGIN_WINDOW`], 429 with Retry-After, checked before the body is read.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

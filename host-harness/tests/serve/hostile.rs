@@ -389,6 +389,14 @@ async fn serve_speaks_https_and_the_session_cookie_is_secure_under_tls_or_behind
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("private key"), "{stderr}");
+    // A header timeout over 30 s is refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--header-timeout", "31s"])
+        .env("HOST_HARNESS_ADMIN_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the header timeout is at most 30s"));
     std::fs::remove_dir_all(data).unwrap();
 }
 
