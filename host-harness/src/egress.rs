@@ -556,7 +556,7 @@ mod tests {
             "0.0.0.0",
         ];
         let forms: [(&str, fn(u32) -> u128); 5] = [
-            ("IPv4-compatible ::a.b.c.d", |ip| u128::from(ip)),
+            ("IPv4-compatible ::a.b.c.d", u128::from),
             ("IPv4-mapped ::ffff:a.b.c.d", |ip| 0xffff_0000_0000 | u128::from(ip)),
             ("NAT64 64:ff9b::a.b.c.d", |ip| (0x64_ff9b_u128 << 96) | u128::from(ip)),
             ("6to4 2002:a.b.c.d::1", |ip| (0x2002_u128 << 112) | (u128::from(ip) << 80) | 1),

@@ -69,6 +69,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Configure(args) => operator::configure(&operator::Host::open(&global)?, args).await?,
         // Commands that write take the tenant's lease (`Host::leased_plugin`), held to the end.
+        Command::SyncAll(args) if args.dry_run => {
+            // A plan writes nothing: like serve's, it needs no lease.
+            operator::sync_all(&operator::Host::open(&global)?.plugin()?, &args, global.json).await?
+        }
         Command::SyncAll(args) => {
             let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
             operator::sync_all(&plugin, &args, global.json).await?

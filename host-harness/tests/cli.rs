@@ -391,26 +391,29 @@ async fn configure_changes_only_what_it_is_given() {
     let d = data.to_str().unwrap();
     let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
     hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
-    let fields = ["provisioning", "deprovisioning", "dialect", "deprovision_limit"];
+    let fields = ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window"];
     let shown = |v: &Value| fields.map(|f| v[f].as_str().unwrap_or_else(|| panic!("{f}: {v}")).to_owned());
     let limit_default = "default: max(5, 10%)";
+    let day = "default: 24h";
 
     let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
-    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default], "{status}");
+    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default, day], "{status}");
 
-    let steps: [(&[&str], [&str; 4]); 8] = [
+    let steps: [(&[&str], [&str; 5]); 10] = [
         (
             &["--provisioning", "on-start-date", "--deprovisioning", "suspend", "--dialect", "rfc7644"],
-            ["on-start-date", "suspend", "rfc7644", limit_default],
+            ["on-start-date", "suspend", "rfc7644", limit_default, day],
         ),
         // The case: tightening the brake must not turn provisioning or deprovisioning off.
-        (&["--deprovision-limit", "10%"], ["on-start-date", "suspend", "rfc7644", "10%"]),
-        (&["--dialect", "leapsome"], ["on-start-date", "suspend", "leapsome", "10%"]),
-        (&["--provisioning", "days-before-start:3"], ["days-before-start:3", "suspend", "leapsome", "10%"]),
-        (&[], ["days-before-start:3", "suspend", "leapsome", "10%"]),
-        (&["--provisioning", "off"], ["off", "suspend", "leapsome", "10%"]),
-        (&["--deprovisioning", "off", "--deprovision-limit", "3"], ["off", "off", "leapsome", "3"]),
-        (&["--deprovision-limit", "default"], ["off", "off", "leapsome", limit_default]),
+        (&["--deprovision-limit", "10%"], ["on-start-date", "suspend", "rfc7644", "10%", day]),
+        (&["--deprovision-window", "7d"], ["on-start-date", "suspend", "rfc7644", "10%", "168h"]),
+        (&["--dialect", "leapsome"], ["on-start-date", "suspend", "leapsome", "10%", "168h"]),
+        (&["--provisioning", "days-before-start:3"], ["days-before-start:3", "suspend", "leapsome", "10%", "168h"]),
+        (&[], ["days-before-start:3", "suspend", "leapsome", "10%", "168h"]),
+        (&["--provisioning", "off"], ["off", "suspend", "leapsome", "10%", "168h"]),
+        (&["--deprovision-window", "90m"], ["off", "suspend", "leapsome", "10%", "90m"]),
+        (&["--deprovisioning", "off", "--deprovision-limit", "3"], ["off", "off", "leapsome", "3", "90m"]),
+        (&["--deprovision-limit", "default", "--deprovision-window", "default"], ["off", "off", "leapsome", limit_default, day]),
     ];
     for (flags, expected) in steps {
         let args = join(&["--data-dir", d, "--json", "configure"], flags);
@@ -424,8 +427,13 @@ async fn configure_changes_only_what_it_is_given() {
     hh(&["--data-dir", d, "configure", "--deprovision-limit", "often", "--provisioning", "immediately"], &[])
         .await
         .fails();
+    for window in ["0m", "31d", "90s", "soon"] {
+        hh(&["--data-dir", d, "configure", "--deprovision-window", window, "--provisioning", "immediately"], &[])
+            .await
+            .fails();
+    }
     let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
-    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default], "{status}");
+    assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default, day], "{status}");
     clean_up(&data);
 }
 
@@ -638,7 +646,8 @@ async fn a_sync_killed_half_way_resumes_without_duplicates() {
     assert!(created_before >= 20 && created_before < m.active.len(), "{created_before}");
 
     // Run again to completion: what was made before the kill is adopted or skipped, not duplicated.
-    let resumed = hh(&["--data-dir", d, "--json", "sync-all"], &[]).await.ok().unwrap();
+    // The killed process's lease runs out within its 30 s ttl: wait for it.
+    let resumed = hh(&["--data-dir", d, "--wait", "90s", "--json", "sync-all"], &[]).await.ok().unwrap();
     assert_eq!(resumed["complete"], true, "{resumed}");
     assert_eq!(resumed["failed"], 0, "{resumed}");
     assert_one_account_each(&m);
@@ -845,14 +854,13 @@ async fn a_busy_tenant_fails_in_one_line_after_the_wait_and_sends_nothing() {
     let store = PgStorage::connect(url).unwrap();
     let lease = store.acquire("acme", "another-process", Duration::from_secs(300)).unwrap().expect("free");
     let (humaans_before, scim_before) = (m.humaans.control().journal().len(), m.leapsome.control().journal().len());
-    let busy: [&[&str]; 7] = [
+    let busy: [&[&str]; 6] = [
         &["sync-all"],
         &["tick"],
         &["event", "--kind", "updated", "--person", &person],
         &["retry", "--person", &person],
         &["connect", "--humaans-url", &hu, "--scim-url", &su],
         &["configure", "--deprovisioning", "suspend"],
-        &["--json", "sync-all", "--dry-run"],
     ];
     for command in busy {
         let args = join(&join(&base, &["--wait", "1s"]), command);
@@ -863,10 +871,12 @@ async fn a_busy_tenant_fails_in_one_line_after_the_wait_and_sends_nothing() {
     assert!(line.contains("tenant busy"), "{line}");
     assert_eq!(m.humaans.control().journal().len(), humaans_before, "a busy command called Humaans");
     assert_eq!(m.leapsome.control().journal().len(), scim_before, "a busy command called Leapsome");
-    // Reads do not wait for the lease.
+    // Reads, and a plan, do not wait for the lease.
     let status = hh(&join(&base, &["--json", "status"]), &[]).await.ok().unwrap();
-    assert_eq!(status["settings"]["provisioning"], "immediately", "the busy configure changed nothing: {status}");
+    assert_eq!(status["settings"]["deprovisioning"], "off", "the busy configure changed nothing: {status}");
     hh(&join(&base, &["logs"]), &[]).await.ok();
+    let plan = hh(&join(&base, &["--wait", "0", "--json", "sync-all", "--dry-run"]), &[]).await.ok().unwrap();
+    assert_eq!(plan["dry_run"], true, "{plan}");
 
     store.release(&lease).unwrap();
     let synced = hh(&join(&base, &["--wait", "1s", "--json", "sync-all"]), &[]).await.ok().unwrap();

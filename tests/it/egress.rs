@@ -4,9 +4,12 @@
 //! IPv6 literals work end to end; the component decides "loopback" by parsing.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use host_harness::api::{Dialect, IntegrationError};
+use host_harness::storage::LeaseClock;
 use host_harness::{AllowedHost, Scheme, Tenant, TenantPlugin};
 use mock_servers::humaans::{HumaansConfig, MockHumaans};
 use mock_servers::{Fault, FaultRule};
@@ -56,14 +59,35 @@ async fn an_https_entry_does_not_allow_http_to_the_same_host_and_port() {
     scene.assert_host_unharmed(&rogue).await;
 }
 
-/// DNS rebinding and SSRF into the host's network: an allowed *name* that resolves to a loopback,
-/// private, link-local or unspecified address is refused after resolution, before connecting.
+/// DNS rebinding and SSRF into the host's network: an allowed *name* that resolves to an address
+/// the IANA special-purpose registries mark as not globally reachable (or one that carries such an
+/// IPv4 address: mapped, compatible, NAT64, 6to4, Teredo) is refused after resolution, before
+/// connecting. (`egress::tests` goes through every row of both registries.)
 #[tokio::test]
 async fn an_allowed_name_resolving_to_a_non_public_address_is_refused() {
     let scene = Scene::start().await;
     let port = scene.rig.humaans.addr().port();
     let name = "humaans.rebind.example";
-    let addresses = ["127.0.0.1", "10.0.0.7", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fc00::1", "fe80::1"];
+    let addresses = [
+        "127.0.0.1",
+        "10.0.0.7",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "198.18.0.1",
+        "240.0.0.1",
+        "192.0.0.170",
+        "::1",
+        "fc00::1",
+        "fe80::1",
+        "2001:db8::1",
+        "::ffff:127.0.0.1",
+        "::127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::808:808",
+        "2002:7f00:1::1",
+        "2001:0:808:808::80ff:fffe",
+    ];
     for address in addresses {
         let mut tenant = tenant_with(&scene, &[AllowedHost::new(Scheme::Http, name, port)]);
         tenant.resolve_overrides.insert(name.into(), vec![address.parse::<IpAddr>().unwrap()]);
@@ -71,7 +95,7 @@ async fn an_allowed_name_resolving_to_a_non_public_address_is_refused() {
         let outcome = probe(&rogue, &[format!("http://{name}:{port}/api/me")]).await;
         assert_eq!(outcome, ["error ErrorCode::DestinationIpProhibited"], "{address}");
         assert_eq!(counts(&rogue), (0, 1), "{address}");
-        assert!(rogue.stats().notes()[0].contains("non-public address"), "{address}");
+        assert!(rogue.stats().notes()[0].contains("is not a public address"), "{address}");
     }
     assert!(scene.rig.humaans.control().journal().is_empty(), "a refused request reached Humaans");
 
@@ -84,6 +108,77 @@ async fn an_allowed_name_resolving_to_a_non_public_address_is_refused() {
         assert_eq!(counts(&rogue), (1, 0));
     }
     assert_eq!(scene.rig.humaans.control().journal().len(), 2);
+}
+
+/// The same through the system resolver, not the override table: `127.1` is not an IP literal
+/// (Rust's parser and the allow-list treat it as a name), but the C library's resolver reads it
+/// as 127.0.0.1, as it would for a DNS answer or /etc/hosts. Refused after resolution; the real
+/// component reports it as a policy refusal ("not a public address"), never as "could not be
+/// reached".
+#[tokio::test]
+async fn a_name_the_system_resolver_turns_into_loopback_is_refused_as_not_public() {
+    let scene = Scene::start().await;
+    let port = scene.rig.humaans.addr().port();
+    assert!("127.1".parse::<IpAddr>().is_err(), "127.1 must be a name to the host");
+    let entry = AllowedHost::new(Scheme::Http, "127.1", port);
+    assert!(!entry.names_a_local_address());
+    let rogue = scene.rogue(tenant_with(&scene, &[entry]));
+    let outcome = probe(&rogue, &[format!("http://127.1:{port}/api/me")]).await;
+    assert_eq!(outcome, ["error ErrorCode::DestinationIpProhibited"]);
+    assert_eq!(counts(&rogue), (0, 1));
+    assert!(rogue.stats().notes()[0].contains("127.1 is not a public address"), "{:?}", rogue.stats().notes());
+
+    // The real component, told to connect to Humaans at that name.
+    let url = format!("https://127.1:{port}/api");
+    let mut tenant = scene.rig.tenant("resolver").allow(AllowedHost::from_url(&url).unwrap());
+    tenant.allowed_hosts.retain(|h| h.host != "127.0.0.1" || h.port != port);
+    let plugin = scene.rig.plugin(tenant);
+    let mut connection = scene.rig.connection();
+    connection.humaans_base_url = Some(url);
+    let error = plugin.connect(&connection).await.expect("no trap").expect_err("refused");
+    let line = host_harness::operator::describe(&error);
+    assert!(line.contains("not a public address") && !line.contains("could not be reached"), "{line}");
+    assert!(plugin.stats().http_denied.load(Ordering::Relaxed) >= 1);
+    assert_eq!(plugin.stats().http_requests.load(Ordering::Relaxed), 0, "nothing was sent");
+    assert!(scene.rig.humaans.control().journal().is_empty(), "a refused request reached Humaans");
+}
+
+/// A lease lost in the middle of a call (here it runs out while Leapsome takes 3 s to answer the
+/// sync's list of users): every write the call makes after that is held back by the host, after
+/// connecting, before a byte of it is written, so no write reaches Leapsome. The control, a lease
+/// that stays current, makes the same writes.
+#[tokio::test]
+async fn no_write_reaches_leapsome_once_the_lease_is_lost_mid_call() {
+    let rig = Rig::start().await;
+    let people = 5;
+    for i in 0..people {
+        hire(&rig, "Leased", &format!("Person{i}"), "Engineer", "Engineering", None);
+    }
+    let plugin = rig.connected("leased", all_on(Dialect::Leapsome)).await;
+    // Usable for 90% of 2 s by this process's clock, and never renewed.
+    let clock = Arc::new(LeaseClock::new(Instant::now(), Duration::from_secs(2)));
+    let leased = plugin.leased(rig.storage.clone(), clock.clone());
+    rig.leapsome.control().add_fault(FaultRule::new(
+        Some("GET"),
+        "/scim/v1/Users",
+        Fault::Delay(Duration::from_secs(3)),
+        1,
+    ));
+    let reads_before = rig.leapsome.control().journal().len();
+    let _ = leased.sync_all(sync_options(false, None)).await.expect("no trap");
+    assert!(!clock.is_current(), "the lease ran out during the call");
+    assert!(rig.leapsome.control().journal().len() > reads_before, "the call read from Leapsome");
+    assert_eq!(rig.scim_writes().len(), 0, "a write reached Leapsome after the lease was lost");
+    let stats = leased.stats();
+    assert_eq!(stats.http_writes.load(Ordering::Relaxed), 0);
+    assert!(stats.http_denied.load(Ordering::Relaxed) >= 1);
+    assert!(stats.notes().iter().all(|n| n == host_harness::egress::LEASE_LOST), "{:?}", stats.notes());
+
+    // The control: under a current lease the same sync creates every account.
+    let clock = Arc::new(LeaseClock::new(Instant::now(), Duration::from_secs(600)));
+    let report = plugin.leased(rig.storage.clone(), clock).sync_all(sync_options(false, None)).await.unwrap().unwrap();
+    assert_eq!(report.created as usize, people, "{report:?}");
+    assert_eq!(rig.scim_writes().iter().filter(|e| e.method == "POST").count(), people);
 }
 
 /// A 302 to a host off the allow-list comes back to the guest as a 302: nothing follows it.
