@@ -553,7 +553,8 @@ fn kinds(claims: Vec<(String, Claimed)>) -> Vec<(String, RunKind)> {
 
 fn each_due_run_goes_to_one_process(f: &Q) {
     let tenants: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
-    let periods = Periods { tick: std::time::Duration::from_secs(3), sync: std::time::Duration::from_secs(3600) };
+    // Syncs 100 days apart: no tenant's first sync falls in the few seconds below.
+    let periods = Periods { tick: std::time::Duration::from_secs(3), sync: std::time::Duration::from_secs(8_640_000) };
     // First sight: every tenant's first tick lands somewhere within one period.
     let first = f.store.queue.due(&tenants, periods).unwrap();
     assert!(first.len() < tenants.len(), "first runs are spread, not all at once: {}", first.len());
@@ -602,7 +603,7 @@ fn each_due_run_goes_to_one_process(f: &Q) {
 fn a_due_run_waits_for_its_tenant_and_only_the_holder_claims_it(f: &Q) {
     let tenants = vec!["a".to_owned()];
     let ms = std::time::Duration::from_millis;
-    let periods = Periods { tick: ms(200), sync: std::time::Duration::from_secs(3600) };
+    let periods = Periods { tick: ms(200), sync: std::time::Duration::from_secs(8_640_000) };
     f.store.queue.due(&tenants, periods).unwrap();
     std::thread::sleep(ms(300));
     // Another process holds the tenant (a long call): the run stays due however often it is read.
@@ -630,12 +631,13 @@ fn a_due_run_waits_for_its_tenant_and_only_the_holder_claims_it(f: &Q) {
 
 fn a_shorter_period_takes_effect_at_once(f: &Q) {
     let tenants: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
-    let hour = std::time::Duration::from_secs(3600);
-    let slow = Periods { tick: hour, sync: hour * 24 };
+    // Ticks 100 days apart: none falls due in the half second below.
+    let hundred_days = std::time::Duration::from_secs(8_640_000);
+    let slow = Periods { tick: hundred_days, sync: hundred_days };
     f.store.queue.due(&tenants, slow).unwrap();
     // Restarted with syncs every 200 ms: every tenant's sync is due within one such period, not
     // at the far-off time the slow schedule had set.
-    let fast = Periods { tick: hour, sync: std::time::Duration::from_millis(200) };
+    let fast = Periods { tick: hundred_days, sync: std::time::Duration::from_millis(200) };
     let other = (f.reopen)();
     let mut synced = std::collections::BTreeSet::new();
     for _ in 0..10 {
