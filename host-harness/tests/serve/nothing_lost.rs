@@ -35,7 +35,18 @@ async fn failing_events_back_off_become_dead_letters_once_and_retry_applies_them
     let (humaans, leapsome) = mocks().await;
     let data = data_dir("dead-letters");
     // Five attempts, 200 ms before the second and doubling; no scheduled run during the test.
-    let args = ["--event-attempts", "5", "--event-backoff", "200ms", "--tick-every", "24h", "--log-format", "json"];
+    let args = [
+        "--event-attempts",
+        "5",
+        "--event-backoff",
+        "200ms",
+        "--tick-every",
+        "1000d",
+        "--sync-every",
+        "1000d",
+        "--log-format",
+        "json",
+    ];
     let serve = start(&data, &args).await;
     serve.tenant("acme", &humaans, &leapsome).await;
     // Humaans refuses to read either person five times (a 400: no retry inside the call).
@@ -133,7 +144,7 @@ async fn failing_events_back_off_become_dead_letters_once_and_retry_applies_them
 async fn a_tick_due_while_the_tenant_is_busy_runs_when_it_frees_up() {
     let (humaans, leapsome) = mocks().await;
     let data = data_dir("waits");
-    let args = ["--tick-every", "3s", "--sync-every", "24h", "--log-format", "json", "--log-level", "debug"];
+    let args = ["--tick-every", "3s", "--sync-every", "1000d", "--log-format", "json", "--log-level", "debug"];
     let serve = start(&data, &args).await;
     serve.tenant("acme", &humaans, &leapsome).await;
     // An event holds the tenant for 8 s: at least two ticks fall due meanwhile (one row: one waits).
