@@ -555,7 +555,8 @@ mod tests {
             "192.0.2.1",
             "0.0.0.0",
         ];
-        let forms: [(&str, fn(u32) -> u128); 5] = [
+        type Embed = fn(u32) -> u128;
+        let forms: [(&str, Embed); 5] = [
             ("IPv4-compatible ::a.b.c.d", u128::from),
             ("IPv4-mapped ::ffff:a.b.c.d", |ip| 0xffff_0000_0000 | u128::from(ip)),
             ("NAT64 64:ff9b::a.b.c.d", |ip| (0x64_ff9b_u128 << 96) | u128::from(ip)),
