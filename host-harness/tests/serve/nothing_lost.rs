@@ -1,5 +1,6 @@
 //! Nothing is dropped, through the real `serve`: a scheduled run that falls due while its tenant
-//! is busy runs when the tenant frees up; failed webhook events are retried with growing gaps,
+//! is busy (a call here, or its lease held by another process) runs when the tenant frees up;
+//! failed webhook events are retried with growing gaps,
 //! kept as a dead letter after the last attempt (once), listed by `status` and the API, counted
 //! in `/metrics`, re-queued by `retry --event`, then applied.
 
@@ -173,6 +174,40 @@ async fn a_tick_due_while_the_tenant_is_busy_runs_when_it_frees_up() {
         .take(2)
         .collect();
     assert_eq!(next, ["tick", "turn ended"], "{:?}", &lines[applied..]);
+    assert_eq!(serve.terminate().await.0, Some(0));
+    std::fs::remove_dir_all(data).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_due_while_another_process_holds_the_tenant_runs_once_it_lets_go() {
+    use host_harness::{LeaseStore, SqliteStorage};
+    let (humaans, leapsome) = mocks().await;
+    let data = data_dir("held-elsewhere");
+    let args = ["--tick-every", "4s", "--sync-every", "1000d", "--log-format", "json", "--log-level", "debug"];
+    let serve = start(&data, &args).await;
+    serve.tenant("acme", &humaans, &leapsome).await;
+    // Another process (this test, on the same database file) takes the tenant's lease and holds it
+    // for 5 s, longer than a tick period: a tick falls due meanwhile.
+    let other = SqliteStorage::open(&data.join("host.db")).unwrap();
+    let held = loop {
+        if let Some(lease) = other.acquire("acme", "another-process", Duration::from_secs(60)).unwrap() {
+            break lease;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let waits = "scheduled run waits: another process holds the tenant";
+    eventually("a tick waiting for the other process", || async { serve.log().contains(waits) }).await;
+    let ticks = |log: &str| log_lines(log).iter().filter(|l| l["msg"] == "tick" && l["tenant"] == "acme").count();
+    let waiting_since = ticks(&serve.log());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(ticks(&serve.log()), waiting_since, "nothing runs while the other process holds the tenant");
+    assert!(serve.metric("host_harness_scheduled_waits_total{kind=\"tick\"}").await >= 1.0);
+    let lines = log_lines(&serve.log());
+    let line = lines.iter().find(|l| l["msg"] == waits).unwrap();
+    assert_eq!((line["level"].as_str(), line["kind"].as_str()), (Some("debug"), Some("tick")));
+    // It lets go: the waiting tick runs (its lease asked for again every second).
+    other.release(&held).unwrap();
+    eventually("the waiting tick", || async { ticks(&serve.log()) > waiting_since }).await;
     assert_eq!(serve.terminate().await.0, Some(0));
     std::fs::remove_dir_all(data).unwrap();
 }
