@@ -1,8 +1,8 @@
 //! Nothing is dropped, through the real `serve`: a scheduled run that falls due while its tenant
 //! is busy (a call here, or its lease held by another process) runs when the tenant frees up;
-//! failed webhook events are retried with growing gaps,
-//! kept as a dead letter after the last attempt (once), listed by `status` and the API, counted
-//! in `/metrics`, re-queued by `retry --event`, then applied.
+//! failed webhook events are retried with growing gaps, kept as a dead letter after the last
+//! attempt (once), listed by `status` and the API, counted in `/metrics`, re-queued by
+//! `retry --event` (or the API), then applied.
 
 use std::path::Path;
 use std::time::Duration;
