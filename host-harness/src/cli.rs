@@ -78,6 +78,8 @@ pub enum Command {
     Status,
     /// Lift a person's backoff or quarantine: the next tick tries them again.
     Retry(RetryArgs),
+    /// Carry out deprovisions the brake holds: one person's, or every held one.
+    Approve(ApproveArgs),
     /// Start mock Humaans and Leapsome with a realistic organisation and play a day.
     Demo(DemoArgs),
     /// Serve the mock Humaans and Leapsome servers until interrupted.
@@ -261,6 +263,33 @@ pub struct ConfigureArgs {
     /// approval: N people, P% of managed accounts, or `default`: max(5, 10%).
     #[arg(long, value_name = "N|P%|default", value_parser = parse_deprovision_limit)]
     pub deprovision_limit: Option<DeprovisionLimitArg>,
+    /// The rolling window the limit counts over, every deprovision from syncs, ticks and events
+    /// together: a duration in whole minutes from 1m to 30d (e.g. 24h, 90m, 7d), or `default`
+    /// (24h).
+    #[arg(long, value_name = "DURATION|default", value_parser = parse_deprovision_window)]
+    pub deprovision_window: Option<DeprovisionWindowArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionWindowArg {
+    Minutes(u32),
+    /// Back to the default, 24 hours.
+    Default,
+}
+
+/// The longest deprovision window, as the component accepts it: 30 days.
+pub const MAX_DEPROVISION_WINDOW_MINUTES: u32 = 30 * 24 * 60;
+
+pub fn parse_deprovision_window(s: &str) -> Result<DeprovisionWindowArg, String> {
+    if s == "default" {
+        return Ok(DeprovisionWindowArg::Default);
+    }
+    let d = parse_duration(s)?;
+    let minutes = d.as_millis() / 60_000;
+    if d.as_millis() % 60_000 != 0 || minutes == 0 || minutes > u128::from(MAX_DEPROVISION_WINDOW_MINUTES) {
+        return Err(format!("`{s}`: the window is whole minutes from 1m to 30d (e.g. 24h, 90m, 7d)"));
+    }
+    Ok(DeprovisionWindowArg::Minutes(minutes as u32))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +314,16 @@ pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
             .map(DeprovisionLimitArg::Count)
             .map_err(|_| format!("`{s}` is not a number of people, a percentage or `default` (e.g. 20 or 5%)")),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    /// The Humaans person id whose held deprovision to carry out (`status` lists them).
+    #[arg(long, value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    pub person: Option<String>,
+    /// Every held deprovision (at most 200 a call; the answer says how many remain).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args, Debug)]

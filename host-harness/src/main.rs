@@ -83,6 +83,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             operator::tick(&plugin, args.now).await?
         }
         Command::Status => operator::status_with_inbox(&operator::Host::open(&global)?).await?,
+        Command::Approve(args) => {
+            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            operator::approve(&plugin, args.person.as_deref()).await?
+        }
         Command::Retry(args) => match (&args.event, &args.person) {
             (Some(event), _) => operator::retry_event(&global, event)?,
             (None, person) => {

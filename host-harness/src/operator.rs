@@ -402,6 +402,12 @@ pub fn merge_settings(current: api::Settings, args: &cli::ConfigureArgs) -> api:
             cli::DeprovisionLimitArg::Default => None,
         };
     }
+    if let Some(window) = args.deprovision_window {
+        settings.deprovision_window_minutes = match window {
+            cli::DeprovisionWindowArg::Minutes(m) => Some(m),
+            cli::DeprovisionWindowArg::Default => None,
+        };
+    }
     settings
 }
 
@@ -421,8 +427,13 @@ pub fn settings_json(s: &api::Settings) -> Value {
             Some(api::DeprovisionLimit::Count(n)) => n.to_string(),
             Some(api::DeprovisionLimit::Percent(p)) => format!("{p}%"),
         },
-        "deprovision_window_minutes": s.deprovision_window_minutes,
+        "deprovision_window": s.deprovision_window_minutes.map_or("default: 24h".to_owned(), window_text),
     })
+}
+
+/// A window in minutes as the CLI and the API write it: `24h`, `90m`.
+pub fn window_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(60) { format!("{}h", minutes / 60) } else { format!("{minutes}m") }
 }
 
 /// `configure`: changes the settings given and keeps the rest, read from the component's
@@ -548,6 +559,20 @@ pub async fn tick(plugin: &TenantPlugin, now: Option<String>) -> Result<Value> {
     )
 }
 
+/// A held deprovision as the CLI and the API show it.
+pub fn held_json(h: &api::HeldDeprovision) -> Value {
+    json!({"person_id": h.person_id, "email": h.email, "since": h.since, "path": name_of(&h.path), "reason": h.reason})
+}
+
+/// `approve`: carries out held deprovisions, one person's or (`None`) every held one.
+pub async fn approve(plugin: &TenantPlugin, person: Option<&str>) -> Result<Value> {
+    let r = done(plugin.approve_deprovisions(person).await)?;
+    Ok(json!({
+        "approved": r.approved, "released": r.released, "failed": r.failed, "remaining": r.remaining,
+        "changes": r.changes.iter().map(change_json).collect::<Vec<_>>(),
+    }))
+}
+
 pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
     let r = done(plugin.status().await)?;
     let settings = r.settings.as_ref().map(settings_json);
@@ -560,7 +585,7 @@ pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
         "settings": settings,
         "waiting": r.waiting,
         "next_due": r.next_due,
-        "held": r.held,
+        "held": r.held.iter().map(held_json).collect::<Vec<_>>(),
         "quarantined_count": r.quarantined_count,
         "quarantined": r.quarantined.iter().map(|q| json!({"person_id": q.person_id, "since": q.since, "reason": q.reason})).collect::<Vec<_>>(),
         "retrying": r.retrying,
@@ -713,9 +738,14 @@ mod tests {
         assert_eq!(
             shown(merge_settings(current, &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "10%", "deprovision_window_minutes": 90})
+                "deprovision_limit": "10%", "deprovision_window": "90m"})
         );
         assert_eq!(shown(merge_settings(current, &cli::ConfigureArgs::default())), shown(current));
+        let wider = cli::ConfigureArgs {
+            deprovision_window: Some(cli::DeprovisionWindowArg::Minutes(7 * 24 * 60)),
+            ..Default::default()
+        };
+        assert_eq!(shown(merge_settings(current, &wider))["deprovision_window"], "168h");
         let back = cli::ConfigureArgs {
             deprovision_limit: Some(cli::DeprovisionLimitArg::Default),
             provisioning: Some(cli::Provisioning::Off),
@@ -724,7 +754,7 @@ mod tests {
         assert_eq!(
             shown(merge_settings(current, &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "default: max(5, 10%)", "deprovision_window_minutes": 90})
+                "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m"})
         );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use clap::ValueEnum;
@@ -39,6 +39,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants/{tenant}/logs", get(logs))
         .route("/tenants/{tenant}/sync", get(sync_progress).post(sync))
         .route("/tenants/{tenant}/retry", post(retry))
+        .route("/tenants/{tenant}/held/approve-all", post(approve_all))
+        .route("/tenants/{tenant}/held/{person}/approve", post(approve_one))
         .merge(super::dead_letters::routes())
         .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
@@ -137,11 +139,6 @@ fn default_settings() -> wit::Settings {
 }
 
 /// Minutes as the API writes them: `90m`, `24h`.
-/// Minutes as the API writes them: `90m`, `24h`.
-fn window_text(minutes: u32) -> String {
-    if minutes.is_multiple_of(60) { format!("{}h", minutes / 60) } else { format!("{minutes}m") }
-}
-
 fn settings_json(s: &wit::Settings) -> Value {
     json!({
         "provisioning": match s.provisioning {
@@ -157,7 +154,7 @@ fn settings_json(s: &wit::Settings) -> Value {
             Some(wit::DeprovisionLimit::Count(n)) => Some(n.to_string()),
             Some(wit::DeprovisionLimit::Percent(p)) => Some(format!("{p}%")),
         },
-        "deprovision_window": s.deprovision_window_minutes.map(window_text),
+        "deprovision_window": s.deprovision_window_minutes.map(operator::window_text),
     })
 }
 
@@ -347,6 +344,35 @@ async fn retry(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) 
     let result = operator::retry(&turn.plugin(&app, &plugin), &person).await;
     drop(turn);
     result.map(Json).map_err(unprocessable)
+}
+
+/// `POST …/held/{person}/approve`: carries out one held deprovision (re-read from Humaans first).
+async fn approve_one(
+    State(app): State<Arc<App>>,
+    Tenant(tenant): Tenant,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+) -> Answer {
+    let person = params.get("person").cloned().unwrap_or_default();
+    approve(&app, &tenant, Some(&person)).await
+}
+
+/// `POST …/held/approve-all`: every held deprovision (200 a call; the answer's `remaining` says
+/// how many are left for the next).
+async fn approve_all(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {
+    approve(&app, &tenant, None).await
+}
+
+async fn approve(app: &Arc<App>, tenant: &str, person: Option<&str>) -> Answer {
+    let plugin = plugin_of(app, tenant)?;
+    let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
+    let result = operator::approve(&turn.plugin(app, &plugin), person).await;
+    drop(turn);
+    let answer = result.map_err(unprocessable)?;
+    app.log.info(
+        "held deprovisions approved",
+        &[("tenant", tenant.to_owned()), ("approved", answer["approved"].to_string())],
+    );
+    Ok(Json(answer))
 }
 
 async fn sync_progress(State(app): State<Arc<App>>, Tenant(tenant): Tenant) -> Answer {

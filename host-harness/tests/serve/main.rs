@@ -3,6 +3,7 @@
 //! scheduler's runs waiting for a busy tenant, and SIGTERM with a call in flight.
 
 mod browser;
+mod held;
 mod nothing_lost;
 mod hostile;
 mod scale;
