@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::model::as_bool;
+
 /// `attribute eq value`, the attribute as written (callers match it case-insensitively).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EqFilter {
@@ -17,10 +19,8 @@ impl EqFilter {
     pub fn matches(&self, candidate: Option<&Value>) -> bool {
         match (&self.value, candidate) {
             (Value::String(want), Some(Value::String(got))) => want.to_lowercase() == got.to_lowercase(),
-            (Value::Bool(want), Some(got)) => super::patch::as_bool(got) == Some(*want),
-            (Value::String(want), Some(Value::Bool(got))) => {
-                super::patch::as_bool(&Value::String(want.clone())) == Some(*got)
-            }
+            (Value::Bool(want), Some(got)) => as_bool(got) == Some(*want),
+            (Value::String(want), Some(Value::Bool(got))) => as_bool(&Value::String(want.clone())) == Some(*got),
             (Value::Null, None | Some(Value::Null)) => true,
             (want, Some(got)) => want == got,
             (_, None) => false,

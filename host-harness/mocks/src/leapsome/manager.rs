@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 
-use super::ScimError;
-use super::patch::{Ctx, Op, Profile, get_ci, invalid_value};
+use super::model::{Ctx, Op, Profile, ScimError, get_ci, invalid_value};
 
 /// A manager reference as written: Leapsome takes a string (id, email or externalId) or an object
 /// with `value`/`managerId`; RFC 7643 only `{value: <id>}`. `None` means "clear".

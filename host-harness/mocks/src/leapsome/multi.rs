@@ -3,9 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::ScimError;
 use super::filter::EqFilter;
-use super::patch::{Ctx, Op, Profile, as_bool};
+use super::model::{Ctx, Op, Profile, ScimError, as_bool};
 use super::schema::canonical_multi_sub;
 
 /// The entries of a multi-valued attribute as stored, or for `emails` the one Leapsome derives
@@ -156,7 +155,7 @@ fn single_primary(list: &mut [Map<String, Value>], touched: &[usize]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::leapsome::LeapsomeConfig;
+    use crate::leapsome::config::LeapsomeConfig;
     use crate::leapsome::schema::{Target, parse_path};
     use serde_json::json;
 

@@ -3,55 +3,10 @@
 
 use serde_json::{Map, Value};
 
+use super::config::{EmailsWrite, LeapsomeConfig, PartialName};
+use super::model::{Ctx, Op, Profile, ScimError, as_bool, get_ci, invalid_value};
 use super::schema::{self, DATE_KEYS, ENTERPRISE_URN, Kind, PATCH_OP_URN, Target, canonical_name_sub};
-use super::{EmailsWrite, LeapsomeConfig, PartialName, ScimError};
-
-/// The writable state of a user. Attributes are stored under canonical names; the enterprise
-/// object lives under its URN without `manager`/`additionalManagers`, which are kept resolved to
-/// user ids so that they follow the manager's later renames.
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub attrs: Map<String, Value>,
-    pub manager: Option<String>,
-    pub additional_managers: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Replace,
-    Remove,
-}
-
-/// What applying needs from outside the profile.
-pub struct Ctx<'a> {
-    pub config: &'a LeapsomeConfig,
-    /// Resolves a manager reference (id, userName or externalId, as the mode allows) to an id.
-    pub resolve: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Ctx<'_> {
-    fn keeps(&self, leapsome: bool) -> bool {
-        leapsome || self.config.keep_unknown_attributes
-    }
-}
-
-pub fn as_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-pub(super) fn invalid_value(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request("invalidValue", detail)
-}
-
-pub(super) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
-}
+use super::{manager, multi};
 
 /// Applies a PATCH body: an RFC 7644 PatchOp, or (outside strict mode) Leapsome's flat
 /// `UserDefinition`, where present keys are set, `null` clears and objects merge key by key.
@@ -156,10 +111,10 @@ pub fn apply(
             _ => Err(invalid_value("a value without a path must be an object")),
         },
         Target::Manager { sub } => {
-            super::manager::write_manager(profile, sub.as_deref(), if clearing { None } else { value }, ctx)
+            manager::write_manager(profile, sub.as_deref(), if clearing { None } else { value }, ctx)
         }
         Target::AdditionalManagers => {
-            super::manager::write_additional_managers(profile, op, if clearing { None } else { value }, ctx)
+            manager::write_additional_managers(profile, op, if clearing { None } else { value }, ctx)
         }
         Target::Enterprise if clearing => {
             profile.attrs.remove(ENTERPRISE_URN);
@@ -208,11 +163,9 @@ pub fn apply(
             let value = if clearing { None } else { value };
             match attr.kind {
                 Kind::Name => write_name(profile, sub.as_deref(), value, ctx),
-                Kind::Multi => {
-                    super::multi::write(profile, &attr.name, op, filter.as_ref(), sub.as_deref(), value, ctx)
-                }
+                Kind::Multi => multi::write(profile, &attr.name, op, filter.as_ref(), sub.as_deref(), value, ctx),
                 Kind::Any if filter.is_some() => {
-                    super::multi::write(profile, &attr.name, op, filter.as_ref(), sub.as_deref(), value, ctx)
+                    multi::write(profile, &attr.name, op, filter.as_ref(), sub.as_deref(), value, ctx)
                 }
                 kind => write_simple(&mut profile.attrs, &attr.name, kind, sub.as_deref(), value),
             }

@@ -4,14 +4,13 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use serde_json::{Map, Value, json};
 
+use super::config::{FilterQuoting, LeapsomeConfig};
 use super::filter::parse_eq_quoting;
-use super::patch::{self, Ctx, Op, Profile};
+use super::model::{Ctx, Op, Profile, SCIM_JSON, ScimError};
 use super::schema::CORE_URN;
 use super::store::{Store, UserRecord, Write};
-use super::{FilterQuoting, LeapsomeConfig, ScimError, render};
+use super::{patch, render};
 use crate::server::{Handler, Request, Response};
-
-pub const SCIM_JSON: &str = "application/scim+json";
 
 /// SPEC's documented base and the tenant URL Entra's gallery app uses (reference §1.1).
 const MOUNTS: &[&str] = &["/scim/v1", "/api/scim"];

@@ -3,13 +3,12 @@
 //! case-insensitive (RFC 7643 §2.1; Microsoft's tests send `UserName`, `Active`), so every name
 //! is mapped to its canonical spelling here and stored only under that.
 
-use super::ScimError;
 use super::filter::{EqFilter, parse_eq};
+use super::model::ScimError;
 
 pub const CORE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

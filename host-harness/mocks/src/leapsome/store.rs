@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::patch::Profile;
-use super::{LeapsomeConfig, ScimError, render};
+use super::config::LeapsomeConfig;
+use super::model::{self, Profile, ScimError};
 
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -173,7 +173,7 @@ impl Store {
     /// Inserts a validated profile; `id` is taken when given and free (seeded accounts).
     pub fn insert(&mut self, profile: Profile, id: Option<String>) -> String {
         let id = id.filter(|i| !self.users.contains_key(i)).unwrap_or_else(|| self.new_id());
-        let now = render::now();
+        let now = model::now();
         let record = UserRecord {
             id: id.clone(),
             created: now.clone(),
@@ -201,7 +201,7 @@ impl Store {
         }
         record.profile = profile;
         record.version += 1;
-        record.last_modified = render::now();
+        record.last_modified = model::now();
         if reindex {
             self.index(&record);
         }
@@ -218,7 +218,7 @@ impl Store {
         let record = self.users.get_mut(id).expect("present above");
         record.removed = true;
         record.version += 1;
-        record.last_modified = render::now();
+        record.last_modified = model::now();
     }
 
     fn index(&mut self, record: &UserRecord) {
