@@ -11,10 +11,11 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use chrono::Utc;
 use humaans_leapsome::app::{self, ConnectInput, Env, SyncOptions};
 use humaans_leapsome::ports::{HttpRequest, HttpResponse, HttpTransport, MemoryKeyValue, TransportError};
 use humaans_leapsome::reconcile::{DeprovisionAction, Dialect, ProvisionTiming, Settings};
+use jiff::Timestamp;
+use jiff::tz::Offset;
 use mock_servers::humaans::{HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
@@ -146,13 +147,17 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let (humaans, leapsome) = runtime.block_on(async {
         let humaans = MockHumaans::start(HumaansConfig::default()).await.unwrap();
-        humaans.load_seed(mock_servers::org::generate_org(employees, 4711, &Utc::now().date_naive().to_string()));
+        humaans.load_seed(mock_servers::org::generate_org(
+            employees,
+            4711,
+            &Offset::UTC.to_datetime(Timestamp::now()).date().to_string(),
+        ));
         let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.unwrap();
         (humaans, leapsome)
     });
     let mut http = Loopback { started: Instant::now() };
     let mut kv = MemoryKeyValue::default();
-    let mut env = Env { http: &mut http, kv: &mut kv, now: Utc::now() };
+    let mut env = Env { http: &mut http, kv: &mut kv, now: Timestamp::now() };
     app::connect(
         &mut env,
         ConnectInput {
@@ -170,6 +175,7 @@ fn main() {
         deprovisioning: Some(DeprovisionAction::Suspend),
         dialect: Dialect::Leapsome,
         deprovision_limit: None,
+        deprovision_window_minutes: None,
     };
     app::configure(&mut env, settings).expect("configure");
     let started = Instant::now();

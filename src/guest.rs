@@ -1,7 +1,7 @@
 //! The wasm glue: the contract's exports, converted to and from the shell's types. Compiled for
 //! wasm32 only (the export names contain `:`, which native linkers refuse).
 
-use chrono::Utc;
+use jiff::Timestamp;
 
 use crate::adapters::{WasiHttp, WasiKeyValue};
 use crate::app::{self, ChangeKind, Env};
@@ -18,12 +18,12 @@ crate::bindings::export!(Component with_types_in crate::bindings);
 
 /// Runs `f` with the host's HTTP, this tenant's storage and the time.
 fn with_env<T>(
-    now: Option<chrono::DateTime<Utc>>,
+    now: Option<Timestamp>,
     f: impl FnOnce(&mut Env) -> Result<T, AppError>,
 ) -> Result<T, wit::IntegrationError> {
     let mut kv = WasiKeyValue::open().map_err(|e| error(AppError::Storage(e)))?;
     let mut http = WasiHttp::new();
-    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(Utc::now) };
+    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(Timestamp::now) };
     f(&mut env).map_err(error)
 }
 
@@ -260,7 +260,7 @@ impl wit::Guest for Component {
         use crate::webhook::Refusal;
         let mut kv = WasiKeyValue::open().map_err(wit::WebhookRefusal::Storage)?;
         let mut http = WasiHttp::new();
-        let mut env = Env { http: &mut http, kv: &mut kv, now: Utc::now() };
+        let mut env = Env { http: &mut http, kv: &mut kv, now: Timestamp::now() };
         match app::handle_webhook(&mut env, &headers, &body) {
             Ok(d) => Ok(wit::WebhookAccepted {
                 event: wit::EmployeeEvent {

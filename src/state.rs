@@ -27,7 +27,7 @@
 //! A stored value that cannot be decoded is a storage error, never "absent": settings that read as
 //! "provisioning off" or links that read as "no account" would silently change what is done.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 use serde::{Deserialize, Serialize, de, de::DeserializeOwned};
 
@@ -388,11 +388,7 @@ impl AuthState {
     /// Records a call's outcome: `Some(failure)` when a service refused the token. Returns
     /// `Some(true)` when the connection just became unauthorized, `Some(false)` when it just
     /// recovered, `None` when nothing changed worth logging. Writes only on a change.
-    pub fn record(
-        kv: &mut dyn KeyValue,
-        refused: Option<&Failure>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<bool>, AppError> {
+    pub fn record(kv: &mut dyn KeyValue, refused: Option<&Failure>, now: Timestamp) -> Result<Option<bool>, AppError> {
         let mut state = AuthState::load(kv)?;
         let before = state.clone();
         let mut transition = None;

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         humaans_base_url: humaans,
         humaans_token: "humaans-token".into(),
     };
-    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     let _ = connect(&mut Env { http: &mut http, kv: &mut kv, now }, input);
     for request in &http.sent {
         let url = split_url(&request.url).unwrap_or_else(|e| panic!("the component sent an invalid URL ({e})"));

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 use crate::client::{Call, Reply};
 use crate::error::AppError;
@@ -57,7 +57,7 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    pub fn manager_of(&self, person: &Person, now: DateTime<Utc>) -> ManagerInput {
+    pub fn manager_of(&self, person: &Person, now: Timestamp) -> ManagerInput {
         let roles = self.roles.get(person.id()).unwrap_or(&[]);
         let Some(manager_id) =
             current_role(roles, person_today(person, now)).and_then(|r| r.reporting_to().map(str::to_owned))
@@ -222,7 +222,7 @@ pub(crate) fn decide_for(
     remote: Option<&RemoteUser>,
     settings: &Settings,
     mode: Mode,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Decision {
     let person = facts.people.get(person_id);
     let manager = person.map_or(ManagerInput::None, |p| facts.manager_of(p, now));

@@ -20,7 +20,7 @@ pub use sync::{SyncOptions, SyncReport, sync_all};
 pub use tick::{TickReport, tick};
 pub use webhook::{WebhookError, handle_webhook};
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 use crate::client::Client;
 use crate::error::{AppError, Failure, Service};
@@ -35,7 +35,7 @@ use crate::state::{self, AuthState, Connection};
 pub struct Env<'a> {
     pub http: &'a mut dyn HttpTransport,
     pub kv: &'a mut dyn KeyValue,
-    pub now: DateTime<Utc>,
+    pub now: Timestamp,
 }
 
 /// A change made (or planned) to one person's account.

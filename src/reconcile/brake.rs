@@ -15,7 +15,7 @@
 //! that overlap both see each other's reservation and at worst both hold (never both proceed
 //! past the limit). A reservation that is held, or whose write failed, is released.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 /// The default window: a day.
 pub const DEFAULT_WINDOW_MINUTES: u32 = 24 * 60;
@@ -33,13 +33,15 @@ pub fn window_minutes(setting: Option<u32>) -> u32 {
 }
 
 /// The minute a time falls in: the counters' key.
-pub fn minute_of(at: DateTime<Utc>) -> i64 {
-    at.timestamp().div_euclid(60)
+pub fn minute_of(at: Timestamp) -> i64 {
+    // jiff's seconds round toward zero (a negative time carries negative nanoseconds): floor them.
+    let seconds = at.as_second() - i64::from(at.subsec_nanosecond() < 0);
+    seconds.div_euclid(60)
 }
 
 /// Whether a counter of this minute still counts at `now`: the window is the last `window`
 /// minutes, this one included.
-pub fn in_window(minute: i64, now: DateTime<Utc>, window: u32) -> bool {
+pub fn in_window(minute: i64, now: Timestamp, window: u32) -> bool {
     minute > minute_of(now) - i64::from(window)
 }
 
@@ -53,7 +55,7 @@ pub fn counter_minute(key: &str) -> Option<(bool, i64)> {
 
 /// Deprovisions counted in the window: reserved minus released over the counters that count.
 /// `counters`: (reserved?, minute, value).
-pub fn count_in_window(counters: &[(bool, i64, u64)], now: DateTime<Utc>, window: u32) -> u64 {
+pub fn count_in_window(counters: &[(bool, i64, u64)], now: Timestamp, window: u32) -> u64 {
     let (mut reserved, mut released) = (0u64, 0u64);
     for &(is_reserved, minute, value) in counters {
         if in_window(minute, now, window) {
@@ -115,10 +117,10 @@ pub fn describe_window(minutes: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, TimeZone};
+    use jiff::SignedDuration;
 
-    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 7, hour, minute, 0).unwrap()
+    fn at(hour: i8, minute: i8) -> Timestamp {
+        jiff::tz::Offset::UTC.to_timestamp(jiff::civil::date(2026, 12, 7).at(hour, minute, 0, 0)).unwrap()
     }
 
     #[test]
@@ -180,12 +182,12 @@ mod tests {
         };
         let start = at(0, 0);
         let mut counters: Vec<(bool, i64, u64)> = Vec::new();
-        let mut carried_out: Vec<DateTime<Utc>> = Vec::new();
+        let mut carried_out: Vec<Timestamp> = Vec::new();
         let mut engaged = false;
         let mut held = 0;
         let mut now = start;
-        while now < start + Duration::days(14) {
-            now += Duration::minutes((next() % 240) as i64);
+        while now < start + SignedDuration::from_hours(14 * 24) {
+            now += SignedDuration::from_mins((next() % 240) as i64);
             // Sometimes a burst (a bulk offboarding), mostly one person.
             let batch = if next() % 10 == 0 { 1 + (next() % 12) as usize } else { 1 };
             for _ in 0..batch {

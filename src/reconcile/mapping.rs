@@ -1,12 +1,12 @@
 //! Humaans -> SCIM attribute mapping (product.md §3) and the "current job role" rule.
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 
 use super::model::{Attr, JobRole, Person, Profile};
 
 /// The role in effect on `today`: the latest `effectiveDate` not in the future, among roles not
 /// ended before today. Roles without a readable effective date never count.
-pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
+pub fn current_role(roles: &[JobRole], today: Date) -> Option<&JobRole> {
     roles
         .iter()
         .filter_map(|r| Some((parse_date(r.effective_date()?)?, r)))
@@ -18,7 +18,7 @@ pub fn current_role(roles: &[JobRole], today: NaiveDate) -> Option<&JobRole> {
         .map(|(_, r)| r)
 }
 
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
+pub fn parse_date(s: &str) -> Option<Date> {
     // Accept `YYYY-MM-DD` and timestamps starting with one.
     let head = s.get(..10)?;
     // `YYYY-MM-DD` only, read directly: this runs for every role of every person, several times
@@ -33,7 +33,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         && b[7] == b'-'
         && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
     {
-        return NaiveDate::from_ymd_opt(y as i32, m, d);
+        return Date::new(y as i16, m as i8, d as i8).ok();
     }
     None
 }
@@ -153,7 +153,7 @@ mod tests {
         })
     }
 
-    fn d(s: &str) -> NaiveDate {
+    fn d(s: &str) -> Date {
         parse_date(s).unwrap()
     }
 
@@ -298,6 +298,8 @@ mod tests {
 
     #[test]
     fn dates_read_as_chrono_reads_them_in_ten_characters() {
+        let iso_shape =
+            |h: &str| h.bytes().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == b'-' } else { c.is_ascii_digit() });
         for s in [
             "2026-12-01",
             "2026-12-01T08:44:42.000Z",
@@ -317,15 +319,15 @@ mod tests {
             " 2026-12-01",
             "２０２６-12-01",
         ] {
-            let chrono = s.get(..10).and_then(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok());
-            assert_eq!(parse_date(s), chrono, "{s:?}");
+            let chrono = s.get(..10).and_then(|h| chrono::NaiveDate::parse_from_str(h, "%Y-%m-%d").ok());
+            let jiff = s.get(..10).filter(|h| iso_shape(h)).and_then(|h| h.parse::<Date>().ok());
+            assert_eq!(parse_date(s).map(|d| d.to_string()), chrono.map(|d| d.to_string()), "{s:?}");
+            assert_eq!(parse_date(s), jiff, "{s:?}");
         }
         // Every one- and two-character change of a few dates, from characters that could make
         // another shape (unpadded fields, signs, spaces, other separators). chrono reads some of
         // those as dates (` 26-12-01` as the year 26, `-026-12-01` as the year -26): for a start
         // date those are mistakes, not dates, and are left unread.
-        let iso_shape =
-            |h: &str| h.bytes().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == b'-' } else { c.is_ascii_digit() });
         let alphabet = "0123456789-+ T:/.";
         for base in ["2026-12-01", "2024-02-29", "0001-01-01", "2026-1-015", "+202-01-01"] {
             for i in 0..10 {
@@ -336,8 +338,14 @@ mod tests {
                             bytes[i] = a as u8;
                             bytes[j] = b as u8;
                             let head = String::from_utf8(bytes).unwrap();
-                            let chrono = NaiveDate::parse_from_str(&head, "%Y-%m-%d").ok();
-                            assert_eq!(parse_date(&head), chrono.filter(|_| iso_shape(&head)), "{head:?}");
+                            let chrono = chrono::NaiveDate::parse_from_str(&head, "%Y-%m-%d").ok();
+                            let jiff = Some(&head).filter(|h| iso_shape(h)).and_then(|h| h.parse::<Date>().ok());
+                            assert_eq!(parse_date(&head), jiff, "{head:?}");
+                            assert_eq!(
+                                parse_date(&head).map(|d| d.to_string()),
+                                chrono.filter(|_| iso_shape(&head)).map(|d| d.to_string()),
+                                "{head:?}"
+                            );
                         }
                     }
                 }

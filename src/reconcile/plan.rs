@@ -1,6 +1,6 @@
 //! The decision for one person: which SCIM operations bring their account in line.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::mapping::{changed_attributes, current_role, desired_profile};
@@ -69,7 +69,7 @@ pub struct Inputs<'a> {
     pub remote: Option<&'a RemoteUser>,
     pub settings: &'a Settings,
     pub mode: Mode,
-    pub now: DateTime<Utc>,
+    pub now: Timestamp,
 }
 
 /// One SCIM operation on the person's account (known from the link, the match, or the `Create`).
@@ -108,7 +108,7 @@ pub struct Decision {
     /// Why nothing is done, when nothing is.
     pub skipped: Option<String>,
     /// Decide again at this time (provisioning or last working day falls due).
-    pub wake_at: Option<DateTime<Utc>>,
+    pub wake_at: Option<Timestamp>,
     /// The manager's account does not exist yet: the link waits.
     pub manager_pending: bool,
     /// The attributes the account holds once the operations succeed.

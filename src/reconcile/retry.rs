@@ -5,7 +5,7 @@
 //! Anchored on Entra ID's provisioning quarantine (reference/provisioning-anchors.md): a person
 //! who keeps failing stops costing a request and two log lines every tick.
 
-use chrono::{DateTime, Duration, Utc};
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::timing::{format_time, parse_time};
@@ -85,14 +85,14 @@ pub struct Quarantine {
 pub enum Attempt {
     Yes,
     /// Failing; try again at this time.
-    Backoff(DateTime<Utc>),
+    Backoff(Timestamp),
     Quarantined,
 }
 
 /// What a failure did to the person's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureOutcome {
-    RetryAt(DateTime<Utc>),
+    RetryAt(Timestamp),
     /// This failure put them in quarantine (log it, once).
     Quarantined,
 }
@@ -103,7 +103,7 @@ impl PersonState {
     }
 
     /// Whether a tick should look at the person now.
-    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+    pub fn is_due(&self, now: Timestamp) -> bool {
         if self.quarantine.is_some() {
             return false;
         }
@@ -114,7 +114,7 @@ impl PersonState {
     }
 
     /// The earliest future time the person needs a tick, if any.
-    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_due(&self, now: Timestamp) -> Option<Timestamp> {
         if self.quarantine.is_some() {
             return None;
         }
@@ -125,7 +125,7 @@ impl PersonState {
 
     /// Whether to attempt the person, given their Humaans data now (`fingerprint`). A change in
     /// their data lifts backoff and quarantine; the caller logs the lift.
-    pub fn attempt(&self, now: DateTime<Utc>, fingerprint: u64) -> Attempt {
+    pub fn attempt(&self, now: Timestamp, fingerprint: u64) -> Attempt {
         if let Some(q) = &self.quarantine {
             return if q.fingerprint == fingerprint { Attempt::Quarantined } else { Attempt::Yes };
         }
@@ -141,13 +141,7 @@ impl PersonState {
     /// Records a failed attempt. Backoff doubles from 15 minutes up to a day. Only permanent
     /// refusals (the data is wrong for the service) lead to quarantine, after 7 days: an outage
     /// of a week must not quarantine the whole organisation, it is retried daily instead.
-    pub fn record_failure(
-        &mut self,
-        now: DateTime<Utc>,
-        error: &str,
-        permanent: bool,
-        fingerprint: u64,
-    ) -> FailureOutcome {
+    pub fn record_failure(&mut self, now: Timestamp, error: &str, permanent: bool, fingerprint: u64) -> FailureOutcome {
         let previous = self.failures.take();
         let count = previous.as_ref().map_or(0, |f| f.count) + 1;
         let first_at = previous.as_ref().map_or_else(|| format_time(now), |f| f.first_at.clone());
@@ -157,7 +151,7 @@ impl PersonState {
             (_, false) => None,
         };
         if let Some(since) = first_permanent_at.as_deref().and_then(parse_time)
-            && now - since >= Duration::days(QUARANTINE_AFTER_DAYS)
+            && now.duration_since(since) >= SignedDuration::from_hours(24 * QUARANTINE_AFTER_DAYS)
         {
             self.quarantine =
                 Some(Box::new(Quarantine { since: format_time(now), reason: error.to_owned(), fingerprint }));
@@ -184,7 +178,7 @@ impl PersonState {
     }
 
     /// An operator's `retry`: try at the next tick. Returns whether anything was lifted.
-    pub fn lift(&mut self, now: DateTime<Utc>) -> bool {
+    pub fn lift(&mut self, now: Timestamp) -> bool {
         let had = self.record_success();
         if had {
             self.wake_at = Some(format_time(now));
@@ -194,10 +188,10 @@ impl PersonState {
 }
 
 /// The wait after the `count`-th consecutive failure: 15 min, 30 min, 1 h, ... capped at 24 h.
-pub fn backoff(count: u32) -> Duration {
-    let cap = Duration::hours(MAX_BACKOFF_HOURS);
+pub fn backoff(count: u32) -> SignedDuration {
+    let cap = SignedDuration::from_hours(MAX_BACKOFF_HOURS);
     let doublings = count.saturating_sub(1).min(16);
-    Duration::minutes(FIRST_BACKOFF_MINUTES * (1i64 << doublings)).min(cap)
+    SignedDuration::from_mins(FIRST_BACKOFF_MINUTES * (1i64 << doublings)).min(cap)
 }
 
 /// A stable fingerprint of the inputs that come from Humaans (FNV-1a of their debug form): when
@@ -252,15 +246,19 @@ mod tests {
         assert_eq!(fingerprint(&[]), 0xcbf2_9ce4_8422_2325);
     }
 
-    fn t(s: &str) -> DateTime<Utc> {
+    fn t(s: &str) -> Timestamp {
         parse_time(s).unwrap()
+    }
+
+    fn days(n: i64) -> SignedDuration {
+        SignedDuration::from_hours(24 * n)
     }
 
     #[test]
     fn backoff_doubles_from_15_minutes_and_caps_at_a_day() {
-        let minutes: Vec<i64> = (1..=9).map(|n| backoff(n).num_minutes()).collect();
+        let minutes: Vec<i64> = (1..=9).map(|n| backoff(n).as_mins()).collect();
         assert_eq!(minutes, vec![15, 30, 60, 120, 240, 480, 960, 1440, 1440]);
-        assert_eq!(backoff(1000).num_hours(), 24);
+        assert_eq!(backoff(1000).as_hours(), 24);
     }
 
     #[test]
@@ -295,12 +293,12 @@ mod tests {
             }
         }
         let at = quarantined_at.expect("quarantined");
-        assert!(at - t("2026-12-01T00:00:00Z") >= Duration::days(7));
-        assert!(at - t("2026-12-01T00:00:00Z") < Duration::days(8));
-        assert!(!s.is_due(at + Duration::days(30)));
+        assert!(at.duration_since(t("2026-12-01T00:00:00Z")) >= days(7));
+        assert!(at.duration_since(t("2026-12-01T00:00:00Z")) < days(8));
+        assert!(!s.is_due(at + days(30)));
         assert_eq!(s.next_due(at), None);
-        assert_eq!(s.attempt(at + Duration::days(30), 1), Attempt::Quarantined);
-        assert_eq!(s.attempt(at + Duration::days(30), 2), Attempt::Yes, "changed record");
+        assert_eq!(s.attempt(at + days(30), 1), Attempt::Quarantined);
+        assert_eq!(s.attempt(at + days(30), 2), Attempt::Yes, "changed record");
         assert!(s.lift(at));
         assert!(s.is_due(at));
         assert!(!s.lift(at), "nothing left to lift");
@@ -316,7 +314,7 @@ mod tests {
                 FailureOutcome::Quarantined => panic!("an outage quarantined a person"),
             }
         }
-        assert!(now - t("2026-12-01T00:00:00Z") > Duration::days(20));
+        assert!(now.duration_since(t("2026-12-01T00:00:00Z")) > days(20));
         assert!(s.record_success());
         assert!(s.is_empty());
     }
@@ -350,9 +348,9 @@ mod tests {
             let start = t("2026-12-01T00:00:00Z");
             let mut now = start;
             let mut fingerprint = 1;
-            let mut permanent_since: Option<DateTime<Utc>> = None;
-            let mut last_attempt: Option<DateTime<Utc>> = None;
-            while now < start + Duration::days(21) {
+            let mut permanent_since: Option<Timestamp> = None;
+            let mut last_attempt: Option<Timestamp> = None;
+            while now < start + days(21) {
                 if next() % 2000 == 0 {
                     fingerprint += 1; // someone edits the person in Humaans
                 }
@@ -360,13 +358,16 @@ mod tests {
                     Attempt::Quarantined => assert!(s.quarantine.is_some()),
                     Attempt::Backoff(at) => {
                         assert!(at > now);
-                        assert!(at - now <= Duration::hours(MAX_BACKOFF_HOURS));
+                        assert!(at.duration_since(now) <= SignedDuration::from_hours(MAX_BACKOFF_HOURS));
                     }
                     Attempt::Yes => {
                         if let Some(previous) = last_attempt
                             && s.failures.as_ref().is_some_and(|f| f.fingerprint == fingerprint)
                         {
-                            assert!(now - previous >= Duration::minutes(FIRST_BACKOFF_MINUTES), "seed {seed}");
+                            assert!(
+                                now.duration_since(previous) >= SignedDuration::from_mins(FIRST_BACKOFF_MINUTES),
+                                "seed {seed}"
+                            );
                         }
                         last_attempt = Some(now);
                         s.quarantine = None;
@@ -383,13 +384,13 @@ mod tests {
                             _ => {
                                 let since = *permanent_since.get_or_insert(now);
                                 if let FailureOutcome::Quarantined = s.record_failure(now, "400", true, fingerprint) {
-                                    assert!(now - since >= Duration::days(QUARANTINE_AFTER_DAYS), "seed {seed}");
+                                    assert!(now.duration_since(since) >= days(QUARANTINE_AFTER_DAYS), "seed {seed}");
                                 }
                             }
                         }
                     }
                 }
-                now += Duration::minutes(5);
+                now += SignedDuration::from_mins(5);
             }
         }
     }

@@ -1,8 +1,9 @@
 //! When things fall due: provisioning by timing setting, deprovisioning at the last working day,
 //! all in the person's own timezone (falling back to UTC when Humaans has none or an unknown one).
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
-use jiff::tz::TimeZone as Tz;
+use jiff::civil::{Date, Time};
+use jiff::tz::{Offset, TimeZone as Tz};
+use jiff::{SignedDuration, Timestamp};
 
 use super::mapping::parse_date;
 use super::model::{JobRole, Person, ProvisionTiming};
@@ -38,23 +39,17 @@ fn zone_named(name: &str) -> Tz {
 }
 
 /// The calendar date it is for this person at `now`.
-pub fn person_today(person: &Person, now: DateTime<Utc>) -> NaiveDate {
-    let utc_date = now.date_naive();
-    let Ok(ts) = jiff::Timestamp::from_second(now.timestamp()) else { return utc_date };
-    let local = ts.to_zoned(person_tz(person)).date();
-    NaiveDate::from_ymd_opt(local.year() as i32, local.month() as u32, local.day() as u32).unwrap_or(utc_date)
+pub fn person_today(person: &Person, now: Timestamp) -> Date {
+    person_tz(person).to_datetime(now).date()
 }
 
-/// Midnight at the start of `date` in `tz`, as UTC. A midnight skipped by a DST change falls to
-/// the first instant of the day that exists.
-pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let fallback = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"));
-    let Ok(local) = jiff::civil::Date::new(date.year() as i16, date.month() as i8, date.day() as i8) else {
-        return fallback;
-    };
-    match local.to_zoned(tz) {
-        Ok(zoned) => Utc.timestamp_opt(zoned.timestamp().as_second(), 0).single().unwrap_or(fallback),
-        Err(_) => fallback,
+/// Midnight at the start of `date` in `tz`. A midnight skipped by a DST change falls to the first
+/// instant of the day that exists. Midnight in UTC when the zone cannot place it, and jiff's last
+/// instant for the days after it (9999-12-30T22:00Z; `parse_date` reads years up to 9999).
+pub fn start_of_day(date: Date, tz: Tz) -> Timestamp {
+    match date.to_zoned(tz) {
+        Ok(zoned) => zoned.timestamp(),
+        Err(_) => Offset::UTC.to_timestamp(date.to_datetime(Time::midnight())).unwrap_or(Timestamp::MAX),
     }
 }
 
@@ -87,7 +82,7 @@ pub fn status(person: &Person) -> Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Due {
     Now,
-    At(DateTime<Utc>),
+    At(Timestamp),
     /// Never, for this reason (e.g. a new hire without a start date under `immediately`).
     Never(String),
 }
@@ -100,7 +95,7 @@ pub enum Due {
 /// - `days-before-start(n)`: n days before that (new hires included: pre-boarding).
 ///
 /// Without a start date, active members are due now and new hires never (nothing to wait for).
-pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<Utc>) -> Due {
+pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: Timestamp) -> Due {
     let tz = person_tz(person);
     let st = status(person);
     let start = person.employment_start_date().and_then(parse_date);
@@ -114,7 +109,7 @@ pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<
         ProvisionTiming::Immediately if st == Status::Active => return Due::Now,
         ProvisionTiming::Immediately | ProvisionTiming::OnStartDate => start_of_day(start, tz),
         ProvisionTiming::DaysBeforeStart(n) => {
-            start_of_day(start.checked_sub_days(Days::new(n as u64)).unwrap_or(start), tz)
+            start_of_day(start.checked_sub(SignedDuration::from_hours(24 * i64::from(n))).unwrap_or(start), tz)
         }
     };
     if at <= now { Due::Now } else { Due::At(at) }
@@ -123,35 +118,94 @@ pub fn provisioning_due(person: &Person, timing: ProvisionTiming, now: DateTime<
 /// When the person's last working day has passed: the start of the following day in their
 /// timezone. `None` without a last working day, or when the last working day belongs to an
 /// earlier employment (a rehire keeps their old last working day, before the new start date).
-pub fn last_day_passed_at(person: &Person) -> Option<DateTime<Utc>> {
+pub fn last_day_passed_at(person: &Person) -> Option<Timestamp> {
     let last = person.last_working_day().and_then(parse_date)?;
     let start = person.employment_start_date().and_then(parse_date);
     if start.is_some_and(|start| start > last) {
         return None;
     }
-    Some(start_of_day(last.checked_add_days(Days::new(1))?, person_tz(person)))
+    Some(start_of_day(last.tomorrow().ok()?, person_tz(person)))
 }
 
 /// When the person's current job role next changes: the earliest future `effectiveDate`, or the
 /// day after the current role's end date, at midnight in their timezone.
-pub fn next_role_change_at(person: &Person, roles: &[JobRole], today: NaiveDate) -> Option<DateTime<Utc>> {
+pub fn next_role_change_at(person: &Person, roles: &[JobRole], today: Date) -> Option<Timestamp> {
     let starts = roles.iter().filter_map(|r| parse_date(r.effective_date()?)).filter(|d| *d > today);
-    let ends =
-        roles.iter().filter_map(|r| parse_date(r.end_date()?)?.checked_add_days(Days::new(1))).filter(|d| *d > today);
+    let ends = roles.iter().filter_map(|r| parse_date(r.end_date()?)?.tomorrow().ok()).filter(|d| *d > today);
     starts.chain(ends).min().map(|d| start_of_day(d, person_tz(person)))
 }
 
 /// Offboarded: status `offboarded`, or the last working day is over.
-pub fn is_offboarded(person: &Person, now: DateTime<Utc>) -> bool {
+pub fn is_offboarded(person: &Person, now: Timestamp) -> bool {
     status(person) == Status::Offboarded || last_day_passed_at(person).is_some_and(|at| at <= now)
 }
 
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc))
+/// Reads an RFC 3339 time, exactly the shapes chrono's `parse_from_rfc3339` read before the
+/// component moved to jiff (times written by older versions, hosts' `now`, webhook timestamps):
+/// `YYYY-MM-DD`, `T`, `t` or a space, `HH:MM:SS`, an optional fraction of any length (nanoseconds
+/// kept), then `Z`, `z` or `±HH:MM` (up to 23:59; `−`, U+2212, as a minus too), with surrounding
+/// whitespace trimmed. jiff's own parser reads more (`+0100`, no seconds, `[zone]` suffixes), so
+/// this is written out. Two edges differ from chrono: a leap second (`:60`) reads as `:59`, as
+/// jiff's parser reads it (jiff has no leap seconds), and times past 9999-12-30T22:00Z, jiff's last
+/// instant, are not read.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let b = s.trim().as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let two = |i: usize| two_digits(b[i], b[i + 1]);
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day, hour, minute, second) = (two(5)?, two(8)?, two(11)?, two(14)?, two(17)?);
+    let mut rest = &b[19..];
+    let mut nanos = 0;
+    if let [b'.', fraction @ ..] = rest {
+        let digits = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        // Digits past the ninth are read and dropped, as chrono did.
+        let scale = [100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+        nanos = fraction[..digits].iter().zip(scale).map(|(d, scale)| i32::from(d - b'0') * scale).sum();
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        [b'Z' | b'z'] => 0,
+        [b'+', h1, h2, b':', m1, m2] => offset_minutes(*h1, *h2, *m1, *m2)?,
+        [b'-', h1, h2, b':', m1, m2] | [0xE2, 0x88, 0x92, h1, h2, b':', m1, m2] => -offset_minutes(*h1, *h2, *m1, *m2)?,
+        _ => return None,
+    };
+    let second = if second == 60 { 59 } else { second };
+    let local = jiff::civil::DateTime::new(year, month as i8, day as i8, hour as i8, minute as i8, second as i8, nanos);
+    Offset::from_seconds(offset_minutes * 60).ok()?.to_timestamp(local.ok()?).ok()
 }
 
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+fn two_digits(tens: u8, ones: u8) -> Option<i16> {
+    (tens.is_ascii_digit() && ones.is_ascii_digit()).then(|| i16::from(tens - b'0') * 10 + i16::from(ones - b'0'))
+}
+
+/// An offset's `HH` and `MM` in minutes: hours up to 23, minutes up to 59.
+fn offset_minutes(h1: u8, h2: u8, m1: u8, m2: u8) -> Option<i32> {
+    let (hours, minutes) = (two_digits(h1, h2)?, two_digits(m1, m2)?);
+    (hours <= 23 && minutes <= 59).then(|| i32::from(hours) * 60 + i32::from(minutes))
+}
+
+/// RFC 3339 in UTC to the second, as chrono's `to_rfc3339_opts(SecondsFormat::Secs, true)` wrote
+/// it (what stored state and reports hold): `2026-11-28T09:00:00Z`, fractions dropped (not
+/// rounded), years outside 0..=9999 with a sign.
+pub fn format_time(t: Timestamp) -> String {
+    use std::fmt::Write;
+    let dt = Offset::UTC.to_datetime(t);
+    let mut out = String::with_capacity(20);
+    let year = dt.year();
+    let _ = if (0..=9999).contains(&year) { write!(out, "{year:04}") } else { write!(out, "{year:+05}") };
+    let _ = write!(out, "-{:02}-{:02}T{:02}:{:02}:{:02}Z", dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second());
+    out
 }
 
 /// How long a call may keep starting writes before it leaves the rest to the next call. A host
@@ -203,7 +257,7 @@ mod tests {
         })
     }
 
-    fn t(s: &str) -> DateTime<Utc> {
+    fn t(s: &str) -> Timestamp {
         parse_time(s).unwrap()
     }
 
@@ -291,7 +345,7 @@ mod tests {
         let p = Person::from(PersonFields { timezone: Some("America/Santiago".into()), ..PersonFields::default() });
         assert_eq!(person_today(&p, at), parse_date("2026-09-06").unwrap());
         // And it is the first instant of that day: a second earlier is still the day before.
-        assert_eq!(person_today(&p, at - chrono::Duration::seconds(1)), parse_date("2026-09-05").unwrap());
+        assert_eq!(person_today(&p, at - SignedDuration::from_secs(1)), parse_date("2026-09-05").unwrap());
     }
 
     #[test]
@@ -309,5 +363,83 @@ mod tests {
             assert_eq!(status(&person(s, None, "UTC")), Status::Unknown, "{s}");
         }
         assert_eq!(status(&Person::default()), Status::Unknown);
+    }
+}
+
+#[cfg(test)]
+mod against_chrono {
+    use super::*;
+
+    /// Every one- and two-character change of a few times, from characters that make other shapes.
+    pub(super) fn corpus() -> Vec<String> {
+        let bases = [
+            "2026-11-28T09:00:00Z",
+            "2026-11-28t09:00:00.123456789123+05:30",
+            "2024-02-29 23:59:60-23:59",
+            "0000-01-01T00:00:00.5−00:00",
+            " 9999-12-30T21:59:59z\n",
+        ];
+        let alphabet: Vec<char> = "0123456789-+:.TtZz −".chars().collect();
+        let mut out = Vec::new();
+        for base in bases {
+            let chars: Vec<char> = base.chars().collect();
+            out.push(base.to_owned());
+            for i in 0..chars.len() {
+                let mut del = chars.clone();
+                del.remove(i);
+                out.push(del.iter().collect());
+                for &a in &alphabet {
+                    let mut ins = chars.clone();
+                    ins.insert(i, a);
+                    out.push(ins.iter().collect());
+                    for j in i..chars.len() {
+                        for &b in &alphabet {
+                            let mut c = chars.clone();
+                            c[i] = a;
+                            c[j] = b;
+                            out.push(c.iter().collect());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn parse_and_format_as_chrono_did() {
+        let mut read = 0;
+        let mut digest = 0xcbf2_9ce4_8422_2325u64;
+        for s in corpus() {
+            let old = chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.to_utc());
+            let new = parse_time(&s);
+            if let Some(t) = new {
+                read += 1;
+                for b in format!("{}.{:09}", format_time(t), t.subsec_nanosecond()).bytes() {
+                    digest = (digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                }
+            }
+            let leap = s.trim().get(17..19) == Some("60");
+            match (old, new) {
+                (Some(old), Some(new)) => {
+                    let old_formatted = old.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    if leap {
+                        assert_eq!(old_formatted.replace(":60Z", ":59Z"), format_time(new), "{s:?}");
+                    } else {
+                        assert_eq!(old_formatted, format_time(new), "{s:?}");
+                        let old_ns =
+                            i128::from(old.timestamp()) * 1_000_000_000 + i128::from(old.timestamp_subsec_nanos());
+                        assert_eq!(old_ns, new.as_nanosecond(), "{s:?}");
+                    }
+                }
+                (None, None) => {}
+                (Some(old), None) => assert!(
+                    old > chrono::DateTime::from_timestamp(jiff::Timestamp::MAX.as_second(), 999_999_999).unwrap(),
+                    "{s:?}"
+                ),
+                (None, Some(_)) => panic!("{s:?} read, chrono did not"),
+            }
+        }
+        println!("corpus read {read} digest {digest:#x}");
     }
 }

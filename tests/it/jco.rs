@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chrono::{Days, Utc};
 use host_harness::api;
 use host_harness::operator::{change_json, log_json, name_of};
 use host_harness::{AllowedHost, MemoryStorage, Tenant, TenantPlugin};
+use jiff::ToSpan;
 use mock_servers::humaans::{HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 use serde_json::{Value, json};
@@ -84,8 +84,8 @@ impl Mocks {
             .rev()
             .find(|p| p.status == "active" && !managers.contains(&p.id))
             .expect("an active person without reports");
-        let today = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap();
-        self.humaans.offboard(&leaver.id, &today.checked_sub_days(Days::new(2)).unwrap().to_string());
+        let today: jiff::civil::Date = today.parse().unwrap();
+        self.humaans.offboard(&leaver.id, &today.checked_sub(2.days()).unwrap().to_string());
         leaver.id.clone()
     }
 
@@ -479,7 +479,7 @@ async fn the_same_flow_under_jco_and_wasmtime() {
     let started = Instant::now();
     let component = host_harness::component::component_path().expect("the component builds");
     let runtime = crate::support::runtime();
-    let today = Utc::now().date_naive().to_string();
+    let today = jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now()).date().to_string();
     let (under_wasmtime, under_jco) = tokio::join!(Mocks::start(&today), Mocks::start(&today));
 
     // Both hosts at once: node spends its first seconds transpiling.

@@ -68,22 +68,22 @@ async fn a_permanent_refusal_backs_off_then_quarantines_until_retried() {
 
     // Keep ticking at each retry time: after 7 days the person is quarantined, once.
     let mut attempts = 2;
-    let mut now = chrono::DateTime::parse_from_rfc3339("2026-11-28T12:45:00Z").unwrap().to_utc();
+    let mut now: jiff::Timestamp = "2026-11-28T12:45:00Z".parse().unwrap();
     loop {
-        let report = tick_ok(&plugin, &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).await;
+        let report = tick_ok(&plugin, &now.to_string()).await;
         attempts += 1;
         assert_eq!(scim_posts(&rig), attempts);
         match report.next_due {
             Some(next) => {
-                let next = chrono::DateTime::parse_from_rfc3339(&next).unwrap().to_utc();
-                assert!(next - now <= chrono::Duration::hours(24), "backoff capped at a day");
+                let next: jiff::Timestamp = next.parse().unwrap();
+                assert!(next.duration_since(now) <= jiff::SignedDuration::from_hours(24), "backoff capped at a day");
                 now = next;
             }
             None => break,
         }
         assert!(attempts < 30, "never quarantined");
     }
-    let days = (now - chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc()).num_days();
+    let days = now.duration_since(NOW.parse().unwrap()).as_hours() / 24;
     assert_eq!(days, 7, "quarantined after 7 days of refusals");
     assert!(attempts <= 15, "{attempts} attempts in a week: backoff works");
     let s = status(&plugin).await;

@@ -31,8 +31,8 @@ pub fn runtime() -> Arc<Runtime> {
 }
 
 pub fn at(rfc3339: &str) -> SystemTime {
-    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("valid time");
-    SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp() as u64)
+    let t: jiff::Timestamp = rfc3339.parse().expect("valid time");
+    SystemTime::UNIX_EPOCH + Duration::from_secs(t.as_second() as u64)
 }
 
 pub struct Rig {
