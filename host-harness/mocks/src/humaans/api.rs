@@ -4,11 +4,11 @@ use std::sync::RwLock;
 
 use serde_json::{Value, json};
 
+use super::config::{ApiToken, Behaviour, Select};
 use super::json::{Mode, WriteJson, field_names, field_value, write_object};
 use super::model::{Company, JobRole, Person, id_from, new_id, splitmix64};
 use super::query::{Condition, Op, Query, matches, sort_order};
 use super::store::Store;
-use super::{ApiToken, Behaviour, Select};
 use crate::server::{Handler, Request, Response};
 
 /// What the mock can change at run time besides the data.
