@@ -7,6 +7,10 @@
 //! `/job-roles` (also `$asOf=YYYY-MM-DD`), `/job-roles/:id`, `/companies`, `/companies/:id`.
 //! Other methods on these routes answer 405, other paths 404, both as Feathers errors. Facts the
 //! reference leaves open (page sizes, what `public:read` hides) are settings in [`Behaviour`].
+//!
+//! Each module uses only the ones before it (no import circles): `dates`, `json`, `query` →
+//! `model` (the records) → `config` (tokens and `Behaviour`), `store` → `api` (the routes) → this
+//! file (`MockHumaans`); `webhook` uses `dates` only.
 
 mod api;
 mod config;
