@@ -2,8 +2,9 @@
 # Set-up on a fresh machine: the pinned toolchain (rust-toolchain.toml) with the wasm32-wasip2
 # target, every crate fetched, and the npm packages of the jco (Node.js) test, pinned by
 # tests/jco/package-lock.json, playwright-core for the admin page test (tests/browser/package-lock.json),
-# Debian's chromium, and PostgreSQL's server binaries (the store tests start a throw-away server
-# from them; nothing is left running). Safe to run again.
+# Debian's chromium, PostgreSQL's server binaries (the store tests start a throw-away server
+# from them; nothing is left running), and valgrind and jq for the instruction-count guard
+# (scripts/callgrind.sh, which CI runs). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
@@ -37,6 +38,20 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
   else
     echo "setup: chromium missing (install Debian's chromium as root): the admin page browser test cannot run" >&2
+    if [ "${CI:-}" = true ]; then exit 1; fi
+  fi
+fi
+# valgrind (callgrind) and jq for the instruction-count guard CI runs (scripts/callgrind.sh).
+missing=()
+for tool in valgrind jq; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "setup: ${missing[*]} missing (install Debian's packages as root): the instruction-count guard" \
+      "(scripts/callgrind.sh) cannot run: .ci/run skips it with a loud warning (and fails under CI=true)" >&2
     if [ "${CI:-}" = true ]; then exit 1; fi
   fi
 fi
