@@ -23,7 +23,7 @@ fn with_env<T>(
 ) -> Result<T, wit::IntegrationError> {
     let mut kv = WasiKeyValue::open().map_err(|e| error(AppError::Storage(e)))?;
     let mut http = WasiHttp::new();
-    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(Timestamp::now) };
+    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(crate::reconcile::timing::now) };
     f(&mut env).map_err(error)
 }
 
@@ -260,7 +260,7 @@ impl wit::Guest for Component {
         use crate::webhook::Refusal;
         let mut kv = WasiKeyValue::open().map_err(wit::WebhookRefusal::Storage)?;
         let mut http = WasiHttp::new();
-        let mut env = Env { http: &mut http, kv: &mut kv, now: Timestamp::now() };
+        let mut env = Env { http: &mut http, kv: &mut kv, now: crate::reconcile::timing::now() };
         match app::handle_webhook(&mut env, &headers, &body) {
             Ok(d) => Ok(wit::WebhookAccepted {
                 event: wit::EmployeeEvent {

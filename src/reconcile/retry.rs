@@ -157,7 +157,7 @@ impl PersonState {
                 Some(Box::new(Quarantine { since: format_time(now), reason: error.to_owned(), fingerprint }));
             return FailureOutcome::Quarantined;
         }
-        let retry_at = now + backoff(count);
+        let retry_at = super::timing::after(now, backoff(count));
         self.failures = Some(Box::new(Failures {
             count,
             first_at,
@@ -302,6 +302,59 @@ mod tests {
         assert!(s.lift(at));
         assert!(s.is_due(at));
         assert!(!s.lift(at), "nothing left to lift");
+    }
+
+    /// Records as the chrono version wrote them (printed by it for this very sequence, from a
+    /// `now` with an offset and a fraction): jiff writes the same bytes, and reads them back to
+    /// the same decisions.
+    #[test]
+    fn records_read_and_written_as_the_chrono_version_did() {
+        let written_by_chrono = [
+            r#"{"failures":{"count":1,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-01T09:15:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":2,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-01T09:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":3,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-01T10:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":4,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-01T12:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":5,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-01T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":6,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-02T00:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":7,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-02T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":8,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-03T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":9,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-04T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":10,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-05T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":11,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-06T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":12,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-07T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"failures":{"count":13,"first_at":"2026-12-01T09:00:00Z","first_permanent_at":"2026-12-01T09:00:00Z","next_retry":"2026-12-08T16:45:00Z","last_error":"400 bad domain","fingerprint":7}}"#,
+            r#"{"quarantine":{"since":"2026-12-08T16:45:00Z","reason":"400 bad domain","fingerprint":7}}"#,
+            r#"{"wake_at":"2026-12-08T16:45:00Z"}"#,
+        ];
+        let mut written = Vec::new();
+        let mut s = PersonState::default();
+        let mut now = t("2026-12-01T10:00:00.750+01:00");
+        loop {
+            let out = s.record_failure(now, "400 bad domain", true, 7);
+            written.push(serde_json::to_string(&s).unwrap());
+            match out {
+                FailureOutcome::RetryAt(at) => now = at,
+                FailureOutcome::Quarantined => break,
+            }
+        }
+        s.lift(now);
+        written.push(serde_json::to_string(&s).unwrap());
+        assert_eq!(written, written_by_chrono);
+
+        // Read back: each failure record waits until its next retry, to the second.
+        for json in &written_by_chrono[..13] {
+            let old: PersonState = serde_json::from_str(json).unwrap();
+            let retry = t(&old.failures.as_ref().unwrap().next_retry);
+            let before = retry - SignedDuration::from_secs(1);
+            assert_eq!(old.attempt(before, 7), Attempt::Backoff(retry), "{json}");
+            assert!(!old.is_due(before) && old.is_due(retry), "{json}");
+            assert_eq!(old.next_due(before), Some(retry));
+            assert_eq!(serde_json::to_string(&old).unwrap(), *json, "rewritten unchanged");
+        }
+        let quarantined: PersonState = serde_json::from_str(written_by_chrono[13]).unwrap();
+        assert_eq!(quarantined.attempt(t("2027-01-01T00:00:00Z"), 7), Attempt::Quarantined);
+        let lifted: PersonState = serde_json::from_str(written_by_chrono[14]).unwrap();
+        assert!(!lifted.is_due(t("2026-12-08T16:44:59Z")) && lifted.is_due(t("2026-12-08T16:45:00Z")));
     }
 
     #[test]
