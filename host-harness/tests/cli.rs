@@ -977,6 +977,27 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
     }
     assert_eq!(targets["tenants_steady_no_writes"].as_bool(), Some(true), "{report}");
 
+    // Every target is also a figure under the same name (the names BENCHMARKS.md's table of
+    // today's figures uses), with the value and target the text table prints and the same verdict.
+    let figures = report["figures"].as_object().expect("figures");
+    assert_eq!(figures.keys().collect::<BTreeSet<_>>(), targets.keys().collect::<BTreeSet<_>>(), "{report}");
+    for (name, figure) in figures {
+        assert_eq!(figure["met"], targets[name], "{name}: {report}");
+        for field in ["measure", "value", "target"] {
+            assert!(!figure[field].as_str().unwrap_or_default().is_empty(), "{name}.{field}: {report}");
+        }
+    }
+    // The text table ends each targeted row with that name.
+    let text =
+        hh(&["--data-dir", data.to_str().unwrap(), "bench", "--employees", "50", "--rate-limited-employees", "0"], &[])
+            .await;
+    assert_eq!(text.code, Some(0), "{}", text.describe());
+    let named: BTreeSet<&str> = text.stdout.lines().filter_map(|line| line.split_whitespace().last()).collect();
+    assert!(named.contains("NAME"), "{}", text.stdout);
+    for name in targets.keys().filter(|name| !name.starts_with("tenants_")) {
+        assert!(named.contains(name.as_str()), "{name} not printed:\n{}", text.stdout);
+    }
+
     let zero = hh(&["bench", "--steady-syncs", "0"], &[]).await;
     assert!(zero.fails().contains("--steady-syncs"), "{}", zero.describe());
     clean_up(&data);
