@@ -413,7 +413,10 @@ async fn configure_changes_only_what_it_is_given() {
         (&["--provisioning", "off"], ["off", "suspend", "leapsome", "10%", "168h"]),
         (&["--deprovision-window", "90m"], ["off", "suspend", "leapsome", "10%", "90m"]),
         (&["--deprovisioning", "off", "--deprovision-limit", "3"], ["off", "off", "leapsome", "3", "90m"]),
-        (&["--deprovision-limit", "default", "--deprovision-window", "default"], ["off", "off", "leapsome", limit_default, day]),
+        (
+            &["--deprovision-limit", "default", "--deprovision-window", "default"],
+            ["off", "off", "leapsome", limit_default, day],
+        ),
     ];
     for (flags, expected) in steps {
         let args = join(&["--data-dir", d, "--json", "configure"], flags);
