@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         scim_requests_per_second: Some(0),
         humaans_base_url: humaans,
         humaans_token: "humaans-token".into(),
+        humaans_webhook_secret: None,
     };
     let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     let _ = connect(&mut Env { http: &mut http, kv: &mut kv, now }, input);
