@@ -324,7 +324,7 @@ impl Client {
             Err(TransportError::Denied) => {
                 return Outcome::Done(Err(AppError::Transport(fail(None, TransportError::Denied.to_string()))));
             }
-            Err(e @ TransportError::InvalidRequest(_)) => {
+            Err(e @ (TransportError::InvalidRequest(_) | TransportError::NotPublic)) => {
                 return Outcome::Done(Err(AppError::Transport(fail(None, e.to_string()))));
             }
             Err(e) => return Outcome::Retry { error: AppError::Transport(fail(None, e.to_string())), after_ms: 0 },

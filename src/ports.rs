@@ -53,6 +53,10 @@ impl HttpResponse {
 pub enum TransportError {
     /// The host refused to send it (not on the tenant's allow-list).
     Denied,
+    /// The host refused the destination: its name resolves only to addresses that are not public
+    /// (loopback, private, special-purpose). A policy refusal, not a network failure: nothing was
+    /// sent and retrying cannot help.
+    NotPublic,
     /// Connection refused, DNS failure, TLS failure.
     Unreachable(String),
     /// A timeout (connect, first byte, between bytes).
@@ -67,6 +71,9 @@ impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TransportError::Denied => f.write_str("the host denied the request (destination not allowed)"),
+            TransportError::NotPublic => {
+                f.write_str("not a public address: the host's egress policy refused the destination (nothing was sent)")
+            }
             TransportError::Unreachable(m) => write!(f, "unreachable: {m}"),
             TransportError::TimedOut(m) => write!(f, "timed out: {m}"),
             TransportError::Broken(m) => write!(f, "connection failed: {m}"),

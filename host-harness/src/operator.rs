@@ -241,7 +241,7 @@ pub fn name_of<T: std::fmt::Debug>(value: &T) -> String {
 /// How the component reports the host's `destination-ip-prohibited` (`egress::Refusal::
 /// NonPublicAddress`) and `http-request-denied` (off the allow-list, over the request quota): as
 /// transport failures, with these words in the message (`src/adapters/http.rs`, `src/ports.rs`).
-const NOT_PUBLIC: &str = "destination IP prohibited";
+const NOT_PUBLIC: &str = "not a public address";
 const DENIED: &str = "the host denied the request";
 
 /// A contract error as one line, naming the service where there is one.

@@ -369,7 +369,7 @@ fn wasi_method(method: Method) -> types::Method {
 
 /// Maps a `wasi:http` error code to the port's error kinds, with a readable message.
 fn map_error_code(code: &ErrorCode) -> TransportError {
-    use TransportError::{Broken, Denied, InvalidRequest, TimedOut, Unreachable};
+    use TransportError::{Broken, Denied, InvalidRequest, NotPublic, TimedOut, Unreachable};
     match code {
         ErrorCode::HttpRequestDenied => Denied,
 
@@ -386,7 +386,8 @@ fn map_error_code(code: &ErrorCode) -> TransportError {
         }),
         ErrorCode::DestinationNotFound => Unreachable("destination not found".into()),
         ErrorCode::DestinationUnavailable => Unreachable("destination unavailable".into()),
-        ErrorCode::DestinationIpProhibited => Unreachable("destination IP prohibited".into()),
+        // The host's egress policy (wasmtime hosts answer this for addresses they refuse).
+        ErrorCode::DestinationIpProhibited => NotPublic,
         ErrorCode::DestinationIpUnroutable => Unreachable("destination IP unroutable".into()),
         ErrorCode::ConnectionRefused => Unreachable("connection refused".into()),
         ErrorCode::ConnectionLimitReached => Unreachable("connection limit reached".into()),

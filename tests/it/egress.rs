@@ -138,7 +138,12 @@ async fn a_name_the_system_resolver_turns_into_loopback_is_refused_as_not_public
     let error = plugin.connect(&connection).await.expect("no trap").expect_err("refused");
     let line = host_harness::operator::describe(&error);
     assert!(line.contains("not a public address") && !line.contains("could not be reached"), "{line}");
-    assert!(plugin.stats().http_denied.load(Ordering::Relaxed) >= 1);
+    // A policy refusal is final: asked once, not retried as a network failure would be.
+    assert_eq!(plugin.stats().http_denied.load(Ordering::Relaxed), 1, "not retried");
+    match &error {
+        IntegrationError::Transport(f) => assert!(f.message.starts_with("not a public address"), "{f:?}"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(plugin.stats().http_requests.load(Ordering::Relaxed), 0, "nothing was sent");
     assert!(scene.rig.humaans.control().journal().is_empty(), "a refused request reached Humaans");
 }
