@@ -169,12 +169,15 @@ impl TenantPlugin {
         let started = std::time::Instant::now();
         let mut store =
             self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone(), self.lease.clone());
-        let instance = self
-            .runtime
-            .pre()
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| CallError::Instantiation(format!("{e:#}")))?;
+        let pre = self.runtime.pre(&self.tenant.integration).ok_or_else(|| {
+            CallError::Instantiation(format!(
+                "no integration named `{}` is loaded (loaded: {})",
+                self.tenant.integration,
+                self.runtime.integrations().join(", ")
+            ))
+        })?;
+        let instance =
+            pre.instantiate_async(&mut store).await.map_err(|e| CallError::Instantiation(format!("{e:#}")))?;
         self.runtime.instantiations().record(started.elapsed());
         Ok((store, instance))
     }

@@ -1,10 +1,12 @@
-//! One engine, one compiled component, one `InstancePre` for the whole process; a fresh `Store`
-//! and instance for every call. Per-call state (`HostState`) carries the tenant's policy.
+//! One engine for the whole process, one compiled component and `InstancePre` per integration
+//! (a platform runs several side by side; each tenant's calls go to the integration it names), a
+//! fresh `Store` and instance for every call. Per-call state (`HostState`) carries the tenant's
+//! policy.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -161,12 +163,23 @@ impl InstantiateTimes {
     }
 }
 
+/// The integration a tenant uses unless it names another: the component [`Runtime::new`] loads.
+pub const DEFAULT_INTEGRATION: &str = "humaans-leapsome";
+
+/// One integration component, compiled and linked once for every call of every tenant using it.
+struct Integration {
+    pre: ProvisioningPre<HostState>,
+    cache_outcome: CacheOutcome,
+}
+
 /// The process-wide part of the host.
 pub struct Runtime {
     engine: Engine,
-    pre: ProvisioningPre<HostState>,
+    /// The host's capabilities (WASI, HTTP, keyvalue), shared by every integration.
+    linker: Linker<HostState>,
+    /// Integration name -> its pre-instantiated component.
+    integrations: RwLock<HashMap<String, Arc<Integration>>>,
     ticker_stop: Arc<AtomicBool>,
-    cache_outcome: CacheOutcome,
     /// One semaphore per tenant id: the pool instances that tenant's calls may hold at once.
     tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Store + instance creation time of every call.
@@ -180,8 +193,16 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
-    /// Compiles (or loads from `cache_dir`) the component at `component_path` and links it.
+    /// Compiles (or loads from `cache_dir`) the component at `component_path` and links it as the
+    /// default integration ([`DEFAULT_INTEGRATION`]).
     pub fn new(component_path: &Path, cache_dir: Option<&Path>, pool: PoolSize) -> Result<Self> {
+        let runtime = Runtime::empty(pool)?;
+        runtime.add_integration(DEFAULT_INTEGRATION, component_path, cache_dir)?;
+        Ok(runtime)
+    }
+
+    /// An engine and the host's capabilities, with no integration yet ([`Runtime::add_integration`]).
+    pub fn empty(pool: PoolSize) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -196,7 +217,6 @@ impl Runtime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = wt(Engine::new(&config)).context("cannot create the wasm engine")?;
 
-        let (component, cache_outcome) = crate::cache::load(&engine, component_path, cache_dir)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         wt(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
@@ -206,24 +226,50 @@ impl Runtime {
             wt(atomics::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
             wt(batch::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
         }
-        let pre = wt(linker.instantiate_pre(&component).and_then(ProvisioningPre::new))
-            .context("the component does not implement the humaans:integration/provisioning world")?;
-
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
         Ok(Runtime {
             engine,
-            pre,
+            linker,
+            integrations: RwLock::default(),
             ticker_stop,
-            cache_outcome,
             tenant_slots: Mutex::default(),
             instantiations: InstantiateTimes::default(),
         })
     }
 
-    /// What loading the compiled component did (compiled, loaded from the cache, recompiled).
-    pub fn cache_outcome(&self) -> &CacheOutcome {
-        &self.cache_outcome
+    /// Compiles (or loads from `cache_dir`) another integration component and links it under
+    /// `name`; tenants whose [`Tenant::integration`] is `name` call it. It shares the engine,
+    /// the instance pool and every limit with the others. Replaces an integration of that name.
+    pub fn add_integration(&self, name: &str, component_path: &Path, cache_dir: Option<&Path>) -> Result<()> {
+        let (component, cache_outcome) = crate::cache::load(&self.engine, component_path, cache_dir)?;
+        let pre = wt(self.linker.instantiate_pre(&component).and_then(ProvisioningPre::new)).with_context(|| {
+            format!(
+                "the component {} does not implement the humaans:integration/provisioning world",
+                component_path.display()
+            )
+        })?;
+        let mut integrations = self.integrations.write().unwrap_or_else(|e| e.into_inner());
+        integrations.insert(name.to_owned(), Arc::new(Integration { pre, cache_outcome }));
+        Ok(())
+    }
+
+    /// The names of the integrations loaded, sorted.
+    pub fn integrations(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.integrations.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// What loading the default integration's compiled component did (compiled, loaded from the
+    /// cache, recompiled).
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.integration(DEFAULT_INTEGRATION).map_or(CacheOutcome::Uncached, |i| i.cache_outcome.clone())
+    }
+
+    fn integration(&self, name: &str) -> Option<Arc<Integration>> {
+        self.integrations.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -235,8 +281,9 @@ impl Runtime {
         &self.instantiations
     }
 
-    pub(crate) fn pre(&self) -> &ProvisioningPre<HostState> {
-        &self.pre
+    /// The pre-instantiated component of the integration `name`; `None` when none is loaded.
+    pub(crate) fn pre(&self, name: &str) -> Option<ProvisioningPre<HostState>> {
+        self.integration(name).map(|i| i.pre.clone())
     }
 
     /// The tenant's share of the pool: `max_instances` permits, made at its first call.

@@ -111,6 +111,9 @@ pub use crate::egress::is_public;
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: String,
+    /// The integration component this tenant's calls go to (`Runtime::add_integration`); by
+    /// default the one `Runtime::new` loads.
+    pub integration: String,
     /// The storage namespace; the guest cannot name any other.
     pub storage_namespace: String,
     /// Outbound HTTP goes only to these (scheme, host, port) triples. Empty denies everything.
@@ -150,6 +153,7 @@ impl Tenant {
     pub fn new(id: &str) -> Self {
         Tenant {
             id: id.to_owned(),
+            integration: crate::runtime::DEFAULT_INTEGRATION.to_owned(),
             storage_namespace: format!("tenant/{id}"),
             allowed_hosts: Vec::new(),
             resolve_overrides: BTreeMap::new(),

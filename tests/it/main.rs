@@ -10,6 +10,7 @@ mod brake;
 mod contract;
 mod egress;
 mod faults;
+mod integrations;
 mod jco;
 mod provisioning;
 mod quotas;

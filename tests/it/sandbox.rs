@@ -16,7 +16,7 @@ use host_harness::api::{Dialect, IntegrationError};
 use host_harness::{AllowedHost, CallError, PoolSize, Runtime, SqliteStorage, Storage, Tenant, TenantPlugin};
 
 /// Builds the rogue component (once per test process) into the workspace's target directory.
-fn rogue_path() -> PathBuf {
+pub(crate) fn rogue_path() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -437,8 +437,8 @@ async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
     let path = rogue_path();
     let pool = || PoolSize { instances: 2, max_memory_bytes: 64 << 20 };
     let load = || Runtime::new(&path, Some(&dir), pool()).expect("the component loads");
-    assert_eq!(*load().cache_outcome(), CacheOutcome::Compiled);
-    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    assert_eq!(load().cache_outcome(), CacheOutcome::Compiled);
+    assert_eq!(load().cache_outcome(), CacheOutcome::Loaded);
     let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 2, "{files:?}");
     let artifact = files.iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap().clone();
@@ -457,7 +457,7 @@ async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
     };
     let recompiled = |why: &str| {
         let runtime = load();
-        assert_eq!(*runtime.cache_outcome(), CacheOutcome::Recompiled(why.into()));
+        assert_eq!(runtime.cache_outcome(), CacheOutcome::Recompiled(why.into()));
         runtime
     };
     // One flipped byte in the middle of the code.
@@ -471,7 +471,7 @@ async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
     let plugin = TenantPlugin::new(Arc::new(runtime), storage, Tenant::new("cache"));
     let ok = plugin.tick("ok").await.expect("runs").expect("answers");
     assert_eq!(ok.provisioned, 0);
-    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    assert_eq!(load().cache_outcome(), CacheOutcome::Loaded);
 
     tamper(&|b| b.truncate(b.len() - 1));
     recompiled("the artifact does not match its digest");
@@ -479,6 +479,6 @@ async fn a_tampered_cached_artifact_is_recompiled_never_loaded() {
     recompiled("the artifact does not match its digest");
     std::fs::remove_file(&digest).unwrap();
     recompiled("the artifact has no digest");
-    assert_eq!(*load().cache_outcome(), CacheOutcome::Loaded);
+    assert_eq!(load().cache_outcome(), CacheOutcome::Loaded);
     std::fs::remove_dir_all(&dir).unwrap();
 }
