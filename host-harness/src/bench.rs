@@ -15,7 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use chrono::{Days, NaiveDate, Utc};
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use serde_json::{Value, json};
 
 use crate::cli::{BenchArgs, CallgrindCall, Global};
@@ -87,7 +88,7 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         bail!("--employees must be at least 1");
     }
     let started = Instant::now();
-    let today = Utc::now().date_naive();
+    let today = Timestamp::now().to_zoned(TimeZone::UTC).date();
     let component = match &global.component {
         Some(p) => p.clone(),
         None => {
@@ -205,7 +206,7 @@ impl Rig {
     async fn start(
         runtime: &Arc<Runtime>,
         employees: usize,
-        today: NaiveDate,
+        today: Date,
         tenant_id: &str,
         scim_pacing: Option<u32>,
         storage: Arc<dyn Storage>,
@@ -497,7 +498,7 @@ async fn timed_sync(rig: &Rig) -> Result<Timed> {
     Ok(Timed { wall_s, requests: rig.requests(), http_429_at, kv_reads, kv_writes, process_cpu_s, totals })
 }
 
-async fn main_run(runtime: &Arc<Runtime>, employees: usize, steady_syncs: usize, today: NaiveDate) -> Result<MainRun> {
+async fn main_run(runtime: &Arc<Runtime>, employees: usize, steady_syncs: usize, today: Date) -> Result<MainRun> {
     let rig = Rig::start(
         runtime,
         employees,
@@ -588,11 +589,11 @@ async fn main_run(runtime: &Arc<Runtime>, employees: usize, steady_syncs: usize,
 
 /// Changes 1% of the people with accounts — every other one a new job title (a new job role from
 /// yesterday, the old one ended the day before), the others a new last name — then syncs.
-async fn incremental_run(rig: &Rig, today: NaiveDate) -> Result<Incremental> {
+async fn incremental_run(rig: &Rig, today: Date) -> Result<Incremental> {
     let candidates = rig.people_with_accounts();
     let target = rig.humaans.people().len().div_ceil(100).min(candidates.len());
     let stride = (candidates.len() / target.max(1)).max(1);
-    let day = |back: u64| today.checked_sub_days(Days::new(back)).unwrap_or(today).to_string();
+    let day = |back: u64| today.checked_sub((back as i64).days()).unwrap_or(today).to_string();
     let (yesterday, two_days_ago, three_days_ago) = (day(1), day(2), day(3));
     let mut changed = HashSet::new();
     let (mut titles, mut names) = (0, 0);
@@ -648,7 +649,7 @@ async fn event_run(rig: &Rig, exclude: &HashSet<String>) -> Result<Events> {
             id: format!("bench-{i}-{}", person.id),
             kind: api::EventKind::Updated,
             person_id: person.id.clone(),
-            occurred_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            occurred_at: format!("{:.0}", Timestamp::now()),
         };
         let start = Instant::now();
         let outcome = done(rig.plugin.on_employee_event(&event).await)
@@ -740,7 +741,7 @@ impl RateLimited {
     }
 }
 
-async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: NaiveDate) -> Result<RateLimited> {
+async fn rate_limited_run(runtime: &Arc<Runtime>, employees: usize, today: Date) -> Result<RateLimited> {
     if employees == 0 {
         return Ok(RateLimited { employees, run: None });
     }
@@ -802,7 +803,7 @@ fn per_op(n: u32, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 /// A tenant of `OVERHEAD_PEOPLE` people synced into a sealed SQLite store (the `serve`/CLI
 /// default), then: what the quota's usage scan and size lookups cost, and a sealed read and write
 /// of the connection against plain ones.
-async fn overhead_run(runtime: &Arc<Runtime>, today: NaiveDate) -> Result<Overhead> {
+async fn overhead_run(runtime: &Arc<Runtime>, today: Date) -> Result<Overhead> {
     let dir = std::env::temp_dir().join(format!("host-harness-bench-overhead-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -834,7 +835,7 @@ async fn overhead_run(runtime: &Arc<Runtime>, today: NaiveDate) -> Result<Overhe
             id: "bench-overhead".into(),
             kind: api::EventKind::Updated,
             person_id: person.id.clone(),
-            occurred_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            occurred_at: format!("{:.0}", Timestamp::now()),
         };
         done(rig.plugin.on_employee_event(&event).await).context("on-employee-event")?;
         let event_writes = writes() - before;
@@ -936,7 +937,7 @@ async fn callgrind_run(
     cache: &std::path::Path,
     employees: usize,
     call: CallgrindCall,
-    today: NaiveDate,
+    today: Date,
 ) -> Result<()> {
     let on_valgrind = valgrind::request(valgrind::RUNNING_ON_VALGRIND);
     // Compiling (or loading the cached compilation) happens here, outside the measured part.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{Days, Utc};
+use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use serde_json::json;
 
 use crate::cli::{self, Global};
@@ -21,7 +21,7 @@ fn step(title: &str) {
 }
 
 pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
-    let today = Utc::now().date_naive();
+    let today = Timestamp::now().to_zoned(TimeZone::UTC).date();
     let seed = mock_servers::org::generate_org(args.employees.max(10), 2026, &today.to_string());
     let humaans = MockHumaans::start(HumaansConfig::default()).await.context("cannot start mock Humaans")?;
     humaans.load_seed(seed);
@@ -171,7 +171,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         .into_iter()
         .find(|r| r.end_date.is_none())
         .context("demo person has a role")?;
-    let yesterday = today.checked_sub_days(Days::new(1)).unwrap().to_string();
+    let yesterday = today.checked_sub(1.day()).unwrap().to_string();
     humaans.end_job_role(&old_role.id, &yesterday);
     let mut new_role = JobRole::new(
         &promoted.id,
@@ -233,7 +233,7 @@ fn event(kind: api::EventKind, person: &str) -> api::EmployeeEvent {
         id: format!("demo-{person}"),
         kind,
         person_id: person.into(),
-        occurred_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        occurred_at: format!("{:.0}", Timestamp::now()),
     }
 }
 

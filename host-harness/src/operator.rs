@@ -538,8 +538,8 @@ pub async fn event(host: &Host, args: cli::EventArgs) -> Result<Value> {
         cli::EventKindArg::Offboarded => api::EventKind::Offboarded,
         cli::EventKindArg::Deleted => api::EventKind::Deleted,
     };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let id = args.id.unwrap_or_else(|| format!("cli-{}", chrono::Utc::now().timestamp_millis()));
+    let now = format!("{:.0}", jiff::Timestamp::now());
+    let id = args.id.unwrap_or_else(|| format!("cli-{}", jiff::Timestamp::now().as_millisecond()));
     let e = api::EmployeeEvent { id, kind, person_id: args.person, occurred_at: now };
     let o = done(plugin.on_employee_event(&e).await)?;
     Ok(
@@ -548,8 +548,8 @@ pub async fn event(host: &Host, args: cli::EventArgs) -> Result<Value> {
 }
 
 pub async fn tick(plugin: &TenantPlugin, now: Option<String>) -> Result<Value> {
-    let now = now.unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    if chrono::DateTime::parse_from_rfc3339(&now).is_err() {
+    let now = now.unwrap_or_else(|| format!("{:.0}", jiff::Timestamp::now()));
+    if now.parse::<jiff::Timestamp>().is_err() {
         bail!("--now `{now}` is not an RFC 3339 time (e.g. 2026-11-28T09:00:00Z)");
     }
     let r = done(plugin.tick(&now).await)?;

@@ -164,7 +164,7 @@ async fn mocks(employees: usize, seed: u64) -> Mocks {
     })
     .await
     .unwrap();
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     humaans.load_seed(mock_servers::org::generate_org(employees, seed, &today));
     let leapsome =
         MockLeapsome::start(LeapsomeConfig { token: SCIM_SECRET.into(), ..LeapsomeConfig::default() }).await.unwrap();
@@ -251,7 +251,7 @@ async fn every_command_keeps_tokens_secret_and_fails_in_one_line() {
         }
         hh(&join(&base, &["event", "--kind", "updated", "--person", &person.id]), &[]).await.ok();
         hh(&join(&base, &["tick"]), &[]).await.ok();
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = format!("{:.0}", jiff::Timestamp::now());
         hh(&join(&base, &["tick", "--now", &now]), &[]).await.ok();
         let logs = hh(&join(&base, &["logs", "--limit", "500"]), &[]).await;
         if let Some(v) = logs.ok() {
@@ -737,15 +737,16 @@ async fn sixteen_concurrent_event_processes_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_concurrent_new_hires_are_all_provisioned_by_the_tick_after_their_start() {
-    let start = (chrono::Utc::now().date_naive() + chrono::Days::new(3)).to_string();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let start = today.checked_add(jiff::Span::new().days(3)).unwrap().to_string();
     let (m, data, ids) = overlap_rig("overlap-new-hires", 12, "newHire", &start, "on-start-date").await;
     concurrent_events(&data, &ids).await;
     assert!(m.leapsome.users().is_empty(), "nobody is due yet");
 
     let d = data.to_str().unwrap();
     let before = format!("{start}T00:00:00Z");
-    let early = chrono::DateTime::parse_from_rfc3339(&before).unwrap() - chrono::Duration::hours(1);
-    let early = early.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let early = before.parse::<jiff::Timestamp>().unwrap() - jiff::SignedDuration::from_hours(1);
+    let early = format!("{early:.0}");
     let tick = hh(&["--data-dir", d, "--json", "tick", "--now", &early], &[]).await.ok().unwrap();
     assert_eq!((tick["provisioned"].as_u64(), tick["waiting"].as_u64()), (Some(0), Some(12)), "{tick}");
     let tick = hh(&["--data-dir", d, "--json", "tick", "--now", &before], &[]).await.ok().unwrap();

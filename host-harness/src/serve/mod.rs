@@ -70,7 +70,7 @@ impl Logger {
     }
 
     fn line(&self, level: &str, message: &str, fields: &[(&str, String)]) {
-        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ts = format!("{:.3}", jiff::Timestamp::now());
         let line = match self.format {
             LogFormat::Json => {
                 let mut object = serde_json::Map::new();
@@ -301,7 +301,7 @@ fn holder_name() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
-    let started = chrono::Utc::now().timestamp_millis();
+    let started = jiff::Timestamp::now().as_millisecond();
     format!("{host}-{}-{started}", std::process::id())
 }
 

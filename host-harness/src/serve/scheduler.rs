@@ -175,7 +175,7 @@ async fn scheduled_tick(app: &App, turn: &TenantTurn) {
     let tenant = turn.lease.tenant.as_str();
     let Ok(Some(plugin)) = app.plugin(tenant) else { return };
     let plugin = turn.plugin(app, &plugin);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = format!("{:.0}", jiff::Timestamp::now());
     match app.timed("tick", plugin.tick(&now)).await {
         Ok(Ok(r)) => app.log.info(
             "tick",

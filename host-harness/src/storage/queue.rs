@@ -148,9 +148,8 @@ impl FailedItem {
     /// names), attempts, the last error, when it failed and when it is tried again.
     pub fn json(&self) -> serde_json::Value {
         let payload: serde_json::Value = serde_json::from_slice(&self.payload).unwrap_or_default();
-        let at = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        };
+        // RFC 3339 to the millisecond (`{:.3}`: always three digits, truncated).
+        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).ok().map(|t| format!("{t:.3}"));
         serde_json::json!({
             "event_id": self.event_id,
             "kind": payload.get("kind"),

@@ -54,7 +54,7 @@ async fn the_admin_page_in_headless_chromium() {
         return;
     }
     let humaans = MockHumaans::start(HumaansConfig::default()).await.unwrap();
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     humaans.load_seed(mock_servers::org::generate_org(40, 7, &today));
     let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.unwrap();
     let person = humaans.people().into_iter().find(|p| p.status == "active").expect("an active person");
