@@ -1,5 +1,5 @@
-//! Mock Leapsome SCIM API (`../shared/reference/leapsome-scim.md`): Users under both `/scim/v1`
-//! and `/api/scim`, Leapsome's flat PATCH as well as RFC 7644 PatchOp, manager references by id,
+//! Mock Leapsome SCIM API (`../shared/reference/leapsome-scim.md`): Users and Groups (teams, §2.6)
+//! under both `/scim/v1` and `/api/scim`, Leapsome's flat PATCH as well as RFC 7644 PatchOp, manager references by id,
 //! email or externalId, and an RFC-strict mode for checking a client against a by-the-book server.
 //! Where Leapsome's behaviour is unknown, `LeapsomeConfig` has a switch rather than a guess.
 //!
@@ -8,12 +8,14 @@
 //! `config` (the switches) → `model` (`ScimError`, `Profile`, `Op`, `Ctx`, `get_ci`, `now`) →
 //! `filter` (`attr eq value`) → `schema` (attribute names and paths) → `manager`, `multi` (manager
 //! references, multi-valued attributes) → `patch` (every write: POST/PUT bodies, flat PATCH,
-//! PatchOp) → `store` (users and their indexes) → `render` (users as GET answers them) → `routes`
+//! PatchOp) → `store` (users and their indexes) → `groups` (teams: their store, writes and JSON;
+//! members checked against `store`) → `render` (users as GET answers them) → `routes`
 //! (HTTP) → this file (`MockLeapsome`). The test module `render_tests` sits with `routes`, whose
 //! `Service` it seeds through.
 
 mod config;
 mod filter;
+mod groups;
 mod manager;
 mod model;
 mod multi;
@@ -93,6 +95,33 @@ impl MockLeapsome {
     /// The Leapsome id of the user's manager, as resolved when it was written.
     pub fn manager_id_of(&self, user_id: &str) -> Option<String> {
         self.store().any(user_id).and_then(|u| u.profile.manager.clone())
+    }
+
+    /// Every team, oldest first, as an RFC server's GET would show it (with members, whatever the
+    /// config: Leapsome's GET hides them).
+    pub fn groups(&self) -> Vec<Value> {
+        let groups = self.service.groups();
+        let all_members = LeapsomeConfig { group_members_returned: true, ..self.service.config().clone() };
+        groups.all().map(|g| groups::group(g, &all_members, &self.base_url(), false)).collect()
+    }
+
+    /// A team's id by its displayName (compared as the config compares names).
+    pub fn group_id(&self, display_name: &str) -> Option<String> {
+        self.service.groups().by_name(display_name, self.service.config()).map(|g| g.id.clone())
+    }
+
+    /// A team's members as stored (Leapsome user ids, in the order they were added), which
+    /// Leapsome's GET never shows. `None` for an unknown team.
+    pub fn group_members(&self, group_id: &str) -> Option<Vec<String>> {
+        self.service.groups().live(group_id).map(|g| g.members.clone())
+    }
+
+    /// Inserts a team as if an admin had made it in Leapsome: `{displayName, externalId?,
+    /// members?: [{value}], id?}`, any number of members (the 100-a-request cap is for PATCH), an
+    /// `id` of 24 hex digits kept. Panics on what would be a 4xx otherwise (duplicate or too long
+    /// name, unknown member).
+    pub fn seed_group(&self, group: Value) -> String {
+        self.service.seed_group(group).unwrap_or_else(|e| panic!("seed_group: {} {}", e.status, e.detail))
     }
 
     /// Everything stored for a user, removed or not: `{id, removed, created, lastModified,

@@ -1030,3 +1030,400 @@ async fn ten_thousand_users_page_and_filter() {
     let found = api.list(&[("filter", "externalId eq \"hu-7777\"")]).await.json();
     assert_eq!(user_names(&found), ["user07777@acme.test"]);
 }
+
+// Teams (SCIM Groups, reference §2.6).
+
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+impl Api {
+    /// POSTs a group and returns the created resource, asserting 201.
+    async fn create_group(&self, group: Value) -> Value {
+        let reply = self.send("POST", "/scim/v1/Groups", Some(group)).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.json()
+    }
+
+    async fn patch_group(&self, id: &str, body: Value) -> Reply {
+        self.send("PATCH", &format!("/scim/v1/Groups/{id}"), Some(body)).await
+    }
+
+    async fn group_ops(&self, id: &str, operations: Value) -> Reply {
+        self.patch_group(id, json!({"schemas": [PATCH_OP], "Operations": operations})).await
+    }
+
+    /// `GET /scim/v1/Groups?<query>` with the query percent-encoded here.
+    async fn list_groups(&self, query: &[(&str, &str)]) -> Reply {
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        self.get(&format!("/scim/v1/Groups?{}", query.join("&"))).await
+    }
+}
+
+/// Seeds `n` users `u0..` and returns their ids.
+fn seed_users(mock: &MockLeapsome, n: usize) -> Vec<String> {
+    (0..n).map(|i| mock.seed_user(user(&format!("u{i}")))).collect()
+}
+
+fn members(ids: &[String]) -> Value {
+    Value::Array(ids.iter().map(|id| json!({"value": id})).collect())
+}
+
+fn display_names(list: &Value) -> Vec<String> {
+    list["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap().to_owned()).collect()
+}
+
+fn member_values(group: &Value) -> Vec<String> {
+    group["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn groups_are_created_and_read_back_without_members() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let ids = seed_users(&mock, 2);
+    assert_eq!(api.clone().with_token(None).get("/scim/v1/Groups").await.status, 401);
+
+    let reply = api
+        .send(
+            "POST",
+            "/scim/v1/Groups",
+            Some(json!({"displayName": "Platform", "externalId": "hu-platform", "members": members(&ids)})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let created = reply.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(reply.header("location"), Some(format!("{}/Groups/{id}", mock.base_url()).as_str()));
+    assert_eq!(created["schemas"], json!([GROUP]));
+    assert_eq!(created["displayName"], "Platform");
+    assert_eq!(created["externalId"], "hu-platform");
+    assert_eq!(created["members"], json!([]));
+    assert_eq!(created["meta"]["resourceType"], "Group");
+    assert_eq!(created["meta"]["location"], format!("{}/Groups/{id}", mock.base_url()));
+    // SPEC's GroupDefinition has no members: a POST's members are dropped like unknown attributes.
+    assert_eq!(mock.group_members(&id), Some(vec![]));
+
+    for path in
+        [format!("/scim/v1/Groups/{id}"), format!("/api/scim/groups/{id}"), "/scim/v1/Groups/hu-platform".into()]
+    {
+        let got = api.get(&path).await;
+        assert_eq!(got.status, 200, "{path}");
+        assert_eq!(got.json(), created, "{path}");
+    }
+    api.get("/scim/v1/Groups/5ecba01fb567a5d046582027").await.assert_error(404, None);
+    assert_eq!(mock.group_id("Platform"), Some(id.clone()));
+    assert_eq!(mock.groups().len(), 1);
+}
+
+#[tokio::test]
+async fn duplicate_group_names_are_409_exactly_or_case_insensitively() {
+    let (_mock, api) = start(LeapsomeConfig::default()).await;
+    let first = api.create_group(json!({"displayName": "Growth"})).await;
+    let conflict = api.send("POST", "/scim/v1/Groups", Some(json!({"displayName": "Growth"}))).await;
+    let body = conflict.assert_error(409, Some("uniqueness"));
+    assert_eq!(body["detail"], "The displayName is already in use within the organization");
+    // Leapsome compares names as spelled (the default); another case is another team.
+    let other = api.create_group(json!({"displayName": "growth"})).await;
+    api.patch_group(other["id"].as_str().unwrap(), json!({"displayName": "Growth"}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    // Renaming a team to its own name is no conflict.
+    let same = api.patch_group(first["id"].as_str().unwrap(), json!({"displayName": "Growth"})).await;
+    assert_eq!(same.status, 200);
+
+    let (_mock, api) = start(LeapsomeConfig::rfc_strict()).await;
+    api.create_group(json!({"displayName": "Growth"})).await;
+    api.send("POST", "/scim/v1/Groups", Some(json!({"displayName": "GROWTH"})))
+        .await
+        .assert_error(409, Some("uniqueness"));
+}
+
+#[tokio::test]
+async fn group_names_over_128_characters_are_refused() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let longest = "é".repeat(128);
+    let created = api.create_group(json!({"displayName": longest})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let too_long = "x".repeat(129);
+    let body = api
+        .send("POST", "/scim/v1/Groups", Some(json!({"displayName": too_long})))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    assert_eq!(body["detail"], "The displayName field exceeds 128 characters");
+    api.patch_group(&id, json!({"displayName": too_long})).await.assert_error(400, Some("invalidValue"));
+    api.group_ops(&id, json!([{"op": "replace", "path": "displayName", "value": too_long}]))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    assert_eq!(api.get(&format!("/scim/v1/Groups/{id}")).await.json()["displayName"], json!(longest));
+    for bad in [json!({}), json!({"displayName": "  "}), json!({"displayName": 7})] {
+        api.send("POST", "/scim/v1/Groups", Some(bad)).await.assert_error(400, Some("invalidValue"));
+    }
+    assert_eq!(mock.groups().len(), 1);
+}
+
+#[tokio::test]
+async fn flat_patch_adds_members_or_replaces_them_and_get_never_shows_them() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let u = seed_users(&mock, 5);
+    let id = api.create_group(json!({"displayName": "Payments"})).await["id"].as_str().unwrap().to_owned();
+
+    let added = api.patch_group(&id, json!({"members": members(&u[0..2])})).await;
+    assert_eq!(added.status, 200);
+    assert_eq!(added.json()["members"], json!([]));
+    assert_eq!(mock.group_members(&id).unwrap(), u[0..2]);
+    // replaceMembers false adds; a member sent again is not added twice.
+    api.patch_group(&id, json!({"replaceMembers": false, "members": members(&u[1..3])})).await;
+    assert_eq!(mock.group_members(&id).unwrap(), u[0..3]);
+    let got = api.get(&format!("/scim/v1/Groups/{id}")).await.json();
+    assert_eq!(got["members"], json!([]));
+    assert_eq!(display_names(&api.list_groups(&[]).await.json()), ["Payments"]);
+    assert_eq!(api.list_groups(&[]).await.json()["Resources"][0]["members"], json!([]));
+
+    // replaceMembers true: the list sent is the whole membership afterwards.
+    api.patch_group(&id, json!({"replaceMembers": true, "members": members(&u[3..5])})).await;
+    assert_eq!(mock.group_members(&id).unwrap(), u[3..5]);
+    // A name and externalId change leave the members alone.
+    api.patch_group(&id, json!({"displayName": "Payments Team", "externalId": "hu-pay"})).await;
+    assert_eq!(mock.group_members(&id).unwrap(), u[3..5]);
+    assert_eq!(api.get("/scim/v1/Groups/hu-pay").await.json()["displayName"], "Payments Team");
+
+    // An id that is no Leapsome user fails the whole write.
+    let unknown = json!([{"value": u[0]}, {"value": "5ecba01fb567a5d046582027"}]);
+    api.patch_group(&id, json!({"members": unknown})).await.assert_error(400, Some("invalidValue"));
+    assert_eq!(mock.group_members(&id).unwrap(), u[3..5]);
+    api.patch_group(&id, json!({"replaceMembers": "yes"})).await.assert_error(400, Some("invalidValue"));
+    api.patch_group("5ecba01fb567a5d046582027", json!({"members": []})).await.assert_error(404, None);
+
+    api.patch_group(&id, json!({"replaceMembers": true})).await;
+    assert_eq!(mock.group_members(&id).unwrap(), Vec::<String>::new());
+
+    let (mock, api) =
+        start(LeapsomeConfig { unknown_member_ignored: true, patch_returns_204: true, ..Default::default() }).await;
+    let u = seed_users(&mock, 1);
+    let id = api.create_group(json!({"displayName": "Payments"})).await["id"].as_str().unwrap().to_owned();
+    let reply =
+        api.patch_group(&id, json!({"members": [{"value": u[0]}, {"value": "5ecba01fb567a5d046582027"}]})).await;
+    assert_eq!((reply.status, reply.body.len()), (204, 0));
+    assert_eq!(mock.group_members(&id).unwrap(), u);
+}
+
+#[tokio::test]
+async fn a_team_write_carries_at_most_100_members() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let u = seed_users(&mock, 150);
+    let id = api.create_group(json!({"displayName": "Everyone"})).await["id"].as_str().unwrap().to_owned();
+
+    let body =
+        api.patch_group(&id, json!({"members": members(&u[0..101])})).await.assert_error(400, Some("invalidValue"));
+    assert_eq!(body["detail"], "The members array exceeds 100 elements");
+    assert_eq!(mock.group_members(&id).unwrap().len(), 0);
+    assert_eq!(api.patch_group(&id, json!({"members": members(&u[0..100])})).await.status, 200);
+    assert_eq!(api.patch_group(&id, json!({"members": members(&u[100..150])})).await.status, 200);
+    assert_eq!(mock.group_members(&id).unwrap(), u);
+    api.patch_group(&id, json!({"replaceMembers": true, "members": members(&u[0..101])}))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    // In a PatchOp the cap counts every operation's members together.
+    api.group_ops(
+        &id,
+        json!([{"op": "remove", "path": "members", "value": members(&u[0..60])},
+               {"op": "add", "path": "members", "value": members(&u[60..101])}]),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    assert_eq!(mock.group_members(&id).unwrap(), u);
+
+    // Seeding by hand has no per-request cap.
+    let seeded = mock.seed_group(json!({"displayName": "Seeded", "members": members(&u)}));
+    assert_eq!(mock.group_members(&seeded).unwrap().len(), 150);
+}
+
+#[tokio::test]
+async fn patch_op_adds_and_removes_members_and_get_returns_them_in_rfc_mode() {
+    let (mock, api) = start(LeapsomeConfig::rfc_strict()).await;
+    let u = seed_users(&mock, 4);
+    let created = api.create_group(json!({"displayName": "Data", "members": members(&u[0..1])})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(member_values(&created), u[0..1]);
+    assert_eq!(created["members"][0]["$ref"], format!("{}/Users/{}", mock.base_url(), u[0]));
+
+    let get_members =
+        |api: Api, id: String| async move { member_values(&api.get(&format!("/scim/v1/Groups/{id}")).await.json()) };
+    let reply = api.group_ops(&id, json!([{"op": "Add", "path": "members", "value": members(&u[1..4])}])).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(member_values(&reply.json()), u);
+    assert_eq!(get_members(api.clone(), id.clone()).await, u);
+
+    // Okta and Entra (with aadOptscim062020) remove by a value filter.
+    let path = format!("members[value eq \"{}\"]", u[1]);
+    api.group_ops(&id, json!([{"op": "remove", "path": path}])).await;
+    assert_eq!(get_members(api.clone(), id.clone()).await, [u[0].clone(), u[2].clone(), u[3].clone()]);
+    // Entra without the flag names the members in the value.
+    api.group_ops(&id, json!([{"op": "Remove", "path": "members", "value": [{"value": u[0]}]}])).await;
+    assert_eq!(get_members(api.clone(), id.clone()).await, u[2..4]);
+    api.group_ops(&id, json!([{"op": "replace", "path": "members", "value": members(&u[0..2])}])).await;
+    assert_eq!(get_members(api.clone(), id.clone()).await, u[0..2]);
+    // Okta's path-less replace with {id, displayName} on every membership update.
+    api.group_ops(&id, json!([{"op": "replace", "value": {"id": id, "displayName": "Data Platform"}}])).await;
+    let got = api.get(&format!("/scim/v1/Groups/{id}?excludedAttributes=members")).await.json();
+    assert_eq!(got["displayName"], "Data Platform");
+    assert!(got.get("members").is_none(), "{got}");
+    api.group_ops(&id, json!([{"op": "remove", "path": "members"}])).await;
+    assert_eq!(mock.group_members(&id), Some(vec![]));
+
+    api.group_ops(&id, json!([{"op": "remove", "path": "members[display eq \"x\"]"}]))
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    api.group_ops(&id, json!([{"op": "add", "path": "owners", "value": []}]))
+        .await
+        .assert_error(400, Some("invalidPath"));
+    // Strict mode takes PatchOp only.
+    api.patch_group(&id, json!({"members": members(&u)})).await.assert_error(400, Some("invalidSyntax"));
+    assert_eq!(mock.group_members(&id), Some(vec![]));
+}
+
+#[tokio::test]
+async fn leapsome_mode_takes_patch_op_too_unless_switched_off() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let u = seed_users(&mock, 2);
+    let id = api.create_group(json!({"displayName": "Mobile"})).await["id"].as_str().unwrap().to_owned();
+    let reply = api.group_ops(&id, json!([{"op": "add", "path": "members", "value": members(&u)}])).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["members"], json!([]));
+    api.group_ops(&id, json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])}])).await;
+    assert_eq!(mock.group_members(&id).unwrap(), u[1..2]);
+
+    let (mock, api) = start(LeapsomeConfig { group_patch_op: false, ..Default::default() }).await;
+    let u = seed_users(&mock, 1);
+    let id = api.create_group(json!({"displayName": "Mobile"})).await["id"].as_str().unwrap().to_owned();
+    api.group_ops(&id, json!([{"op": "add", "path": "members", "value": members(&u)}]))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    assert_eq!(mock.group_members(&id), Some(vec![]));
+}
+
+#[tokio::test]
+async fn groups_page_at_1000_and_filter_by_display_name_only() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    for i in 0..2_500 {
+        mock.seed_group(json!({"displayName": format!("Team {i:04}"), "externalId": format!("t{i}")}));
+    }
+    let first = api.list_groups(&[]).await.json();
+    assert_eq!((first["totalResults"].as_u64(), first["itemsPerPage"].as_u64()), (Some(2_500), Some(1_000)));
+    assert_eq!(first["startIndex"], 1);
+    assert_eq!(first["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]));
+    assert_eq!(display_names(&first)[999], "Team 0999");
+    let second = api.list_groups(&[("startIndex", "1001"), ("count", "5000")]).await.json();
+    assert_eq!(second["itemsPerPage"], 1_000);
+    assert_eq!(display_names(&second)[0], "Team 1000");
+    let last = api.list_groups(&[("startIndex", "2001"), ("count", "1000")]).await.json();
+    assert_eq!((last["itemsPerPage"].as_u64(), display_names(&last)[499].as_str()), (Some(500), "Team 2499"));
+    assert_eq!(
+        display_names(&api.list_groups(&[("startIndex", "3"), ("count", "2")]).await.json()),
+        ["Team 0002", "Team 0003"]
+    );
+
+    for filter in [
+        "displayName eq \"Team 0042\"",
+        "DISPLAYNAME eq \"Team 0042\"",
+        "urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq \"Team 0042\"",
+    ] {
+        let found = api.list_groups(&[("filter", filter)]).await.json();
+        assert_eq!(
+            (found["totalResults"].as_u64(), display_names(&found)),
+            (Some(1), vec!["Team 0042".to_owned()]),
+            "{filter}"
+        );
+    }
+    mock.seed_group(json!({"displayName": "Solo"}));
+    assert_eq!(display_names(&api.list_groups(&[("filter", "displayName eq Solo")]).await.json()), ["Solo"]);
+    let none = api.list_groups(&[("filter", "displayName eq \"team 0042\"")]).await.json();
+    assert_eq!((none["totalResults"].as_u64(), none["Resources"].as_array().unwrap().len()), (Some(0), 0));
+    for refused in [
+        "externalId eq \"t42\"",
+        "displayName co \"Team\"",
+        "id eq \"x\"",
+        "displayName eq \"a\" and displayName eq \"b\"",
+    ] {
+        let body = api.list_groups(&[("filter", refused)]).await.assert_error(400, Some("invalidFilter"));
+        assert!(body["detail"].as_str().unwrap().ends_with("only displayName eq is supported"), "{body}");
+    }
+
+    let (mock, api) = start(LeapsomeConfig { unsupported_filter_ignored: true, ..LeapsomeConfig::rfc_strict() }).await;
+    mock.seed_group(json!({"displayName": "Alpha"}));
+    mock.seed_group(json!({"displayName": "Beta"}));
+    assert_eq!(display_names(&api.list_groups(&[("filter", "externalId eq \"x\"")]).await.json()), ["Alpha", "Beta"]);
+    // An RFC server compares names case-insensitively.
+    assert_eq!(display_names(&api.list_groups(&[("filter", "displayName eq \"ALPHA\"")]).await.json()), ["Alpha"]);
+}
+
+#[tokio::test]
+async fn groups_cannot_be_deleted_or_put_as_documented() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let id = mock.seed_group(json!({"displayName": "Legal"}));
+    let refused = api.send("DELETE", &format!("/scim/v1/Groups/{id}"), None).await;
+    refused.assert_error(405, None);
+    assert_eq!(refused.header("allow"), Some("GET, PATCH"));
+    api.send("PUT", &format!("/scim/v1/Groups/{id}"), Some(json!({"displayName": "Legal"})))
+        .await
+        .assert_error(405, None);
+    api.send("DELETE", "/scim/v1/Groups", None).await.assert_error(405, None);
+    assert_eq!(api.get(&format!("/scim/v1/Groups/{id}")).await.status, 200);
+
+    let (mock, api) = start(LeapsomeConfig { group_delete_status: Some(501), ..Default::default() }).await;
+    let id = mock.seed_group(json!({"displayName": "Legal"}));
+    api.send("DELETE", &format!("/scim/v1/Groups/{id}"), None).await.assert_error(501, None);
+    assert_eq!(mock.group_id("Legal"), Some(id));
+
+    let (mock, api) = start(LeapsomeConfig::rfc_strict()).await;
+    let id = mock.seed_group(json!({"displayName": "Legal"}));
+    assert_eq!(api.send("DELETE", &format!("/scim/v1/Groups/{id}"), None).await.status, 204);
+    api.get(&format!("/scim/v1/Groups/{id}")).await.assert_error(404, None);
+    assert_eq!(mock.group_id("Legal"), None);
+    // The name is free again.
+    api.create_group(json!({"displayName": "Legal"})).await;
+}
+
+#[tokio::test]
+async fn group_routes_are_journaled_and_take_scripted_faults() {
+    let (mock, api) = start(LeapsomeConfig::default()).await;
+    let u = seed_users(&mock, 1);
+    let control = mock.control();
+    control.add_fault(FaultRule::new(
+        Some("POST"),
+        "/scim/v1/Groups",
+        Fault::Status { status: 503, message: "down".into() },
+        1,
+    ));
+    api.send("POST", "/scim/v1/Groups", Some(json!({"displayName": "Ops"}))).await.assert_error(503, None);
+    assert_eq!(mock.group_id("Ops"), None);
+    let id = api.create_group(json!({"displayName": "Ops"})).await["id"].as_str().unwrap().to_owned();
+    control.add_fault(FaultRule::new(
+        Some("PATCH"),
+        "/scim/v1/Groups/",
+        Fault::TooManyRequests { retry_after: Some(3) },
+        1,
+    ));
+    let limited = api.patch_group(&id, json!({"members": members(&u)})).await;
+    limited.assert_error(429, None);
+    assert_eq!(limited.header("retry-after"), Some("3"));
+    assert_eq!(mock.group_members(&id), Some(vec![]));
+    api.patch_group(&id, json!({"members": members(&u)})).await;
+    api.list_groups(&[("filter", "displayName eq \"Ops\"")]).await;
+
+    let journal = control.journal();
+    let seen: Vec<(&str, &str, u16)> = journal.iter().map(|e| (e.method.as_str(), e.path.as_str(), e.status)).collect();
+    let one = format!("/scim/v1/Groups/{id}");
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/scim/v1/Groups", 503),
+            ("POST", "/scim/v1/Groups", 201),
+            ("PATCH", one.as_str(), 429),
+            ("PATCH", one.as_str(), 200),
+            ("GET", "/scim/v1/Groups", 200),
+        ]
+    );
+    assert_eq!(serde_json::from_str::<Value>(&journal[3].body).unwrap(), json!({"members": members(&u)}));
+    assert_eq!(journal[4].query, "filter=displayName%20eq%20%22Ops%22");
+    assert_eq!(mock.group_members(&id).unwrap(), u);
+}

@@ -19,7 +19,7 @@ pub struct LeapsomeConfig {
     pub delete_deactivates: bool,
     /// A manager reference that matches no user is ignored instead of failing with 400.
     pub unknown_manager_ignored: bool,
-    /// PATCH answers 204 without a body instead of 200 with the user.
+    /// PATCH (of a user or a team) answers 204 without a body instead of 200 with the resource.
     pub patch_returns_204: bool,
     /// Status for a present but wrong token: SPEC documents 403; RFC-style servers answer 401.
     pub wrong_token_status: u16,
@@ -50,6 +50,32 @@ pub struct LeapsomeConfig {
     /// The status every `DELETE /Users/{id}` answers (e.g. 404, 405, 501), leaving the user as it
     /// was; SPEC v1.1.3 documents no DELETE. `None`: DELETE works (see `delete_deactivates`).
     pub delete_status: Option<u16>,
+    /// The most teams one `GET /Groups` page returns (SPEC: `count` max 1000); larger `count`s
+    /// and a missing one give this many.
+    pub max_group_page_size: usize,
+    /// The most member values one team write may carry (SPEC: "The members array exceeds 100
+    /// elements"), counted over the whole body.
+    pub max_members_per_patch: usize,
+    /// GET answers a team's members as an RFC 7643 server does, instead of SPEC's `members`
+    /// with maxItems 0 (always `[]`).
+    pub group_members_returned: bool,
+    /// A team PATCH also takes an RFC 7644 PatchOp (reference §2.6 infers it: Leapsome is an
+    /// Entra gallery and Okta OIN app, and both send PatchOp for groups); off: flat body only.
+    pub group_patch_op: bool,
+    /// Team names compare exactly in the unique index and the `displayName eq` filter (Leapsome
+    /// wants teams "spelled exactly" like the IdP's groups) instead of case-insensitively as RFC
+    /// 7643's `caseExact: false` has it; the reference does not say which Leapsome does.
+    pub group_names_case_exact: bool,
+    /// A team member id that is no Leapsome user is dropped instead of failing the write with 400
+    /// (SPEC: members are "The Leapsome ID of a user"; what else happens is unknown).
+    pub unknown_member_ignored: bool,
+    /// `POST /Groups` keeps `members` (an RFC server) instead of dropping them silently as an
+    /// attribute outside SPEC's `GroupDefinition {displayName, externalId}`.
+    pub group_create_members: bool,
+    /// The status every `DELETE /Groups/{id}` answers, leaving the team as it was: SPEC documents
+    /// no DELETE, and the mock answers an undocumented method on a known route with 405. `None`:
+    /// DELETE removes the team (204), as an RFC server does.
+    pub group_delete_status: Option<u16>,
 }
 
 /// Which quoting of a list filter value (`userName eq "a@b.test"` / `userName eq a@b.test`) the
@@ -107,13 +133,33 @@ impl Default for LeapsomeConfig {
             partial_name: PartialName::Merge,
             emails_write: EmailsWrite::Writable,
             delete_status: None,
+            max_group_page_size: 1000,
+            max_members_per_patch: 100,
+            group_members_returned: false,
+            group_patch_op: true,
+            group_names_case_exact: true,
+            unknown_member_ignored: false,
+            group_create_members: false,
+            group_delete_status: Some(405),
         }
     }
 }
 
 impl LeapsomeConfig {
-    /// An RFC 7644 server: strict parsing, 401 for any bad token, unknown attributes kept.
+    /// An RFC 7644 server: strict parsing, 401 for any bad token, unknown attributes kept; groups
+    /// return their members, take members on POST, compare names case-insensitively and can be
+    /// deleted. (The 100-member cap and the 1,000-group page stay: a client tested here still
+    /// writes in Leapsome-sized requests.)
     pub fn rfc_strict() -> Self {
-        LeapsomeConfig { strict_rfc: true, wrong_token_status: 401, keep_unknown_attributes: true, ..Self::default() }
+        LeapsomeConfig {
+            strict_rfc: true,
+            wrong_token_status: 401,
+            keep_unknown_attributes: true,
+            group_members_returned: true,
+            group_names_case_exact: false,
+            group_create_members: true,
+            group_delete_status: None,
+            ..Self::default()
+        }
     }
 }

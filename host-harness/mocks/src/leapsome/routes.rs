@@ -5,9 +5,10 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use serde_json::{Map, Value, json};
 
 use super::config::{FilterQuoting, LeapsomeConfig};
-use super::filter::parse_eq_quoting;
+use super::filter::{EqFilter, parse_eq_quoting};
+use super::groups::{self, GROUP_URN, GroupRecord, Groups};
 use super::model::{Ctx, Op, Profile, SCIM_JSON, ScimError};
-use super::schema::CORE_URN;
+use super::schema::{CORE_URN, LIST_URN};
 use super::store::{Store, UserRecord, Write};
 use super::{patch, render};
 use crate::server::{Handler, Request, Response};
@@ -17,7 +18,9 @@ const MOUNTS: &[&str] = &["/scim/v1", "/api/scim"];
 
 pub struct Service {
     config: LeapsomeConfig,
+    /// Locked before `groups` when a request needs both (team writes check their members).
     store: Mutex<Store>,
+    groups: Mutex<Groups>,
     base_url: OnceLock<String>,
 }
 
@@ -47,7 +50,12 @@ impl Handler for Service {
 
 impl Service {
     pub fn new(config: LeapsomeConfig) -> Self {
-        Service { config, store: Mutex::new(Store::default()), base_url: OnceLock::new() }
+        Service {
+            config,
+            store: Mutex::new(Store::default()),
+            groups: Mutex::new(Groups::default()),
+            base_url: OnceLock::new(),
+        }
     }
 
     pub fn set_base_url(&self, url: String) {
@@ -57,6 +65,28 @@ impl Service {
     /// A panicking test thread must not turn every later request into a poisoned-lock panic.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn groups(&self) -> MutexGuard<'_, Groups> {
+        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn config(&self) -> &LeapsomeConfig {
+        &self.config
+    }
+
+    pub fn render_group(&self, group: &GroupRecord, members_excluded: bool) -> Value {
+        groups::group(group, &self.config, self.base(), members_excluded)
+    }
+
+    /// A team inserted by hand: any number of members (no per-request cap), an `id` of 24 hex
+    /// digits kept.
+    pub fn seed_group(&self, group: Value) -> Result<String, ScimError> {
+        let body =
+            group.as_object().ok_or_else(|| ScimError::bad_request("invalidSyntax", "a group must be an object"))?;
+        let id = body.get("id").and_then(Value::as_str).map(str::to_owned);
+        let store = self.store();
+        self.groups().create(body, &store, &self.config, Some(id))
     }
 
     pub fn render(&self, user: &UserRecord, store: &Store) -> Value {
@@ -109,10 +139,15 @@ impl Service {
             ("users", [id], "PUT") => self.replace(id, request),
             ("users", [id], "PATCH") => self.patch(id, request),
             ("users", [id], "DELETE") => self.delete(id),
+            ("groups", [], "GET") => self.list_groups(request),
+            ("groups", [], "POST") => self.create_group(request),
+            ("groups", [id], "GET") => self.get_group(id, request),
+            ("groups", [id], "PATCH") => self.patch_group(id, request),
+            ("groups", [id], "DELETE") => self.delete_group(id),
             ("serviceproviderconfig", [], "GET") => {
                 Ok(scim_json(200, &render::service_provider_config(&self.config, self.base())))
             }
-            ("users", [] | [_], _) | ("serviceproviderconfig", [], _) => {
+            ("users" | "groups", [] | [_], _) | ("serviceproviderconfig", [], _) => {
                 Err(ScimError::new(405, None, format!("{method} is not supported on {}", request.path)))
             }
             _ => Err(not_found("Resource not found")),
@@ -160,19 +195,28 @@ impl Service {
         }
     }
 
-    /// `None` when the filter is unsupported and the config says to ignore it.
-    fn filtered<'s>(&self, store: &'s Store, filter: &str) -> Result<Option<Vec<&'s UserRecord>>, ScimError> {
+    /// A list filter the mock can answer: `attribute eq value` with the quoting the config takes,
+    /// on an attribute `supported` accepts (its name without the resource's URN prefix). `None`
+    /// when the filter is unsupported and the config says to ignore it; `only` names what is
+    /// supported in the 400.
+    fn list_filter(
+        &self,
+        filter: &str,
+        urn: &str,
+        only: &str,
+        supported: impl Fn(&str) -> bool,
+    ) -> Result<Option<EqFilter>, ScimError> {
         let unsupported = |why: String| {
             if self.config.unsupported_filter_ignored {
                 Ok(None)
             } else {
-                Err(ScimError::bad_request("invalidFilter", format!("{why}; only userName eq is supported")))
+                Err(ScimError::bad_request("invalidFilter", format!("{why}; only {only} eq is supported")))
             }
         };
         if self.config.filters_refused {
             return unsupported("filtering is not supported".into());
         }
-        let eq = match parse_eq_quoting(filter) {
+        let mut eq = match parse_eq_quoting(filter) {
             Ok((eq, quoted)) => match (self.config.filter_quoting, quoted) {
                 (FilterQuoting::QuotedOnly, false) => return unsupported("the value must be quoted".into()),
                 (FilterQuoting::UnquotedOnly, true) => return unsupported("the value must not be quoted".into()),
@@ -180,23 +224,120 @@ impl Service {
             },
             Err(why) => return unsupported(why),
         };
-        let attribute = eq.attribute.strip_prefix(&format!("{CORE_URN}:")).unwrap_or(&eq.attribute);
-        if attribute.eq_ignore_ascii_case("userName") {
+        let attribute = eq.attribute.strip_prefix(&format!("{urn}:")).unwrap_or(&eq.attribute).to_owned();
+        if !supported(&attribute) {
+            return unsupported(format!("cannot filter on {}", eq.attribute));
+        }
+        eq.attribute = attribute;
+        Ok(Some(eq))
+    }
+
+    /// `None` when the filter is unsupported and the config says to ignore it.
+    fn filtered<'s>(&self, store: &'s Store, filter: &str) -> Result<Option<Vec<&'s UserRecord>>, ScimError> {
+        let supported = |a: &str| {
+            a.eq_ignore_ascii_case("userName")
+                || (a.eq_ignore_ascii_case("externalId") && self.config.external_id_filter)
+        };
+        let Some(eq) = self.list_filter(filter, CORE_URN, "userName", supported)? else {
+            return Ok(None);
+        };
+        if eq.attribute.eq_ignore_ascii_case("userName") {
             Ok(Some(store.by_user_name(&eq.value_text()).into_iter().collect()))
-        } else if attribute.eq_ignore_ascii_case("externalId") && self.config.external_id_filter {
-            Ok(Some(store.by_external_id(&eq.value_text())))
         } else {
-            unsupported(format!("cannot filter on {}", eq.attribute))
+            Ok(Some(store.by_external_id(&eq.value_text())))
         }
     }
 
-    fn list(&self, request: &Request) -> Result<Response, ScimError> {
-        // RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0.
+    /// `startIndex` (1-based) and `count` clamped to `max`, as RFC 7644 §3.4.2.4 reads them: a
+    /// startIndex below 1 means 1, a negative count means 0.
+    fn paging(request: &Request, max: usize) -> Result<(i64, usize, usize), ScimError> {
         let start_index = Self::int_param(request, "startIndex")?.unwrap_or(1).max(1);
-        let max = self.config.max_page_size;
         let count =
             Self::int_param(request, "count")?.map_or(max, |c| usize::try_from(c.max(0)).unwrap_or(max)).min(max);
         let offset = usize::try_from(start_index - 1).unwrap_or(usize::MAX);
+        Ok((start_index, count, offset))
+    }
+
+    /// `excludedAttributes=members` (Entra asks for groups that way), which matters only where
+    /// GET returns members.
+    fn members_excluded(request: &Request) -> bool {
+        request
+            .query_param("excludedAttributes")
+            .is_some_and(|a| a.split(',').any(|a| a.trim().eq_ignore_ascii_case("members")))
+    }
+
+    /// `GET /Groups`: SPEC's `displayName eq` filter only, pages of at most 1,000.
+    fn list_groups(&self, request: &Request) -> Result<Response, ScimError> {
+        let (start_index, count, offset) = Self::paging(request, self.config.max_group_page_size)?;
+        let groups = self.groups();
+        let filter = request.query_param("filter").filter(|f| !f.trim().is_empty());
+        let filter = match filter {
+            Some(f) => self.list_filter(f, GROUP_URN, "displayName", |a| a.eq_ignore_ascii_case("displayName"))?,
+            None => None,
+        };
+        let (total, page): (usize, Vec<&GroupRecord>) = match filter {
+            Some(eq) => {
+                let found: Vec<&GroupRecord> = groups.by_name(&eq.value_text(), &self.config).into_iter().collect();
+                (found.len(), found.into_iter().skip(offset).take(count).collect())
+            }
+            None => (groups.len(), groups.page(offset, count).collect()),
+        };
+        let excluded = Self::members_excluded(request);
+        let resources: Vec<Value> = page.iter().map(|g| self.render_group(g, excluded)).collect();
+        let body = json!({
+            "schemas": [LIST_URN],
+            "totalResults": total,
+            "itemsPerPage": resources.len(),
+            "startIndex": start_index,
+            "Resources": resources,
+        });
+        Ok(scim_json(200, &body))
+    }
+
+    fn create_group(&self, request: &Request) -> Result<Response, ScimError> {
+        let body = self.body(request)?;
+        let store = self.store();
+        let mut groups = self.groups();
+        let id = groups.create(&body, &store, &self.config, None)?;
+        let group = self.render_group(groups.live(&id).expect("just created"), false);
+        let mut response = scim_json(201, &group);
+        response.headers.push(("location".into(), format!("{}/Groups/{id}", self.base())));
+        Ok(response)
+    }
+
+    fn get_group(&self, id: &str, request: &Request) -> Result<Response, ScimError> {
+        let groups = self.groups();
+        let group = groups.by_id_or_external_id(id).ok_or_else(|| not_found("Resource not found"))?;
+        Ok(scim_json(200, &self.render_group(group, Self::members_excluded(request))))
+    }
+
+    fn patch_group(&self, id: &str, request: &Request) -> Result<Response, ScimError> {
+        let body = self.body(request)?;
+        let store = self.store();
+        let mut groups = self.groups();
+        groups.patch(id, &body, &store, &self.config)?;
+        if self.config.patch_returns_204 {
+            return Ok(Response::empty(204));
+        }
+        Ok(scim_json(200, &self.render_group(groups.live(id).expect("just patched"), false)))
+    }
+
+    fn delete_group(&self, id: &str) -> Result<Response, ScimError> {
+        if let Some(status) = self.config.group_delete_status {
+            let mut response =
+                ScimError::new(status, None, format!("DELETE is not supported on /Groups/{id}")).response();
+            if status == 405 {
+                response.headers.push(("allow".into(), "GET, PATCH".into()));
+            }
+            return Ok(response);
+        }
+        let mut groups = self.groups();
+        groups.remove(id, &self.config).ok_or_else(|| not_found("Group not found"))?;
+        Ok(Response::empty(204))
+    }
+
+    fn list(&self, request: &Request) -> Result<Response, ScimError> {
+        let (start_index, count, offset) = Self::paging(request, self.config.max_page_size)?;
         let store = self.store();
         let filtered = match request.query_param("filter").filter(|f| !f.trim().is_empty()) {
             Some(filter) => self.filtered(&store, filter)?,
