@@ -1,11 +1,13 @@
 //! A deterministic, realistic Humaans organisation for tests and load runs: a CEO, department
 //! heads, manager chains three to four levels deep (five above 2,500 people), international names (some non-ASCII), unique
-//! work emails, about 5% new hires starting soon and 5% people who have left, and job histories
-//! where the current role is not always the only or the first one.
+//! work emails, about 5% new hires starting soon and 5% people who have left, job histories
+//! where the current role is not always the only or the first one, and teams (`person.teams`):
+//! some people in none, some in several, one team over 100 people above 150 people.
 //!
 //! Each module uses only those before it (no import circles): `rng`, `departments`, `names`,
 //! `places` (the data tables) → `tree` (the reporting tree; a position's title and team) →
-//! `people`, `roles` (a person; their job roles and managers) → this file (`generate_org`).
+//! `people`, `roles` (a person; their job roles and managers) → `teams` (memberships across the
+//! organisation) → this file (`generate_org`).
 
 mod departments;
 mod names;
@@ -13,6 +15,7 @@ mod people;
 mod places;
 mod rng;
 mod roles;
+mod teams;
 mod tree;
 
 use std::collections::{HashSet, VecDeque};
@@ -24,6 +27,7 @@ pub use names::{EMAIL_DOMAIN, ascii_fold};
 use people::make_person;
 use rng::Rng;
 use roles::make_roles;
+pub use teams::{BIG_TEAM_ABOVE, PROGRAMME_TEAM};
 use tree::{Ctx, Status, lay_out};
 
 /// Leavers started at least this many days before `today`, so they worked a while.
@@ -39,7 +43,10 @@ const OFFBOARDED_LATEST_START: i64 = 200;
 /// start date). Everyone joined after their manager, and active people report to active people.
 /// About 15% of people have an older, ended role (a promotion) and about 2% a
 /// future-dated change, so neither "the first role" nor "the role without an end date" is
-/// always the current one.
+/// always the current one. Teams: everyone but contractors has at least one (department team or
+/// Leadership), about 5% are on the Social Committee, and `PROGRAMME_TEAM` holds about 60% of the
+/// active people with a team, more than 100 of them when there are more than `BIG_TEAM_ABOVE`
+/// people.
 pub fn generate_org(employees: usize, seed: u64, today: &str) -> HumaansSeed {
     let today_day = parse_date(today).unwrap_or_else(|| panic!("today must be YYYY-MM-DD, got {today:?}"));
     let mut rng = Rng::new(seed);
@@ -121,6 +128,7 @@ pub fn generate_org(employees: usize, seed: u64, today: &str) -> HumaansSeed {
         people.push(person);
         roles_by_person.push(roles);
     }
+    teams::finish_teams(&mut people, seed);
 
     // API order is creation order in Humaans, which need not put managers before their reports.
     let mut order: Vec<usize> = (0..n).collect();

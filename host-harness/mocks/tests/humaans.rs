@@ -9,7 +9,7 @@ use mock_servers::humaans::{
     ApiToken, Behaviour, DEFAULT_TOKEN, HumaansConfig, HumaansSeed, JobRole, MockHumaans, Person, STATUS_ACTIVE,
     STATUS_NEW_HIRE, STATUS_OFFBOARDED, Select,
 };
-use mock_servers::org::{ascii_fold, generate_org};
+use mock_servers::org::{BIG_TEAM_ABOVE, PROGRAMME_TEAM, ascii_fold, generate_org};
 use mock_servers::{Fault, FaultRule};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -836,4 +836,75 @@ async fn ten_thousand_people_page_through_quickly() {
         roles["total"].as_u64(),
         Some(org.job_roles.iter().filter(|r| r.person_id == someone.id).count() as u64)
     );
+}
+
+/// Members per team name.
+fn team_sizes(people: &[Person], only_active: bool) -> HashMap<String, usize> {
+    let mut sizes = HashMap::new();
+    for person in people.iter().filter(|p| !only_active || p.status == STATUS_ACTIVE) {
+        for team in &person.teams {
+            *sizes.entry(team.name.clone()).or_default() += 1;
+        }
+    }
+    sizes
+}
+
+#[test]
+fn generated_people_are_in_no_team_one_or_several_and_one_team_is_over_100() {
+    for (n, seed) in [(BIG_TEAM_ABOVE + 1, 1), (BIG_TEAM_ABOVE + 1, 2), (160, 3), (400, 4), (1000, 42), (2600, 5)] {
+        let org = generate_org(n, seed, TODAY);
+        let in_teams = |k: usize| org.people.iter().filter(|p| p.teams.len() == k).count();
+        assert!(in_teams(0) > 0 && in_teams(1) > 0, "n = {n}: {} in none, {} in one", in_teams(0), in_teams(1));
+        assert!(org.people.iter().filter(|p| p.teams.len() >= 2).count() > 0, "n = {n}: nobody in several");
+        for person in &org.people {
+            let names: HashSet<&str> = person.teams.iter().map(|t| t.name.as_str()).collect();
+            assert_eq!(names.len(), person.teams.len(), "a team twice on {}", person.email);
+            // Contractors are in no team; everyone else is in at least one.
+            assert_eq!(person.teams.is_empty(), person.contract_type.as_deref() == Some("Contractor"));
+        }
+        // Over 100 members who are active (and so have a Leapsome account to add).
+        let active = team_sizes(&org.people, true);
+        let (biggest, size) = active.iter().max_by_key(|(_, size)| **size).unwrap();
+        assert_eq!(biggest, PROGRAMME_TEAM, "n = {n}");
+        assert!(*size > 100, "n = {n}: biggest team {size}");
+        assert!(active.len() >= 10, "n = {n}: {} teams", active.len());
+    }
+    let small = generate_org(60, 7, TODAY);
+    assert!(team_sizes(&small.people, false).values().all(|&size| size < 60));
+    assert!(small.people.iter().any(|p| p.teams.len() >= 2));
+    assert!(small.people.iter().any(|p| p.teams.is_empty()));
+    assert_eq!(
+        generate_org(300, 9, TODAY).people.iter().map(|p| p.teams.clone()).collect::<Vec<_>>(),
+        generate_org(300, 9, TODAY).people.iter().map(|p| p.teams.clone()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn people_serve_their_teams_and_select_them() {
+    let org = generate_org(200, 11, TODAY);
+    let mock = MockHumaans::start(HumaansConfig::default()).await.unwrap();
+    mock.load_seed(org.clone());
+    let page = get(&mock, &url("/people", &[("$limit", "250")])).await.json();
+    let served = page["data"].as_array().unwrap();
+    assert_eq!(served.len(), 200);
+    let names = |teams: &Value| -> Vec<String> {
+        teams.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    };
+    for (json, person) in served.iter().zip(&org.people) {
+        let expected: Vec<String> = person.teams.iter().map(|t| t.name.clone()).collect();
+        assert_eq!(names(&json["teams"]), expected, "{}", person.email);
+        assert!(json["teams"].as_array().unwrap().iter().all(|t| t.as_object().unwrap().len() == 1));
+    }
+    let several = org.people.iter().find(|p| p.teams.len() >= 2).unwrap();
+    let one = get(&mock, &format!("/api/people/{}?%24select%5B%5D=teams", several.id)).await.json();
+    let keys: HashSet<&str> = one.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, HashSet::from(["id", "teams"]));
+    assert_eq!(names(&one["teams"]).len(), several.teams.len());
+    let selected =
+        get(&mock, &url("/people", &[("$select[]", "teams"), ("$select[]", "email"), ("$limit", "3")])).await.json();
+    for (json, person) in selected["data"].as_array().unwrap().iter().zip(&org.people) {
+        let keys: HashSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, HashSet::from(["id", "teams", "email"]));
+        assert_eq!(names(&json["teams"]), person.teams.iter().map(|t| t.name.clone()).collect::<Vec<_>>());
+    }
 }
