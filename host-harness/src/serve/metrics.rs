@@ -1,35 +1,64 @@
-//! Counters for `/metrics`, in Prometheus' text format. Plain maps under a mutex: a handful of
-//! series, updated a few times per call.
+//! `/metrics`: one `prometheus-client` registry, encoded in Prometheus' text format (0.0.4).
+//! The live series (webhooks, calls, waits, leases, dead letters, and the listener's own in
+//! `server.rs`) are updated as things happen; what is read from elsewhere (the queue, the
+//! store, the runtime) is handed to [`Metrics::render`] at each scrape.
+//!
+//! Counters are registered without their `_total`, which the encoder adds: the series keep the
+//! names they had when this file wrote the format by hand.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the call-duration histogram's buckets.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    export: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Export {
+    export: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: String,
+}
+
+type Durations = Family<Export, Histogram, fn() -> Histogram>;
+
 pub struct Metrics {
-    webhooks: Mutex<BTreeMap<String, u64>>,
-    calls: Mutex<BTreeMap<(String, String), u64>>,
-    durations: Mutex<BTreeMap<String, Histogram>>,
-    waited: Mutex<BTreeMap<String, u64>>,
-    leases: Mutex<BTreeMap<String, u64>>,
-    dead_letters: std::sync::atomic::AtomicU64,
-    /// Where the dead letters kept are counted at each scrape (the store's queue, shared by every
-    /// process: the gauge is store-wide, like `host_harness_queue_depth`).
-    dead_letters_kept: std::sync::OnceLock<std::sync::Arc<dyn crate::storage::WorkQueue>>,
+    registry: Registry,
+    webhooks: Family<Outcome, Counter>,
+    calls: Family<Call, Counter>,
+    durations: Durations,
+    waited: Family<Kind, Counter>,
+    leases: Family<Outcome, Counter>,
+    dead_letters: Counter,
+    scraped: Arc<Scraped>,
+    /// One scrape at a time: each puts its values in `scraped`, then encodes them.
+    scrape: Mutex<()>,
 }
 
 /// What `/metrics` reads from elsewhere at the time of the scrape.
+#[derive(Debug, Clone, Default)]
 pub struct Gauges {
     pub queue_depth: u64,
     pub scim_writes: u64,
@@ -40,131 +69,154 @@ pub struct Gauges {
     pub sqlite_busy_waits: u64,
 }
 
+/// The registry's collector for the values read at the scrape: [`Metrics::render`] puts them
+/// here, then encodes.
+#[derive(Default)]
+struct Scraped {
+    now: Mutex<(Gauges, Option<u64>)>,
+    /// Where the dead letters kept are counted at each scrape (the store's queue, shared by every
+    /// process: the gauge is store-wide, like `host_harness_queue_depth`).
+    dead_letters_kept: OnceLock<Arc<dyn crate::storage::WorkQueue>>,
+}
+
+impl std::fmt::Debug for Scraped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scraped").field("now", &self.now).finish_non_exhaustive()
+    }
+}
+
+impl Collector for Scraped {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let (g, kept) = &*self.now.lock().unwrap();
+        if let Some(kept) = kept {
+            let help = "Dead letters kept in the store (all tenants).";
+            ConstGauge::new(*kept as i64).encode(encoder.encode_descriptor(
+                "host_harness_dead_letters",
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        let mut gauge = |name: &str, help: &str, value: u64| {
+            ConstGauge::new(value as i64).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+        };
+        gauge("host_harness_queue_depth", "Inbox items not yet done.", g.queue_depth)?;
+        let help = "SCIM requests sent that write (not GET/HEAD).";
+        ConstCounter::new(g.scim_writes).encode(encoder.encode_descriptor(
+            "host_harness_scim_writes",
+            help,
+            None,
+            MetricType::Counter,
+        )?)?;
+        let help = "Tenants in the store.";
+        ConstGauge::new(g.tenants as i64).encode(encoder.encode_descriptor(
+            "host_harness_tenants",
+            help,
+            None,
+            MetricType::Gauge,
+        )?)?;
+        // The runtime counts cumulatively (`InstantiateTimes`); the encoder takes each bucket's own
+        // count and the overflow bucket's.
+        let i = &g.instantiate;
+        let mut below = 0;
+        let mut buckets: Vec<(f64, u64)> = (i.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS))
+            .map(|(&n, bound)| (bound, n - std::mem::replace(&mut below, n)))
+            .collect();
+        buckets.push((f64::INFINITY, i.count - below));
+        encoder
+            .encode_descriptor(
+                "host_harness_instantiate_seconds",
+                "Store and instance creation per call.",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(i.sum_s, i.count, &buckets, None)?;
+        let help = "Waits for a SQLite lock another process on the file held.";
+        ConstCounter::new(g.sqlite_busy_waits).encode(encoder.encode_descriptor(
+            "host_harness_sqlite_busy_waits",
+            help,
+            None,
+            MetricType::Counter,
+        )?)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let webhooks = Family::default();
+        registry.register("host_harness_webhooks", "Webhook deliveries by outcome", webhooks.clone());
+        let calls = Family::default();
+        registry.register("host_harness_calls", "Component calls by export and outcome", calls.clone());
+        let durations: Durations = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        registry.register("host_harness_call_duration_seconds", "Component call duration", durations.clone());
+        let waited = Family::default();
+        registry.register(
+            "host_harness_scheduled_waits",
+            "Scheduled runs that found their tenant busy and waited",
+            waited.clone(),
+        );
+        let dead_letters = Counter::default();
+        registry.register(
+            "host_harness_dead_letters",
+            "Events this process kept as dead letters after their last attempt",
+            dead_letters.clone(),
+        );
+        let leases = Family::default();
+        registry.register("host_harness_leases", "Tries for a tenant's lease by outcome", leases.clone());
+        let scraped = Arc::new(Scraped::default());
+        registry.register_collector(Box::new(scraped.clone()));
+        Metrics { registry, webhooks, calls, durations, waited, leases, dead_letters, scraped, scrape: Mutex::new(()) }
+    }
+}
+
 impl Metrics {
+    /// The registry, for the parts that add their own series (`server::HttpMetrics::register`)
+    /// before serve starts.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// A webhook answered: `accepted`, `duplicate`, `ignored`, or the refusal (`bad-signature`, …).
     pub fn webhook(&self, outcome: &str) {
-        *self.webhooks.lock().unwrap().entry(outcome.to_owned()).or_default() += 1;
+        self.webhooks.get_or_create(&Outcome { outcome: outcome.to_owned() }).inc();
     }
 
     /// A call to the component: its export, `ok`/`error`/`host-error`, and how long it took.
     pub fn call(&self, export: &str, outcome: &str, took: Duration) {
-        *self.calls.lock().unwrap().entry((export.to_owned(), outcome.to_owned())).or_default() += 1;
-        let mut durations = self.durations.lock().unwrap();
-        let h = durations.entry(export.to_owned()).or_default();
-        let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        self.calls.get_or_create(&Call { export: export.to_owned(), outcome: outcome.to_owned() }).inc();
+        self.durations.get_or_create(&Export { export: export.to_owned() }).observe(took.as_secs_f64());
     }
 
     /// A scheduled tick or sync that found its tenant busy and waits (it runs once the tenant
     /// frees up): once per wait in this process, once per refused lease when another holds it.
     pub fn waited(&self, kind: &str) {
-        *self.waited.lock().unwrap().entry(kind.to_owned()).or_default() += 1;
+        self.waited.get_or_create(&Kind { kind: kind.to_owned() }).inc();
     }
 
     /// An event kept as a dead letter by this process (after its last attempt).
     pub fn dead_letter(&self) {
-        self.dead_letters.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.dead_letters.inc();
     }
 
     /// A try for a tenant's lease: `acquired`, `held-elsewhere` (another process runs the tenant)
     /// or `lost` (a renewal refused).
     pub fn lease(&self, outcome: &str) {
-        *self.leases.lock().unwrap().entry(outcome.to_owned()).or_default() += 1;
+        self.leases.get_or_create(&Outcome { outcome: outcome.to_owned() }).inc();
     }
 
     /// Counts the dead letters kept in `queue` at every scrape from now on.
-    pub fn count_dead_letters_in(&self, queue: std::sync::Arc<dyn crate::storage::WorkQueue>) {
-        let _ = self.dead_letters_kept.set(queue);
+    pub fn count_dead_letters_in(&self, queue: Arc<dyn crate::storage::WorkQueue>) {
+        let _ = self.scraped.dead_letters_kept.set(queue);
     }
 
+    /// The scrape, in Prometheus' text format (`prometheus_client::encoding::prometheus_text::CONTENT_TYPE`).
     pub fn render(&self, gauges: &Gauges) -> String {
+        let _one = self.scrape.lock().unwrap();
+        let kept = self.scraped.dead_letters_kept.get().and_then(|q| q.dead_letters().ok());
+        *self.scraped.now.lock().unwrap() = (gauges.clone(), kept);
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP host_harness_webhooks_total Webhook deliveries by outcome.");
-        let _ = writeln!(out, "# TYPE host_harness_webhooks_total counter");
-        for (outcome, n) in self.webhooks.lock().unwrap().iter() {
-            let _ = writeln!(out, "host_harness_webhooks_total{{outcome=\"{outcome}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP host_harness_calls_total Component calls by export and outcome.");
-        let _ = writeln!(out, "# TYPE host_harness_calls_total counter");
-        for ((export, outcome), n) in self.calls.lock().unwrap().iter() {
-            let _ = writeln!(out, "host_harness_calls_total{{export=\"{export}\",outcome=\"{outcome}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP host_harness_call_duration_seconds Component call duration.");
-        let _ = writeln!(out, "# TYPE host_harness_call_duration_seconds histogram");
-        for (export, h) in self.durations.lock().unwrap().iter() {
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "host_harness_call_duration_seconds_bucket{{export=\"{export}\",le=\"{bound}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "host_harness_call_duration_seconds_bucket{{export=\"{export}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "host_harness_call_duration_seconds_sum{{export=\"{export}\"}} {}", h.sum);
-            let _ = writeln!(out, "host_harness_call_duration_seconds_count{{export=\"{export}\"}} {}", h.count);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP host_harness_scheduled_waits_total Scheduled runs that found their tenant busy and waited."
-        );
-        let _ = writeln!(out, "# TYPE host_harness_scheduled_waits_total counter");
-        for (kind, n) in self.waited.lock().unwrap().iter() {
-            let _ = writeln!(out, "host_harness_scheduled_waits_total{{kind=\"{kind}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP host_harness_dead_letters_total Events this process kept as dead letters after their last attempt."
-        );
-        let _ = writeln!(out, "# TYPE host_harness_dead_letters_total counter");
-        let _ = writeln!(
-            out,
-            "host_harness_dead_letters_total {}",
-            self.dead_letters.load(std::sync::atomic::Ordering::Relaxed)
-        );
-        if let Some(kept) = self.dead_letters_kept.get().and_then(|q| q.dead_letters().ok()) {
-            let _ = writeln!(out, "# HELP host_harness_dead_letters Dead letters kept in the store (all tenants).");
-            let _ = writeln!(out, "# TYPE host_harness_dead_letters gauge");
-            let _ = writeln!(out, "host_harness_dead_letters {kept}");
-        }
-        let _ = writeln!(out, "# HELP host_harness_leases_total Tries for a tenant's lease by outcome.");
-        let _ = writeln!(out, "# TYPE host_harness_leases_total counter");
-        for (outcome, n) in self.leases.lock().unwrap().iter() {
-            let _ = writeln!(out, "host_harness_leases_total{{outcome=\"{outcome}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP host_harness_queue_depth Inbox items not yet done.");
-        let _ = writeln!(out, "# TYPE host_harness_queue_depth gauge");
-        let _ = writeln!(out, "host_harness_queue_depth {}", gauges.queue_depth);
-        let _ = writeln!(out, "# HELP host_harness_scim_writes_total SCIM requests sent that write (not GET/HEAD).");
-        let _ = writeln!(out, "# TYPE host_harness_scim_writes_total counter");
-        let _ = writeln!(out, "host_harness_scim_writes_total {}", gauges.scim_writes);
-        let _ = writeln!(out, "# HELP host_harness_tenants Tenants in the store.");
-        let _ = writeln!(out, "# TYPE host_harness_tenants gauge");
-        let _ = writeln!(out, "host_harness_tenants {}", gauges.tenants);
-        let _ = writeln!(out, "# HELP host_harness_instantiate_seconds Store and instance creation per call.");
-        let _ = writeln!(out, "# TYPE host_harness_instantiate_seconds histogram");
-        let i = &gauges.instantiate;
-        for (n, bound) in i.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS) {
-            let _ = writeln!(out, "host_harness_instantiate_seconds_bucket{{le=\"{bound}\"}} {n}");
-        }
-        let _ = writeln!(out, "host_harness_instantiate_seconds_bucket{{le=\"+Inf\"}} {}", i.count);
-        let _ = writeln!(out, "host_harness_instantiate_seconds_sum {}", i.sum_s);
-        let _ = writeln!(out, "host_harness_instantiate_seconds_count {}", i.count);
-        let _ = writeln!(
-            out,
-            "# HELP host_harness_sqlite_busy_waits_total Waits for a SQLite lock another process on the file held."
-        );
-        let _ = writeln!(out, "# TYPE host_harness_sqlite_busy_waits_total counter");
-        let _ = writeln!(out, "host_harness_sqlite_busy_waits_total {}", gauges.sqlite_busy_waits);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).expect("writing to a String");
         out
     }
 }
@@ -218,12 +270,13 @@ mod tests {
         assert_eq!(value_of(&text, "host_harness_sqlite_busy_waits_total"), Some(4.0));
         assert_eq!(value_of(&text, "host_harness_dead_letters_total"), Some(1.0));
         assert_eq!(value_of(&text, "host_harness_scheduled_waits_total{kind=\"sync-all\"}"), Some(1.0));
+        // Bounds as Go's clients write them (`%g`): under 1e-4 with an exponent.
         let instantiate =
             |le: &str| value_of(&text, &format!("host_harness_instantiate_seconds_bucket{{le=\"{le}\"}}"));
         assert_eq!(
             (
-                instantiate("0.00001"),
-                instantiate("0.00005"),
+                instantiate("1e-05"),
+                instantiate("5e-05"),
                 instantiate("0.0001"),
                 instantiate("0.005"),
                 instantiate("+Inf")
@@ -233,5 +286,65 @@ mod tests {
         assert_eq!(value_of(&text, "host_harness_instantiate_seconds_count"), Some(3.0));
         let sum = value_of(&text, "host_harness_instantiate_seconds_sum").unwrap();
         assert!((sum - 0.0021).abs() < 1e-9, "{sum}");
+    }
+
+    /// Every series keeps the name, type and help it had when this file wrote the format by
+    /// hand (dashboards and alerts query them), the listener's included. (The registry writes
+    /// its own series first, then the collector's read at the scrape.)
+    #[test]
+    fn every_series_keeps_its_name_and_type() {
+        let mut m = Metrics::default();
+        let http = crate::serve::server::HttpMetrics::default();
+        http.register(m.registry_mut());
+        m.webhook("accepted");
+        m.call("tick", "ok", Duration::from_millis(3));
+        m.waited("tick");
+        m.lease("acquired");
+        m.dead_letter();
+        let open = http.connection_opened();
+        http.header_timeout();
+        http.webhook_checks_at_once(3);
+        http.webhook_checks_at_once(2);
+        let text = m.render(&Gauges::default());
+        let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+        assert_eq!(
+            types,
+            [
+                "host_harness_webhooks_total counter",
+                "host_harness_calls_total counter",
+                "host_harness_call_duration_seconds histogram",
+                "host_harness_scheduled_waits_total counter",
+                "host_harness_dead_letters_total counter",
+                "host_harness_leases_total counter",
+                "host_harness_connections_open gauge",
+                "host_harness_accept_errors_total counter",
+                "host_harness_header_timeouts_total counter",
+                "host_harness_webhook_checks_peak gauge",
+                "host_harness_queue_depth gauge",
+                "host_harness_scim_writes_total counter",
+                "host_harness_tenants gauge",
+                "host_harness_instantiate_seconds histogram",
+                "host_harness_sqlite_busy_waits_total counter",
+            ],
+            "{text}"
+        );
+        // The registry ends each help with a period: written once.
+        assert!(text.contains("# HELP host_harness_calls_total Component calls by export and outcome.\n"), "{text}");
+        assert!(text.contains("# HELP host_harness_queue_depth Inbox items not yet done.\n"), "{text}");
+        assert!(text.contains("# HELP host_harness_connections_open Open HTTP connections.\n"), "{text}");
+        assert_eq!(value_of(&text, "host_harness_calls_total{export=\"tick\",outcome=\"ok\"}"), Some(1.0));
+        assert_eq!(value_of(&text, "host_harness_leases_total{outcome=\"acquired\"}"), Some(1.0));
+        let le: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("host_harness_call_duration_seconds_bucket{export=\"tick\",le=\""))
+            .map(|l| l.split('"').next().unwrap())
+            .collect();
+        assert_eq!(le, ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "5", "30", "+Inf"]);
+        assert_eq!(value_of(&text, "host_harness_connections_open"), Some(1.0));
+        assert_eq!(value_of(&text, "host_harness_header_timeouts_total"), Some(1.0));
+        assert_eq!(value_of(&text, "host_harness_accept_errors_total"), Some(0.0));
+        assert_eq!(value_of(&text, "host_harness_webhook_checks_peak"), Some(3.0));
+        drop(open);
+        assert_eq!(value_of(&m.render(&Gauges::default()), "host_harness_connections_open"), Some(0.0));
     }
 }

@@ -4,7 +4,7 @@
 //!   (axum), their body limits and the request timeout; `webhooks.rs`: webhook intake;
 //! - `workers.rs`: one call at a time per tenant (its lock here, its lease in the store), a
 //!   global cap, and the dispatcher that drains the inbox (`storage::WorkQueue`);
-//! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics`;
+//! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics` (prometheus-client);
 //! - `api.rs`: the admin JSON API; `admin.rs`: the admin page, login and sessions.
 
 pub mod admin;
@@ -244,12 +244,15 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (stopping, _) = watch::channel(false);
+    let mut metrics = Metrics::default();
+    let http_metrics = server::HttpMetrics::default();
+    http_metrics.register(metrics.registry_mut());
     let app = Arc::new(App {
         host,
         queue,
         holder: holder_name(),
-        metrics: Metrics::default(),
-        http_metrics: server::HttpMetrics::default(),
+        metrics,
+        http_metrics,
         workers: Workers::new(args.workers as usize),
         sessions: admin::Sessions::default(),
         logins: admin::Logins::default(),

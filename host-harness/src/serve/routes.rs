@@ -106,9 +106,7 @@ async fn scrape(State(app): State<Arc<App>>) -> Response {
         instantiate: app.host.runtime.instantiations().snapshot(),
         sqlite_busy_waits: crate::storage::sqlite::busy_waits(),
     };
-    let mut out = app.metrics.render(&gauges);
-    app.http_metrics.render(&mut out);
-    text(StatusCode::OK, "text/plain; version=0.0.4", out)
+    text(StatusCode::OK, prometheus_client::encoding::prometheus_text::CONTENT_TYPE, app.metrics.render(&gauges))
 }
 
 pub fn json(status: StatusCode, value: &Value) -> Response {
