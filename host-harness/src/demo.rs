@@ -200,6 +200,29 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     let o = done(plugin.on_employee_event(&event(api::EventKind::Offboarded, &leaver.id)).await)?;
     println!("offboarding: {} left yesterday -> {}", leaver.email, summarise(&o));
 
+    // A bulk offboarding arriving as a webhook per person: the brake carries out the limit's
+    // worth within its window and holds the rest until an admin approves.
+    let bulk: Vec<&Person> =
+        active.iter().skip(10).filter(|p| p.id != leaver.id && p.id != promoted.id).take(8).collect();
+    let (mut suspended, mut held) = (0, 0);
+    for person in &bulk {
+        humaans.offboard(&person.id, &yesterday);
+        let o = done(plugin.on_employee_event(&event(api::EventKind::Offboarded, &person.id)).await)?;
+        if o.skipped.as_deref().is_some_and(|s| s.starts_with("deprovision held")) {
+            held += 1;
+        } else if !o.changes.is_empty() {
+            suspended += 1;
+        }
+    }
+    let status = done(plugin.status().await)?;
+    println!(
+        "bulk offboarding: {} leave at once (a webhook each) -> {suspended} suspended, {held} held by the brake (status lists {} held, each from an event)",
+        bulk.len(),
+        status.held.len()
+    );
+    let approved = operator::approve(&plugin, None).await?;
+    println!("approve --all: {} more suspended after an admin's approval", approved["approved"]);
+
     // The clock moves past the next new hire's start date: a tick provisions them.
     let next_hire = humaans
         .people()

@@ -912,6 +912,12 @@ async fn the_binary_carries_its_component_and_needs_no_cargo() {
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "demo failed without cargo:\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("Sync") || stdout.contains("sync"), "{stdout}");
+    // The demo's bulk offboarding: the brake holds some (the limit is 6 of its ~60 accounts, one
+    // suspended before), and the admin's approval carries exactly those out.
+    let bulk = stdout.lines().find(|l| l.starts_with("bulk offboarding:")).expect("the demo shows the brake");
+    let held: u32 = bulk.split(" held by the brake").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(held > 0, "{bulk}");
+    assert!(stdout.contains(&format!("approve --all: {held} more suspended")), "{stdout}");
     clean_up(&dir);
 }
 
