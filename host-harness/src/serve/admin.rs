@@ -265,7 +265,7 @@ async fn login(State(app): State<Arc<App>>, request: Request<Body>) -> Response 
     let token = body.get("token").and_then(|t| t.as_str()).unwrap_or("");
     if !app.admin_token_matches(token.trim()) {
         app.logins.failed(ip);
-        app.log.warn("admin login refused", &[("client", ip.to_string())]);
+        tracing::warn!(client = %ip, "admin login refused");
         return error(StatusCode::UNAUTHORIZED, "wrong admin token");
     }
     let (id, csrf) = app.sessions.create();

@@ -119,7 +119,7 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
     drop(turn);
     app.forget_plugin(&tenant);
     let report = result.map_err(unprocessable)?;
-    app.log.info("tenant connected", &[("tenant", tenant.clone())]);
+    tracing::info!(tenant, "tenant connected");
     Ok(Json(report))
 }
 
@@ -296,7 +296,7 @@ async fn configure(app: &Arc<App>, tenant: &str, body: Body, patch: bool) -> Ans
     // Read under the turn, so no other change lands between the read and the write.
     let base = if patch { current_settings(&plugin).await? } else { default_settings() };
     let settings = apply_settings(base, &body)?;
-    let result = app.timed("configure", plugin.configure(settings)).await;
+    let result = app.timed(tenant, "configure", plugin.configure(settings)).await;
     drop(turn);
     done(result).map_err(unprocessable)?;
     Ok(Json(settings_json(&settings)))
@@ -368,10 +368,7 @@ async fn approve(app: &Arc<App>, tenant: &str, person: Option<&str>) -> Answer {
     let result = operator::approve(&turn.plugin(app, &plugin), person).await;
     drop(turn);
     let answer = result.map_err(unprocessable)?;
-    app.log.info(
-        "held deprovisions approved",
-        &[("tenant", tenant.to_owned()), ("approved", answer["approved"].to_string())],
-    );
+    tracing::info!(tenant, approved = %answer["approved"], "held deprovisions approved");
     Ok(Json(answer))
 }
 
@@ -402,7 +399,8 @@ async fn sync(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -
             "remaining_writes": null, "failed": 0, "changes": []}),
         );
     }
-    tokio::spawn(live_sync(app.clone(), tenant, plugin, approve));
+    let run = super::log::run_span(&tenant, "sync");
+    tokio::spawn(tracing::Instrument::instrument(live_sync(app.clone(), tenant, plugin, approve), run));
     Ok(Json(json!({"state": "running"})))
 }
 
@@ -423,7 +421,7 @@ async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, a
             update(&|j| j["state"] = json!("stopped"));
             break;
         }
-        match app.timed("sync-all", plugin.sync_all(options)).await {
+        match app.timed(&tenant, "sync-all", plugin.sync_all(options)).await {
             Ok(Ok(r)) => {
                 update(&|j| {
                     let writes = j["writes"].as_u64().unwrap_or(0) + u64::from(r.writes);

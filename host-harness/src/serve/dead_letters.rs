@@ -56,7 +56,7 @@ async fn retry(
     let event = params.get("event").cloned().unwrap_or_default();
     match app.queue.retry_dead(&tenant, &event) {
         Ok(true) => {
-            app.log.info("dead letter queued again", &[("tenant", tenant.clone()), ("event", event.clone())]);
+            tracing::info!(tenant, event, "dead letter queued again");
             app.work.notify_one();
             Json(json!({"retry_event": event, "queued": true})).into_response()
         }

@@ -5,11 +5,13 @@
 //! - `workers.rs`: one call at a time per tenant (its lock here, its lease in the store), a
 //!   global cap, and the dispatcher that drains the inbox (`storage::WorkQueue`);
 //! - `scheduler.rs`: jittered ticks and daily syncs; `metrics.rs`: `/metrics` (prometheus-client);
+//! - `log.rs`: the log lines (tracing, text or JSON), a span per tenant run and per call;
 //! - `api.rs`: the admin JSON API; `admin.rs`: the admin page, login and sessions.
 
 pub mod admin;
 pub mod api;
 pub mod dead_letters;
+pub mod log;
 pub mod metrics;
 pub mod routes;
 pub mod scheduler;
@@ -18,7 +20,6 @@ pub mod webhooks;
 pub mod workers;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use tokio::sync::{Notify, watch};
 
 use crate::TenantPlugin;
-use crate::cli::{Global, LogFormat, ServeArgs};
+use crate::cli::{Global, LogFormat, LogLevel, ServeArgs};
 use crate::operator::Host;
 use crate::plugin::{CallError, api as wit};
 use crate::storage::WorkQueue;
@@ -37,69 +38,6 @@ use workers::Workers;
 /// Shutdown waits this long for calls in flight, then re-queues what is left (under the 10 s an
 /// orchestrator usually allows between SIGTERM and SIGKILL).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// Structured lines on stderr: `text` for people, `json` (one object a line) for log shippers.
-pub struct Logger {
-    format: LogFormat,
-    /// Whether `debug` lines are written (`--log-level debug`).
-    debug: bool,
-}
-
-impl Logger {
-    pub fn new(format: LogFormat) -> Self {
-        Logger { format, debug: false }
-    }
-
-    pub fn with_debug(self, debug: bool) -> Self {
-        Logger { debug, ..self }
-    }
-
-    /// Routine detail (e.g. a scheduled run waiting for its tenant), only under `--log-level debug`.
-    pub fn debug(&self, message: &str, fields: &[(&str, String)]) {
-        if self.debug {
-            self.line("debug", message, fields);
-        }
-    }
-
-    pub fn info(&self, message: &str, fields: &[(&str, String)]) {
-        self.line("info", message, fields);
-    }
-
-    pub fn warn(&self, message: &str, fields: &[(&str, String)]) {
-        self.line("warn", message, fields);
-    }
-
-    fn line(&self, level: &str, message: &str, fields: &[(&str, String)]) {
-        let ts = format!("{:.3}", jiff::Timestamp::now());
-        let line = match self.format {
-            LogFormat::Json => {
-                let mut object = serde_json::Map::new();
-                object.insert("ts".into(), ts.into());
-                object.insert("level".into(), level.into());
-                object.insert("msg".into(), message.into());
-                for (k, v) in fields {
-                    object.insert((*k).into(), v.clone().into());
-                }
-                serde_json::Value::Object(object).to_string()
-            }
-            LogFormat::Text => {
-                let rest: String = fields.iter().map(|(k, v)| format!(" {k}={}", text_value(v))).collect();
-                format!("{ts} {level} {message}{rest}")
-            }
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-    }
-}
-
-/// A field's value in a text log line: as it is when it is plain, else quoted with every quote,
-/// backslash and control character escaped (`"a\nb"`), so a value taken from a request (a tenant
-/// id from a path) cannot end the line or forge fields or lines.
-fn text_value(v: &str) -> std::borrow::Cow<'_, str> {
-    let plain = !v.is_empty()
-        && v.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '\\' && c != '=')
-        && v.escape_debug().count() == v.chars().count();
-    if plain { v.into() } else { format!("{v:?}").into() }
-}
 
 /// Everything the server's parts share.
 pub struct App {
@@ -117,7 +55,6 @@ pub struct App {
     /// Each tenant's semaphore for `handle-webhook` calls (`webhooks.rs`).
     webhook_checks: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     pub syncs: api::SyncJobs,
-    pub log: Arc<Logger>,
     pub args: ServeArgs,
     admin_token: String,
     /// Wakes the dispatcher: new work in the inbox.
@@ -184,15 +121,18 @@ impl App {
         live + self.retired_writes.load(Ordering::Relaxed)
     }
 
-    /// Runs one call and records it in the metrics: `ok`, `error` (the component's own error)
+    /// Runs one call of the tenant's, in its span (the log lines it writes name the tenant and
+    /// the export), and records it in the metrics: `ok`, `error` (the component's own error)
     /// or `host-error` (trap, timeout, limits).
     pub async fn timed<T, E>(
         &self,
+        tenant: &str,
         export: &str,
         call: impl std::future::Future<Output = Result<Result<T, E>, CallError>>,
     ) -> Result<Result<T, E>, CallError> {
+        use tracing::Instrument;
         let started = Instant::now();
-        let result = call.await;
+        let result = call.instrument(tracing::info_span!("call", tenant, export)).await;
         let outcome = match &result {
             Ok(Ok(_)) => "ok",
             Ok(Err(_)) => "error",
@@ -230,7 +170,7 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let token = admin_token(&args)?;
     let host = Host::open(global)?;
     let queue = host.leases.work_queue()?;
-    let log = Arc::new(Logger::new(args.log_format).with_debug(args.log_level == crate::cli::LogLevel::Debug));
+    log::init(args.log_format == LogFormat::Json, args.log_level == LogLevel::Debug);
     if args.lease_ttl < Duration::from_secs(1) {
         bail!("--lease-ttl must be at least 1s");
     }
@@ -258,7 +198,6 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         logins: admin::Logins::default(),
         webhook_checks: Mutex::default(),
         syncs: api::SyncJobs::default(),
-        log,
         admin_token: token,
         work: Notify::new(),
         stopping,
@@ -266,16 +205,14 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         retired_writes: AtomicU64::new(0),
         args,
     });
-    app.log.info(
-        "serving",
-        &[
-            ("listen", format!("{}://{addr}", if tls.is_some() { "https" } else { "http" })),
-            ("max_connections", app.args.http.max_connections.to_string()),
-            ("tenants", app.host.tenants()?.len().to_string()),
-            ("holder", app.holder.clone()),
-            ("queued", app.queue.depth()?.to_string()),
-            ("pruned", pruned.to_string()),
-        ],
+    tracing::info!(
+        listen = %format_args!("{}://{addr}", if tls.is_some() { "https" } else { "http" }),
+        max_connections = app.args.http.max_connections,
+        tenants = app.host.tenants()?.len(),
+        holder = %app.holder,
+        queued = app.queue.depth()?,
+        pruned,
+        "serving"
     );
     let router = routes::router(app.clone());
     let server = tokio::spawn(server::serve(app.clone(), listener, router, tls));
@@ -284,7 +221,7 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let scheduler = tokio::spawn(scheduler::run(app.clone()));
 
     let signal = shutdown_signal().await?;
-    app.log.info("stopping", &[("signal", signal.to_owned())]);
+    tracing::info!(signal, "stopping");
     let _ = app.stopping.send(true);
     let _ = server.await;
     let _ = dispatcher.await;
@@ -292,7 +229,7 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let finished = app.workers.wait_idle(DRAIN_TIMEOUT).await;
     // Calls still running are cut off with the process; their leases are released as their
     // turns drop (or expire), and whoever takes a tenant next puts its claimed items back.
-    app.log.info("stopped", &[("in_flight_finished", finished.to_string())]);
+    tracing::info!(in_flight_finished = finished, "stopped");
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::App;
 use super::workers::TenantTurn;
@@ -99,8 +100,8 @@ pub async fn run(app: Arc<App>) {
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY;
             match app.queue.prune(app.args.keep_days) {
-                Ok(n) => app.log.info("inbox pruned", &[("removed", n.to_string())]),
-                Err(e) => app.log.warn("the inbox cannot be pruned", &[("error", format!("{e:#}"))]),
+                Ok(removed) => tracing::info!(removed, "inbox pruned"),
+                Err(e) => tracing::warn!(error = %format_args!("{e:#}"), "the inbox cannot be pruned"),
             }
         }
         match app.host.tenants().and_then(|tenants| app.queue.due(&tenants, periods)) {
@@ -112,16 +113,13 @@ pub async fn run(app: Arc<App>) {
                         Decision::Start(tenant, kind) => start(&app, tenant, kind, started),
                         Decision::Wait { tenant, kind, first: true } => {
                             app.metrics.waited(kind.as_str());
-                            app.log.debug(
-                                "scheduled run waits: the tenant is busy",
-                                &[("tenant", tenant), ("kind", kind.as_str().into())],
-                            )
+                            tracing::debug!(tenant, kind = kind.as_str(), "scheduled run waits: the tenant is busy")
                         }
                         Decision::Wait { .. } => {}
                     }
                 }
             }
-            Err(e) => app.log.warn("the schedule cannot be read", &[("error", format!("{e:#}"))]),
+            Err(e) => tracing::warn!(error = %format_args!("{e:#}"), "the schedule cannot be read"),
         }
         tokio::select! {
             _ = tokio::time::sleep(STEP) => {}
@@ -139,35 +137,35 @@ fn periods(app: &App) -> Periods {
 fn start(app: &Arc<App>, tenant: String, kind: RunKind, started: Instant) {
     let Some(lock) = app.workers.try_lock(&tenant) else { return };
     let app = app.clone();
-    tokio::spawn(async move {
-        let turn = app.workers.turn(lock).await;
-        let Some(turn) = app.leased_turn(&tenant, turn) else {
-            app.metrics.waited(kind.as_str());
-            let now_ms = started.elapsed().as_millis() as u64;
-            app.workers.waiting().held_elsewhere(&tenant, now_ms, ELSEWHERE_RETRY.as_millis() as u64);
-            app.log.debug(
-                "scheduled run waits: another process holds the tenant",
-                &[("tenant", tenant.clone()), ("kind", kind.as_str().into())],
-            );
-            return;
-        };
-        run_due(&app, &turn).await;
-        drop(turn);
-        app.work.notify_one();
-    });
+    let run = super::log::run_span(&tenant, "schedule");
+    tokio::spawn(
+        async move {
+            let turn = app.workers.turn(lock).await;
+            let Some(turn) = app.leased_turn(&tenant, turn) else {
+                app.metrics.waited(kind.as_str());
+                let now_ms = started.elapsed().as_millis() as u64;
+                app.workers.waiting().held_elsewhere(&tenant, now_ms, ELSEWHERE_RETRY.as_millis() as u64);
+                tracing::debug!(tenant, kind = kind.as_str(), "scheduled run waits: another process holds the tenant");
+                return;
+            };
+            run_due(&app, &turn).await;
+            drop(turn);
+            app.work.notify_one();
+        }
+        .instrument(run),
+    );
 }
 
 /// Claims the run the turn's tenant is due (if another process or turn has not already) and
 /// makes it. Called by a scheduler's turn, and by a drain between two events.
 pub async fn run_due(app: &App, turn: &TenantTurn) {
+    let tenant = turn.lease.tenant.as_str();
+    let run = super::log::run_span(tenant, "schedule");
     match app.queue.claim_run(&turn.lease, periods(app)) {
-        Ok(Some(Claimed { kind: RunKind::Tick, .. })) => scheduled_tick(app, turn).await,
-        Ok(Some(Claimed { kind: RunKind::Sync, .. })) => scheduled_sync(app, turn).await,
+        Ok(Some(Claimed { kind: RunKind::Tick, .. })) => scheduled_tick(app, turn).instrument(run).await,
+        Ok(Some(Claimed { kind: RunKind::Sync, .. })) => scheduled_sync(app, turn).instrument(run).await,
         Ok(None) => {}
-        Err(e) => app.log.warn(
-            "the schedule cannot be written",
-            &[("tenant", turn.lease.tenant.clone()), ("error", format!("{e:#}"))],
-        ),
+        Err(e) => tracing::warn!(tenant, error = %format_args!("{e:#}"), "the schedule cannot be written"),
     }
 }
 
@@ -176,20 +174,13 @@ async fn scheduled_tick(app: &App, turn: &TenantTurn) {
     let Ok(Some(plugin)) = app.plugin(tenant) else { return };
     let plugin = turn.plugin(app, &plugin);
     let now = format!("{:.0}", jiff::Timestamp::now());
-    match app.timed("tick", plugin.tick(&now)).await {
-        Ok(Ok(r)) => app.log.info(
-            "tick",
-            &[
-                ("tenant", tenant.to_owned()),
-                ("provisioned", r.provisioned.to_string()),
-                ("deprovisioned", r.deprovisioned.to_string()),
-                ("failed", r.failed.to_string()),
-            ],
-        ),
-        Ok(Err(e)) => {
-            app.log.warn("tick refused", &[("tenant", tenant.to_owned()), ("error", crate::operator::describe(&e))])
+    match app.timed(tenant, "tick", plugin.tick(&now)).await {
+        Ok(Ok(r)) => {
+            let (provisioned, deprovisioned, failed) = (r.provisioned, r.deprovisioned, r.failed);
+            tracing::info!(tenant, provisioned, deprovisioned, failed, "tick")
         }
-        Err(e) => app.log.warn("tick failed", &[("tenant", tenant.to_owned()), ("error", e.to_string())]),
+        Ok(Err(e)) => tracing::warn!(tenant, error = crate::operator::describe(&e), "tick refused"),
+        Err(e) => tracing::warn!(tenant, error = %e, "tick failed"),
     }
 }
 
@@ -201,29 +192,19 @@ async fn scheduled_sync(app: &App, turn: &TenantTurn) {
     let options =
         api::SyncOptions { dry_run: false, max_writes: Some(app.args.max_writes.max(1)), approve_deprovisions: false };
     while !app.is_stopping() && turn.clock.is_current() {
-        match app.timed("sync-all", plugin.sync_all(options)).await {
+        match app.timed(tenant, "sync-all", plugin.sync_all(options)).await {
             Ok(Ok(r)) => {
-                app.log.info(
-                    "scheduled sync",
-                    &[
-                        ("tenant", tenant.to_owned()),
-                        ("writes", r.writes.to_string()),
-                        ("remaining", r.remaining_writes.to_string()),
-                    ],
-                );
+                tracing::info!(tenant, writes = r.writes, remaining = r.remaining_writes, "scheduled sync");
                 if r.complete || r.writes == 0 {
                     return;
                 }
             }
             Ok(Err(e)) => {
-                app.log.warn(
-                    "scheduled sync refused",
-                    &[("tenant", tenant.to_owned()), ("error", crate::operator::describe(&e))],
-                );
+                tracing::warn!(tenant, error = crate::operator::describe(&e), "scheduled sync refused");
                 return;
             }
             Err(e) => {
-                app.log.warn("scheduled sync failed", &[("tenant", tenant.to_owned()), ("error", e.to_string())]);
+                tracing::warn!(tenant, error = %e, "scheduled sync failed");
                 return;
             }
         }

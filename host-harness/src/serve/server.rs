@@ -172,7 +172,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router, tls: Op
                     app.http_metrics.accept_error();
                     let (pause, first) = backoff.pause();
                     if first {
-                        app.log.warn("cannot accept connections; backing off", &[("error", e.to_string())]);
+                        tracing::warn!(error = %e, "cannot accept connections; backing off");
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => continue,

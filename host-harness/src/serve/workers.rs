@@ -14,6 +14,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use tokio::sync::{Notify, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::scheduler::Waiting;
 use super::{App, QueuedEvent};
@@ -145,11 +146,12 @@ pub async fn dispatch(app: Arc<App>) {
             Ok(tenants) => {
                 for tenant in tenants {
                     if let Some(lock) = app.workers.try_lock(&tenant) {
-                        tokio::spawn(drain(app.clone(), tenant, lock));
+                        let run = super::log::run_span(&tenant, "inbox");
+                        tokio::spawn(drain(app.clone(), tenant, lock).instrument(run));
                     }
                 }
             }
-            Err(e) => app.log.warn("the inbox cannot be read", &[("error", format!("{e:#}"))]),
+            Err(e) => tracing::warn!(error = %format_args!("{e:#}"), "the inbox cannot be read"),
         }
         tokio::select! {
             _ = app.work.notified() => {}
@@ -175,7 +177,7 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
-                app.log.warn("the inbox cannot be read", &[("tenant", tenant.clone()), ("error", format!("{e:#}"))]);
+                tracing::warn!(tenant, error = %format_args!("{e:#}"), "the inbox cannot be read");
                 break;
             }
         };
@@ -185,7 +187,7 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
         };
         if let Err(e) = result {
             // Fenced: the lease passed to another process, which runs the item again.
-            app.log.warn("the inbox cannot be written", &[("tenant", tenant.clone()), ("error", format!("{e:#}"))]);
+            tracing::warn!(tenant, error = %format_args!("{e:#}"), "the inbox cannot be written");
             break;
         }
     }
@@ -201,20 +203,15 @@ fn failed(app: &App, turn: &TenantTurn, item: &InboxItem, failure: EventFailure)
     let attempt = item.attempts + 1;
     let retry_in = retry.after_failure(attempt, failure.permanent);
     let changed = app.queue.fail(item.id, &turn.lease, &failure.error, retry_in)?;
-    let mut fields = vec![
-        ("tenant", turn.lease.tenant.clone()),
-        ("event", item.event_id.clone()),
-        ("attempt", attempt.to_string()),
-        ("error", failure.error),
-    ];
+    let (tenant, event, error) = (&turn.lease.tenant, &item.event_id, &failure.error);
     match retry_in {
         Some(delay) => {
-            fields.push(("retry_in_ms", delay.as_millis().to_string()));
-            app.log.warn("event will be retried", &fields);
+            let retry_in_ms = delay.as_millis() as u64;
+            tracing::warn!(tenant, event, attempt, error, retry_in_ms, "event will be retried");
         }
         None if changed => {
             app.metrics.dead_letter();
-            app.log.warn("event kept as a dead letter: `retry --event` re-queues it", &fields);
+            tracing::warn!(tenant, event, attempt, error, "event kept as a dead letter: `retry --event` re-queues it");
         }
         None => {}
     }
@@ -234,17 +231,12 @@ async fn run_event(app: &App, turn: &TenantTurn, payload: &[u8]) -> Result<(), E
         Ok(None) => return Ok(()),
         Err(e) => return Err(EventFailure { error: format!("{e:#}"), permanent: false }),
     };
-    let outcome = app.timed("on-employee-event", plugin.on_employee_event(&event)).await;
-    let mut fields = vec![
-        ("tenant", tenant.to_owned()),
-        ("event", event.id.clone()),
-        ("person", event.person_id.clone()),
-        ("token", turn.lease.token.to_string()),
-    ];
+    let outcome = app.timed(tenant, "on-employee-event", plugin.on_employee_event(&event)).await;
     match outcome {
         Ok(Ok(o)) => {
-            fields.push(("changes", o.changes.len().to_string()));
-            app.log.info("event applied", &fields);
+            let token = turn.lease.token;
+            let (event, person, changes) = (&event.id, &event.person_id, o.changes.len());
+            tracing::info!(tenant, event, person, token, changes, "event applied");
             Ok(())
         }
         // The event itself refused: the same event can only be refused again.
@@ -265,7 +257,6 @@ pub struct TenantTurn {
     pub clock: Arc<LeaseClock>,
     renewer: tokio::task::JoinHandle<()>,
     leases: Arc<dyn LeaseStore>,
-    log: Arc<super::Logger>,
 }
 
 impl TenantTurn {
@@ -281,26 +272,18 @@ impl Drop for TenantTurn {
         self.renewer.abort();
         // Logged before the release, so in a journal of several processes this turn's end comes
         // before the next holder's start.
-        self.log.info("turn ended", &turn_fields(&self.lease));
+        let Lease { tenant, holder, token, .. } = &self.lease;
+        tracing::info!(tenant, holder, token, at_us = at_us(), "turn ended");
         if let Err(e) = self.leases.release(&self.lease) {
-            self.log.warn(
-                "the lease cannot be released (it expires on its own)",
-                &[("tenant", self.lease.tenant.clone()), ("error", format!("{e:#}"))],
-            );
+            tracing::warn!(tenant, error = %format_args!("{e:#}"), "the lease cannot be released (it expires on its own)");
         }
     }
 }
 
-/// A turn's journal fields: who held which tenant under which token, and when (microseconds of
-/// the machine's clock, for comparing processes on one machine).
-fn turn_fields(lease: &Lease) -> Vec<(&'static str, String)> {
-    let at_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
-    vec![
-        ("tenant", lease.tenant.clone()),
-        ("holder", lease.holder.clone()),
-        ("token", lease.token.to_string()),
-        ("at_us", at_us.to_string()),
-    ]
+/// When a turn's journal line (tenant, holder, token) was written: microseconds of the machine's
+/// clock, for comparing processes on one machine.
+fn at_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
 impl App {
@@ -317,26 +300,19 @@ impl App {
                 return None;
             }
             Err(e) => {
-                self.log
-                    .warn("the lease cannot be taken", &[("tenant", tenant.to_owned()), ("error", format!("{e:#}"))]);
+                tracing::warn!(tenant, error = %format_args!("{e:#}"), "the lease cannot be taken");
                 return None;
             }
         };
         self.metrics.lease("acquired");
         let clock = Arc::new(LeaseClock::new(asked, ttl));
-        let renewer = tokio::spawn(renew(self.clone(), lease.clone(), clock.clone()));
-        self.log.info("turn started", &turn_fields(&lease));
-        let turn =
-            TenantTurn { _turn: turn, lease, clock, renewer, leases: self.host.leases.clone(), log: self.log.clone() };
+        let renewer = tokio::spawn(renew(self.clone(), lease.clone(), clock.clone()).in_current_span());
+        tracing::info!(tenant, holder = lease.holder, token = lease.token, at_us = at_us(), "turn started");
+        let turn = TenantTurn { _turn: turn, lease, clock, renewer, leases: self.host.leases.clone() };
         match self.queue.requeue_stale_claims(&turn.lease) {
             Ok(0) => {}
-            Ok(n) => self.log.info(
-                "resumed events of an earlier holder",
-                &[("tenant", tenant.to_owned()), ("events", n.to_string())],
-            ),
-            Err(e) => self
-                .log
-                .warn("the inbox cannot be written", &[("tenant", tenant.to_owned()), ("error", format!("{e:#}"))]),
+            Ok(events) => tracing::info!(tenant, events, "resumed events of an earlier holder"),
+            Err(e) => tracing::warn!(tenant, error = %format_args!("{e:#}"), "the inbox cannot be written"),
         }
         Some(turn)
     }
@@ -369,13 +345,20 @@ async fn renew(app: Arc<App>, lease: Lease, clock: Arc<LeaseClock>) {
             Ok(false) => {
                 clock.lose();
                 app.metrics.lease("lost");
-                app.log.warn("lease lost: another process may run the tenant now", &turn_fields(&lease));
+                let Lease { tenant, holder, token, .. } = &lease;
+                tracing::warn!(
+                    tenant,
+                    holder,
+                    token,
+                    at_us = at_us(),
+                    "lease lost: another process may run the tenant now"
+                );
                 return;
             }
             // The store is unreachable: the clock runs out on its own if this goes on.
-            Err(e) => app
-                .log
-                .warn("the lease cannot be renewed", &[("tenant", lease.tenant.clone()), ("error", format!("{e:#}"))]),
+            Err(e) => {
+                tracing::warn!(tenant = lease.tenant, error = %format_args!("{e:#}"), "the lease cannot be renewed")
+            }
         }
     }
 }
