@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -88,56 +88,42 @@ impl std::fmt::Debug for Scraped {
 impl Collector for Scraped {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let (g, kept) = &*self.now.lock().unwrap();
-        if let Some(kept) = kept {
-            let help = "Dead letters kept in the store (all tenants).";
-            ConstGauge::new(*kept as i64).encode(encoder.encode_descriptor(
-                "host_harness_dead_letters",
-                help,
-                None,
-                MetricType::Gauge,
-            )?)?;
-        }
-        let mut gauge = |name: &str, help: &str, value: u64| {
-            ConstGauge::new(value as i64).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+        let mut put = |name: &str, help: &str, metric: &dyn EncodeMetric| {
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
         };
-        gauge("host_harness_queue_depth", "Inbox items not yet done.", g.queue_depth)?;
-        let help = "SCIM requests sent that write (not GET/HEAD).";
-        ConstCounter::new(g.scim_writes).encode(encoder.encode_descriptor(
-            "host_harness_scim_writes",
-            help,
-            None,
-            MetricType::Counter,
-        )?)?;
-        let help = "Tenants in the store.";
-        ConstGauge::new(g.tenants as i64).encode(encoder.encode_descriptor(
-            "host_harness_tenants",
-            help,
-            None,
-            MetricType::Gauge,
-        )?)?;
-        // The runtime counts cumulatively (`InstantiateTimes`); the encoder takes each bucket's own
-        // count and the overflow bucket's.
-        let i = &g.instantiate;
-        let mut below = 0;
-        let mut buckets: Vec<(f64, u64)> = (i.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS))
-            .map(|(&n, bound)| (bound, n - std::mem::replace(&mut below, n)))
-            .collect();
-        buckets.push((f64::INFINITY, i.count - below));
-        encoder
-            .encode_descriptor(
-                "host_harness_instantiate_seconds",
-                "Store and instance creation per call.",
-                None,
-                MetricType::Histogram,
-            )?
-            .encode_histogram::<NoLabelSet>(i.sum_s, i.count, &buckets, None)?;
-        let help = "Waits for a SQLite lock another process on the file held.";
-        ConstCounter::new(g.sqlite_busy_waits).encode(encoder.encode_descriptor(
-            "host_harness_sqlite_busy_waits",
-            help,
-            None,
-            MetricType::Counter,
-        )?)
+        if let Some(kept) = kept {
+            put("host_harness_dead_letters", "Dead letters kept in the store (all tenants).", &gauge(*kept))?;
+        }
+        put("host_harness_queue_depth", "Inbox items not yet done.", &gauge(g.queue_depth))?;
+        let writes = ConstCounter::new(g.scim_writes);
+        put("host_harness_scim_writes", "SCIM requests sent that write (not GET/HEAD).", &writes)?;
+        put("host_harness_tenants", "Tenants in the store.", &gauge(g.tenants))?;
+        put("host_harness_instantiate_seconds", "Store and instance creation per call.", &g.instantiate)?;
+        let waits = ConstCounter::new(g.sqlite_busy_waits);
+        put("host_harness_sqlite_busy_waits", "Waits for a SQLite lock another process on the file held.", &waits)
+    }
+}
+
+fn gauge(value: u64) -> ConstGauge {
+    ConstGauge::new(value.try_into().unwrap_or(i64::MAX))
+}
+
+/// The runtime's own histogram (`InstantiateTimes`), as a histogram of the registry.
+impl EncodeMetric for crate::runtime::InstantiateSnapshot {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        // The runtime counts cumulatively; the encoder takes each bucket's own count. Saturating:
+        // a snapshot read while a call is recorded may be a count ahead in a later bucket.
+        let (mut below, mut buckets) = (0, Vec::with_capacity(self.buckets.len() + 1));
+        for (&n, bound) in self.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS) {
+            buckets.push((bound, n.saturating_sub(below)));
+            below = below.max(n);
+        }
+        buckets.push((f64::INFINITY, self.count.saturating_sub(below)));
+        encoder.encode_histogram::<NoLabelSet>(self.sum_s, self.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -346,5 +332,18 @@ mod tests {
         assert_eq!(value_of(&text, "host_harness_webhook_checks_peak"), Some(3.0));
         drop(open);
         assert_eq!(value_of(&m.render(&Gauges::default()), "host_harness_connections_open"), Some(0.0));
+    }
+
+    /// The runtime's counters are read one by one while calls are recorded: a snapshot may have
+    /// a bucket a count ahead of a later one, or of the total. The scrape still renders.
+    #[test]
+    fn a_snapshot_read_mid_record_still_renders() {
+        let mut buckets = [2; crate::runtime::INSTANTIATE_BUCKETS.len()];
+        buckets[0] = 3;
+        let instantiate = crate::runtime::InstantiateSnapshot { buckets, count: 2, sum_s: 0.001 };
+        let text = Metrics::default().render(&Gauges { instantiate, ..Gauges::default() });
+        assert_eq!(value_of(&text, "host_harness_instantiate_seconds_bucket{le=\"1e-05\"}"), Some(3.0));
+        assert_eq!(value_of(&text, "host_harness_instantiate_seconds_bucket{le=\"+Inf\"}"), Some(3.0));
+        assert_eq!(value_of(&text, "host_harness_instantiate_seconds_count"), Some(2.0));
     }
 }
