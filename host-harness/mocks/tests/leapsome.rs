@@ -1427,3 +1427,25 @@ async fn group_routes_are_journaled_and_take_scripted_faults() {
     assert_eq!(journal[4].query, "filter=displayName%20eq%20%22Ops%22");
     assert_eq!(mock.group_members(&id).unwrap(), u);
 }
+
+#[tokio::test]
+async fn a_deleted_user_leaves_their_teams_and_a_deactivated_one_stays() {
+    let (mock, api) = start(LeapsomeConfig::rfc_strict()).await;
+    let u = seed_users(&mock, 3);
+    let id = api.create_group(json!({"displayName": "Brand", "members": members(&u)})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.send("DELETE", &format!("/scim/v1/Users/{}", u[1]), None).await.status, 204);
+    let got = api.get(&format!("/scim/v1/Groups/{id}")).await.json();
+    assert_eq!(member_values(&got), [u[0].clone(), u[2].clone()]);
+
+    let (mock, api) = start(LeapsomeConfig { delete_deactivates: true, ..LeapsomeConfig::rfc_strict() }).await;
+    let u = seed_users(&mock, 2);
+    let id = api.create_group(json!({"displayName": "Brand", "members": members(&u)})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.send("DELETE", &format!("/scim/v1/Users/{}", u[1]), None).await.status, 204);
+    assert_eq!(mock.group_members(&id).unwrap(), u);
+}

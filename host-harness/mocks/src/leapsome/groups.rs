@@ -419,6 +419,13 @@ impl Groups {
         Ok(())
     }
 
+    /// A removed user leaves every team (it is 404 afterwards, so it cannot stay a member).
+    pub fn forget_member(&mut self, user_id: &str) {
+        for group in self.groups.values_mut() {
+            group.members.retain(|m| m != user_id);
+        }
+    }
+
     /// `DELETE /Groups/{id}` where the config allows it (an RFC server).
     pub fn remove(&mut self, id: &str, config: &LeapsomeConfig) -> Option<GroupRecord> {
         let record = self.groups.remove(id)?;

@@ -421,6 +421,7 @@ impl Service {
             store.update(id, profile);
         } else {
             store.remove(id);
+            self.groups().forget_member(id);
         }
         Ok(Response::empty(204))
     }
