@@ -1354,6 +1354,13 @@ async fn groups_page_at_1000_and_filter_by_display_name_only() {
     assert_eq!(display_names(&api.list_groups(&[("filter", "externalId eq \"x\"")]).await.json()), ["Alpha", "Beta"]);
     // An RFC server compares names case-insensitively.
     assert_eq!(display_names(&api.list_groups(&[("filter", "displayName eq \"ALPHA\"")]).await.json()), ["Alpha"]);
+
+    let (mock, api) = start(LeapsomeConfig { groups_all_without_count: true, ..Default::default() }).await;
+    for i in 0..1_200 {
+        mock.seed_group(json!({"displayName": format!("Team {i:04}")}));
+    }
+    assert_eq!(api.list_groups(&[]).await.json()["itemsPerPage"], 1_200);
+    assert_eq!(api.list_groups(&[("count", "5000")]).await.json()["itemsPerPage"], 1_000);
 }
 
 #[tokio::test]

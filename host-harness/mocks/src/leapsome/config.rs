@@ -53,6 +53,9 @@ pub struct LeapsomeConfig {
     /// The most teams one `GET /Groups` page returns (SPEC: `count` max 1000); larger `count`s
     /// and a missing one give this many.
     pub max_group_page_size: usize,
+    /// `GET /Groups` without `count` answers every team in one page. SPEC's "we return all
+    /// results if none is given" (reference §1.5) may speak of the filter or of `count`.
+    pub groups_all_without_count: bool,
     /// The most member values one team write may carry (SPEC: "The members array exceeds 100
     /// elements"), counted over the whole body.
     pub max_members_per_patch: usize,
@@ -134,6 +137,7 @@ impl Default for LeapsomeConfig {
             emails_write: EmailsWrite::Writable,
             delete_status: None,
             max_group_page_size: 1000,
+            groups_all_without_count: false,
             max_members_per_patch: 100,
             group_members_returned: false,
             group_patch_op: true,

@@ -268,7 +268,10 @@ impl Service {
 
     /// `GET /Groups`: SPEC's `displayName eq` filter only, pages of at most 1,000.
     fn list_groups(&self, request: &Request) -> Result<Response, ScimError> {
-        let (start_index, count, offset) = Self::paging(request, self.config.max_group_page_size)?;
+        let (start_index, mut count, offset) = Self::paging(request, self.config.max_group_page_size)?;
+        if self.config.groups_all_without_count && Self::int_param(request, "count")?.is_none() {
+            count = usize::MAX;
+        }
         let groups = self.groups();
         let filter = request.query_param("filter").filter(|f| !f.trim().is_empty());
         let filter = match filter {
