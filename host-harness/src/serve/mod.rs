@@ -205,6 +205,9 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
         retired_writes: AtomicU64::new(0),
         args,
     });
+    // Before "serving" is said: a SIGTERM or SIGINT that arrives once anyone can know the
+    // address must find the handlers in place, not the default action (killed, no drain).
+    let mut shutdown = ShutdownSignals::install()?;
     tracing::info!(
         listen = %format_args!("{}://{addr}", if tls.is_some() { "https" } else { "http" }),
         max_connections = app.args.http.max_connections,
@@ -220,7 +223,7 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
     let dispatcher = tokio::spawn(workers::dispatch(app.clone()));
     let scheduler = tokio::spawn(scheduler::run(app.clone()));
 
-    let signal = shutdown_signal().await?;
+    let signal = shutdown.recv().await;
     tracing::info!(signal, "stopping");
     let _ = app.stopping.send(true);
     let _ = server.await;
@@ -245,11 +248,23 @@ fn holder_name() -> String {
     format!("{host}-{}-{started}", std::process::id())
 }
 
-async fn shutdown_signal() -> Result<&'static str> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => Ok("SIGTERM"),
-        r = tokio::signal::ctrl_c() => r.map(|_| "SIGINT").map_err(Into::into),
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
     }
 }
 
