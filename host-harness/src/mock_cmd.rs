@@ -17,7 +17,11 @@ pub async fn run(args: MockArgs) -> Result<()> {
                 format!("{} is not a Humaans seed (JSON {{company, people, jobRoles}})", path.display())
             })?
         }
-        None => mock_servers::org::generate_org(args.employees, 2026, &jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string()),
+        None => mock_servers::org::generate_org(
+            args.employees,
+            2026,
+            &jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+        ),
     };
     let people = seed.people.len();
     let humaans =

@@ -4,8 +4,8 @@
 
 mod browser;
 mod held;
-mod nothing_lost;
 mod hostile;
+mod nothing_lost;
 mod scale;
 mod settings;
 
