@@ -152,12 +152,7 @@ async fn a_tick_with_more_than_its_batch_due_counts_them_all_against_the_limit()
 async fn sync_all_does_not_repeat_a_refused_create_until_the_record_changes() {
     let rig = Rig::start().await;
     let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
-    // Leapsome refuses the domain (the mock's organisation has acme.test only).
-    let id = rig.humaans.add_person(Person::new("Eve", "Outsider", "eve@elsewhere.test"));
-    rig.humaans.add_job_role(JobRole::new(&id, "Engineer", "Engineering", None, "2024-01-01"));
-    let outcome = plugin.on_employee_event(&event(EventKind::Created, &id)).await.unwrap().unwrap();
-    assert!(outcome.changes[0].error.is_some(), "{outcome:?}");
-    assert_eq!(posts(&rig), 1);
+    let id = refused_hire(&rig, &plugin).await;
     let report = sync_ok(&plugin, false, None).await;
     assert_eq!(posts(&rig), 1, "the refused create is not sent again: {report:?}");
     assert_eq!(report.failed, 0);

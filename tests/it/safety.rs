@@ -50,13 +50,7 @@ async fn by_hand(rig: &Rig, method: &str, path: &str, body: Option<Value>) -> u1
 async fn a_permanent_refusal_backs_off_then_quarantines_until_retried() {
     let rig = Rig::start().await;
     let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
-    // Leapsome refuses the domain (the mock's organisation has acme.test only).
-    let id = rig.humaans.add_person(Person::new("Eve", "Outsider", "eve@elsewhere.test"));
-    rig.humaans.add_job_role(JobRole::new(&id, "Engineer", "Engineering", None, "2024-01-01"));
-
-    let outcome = plugin.on_employee_event(&event(EventKind::Created, &id)).await.unwrap().unwrap();
-    assert!(outcome.changes[0].error.is_some(), "{outcome:?}");
-    assert_eq!(scim_posts(&rig), 1);
+    let id = refused_hire(&rig, &plugin).await;
 
     // Not before the first backoff (15 minutes), whatever ticks come.
     tick_ok(&plugin, "2026-11-28T12:05:00Z").await;

@@ -211,6 +211,18 @@ pub async fn sync_ok(plugin: &TenantPlugin, dry_run: bool, max_writes: Option<u3
     }
 }
 
+/// Someone Leapsome refuses (the mock's organisation takes acme.test addresses only), and the
+/// created event whose POST it refused. Returns the person id.
+pub async fn refused_hire(rig: &Rig, plugin: &TenantPlugin) -> String {
+    let id = rig.humaans.add_person(Person::new("Eve", "Outsider", "eve@elsewhere.test"));
+    rig.humaans.add_job_role(JobRole::new(&id, "Engineer", "Engineering", None, "2024-01-01"));
+    let outcome = plugin.on_employee_event(&event(api::EventKind::Created, &id)).await.unwrap().unwrap();
+    assert!(outcome.changes[0].error.is_some(), "{outcome:?}");
+    let posts = rig.leapsome.control().journal().iter().filter(|e| e.method == "POST").count();
+    assert_eq!(posts, 1, "one POST, refused");
+    id
+}
+
 /// `sync-all --approve-deprovisions`, which must succeed.
 pub async fn sync_approving(plugin: &TenantPlugin) -> api::SyncReport {
     let options = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true };
