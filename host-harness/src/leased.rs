@@ -108,13 +108,7 @@ async fn renew(leases: Arc<dyn LeaseStore>, lease: Lease, clock: Arc<LeaseClock>
 
 /// `cli-HOST-PID`: says which process held a tenant, next to serve's holders in the store.
 pub fn holder_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    format!("cli-{host}-{}", std::process::id())
+    format!("cli-{}-{}", crate::storage::lease::machine_name(), std::process::id())
 }
 
 #[cfg(test)]

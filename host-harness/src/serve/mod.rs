@@ -238,14 +238,8 @@ pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::
 
 /// `host-pid-start`: unique among the processes sharing a store, and says where to look.
 fn holder_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
     let started = jiff::Timestamp::now().as_millisecond();
-    format!("{host}-{}-{started}", std::process::id())
+    format!("{}-{}-{started}", crate::storage::lease::machine_name(), std::process::id())
 }
 
 /// SIGTERM and SIGINT, listened for from the moment they are installed.

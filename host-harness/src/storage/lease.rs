@@ -139,6 +139,17 @@ impl LeaseClock {
     }
 }
 
+/// This machine's name for lease holders (`/etc/hostname`, else `$HOSTNAME`, else `host`), so a
+/// holder in the store says where to look.
+pub fn machine_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
