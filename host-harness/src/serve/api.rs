@@ -163,9 +163,6 @@ fn refused_setting(message: String) -> Refusal {
     Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
-/// The longest deprovision window, in minutes (30 days, as the component allows).
-const MAX_WINDOW_MINUTES: u32 = 43_200;
-
 /// `base` with the settings `body` gives: every key checked (an object; known keys; each of its
 /// type and range) before any is applied, so a refused body changes nothing.
 fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Refusal> {
@@ -255,7 +252,7 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                 };
                 s.deprovision_window_minutes = match minutes {
                     None => None,
-                    Some(m) if (1..=u64::from(MAX_WINDOW_MINUTES)).contains(&m) => Some(m as u32),
+                    Some(m) if (1..=u64::from(cli::MAX_DEPROVISION_WINDOW_MINUTES)).contains(&m) => Some(m as u32),
                     Some(_) => return Err(refused_setting(EXPECTED.into())),
                 };
             }
