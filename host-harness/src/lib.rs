@@ -4,27 +4,18 @@
 pub mod bench;
 mod bench_scale;
 mod bench_serve;
-mod bindings;
-pub mod cache;
 pub mod cli;
 pub mod component;
 pub mod demo;
-pub mod egress;
-pub mod http_policy;
-mod keyvalue;
 pub mod leased;
 pub mod mock_cmd;
 pub mod operator;
-pub mod plugin;
-mod quota;
-pub mod runtime;
-pub mod sealed;
 pub mod serve;
-pub mod storage;
-pub mod tenant;
 
-pub use plugin::{CallError, TenantPlugin, api};
-pub use runtime::{PoolSize, Runtime};
-pub use sealed::{HostKey, KeySource, SealedStorage};
-pub use storage::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
-pub use tenant::{AllowedHost, Scheme, Tenant, TenantStats};
+// The embeddable host (crate host-runtime), under the paths this crate has always had.
+pub use host_runtime::{AllowedHost, Scheme, Tenant, TenantStats};
+pub use host_runtime::{CallError, TenantPlugin, api};
+pub use host_runtime::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
+pub use host_runtime::{HostKey, KeySource, SealedStorage};
+pub use host_runtime::{PoolSize, Runtime};
+pub use host_runtime::{cache, egress, host_state, http_policy, ip_registry, plugin, runtime, sealed, storage, tenant};

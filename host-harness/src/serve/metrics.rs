@@ -64,7 +64,7 @@ pub struct Gauges {
     pub scim_writes: u64,
     pub tenants: u64,
     /// Store + instance creation of every call (the runtime's own histogram).
-    pub instantiate: crate::runtime::InstantiateSnapshot,
+    pub instantiate: InstantiateHistogram,
     /// Waits for a SQLite lock held by another process on the same file.
     pub sqlite_busy_waits: u64,
 }
@@ -108,18 +108,23 @@ fn gauge(value: u64) -> ConstGauge {
     ConstGauge::new(value.try_into().unwrap_or(i64::MAX))
 }
 
-/// The runtime's own histogram (`InstantiateTimes`), as a histogram of the registry.
-impl EncodeMetric for crate::runtime::InstantiateSnapshot {
+/// The runtime's own histogram (`InstantiateTimes`), as a histogram of the registry. (A wrapper:
+/// the runtime is its own crate and knows nothing of Prometheus.)
+#[derive(Debug, Clone, Default)]
+pub struct InstantiateHistogram(pub crate::runtime::InstantiateSnapshot);
+
+impl EncodeMetric for InstantiateHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        let InstantiateHistogram(snapshot) = self;
         // The runtime counts cumulatively; the encoder takes each bucket's own count. Saturating:
         // a snapshot read while a call is recorded may be a count ahead in a later bucket.
-        let (mut below, mut buckets) = (0, Vec::with_capacity(self.buckets.len() + 1));
-        for (&n, bound) in self.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS) {
+        let (mut below, mut buckets) = (0, Vec::with_capacity(snapshot.buckets.len() + 1));
+        for (&n, bound) in snapshot.buckets.iter().zip(crate::runtime::INSTANTIATE_BUCKETS) {
             buckets.push((bound, n.saturating_sub(below)));
             below = below.max(n);
         }
-        buckets.push((f64::INFINITY, self.count.saturating_sub(below)));
-        encoder.encode_histogram::<NoLabelSet>(self.sum_s, self.count, &buckets, None)
+        buckets.push((f64::INFINITY, snapshot.count.saturating_sub(below)));
+        encoder.encode_histogram::<NoLabelSet>(snapshot.sum_s, snapshot.count, &buckets, None)
     }
 
     fn metric_type(&self) -> MetricType {
@@ -236,7 +241,7 @@ mod tests {
             queue_depth: 3,
             scim_writes: 7,
             tenants: 2,
-            instantiate: times.snapshot(),
+            instantiate: InstantiateHistogram(times.snapshot()),
             sqlite_busy_waits: 4,
         });
         assert_eq!(value_of(&text, "host_harness_webhooks_total{outcome=\"accepted\"}"), Some(2.0));
@@ -341,7 +346,8 @@ mod tests {
         let mut buckets = [2; crate::runtime::INSTANTIATE_BUCKETS.len()];
         buckets[0] = 3;
         let instantiate = crate::runtime::InstantiateSnapshot { buckets, count: 2, sum_s: 0.001 };
-        let text = Metrics::default().render(&Gauges { instantiate, ..Gauges::default() });
+        let text =
+            Metrics::default().render(&Gauges { instantiate: InstantiateHistogram(instantiate), ..Gauges::default() });
         assert_eq!(value_of(&text, "host_harness_instantiate_seconds_bucket{le=\"1e-05\"}"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_instantiate_seconds_bucket{le=\"+Inf\"}"), Some(3.0));
         assert_eq!(value_of(&text, "host_harness_instantiate_seconds_count"), Some(2.0));

@@ -103,7 +103,7 @@ async fn scrape(State(app): State<Arc<App>>) -> Response {
         queue_depth: app.queue.depth().unwrap_or_default(),
         scim_writes: app.scim_writes(),
         tenants: app.host.tenants().map(|t| t.len() as u64).unwrap_or_default(),
-        instantiate: app.host.runtime.instantiations().snapshot(),
+        instantiate: super::metrics::InstantiateHistogram(app.host.runtime.instantiations().snapshot()),
         sqlite_busy_waits: crate::storage::sqlite::busy_waits(),
     };
     text(StatusCode::OK, prometheus_client::encoding::prometheus_text::CONTENT_TYPE, app.metrics.render(&gauges))

@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ip_registry::is_public;
+
 /// One allowed outbound destination: scheme, exact host name (case-insensitive) and port. An
 /// `https` entry does not allow `http` to the same host and port.
+/// The integration a tenant uses unless it names another: the component `Runtime::new` loads.
+pub const DEFAULT_INTEGRATION: &str = "humaans-leapsome";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowedHost {
     pub scheme: Scheme,
@@ -105,7 +110,6 @@ pub fn bare_host(host: &str) -> &str {
 }
 
 /// Whether an address is globally reachable (the IANA special-purpose registries): see `egress`.
-pub use crate::egress::is_public;
 
 /// Everything the host enforces for one tenant.
 #[derive(Debug, Clone)]
@@ -153,7 +157,7 @@ impl Tenant {
     pub fn new(id: &str) -> Self {
         Tenant {
             id: id.to_owned(),
-            integration: crate::runtime::DEFAULT_INTEGRATION.to_owned(),
+            integration: DEFAULT_INTEGRATION.to_owned(),
             storage_namespace: format!("tenant/{id}"),
             allowed_hosts: Vec::new(),
             resolve_overrides: BTreeMap::new(),

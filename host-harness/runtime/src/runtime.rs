@@ -13,11 +13,13 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
-use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::ProvisioningPre;
 use crate::cache::CacheOutcome;
+pub use crate::host_state::HostState;
+use crate::host_state::TenantLimiter;
 use crate::http_policy::TenantHttpHooks;
 use crate::storage::Storage;
 use crate::tenant::{Tenant, TenantStats};
@@ -46,67 +48,6 @@ pub struct PoolSize {
 impl Default for PoolSize {
     fn default() -> Self {
         PoolSize { instances: 64, max_memory_bytes: 512 * 1024 * 1024 }
-    }
-}
-
-/// The per-call store data.
-pub struct HostState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) http: WasiHttpCtx,
-    pub(crate) hooks: TenantHttpHooks,
-    pub(crate) table: ResourceTable,
-    pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) tenant: Arc<Tenant>,
-    pub(crate) stats: Arc<TenantStats>,
-    pub(crate) limiter: TenantLimiter,
-    /// Epoch ticks the guest has spent executing wasm in this call.
-    pub(crate) cpu_ticks: u64,
-    /// The tenant's storage use as this call knows it (for the quota).
-    pub(crate) usage: crate::quota::CallUsage,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl WasiHttpView for HostState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
-    }
-}
-
-/// Enforces the tenant's memory limit and remembers the peak and whether the limit was hit
-/// (so a trap after a refused `memory.grow` is reported as the memory limit, not a bare trap).
-pub(crate) struct TenantLimiter {
-    limit: usize,
-    pub(crate) peak: usize,
-    pub(crate) hit: bool,
-}
-
-impl wasmtime::ResourceLimiter for TenantLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, wasmtime::Error> {
-        if desired > self.limit {
-            self.hit = true;
-            return Ok(false);
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, wasmtime::Error> {
-        Ok(desired <= 100_000)
     }
 }
 
@@ -163,8 +104,7 @@ impl InstantiateTimes {
     }
 }
 
-/// The integration a tenant uses unless it names another: the component [`Runtime::new`] loads.
-pub const DEFAULT_INTEGRATION: &str = "humaans-leapsome";
+pub use crate::tenant::DEFAULT_INTEGRATION;
 
 /// One integration component, compiled and linked once for every call of every tenant using it.
 struct Integration {
@@ -221,7 +161,7 @@ impl Runtime {
         wt(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         wt(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
         {
-            use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
+            use crate::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store};
             wt(store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
             wt(atomics::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
             wt(batch::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;

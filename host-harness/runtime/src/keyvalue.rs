@@ -8,25 +8,11 @@ use std::sync::atomic::Ordering;
 
 use wasmtime::component::Resource;
 
+use crate::bindings::Bucket;
+use crate::bindings::keyvalue::wasi::keyvalue::store::{self, Error, KeyResponse};
+use crate::bindings::keyvalue::wasi::keyvalue::{atomics, batch};
+use crate::host_state::HostState;
 use crate::quota::COUNTER_BYTES;
-use crate::runtime::HostState;
-
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "wasi:keyvalue/imports@0.2.0-draft",
-        imports: { default: trappable },
-        with: { "wasi:keyvalue/store.bucket": super::Bucket },
-    });
-}
-
-use bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
-use bindings::wasi::keyvalue::{atomics, batch};
-
-/// An open bucket: just its name; the tenant comes from the store's `HostState`.
-pub struct Bucket {
-    name: String,
-}
 
 /// Keys per `list-keys` page.
 const LIST_PAGE: usize = 1000;

@@ -6,9 +6,8 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::keyvalue::bindings::wasi::keyvalue::store::Error;
-use crate::runtime::HostState;
-use crate::storage::Usage;
+use crate::bindings::keyvalue::wasi::keyvalue::store::Error;
+use crate::host_state::HostState;
 
 /// The longest decimal text of a counter (`u64::MAX`): what an `increment` is charged up front.
 pub(crate) const COUNTER_BYTES: u64 = 20;
@@ -67,6 +66,3 @@ impl HostState {
         self.usage = None;
     }
 }
-
-/// What a call knows of its tenant's storage (`None`: not read yet).
-pub(crate) type CallUsage = Option<Usage>;
