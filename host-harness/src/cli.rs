@@ -5,6 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::operator::settings::{
+    self, DeprovisionLimit, DeprovisionWindow, Deprovisioning, Dialect, Provisioning, parse_deprovision_limit,
+    parse_deprovision_window, parse_provisioning,
+};
+use crate::operator::{ConnectRequest, HostConfig, LogsQuery, SettingsChange, SyncOptions};
+use crate::plugin::api;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "host-harness",
@@ -202,24 +209,7 @@ pub enum LogLevel {
     Debug,
 }
 
-/// `30s`, `5m`, `2h`, `1d` (a plain number is seconds).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 30s, 5m, 24h)"))?;
-    let millis = match unit {
-        "ms" => Some(n),
-        "" | "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        "d" => n.checked_mul(86_400_000),
-        _ => return Err(format!("`{s}`: the unit must be ms, s, m, h or d")),
-    };
-    match millis {
-        Some(0) => Err(format!("`{s}` must be more than zero")),
-        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
-        None => Err(format!("`{s}` is too long")),
-    }
-}
+pub use crate::operator::settings::parse_duration;
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
@@ -254,66 +244,20 @@ pub struct ConfigureArgs {
     #[arg(long, value_parser = parse_provisioning)]
     pub provisioning: Option<Provisioning>,
     /// What offboarding does (default for a new tenant: off).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = words(&settings::DEPROVISIONING_WORDS, settings::parse_deprovisioning))]
     pub deprovisioning: Option<Deprovisioning>,
     /// The SCIM dialect (default for a new tenant: leapsome).
-    #[arg(long, value_enum)]
-    pub dialect: Option<DialectArg>,
+    #[arg(long, value_parser = words(&settings::DIALECT_WORDS, settings::parse_dialect))]
+    pub dialect: Option<Dialect>,
     /// Most people one sync or tick may deprovision before all its deprovisions are held for
     /// approval: N people, P% of managed accounts, or `default`: max(5, 10%).
     #[arg(long, value_name = "N|P%|default", value_parser = parse_deprovision_limit)]
-    pub deprovision_limit: Option<DeprovisionLimitArg>,
+    pub deprovision_limit: Option<DeprovisionLimit>,
     /// The rolling window the limit counts over, every deprovision from syncs, ticks and events
     /// together: a duration in whole minutes from 1m to 30d (e.g. 24h, 90m, 7d), or `default`
     /// (24h).
     #[arg(long, value_name = "DURATION|default", value_parser = parse_deprovision_window)]
-    pub deprovision_window: Option<DeprovisionWindowArg>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeprovisionWindowArg {
-    Minutes(u32),
-    /// Back to the default, 24 hours.
-    Default,
-}
-
-/// The longest deprovision window, as the component accepts it: 30 days.
-pub const MAX_DEPROVISION_WINDOW_MINUTES: u32 = 30 * 24 * 60;
-
-pub fn parse_deprovision_window(s: &str) -> Result<DeprovisionWindowArg, String> {
-    if s == "default" {
-        return Ok(DeprovisionWindowArg::Default);
-    }
-    let d = parse_duration(s)?;
-    let minutes = d.as_millis() / 60_000;
-    if d.as_millis() % 60_000 != 0 || minutes == 0 || minutes > u128::from(MAX_DEPROVISION_WINDOW_MINUTES) {
-        return Err(format!("`{s}`: the window is whole minutes from 1m to 30d (e.g. 24h, 90m, 7d)"));
-    }
-    Ok(DeprovisionWindowArg::Minutes(minutes as u32))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeprovisionLimitArg {
-    Count(u32),
-    Percent(u8),
-    /// Back to the default, max(5, 10% of managed accounts).
-    Default,
-}
-
-pub fn parse_deprovision_limit(s: &str) -> Result<DeprovisionLimitArg, String> {
-    if s == "default" {
-        return Ok(DeprovisionLimitArg::Default);
-    }
-    match s.strip_suffix('%') {
-        Some(p) => match p.parse::<u8>() {
-            Ok(p) if (1..=100).contains(&p) => Ok(DeprovisionLimitArg::Percent(p)),
-            _ => Err(format!("`{s}` is not a percentage from 1% to 100%")),
-        },
-        None => s
-            .parse()
-            .map(DeprovisionLimitArg::Count)
-            .map_err(|_| format!("`{s}` is not a number of people, a percentage or `default` (e.g. 20 or 5%)")),
-    }
+    pub deprovision_window: Option<DeprovisionWindow>,
 }
 
 #[derive(Args, Debug)]
@@ -334,41 +278,6 @@ pub struct RetryArgs {
     /// A webhook event kept as a dead letter (`status` lists them): queue it again for `serve`.
     #[arg(long, value_name = "ID")]
     pub event: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provisioning {
-    Off,
-    Immediately,
-    OnStartDate,
-    DaysBeforeStart(u16),
-}
-
-pub fn parse_provisioning(s: &str) -> Result<Provisioning, String> {
-    match s {
-        "off" => Ok(Provisioning::Off),
-        "immediately" => Ok(Provisioning::Immediately),
-        "on-start-date" => Ok(Provisioning::OnStartDate),
-        _ => match s.strip_prefix("days-before-start:") {
-            Some(n) => {
-                n.parse().map(Provisioning::DaysBeforeStart).map_err(|_| format!("`{n}` is not a number of days"))
-            }
-            None => Err("expected off, immediately, on-start-date or days-before-start:N".into()),
-        },
-    }
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deprovisioning {
-    Off,
-    Suspend,
-    Deactivate,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialectArg {
-    Leapsome,
-    Rfc7644,
 }
 
 #[derive(Args, Debug)]
@@ -529,18 +438,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_take_ms_s_m_h_d() {
-        use std::time::Duration;
-        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        for bad in ["0ms", "0s", "5x", "ms", "-1s", "99999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad} was accepted");
-        }
-    }
-
-    #[test]
     fn bench_flags_parse_and_bad_values_are_refused() {
         let b = bench(&["--employees", "200", "--tenants", "1000", "--webhooks-per-second", "50"]).unwrap();
         assert_eq!((b.employees, b.tenants, b.tenant_employees, b.webhooks_per_second), (200, 1000, 50, Some(50)));
@@ -560,6 +457,89 @@ mod tests {
             &["--callgrind", "event", "--tenants", "5"],
         ] {
             assert!(bench(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
+
+/// A value parser for a fixed set of words (listed in `--help`), each turned into its value by
+/// `parse` (the operator's parser: the CLI and the API take the same words).
+fn words<T: Clone + Send + Sync + 'static>(
+    words: &'static [&'static str],
+    parse: fn(&str) -> Result<T, String>,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(words.iter().copied())
+        .map(move |word: String| parse(&word).expect("every listed word parses"))
+}
+
+// What the commands below the CLI take, made from the parsed flags. Nothing under the CLI names
+// these clap structs.
+
+impl Global {
+    /// The host and tenant the global flags name.
+    pub fn host_config(&self) -> HostConfig {
+        HostConfig {
+            data_dir: self.data_dir.clone(),
+            store: self.store.clone(),
+            tenant: self.tenant.clone(),
+            component: self.component.clone(),
+            key_file: self.key_file.clone(),
+            wait: self.wait,
+        }
+    }
+}
+
+impl From<ConnectArgs> for ConnectRequest {
+    fn from(a: ConnectArgs) -> Self {
+        ConnectRequest {
+            humaans_url: a.humaans_url,
+            scim_url: a.scim_url,
+            humaans_token: a.humaans_token,
+            scim_token: a.scim_token,
+            webhook_secret: a.webhook_secret,
+            scim_rate_limit: a.scim_rate_limit,
+            allow_host: a.allow_host,
+        }
+    }
+}
+
+impl From<&ConfigureArgs> for SettingsChange {
+    fn from(a: &ConfigureArgs) -> Self {
+        SettingsChange {
+            provisioning: a.provisioning,
+            deprovisioning: a.deprovisioning,
+            dialect: a.dialect,
+            deprovision_limit: a.deprovision_limit,
+            deprovision_window: a.deprovision_window,
+        }
+    }
+}
+
+impl From<&SyncArgs> for SyncOptions {
+    fn from(a: &SyncArgs) -> Self {
+        SyncOptions {
+            dry_run: a.dry_run,
+            max_writes: a.max_writes,
+            once: a.once,
+            approve_deprovisions: a.approve_deprovisions,
+        }
+    }
+}
+
+impl From<&LogsArgs> for LogsQuery {
+    fn from(a: &LogsArgs) -> Self {
+        LogsQuery { failures: a.failures, person: a.person.clone(), limit: a.limit }
+    }
+}
+
+impl From<EventKindArg> for api::EventKind {
+    fn from(kind: EventKindArg) -> Self {
+        match kind {
+            EventKindArg::Created => api::EventKind::Created,
+            EventKindArg::Updated => api::EventKind::Updated,
+            EventKindArg::JobRoleChanged => api::EventKind::JobRoleChanged,
+            EventKindArg::Offboarded => api::EventKind::Offboarded,
+            EventKindArg::Deleted => api::EventKind::Deleted,
         }
     }
 }

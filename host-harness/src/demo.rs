@@ -10,7 +10,8 @@ use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use serde_json::json;
 
 use crate::cli::{self, Global};
-use crate::operator::{self, done, table};
+use crate::operator::settings::{self, SettingsChange};
+use crate::operator::{self, ConnectRequest, LogsQuery, SyncOptions, done, table};
 use crate::plugin::api;
 use crate::{AllowedHost, MemoryStorage, Tenant, TenantPlugin};
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
@@ -91,7 +92,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     step("sync-all --dry-run: the plan, nothing written");
     let plan = operator::sync_all(
         &plugin,
-        &cli::SyncArgs { dry_run: true, max_writes: 500, once: true, approve_deprovisions: false },
+        &SyncOptions { dry_run: true, max_writes: 500, once: true, approve_deprovisions: false },
         true,
     )
     .await?;
@@ -125,7 +126,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     step("sync-all (25 writes a call, until done)");
     let totals = operator::sync_all(
         &plugin,
-        &cli::SyncArgs { dry_run: false, max_writes: 25, once: false, approve_deprovisions: false },
+        &SyncOptions { dry_run: false, max_writes: 25, once: false, approve_deprovisions: false },
         false,
     )
     .await?;
@@ -141,7 +142,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     );
     let again = operator::sync_all(
         &plugin,
-        &cli::SyncArgs { dry_run: false, max_writes: 500, once: true, approve_deprovisions: false },
+        &SyncOptions { dry_run: false, max_writes: 500, once: true, approve_deprovisions: false },
         true,
     )
     .await?;
@@ -243,7 +244,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     }
 
     step("Logs (newest first)");
-    let logs = operator::logs(&plugin, &cli::LogsArgs { failures: false, person: None, limit: 15 }).await?;
+    let logs = operator::logs(&plugin, &LogsQuery { failures: false, person: None, limit: 15 }).await?;
     operator::print_logs(&logs)?;
     println!(
         "\nDone. Try: host-harness mock  (serves these mocks for manual use), or see README.md for the operator commands."
@@ -297,8 +298,8 @@ async fn serve_demo(
     #[cfg(unix)]
     let _ = std::os::unix::fs::symlink(&shared_cache, dir.join("cache"));
     let global = Global { data_dir: Some(dir.clone()), tenant: "demo".into(), ..global.clone() };
-    let host = operator::Host::open(&global)?;
-    let connect = cli::ConnectArgs {
+    let host = operator::Host::open(&global.host_config())?;
+    let connect = ConnectRequest {
         humaans_url: humaans.base_url(),
         scim_url: leapsome.base_url(),
         humaans_token: mock_servers::humaans::DEFAULT_TOKEN.into(),
@@ -308,12 +309,11 @@ async fn serve_demo(
         allow_host: Vec::new(),
     };
     operator::connect_tenant(&host, "demo", connect).await?;
-    let configure = cli::ConfigureArgs {
-        provisioning: Some(cli::Provisioning::Immediately),
-        deprovisioning: Some(cli::Deprovisioning::Suspend),
-        dialect: Some(cli::DialectArg::Leapsome),
-        deprovision_limit: None,
-        deprovision_window: None,
+    let configure = SettingsChange {
+        provisioning: Some(settings::Provisioning::Immediately),
+        deprovisioning: Some(settings::Deprovisioning::Suspend),
+        dialect: Some(settings::Dialect::Leapsome),
+        ..SettingsChange::default()
     };
     done(host.plugin()?.configure(operator::settings_from(&configure)).await)?;
     drop(host);

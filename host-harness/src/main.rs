@@ -57,45 +57,48 @@ fn usage_error(e: clap::Error) -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = cli.global.clone();
+    let host = global.host_config();
     let output = match cli.command {
         Command::Demo(args) => return demo::run(&global, args).await,
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
-        Command::RotateKey(args) => operator::rotate_key(&global, &args)?,
+        Command::RotateKey(args) => operator::rotate_key(&host, &args.new_key_file)?,
         Command::Serve(args) => return serve::run(&global, args).await,
         Command::Connect(args) => {
-            let host = operator::Host::open(&global)?;
-            operator::connect(&host, args).await?
+            let host = operator::Host::open(&host)?;
+            operator::connect(&host, args.into()).await?
         }
-        Command::Configure(args) => operator::configure(&operator::Host::open(&global)?, args).await?,
+        Command::Configure(args) => operator::configure(&operator::Host::open(&host)?, (&args).into()).await?,
         // Commands that write take the tenant's lease (`Host::leased_plugin`), held to the end.
         Command::SyncAll(args) if args.dry_run => {
             // A plan writes nothing: like serve's, it needs no lease.
-            operator::sync_all(&operator::Host::open(&global)?.plugin()?, &args, global.json).await?
+            operator::sync_all(&operator::Host::open(&host)?.plugin()?, &(&args).into(), global.json).await?
         }
         Command::SyncAll(args) => {
-            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
-            operator::sync_all(&plugin, &args, global.json).await?
+            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
+            operator::sync_all(&plugin, &(&args).into(), global.json).await?
         }
-        Command::Event(args) => operator::event(&operator::Host::open(&global)?, args).await?,
+        Command::Event(args) => {
+            operator::event(&operator::Host::open(&host)?, args.kind.into(), args.person, args.id).await?
+        }
         Command::Tick(args) => {
-            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
             operator::tick(&plugin, args.now).await?
         }
-        Command::Status => operator::status_with_inbox(&operator::Host::open(&global)?).await?,
+        Command::Status => operator::status_with_inbox(&operator::Host::open(&host)?).await?,
         Command::Approve(args) => {
-            let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
             operator::approve(&plugin, args.person.as_deref()).await?
         }
         Command::Retry(args) => match (&args.event, &args.person) {
-            (Some(event), _) => operator::retry_event(&global, event)?,
+            (Some(event), _) => operator::retry_event(&host, event)?,
             (None, person) => {
-                let (plugin, _lease) = operator::Host::open(&global)?.leased_plugin().await?;
+                let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
                 operator::retry(&plugin, person.as_deref().unwrap_or_default()).await?
             }
         },
         Command::Logs(args) => {
-            let v = operator::logs(&operator::Host::open(&global)?.plugin()?, &args).await?;
+            let v = operator::logs(&operator::Host::open(&host)?.plugin()?, &(&args).into()).await?;
             if !global.json {
                 operator::print_logs(&v)?;
                 return Ok(());

@@ -1,28 +1,20 @@
 //! The admin JSON API under `/api/` (documented in `openapi.yaml`). Every route needs the admin
 //! token as `Authorization: Bearer …`, or the admin page's session cookie plus its CSRF header.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
-use clap::ValueEnum;
 use serde_json::{Value, json};
 
-use super::App;
-use super::routes::{Json, Refusal, Tenant, json_body, query, read_body};
-use crate::cli;
-use crate::operator::{self, describe, done};
+use super::app::App;
+use super::extract::{Json, Refusal, Tenant, json_body, query, read_body};
+use crate::operator::settings::{self, DeprovisionLimit, DeprovisionWindow, SettingsChange};
+use crate::operator::{self, ConnectRequest, SyncOptions, describe, done};
 use crate::plugin::api as wit;
-
-/// Live "Sync all users" runs, by tenant: their progress as the page shows it.
-#[derive(Default)]
-pub struct SyncJobs {
-    jobs: Mutex<HashMap<String, Value>>,
-}
 
 /// Writes per sync-all call in a live run from the API: small, so progress moves visibly.
 const LIVE_SYNC_STEP: u32 = 25;
@@ -99,7 +91,7 @@ fn text(body: &Value, key: &str) -> Option<String> {
 async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
     let body = json_body(&read_body(body).await?)?;
     let required = |key: &str| text(&body, key).ok_or_else(|| bad_request(&format!("`{key}` is required")));
-    let args = cli::ConnectArgs {
+    let args = ConnectRequest {
         humaans_url: text(&body, "humaans_url").unwrap_or_else(|| "https://app.humaans.io/api".into()),
         scim_url: text(&body, "scim_url").unwrap_or_else(|| "https://api.leapsome.com/scim/v1".into()),
         humaans_token: required("humaans_token")?,
@@ -184,57 +176,47 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
             .map(str::to_owned)
             .ok_or_else(|| refused_setting(format!("`{key}` must be a string: {expected}")))
     };
-    let mut s = base;
+    // Each field is read into the operator's `SettingsChange`, in the CLI's words, and merged
+    // the way `configure` merges: one meaning for every setting, whichever door it came in by.
+    let mut change = SettingsChange::default();
     for (key, value) in object {
         match key.as_str() {
             "provisioning" => {
                 const EXPECTED: &str = "off, immediately, on-start-date or days-before-start:N";
                 let given = string(key, value, EXPECTED)?;
-                let parsed =
-                    cli::parse_provisioning(&given).map_err(|e| refused_setting(format!("`provisioning`: {e}")))?;
-                s.provisioning = match parsed {
-                    cli::Provisioning::Off => None,
-                    cli::Provisioning::Immediately => Some(wit::ProvisionTiming::Immediately),
-                    cli::Provisioning::OnStartDate => Some(wit::ProvisionTiming::OnStartDate),
-                    cli::Provisioning::DaysBeforeStart(n) => Some(wit::ProvisionTiming::DaysBeforeStart(n)),
-                };
+                change.provisioning = Some(
+                    settings::parse_provisioning(&given)
+                        .map_err(|e| refused_setting(format!("`provisioning`: {e}")))?,
+                );
             }
             "deprovisioning" => {
                 const EXPECTED: &str = "off, suspend or deactivate";
                 let given = string(key, value, EXPECTED)?;
-                s.deprovisioning = match cli::Deprovisioning::from_str(&given, true) {
-                    Ok(cli::Deprovisioning::Off) => None,
-                    Ok(cli::Deprovisioning::Suspend) => Some(wit::DeprovisionAction::Suspend),
-                    Ok(cli::Deprovisioning::Deactivate) => Some(wit::DeprovisionAction::Deactivate),
-                    Err(_) => return Err(refused_setting(format!("`deprovisioning` is {EXPECTED}"))),
-                };
+                change.deprovisioning = Some(
+                    settings::parse_deprovisioning(&given)
+                        .map_err(|_| refused_setting(format!("`deprovisioning` is {EXPECTED}")))?,
+                );
             }
             "dialect" => {
                 const EXPECTED: &str = "leapsome or rfc7644";
                 let given = string(key, value, EXPECTED)?;
-                s.dialect = match cli::DialectArg::from_str(&given, true) {
-                    Ok(cli::DialectArg::Leapsome) => wit::Dialect::Leapsome,
-                    Ok(cli::DialectArg::Rfc7644) => wit::Dialect::Rfc7644,
-                    Err(_) => return Err(refused_setting(format!("`dialect` is {EXPECTED}"))),
-                };
+                change.dialect = Some(
+                    settings::parse_dialect(&given).map_err(|_| refused_setting(format!("`dialect` is {EXPECTED}")))?,
+                );
             }
             "deprovision_limit" => {
                 const EXPECTED: &str =
                     "`deprovision_limit` is a number of people, a percentage (\"5%\"), or null for the default";
-                s.deprovision_limit = match value {
-                    Value::Null => None,
+                change.deprovision_limit = Some(match value {
+                    Value::Null => DeprovisionLimit::Default,
                     Value::Number(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                        Some(n) => Some(wit::DeprovisionLimit::Count(n)),
+                        Some(n) => DeprovisionLimit::Count(n),
                         None => return Err(refused_setting(EXPECTED.into())),
                     },
-                    Value::String(given) => match cli::parse_deprovision_limit(given) {
-                        Ok(cli::DeprovisionLimitArg::Count(n)) => Some(wit::DeprovisionLimit::Count(n)),
-                        Ok(cli::DeprovisionLimitArg::Percent(p)) => Some(wit::DeprovisionLimit::Percent(p)),
-                        Ok(_) => None,
-                        Err(e) => return Err(refused_setting(format!("`deprovision_limit`: {e}"))),
-                    },
+                    Value::String(given) => settings::parse_deprovision_limit(given)
+                        .map_err(|e| refused_setting(format!("`deprovision_limit`: {e}")))?,
                     _ => return Err(refused_setting(EXPECTED.into())),
-                };
+                });
             }
             "deprovision_window" => {
                 const EXPECTED: &str = "`deprovision_window` is a duration from 1m to 30d (\"24h\", \"90m\"), a number of minutes, or null for the default (24h)";
@@ -242,7 +224,7 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                     Value::Null => None,
                     Value::Number(n) => Some(n.as_u64().ok_or_else(|| refused_setting(EXPECTED.into()))?),
                     Value::String(given) => {
-                        let d = cli::parse_duration(given).map_err(|_| refused_setting(EXPECTED.into()))?;
+                        let d = settings::parse_duration(given).map_err(|_| refused_setting(EXPECTED.into()))?;
                         if !d.as_millis().is_multiple_of(60_000) {
                             return Err(refused_setting(format!("{EXPECTED}: whole minutes")));
                         }
@@ -250,16 +232,18 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                     }
                     _ => return Err(refused_setting(EXPECTED.into())),
                 };
-                s.deprovision_window_minutes = match minutes {
-                    None => None,
-                    Some(m) if (1..=u64::from(cli::MAX_DEPROVISION_WINDOW_MINUTES)).contains(&m) => Some(m as u32),
+                change.deprovision_window = Some(match minutes {
+                    None => DeprovisionWindow::Default,
+                    Some(m) if (1..=u64::from(settings::MAX_DEPROVISION_WINDOW_MINUTES)).contains(&m) => {
+                        DeprovisionWindow::Minutes(m as u32)
+                    }
                     Some(_) => return Err(refused_setting(EXPECTED.into())),
-                };
+                });
             }
             _ => unreachable!("keys were checked above"),
         }
     }
-    Ok(s)
+    Ok(operator::merge_settings(base, &change))
 }
 
 /// The tenant's settings as the component holds them (defaults before the first configure).
@@ -382,7 +366,7 @@ async fn sync(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -
     let approve = body.get("approve_deprovisions").and_then(Value::as_bool).unwrap_or(false);
     let plugin = plugin_of(&app, &tenant)?;
     if dry_run {
-        let args = cli::SyncArgs { dry_run: true, max_writes: 1, once: true, approve_deprovisions: approve };
+        let args = SyncOptions { dry_run: true, max_writes: 1, once: true, approve_deprovisions: approve };
         return operator::sync_all(&plugin, &args, true).await.map(Json).map_err(unprocessable);
     }
     {
