@@ -2,8 +2,6 @@
 //! HTTP and storage under the tenant's policy, and drives it. See ARCHITECTURE.md for the map.
 
 pub mod bench;
-mod bench_scale;
-mod bench_serve;
 pub mod cli;
 pub mod component;
 pub mod demo;
