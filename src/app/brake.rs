@@ -8,7 +8,7 @@ use crate::reconcile::Mode;
 use crate::reconcile::brake::{self, ENGAGED_KEY, RELEASED_PREFIX, RESERVED_PREFIX, Verdict};
 use crate::reconcile::retry::{HeldBy, HeldPath};
 use crate::reconcile::timing::format_time;
-use crate::state::Schedule;
+use crate::state::{self, Schedule};
 
 use super::event::{carry_out, prepare_person};
 use super::execute::{Facts, Run, Subject, note_failure};
@@ -185,26 +185,25 @@ pub fn approve_deprovisions(env: &mut Env, person_id: Option<&str>) -> Result<Ap
 
 fn run_approval(session: &mut Session, env: &mut Env, person_id: Option<&str>) -> Result<ApprovalReport, AppError> {
     let mut schedule = Schedule::load_all(env.kv)?;
-    let mut held: Vec<(String, String)> = schedule
+    let mut held: Vec<_> = schedule
         .people()
         .filter(|(id, s)| s.held_since.is_some() && person_id.is_none_or(|p| p == id.as_str()))
-        .map(|(id, s)| (s.held_since.clone().unwrap_or_default(), id.clone()))
         .collect();
     if let Some(id) = person_id
         && held.is_empty()
     {
         return Err(AppError::invalid("person-id", format!("{id} has no held deprovision (see `status`)")));
     }
-    // Oldest held first.
-    held.sort();
+    // Oldest held first (the sort `status` lists them with).
+    state::sort_people(&mut held, state::by_held_since);
     let remaining = held.len().saturating_sub(MAX_APPROVED_PER_CALL) as u32;
-    held.truncate(MAX_APPROVED_PER_CALL);
+    let held: Vec<String> = held.into_iter().take(MAX_APPROVED_PER_CALL).map(|(id, _)| id.clone()).collect();
 
     let mut run = Run { no_delete: session.no_delete, ..Run::default() };
     let mut facts = Facts::default();
     let mut subjects = Vec::new();
     let mut report = ApprovalReport { remaining, ..ApprovalReport::default() };
-    for (_, id) in held {
+    for id in held {
         match prepare_person(session, env, &mut schedule, &mut facts, &id, Mode::Tick) {
             Ok(s) if s.gated => report.remaining += 1,
             Ok(s) if !s.decision.deprovisions() => {

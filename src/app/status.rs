@@ -71,7 +71,7 @@ pub fn status(env: &mut Env) -> Result<StatusReport, AppError> {
     let schedule = Schedule::load_all(env.kv)?;
     let now = env.now;
     let mut people: Vec<_> = schedule.people().collect();
-    people.sort_by(|a, b| a.0.cmp(b.0));
+    state::sort_people(&mut people, state::by_id);
     let mut quarantined: Vec<QuarantinedPerson> = people
         .iter()
         .filter_map(|(id, s)| {
@@ -80,17 +80,18 @@ pub fn status(env: &mut Env) -> Result<StatusReport, AppError> {
         })
         .collect();
     let quarantined_count = quarantined.len() as u32;
-    let mut held: Vec<HeldDeprovision> = people
-        .iter()
+    let mut held: Vec<_> = people.iter().filter(|(_, s)| s.held_since.is_some()).copied().collect();
+    state::sort_people(&mut held, state::by_held_since);
+    let mut held: Vec<HeldDeprovision> = held
+        .into_iter()
         .filter_map(|(id, s)| {
             let since = s.held_since.clone()?;
             // Held before the path was recorded: a run held them (events were never held).
             let (path, reason) =
                 s.held.as_deref().map_or((HeldPath::Sync, String::new()), |h| (h.path, h.reason.clone()));
-            Some(HeldDeprovision { person_id: (*id).clone(), email: None, since, path, reason })
+            Some(HeldDeprovision { person_id: id.clone(), email: None, since, path, reason })
         })
         .collect();
-    held.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.person_id.cmp(&b.person_id)));
     // The work email we wrote to their account (held people are linked: only they deprovision).
     for h in held.iter_mut().take(MAX_LISTED_HELD_EMAILS) {
         h.email = state::load_link(env.kv, &h.person_id)?
