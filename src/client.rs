@@ -362,11 +362,7 @@ impl Client {
             // 501 Not Implemented is the server saying it never will: retrying cannot help.
             501 => Outcome::Done(Err(AppError::Upstream(failure))),
             408 | 429 | 500..=599 => {
-                let after_ms = response
-                    .header("retry-after")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(|s| (s.max(0.0) * 1000.0) as u64)
-                    .unwrap_or(0);
+                let after_ms = response.header("retry-after").map_or(0, retry_after_ms);
                 Outcome::Retry { error: AppError::Upstream(failure), after_ms }
             }
             _ => Outcome::Done(Err(AppError::Upstream(failure))),
@@ -410,6 +406,97 @@ fn error_message(r: &HttpResponse) -> String {
         format!("HTTP {} with an HTML page ({})", r.status, content_type(r))
     } else {
         text.chars().take(200).collect()
+    }
+}
+
+/// `Retry-After` seconds in milliseconds, read as `str::parse::<f64>` read them (fractions,
+/// exponents, `inf`, `nan`; negative or unreadable: 0) and then `(seconds.max(0.0) * 1000.0) as
+/// u64`, but by hand: the library's float parser weighed 19 KB of component, a fiftieth of it.
+/// The same float arithmetic as the parser's exact path (Clinger's: a mantissa of at most 2^53
+/// and a power of ten of at most 22, one rounding), so the same milliseconds for every value of
+/// up to 15 significant digits (`tests::retry_after_is_read_as_the_float_parser_read_it`). A
+/// longer mantissa loses its last digits first; that can move the result by a millisecond, and
+/// only for a value within a few trillionths of a millisecond boundary. (An HTTP-date is not
+/// read, as before: 0, the client's own backoff.)
+fn retry_after_ms(value: &str) -> u64 {
+    /// Powers of ten an f64 holds exactly.
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    let text = value.trim();
+    let (negative, text) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if text.eq_ignore_ascii_case("inf") || text.eq_ignore_ascii_case("infinity") {
+        // Infinite milliseconds saturate the cast.
+        return if negative { 0 } else { u64::MAX };
+    }
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let (mut mantissa, mut exponent, mut digits) = (0u64, 0i64, 0);
+    let mut fraction = false;
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if mantissa < u64::MAX / 10 - 1 {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    exponent -= i64::from(fraction);
+                } else if !fraction {
+                    // A digit past what fits scales the ones kept.
+                    exponent += 1;
+                }
+            }
+            b'.' if !fraction => fraction = true,
+            _ => break,
+        }
+        at += 1;
+    }
+    // `nan` (any case, either sign) is NaN, which `max(0.0)` makes 0, as it does no number.
+    if digits == 0 {
+        return 0;
+    }
+    if let Some(b'e' | b'E') = bytes.get(at) {
+        at += 1;
+        let sign = match bytes.get(at) {
+            Some(b'-') => -1,
+            Some(b'+') => 1,
+            _ => 0,
+        };
+        at += usize::from(sign != 0);
+        let start = at;
+        let mut power: i64 = 0;
+        while let Some(b @ b'0'..=b'9') = bytes.get(at) {
+            // Far past any f64 either way.
+            power = (power * 10 + i64::from(b - b'0')).min(1_000_000);
+            at += 1;
+        }
+        if at == start {
+            return 0;
+        }
+        exponent += if sign < 0 { -power } else { power };
+    }
+    if at != bytes.len() || negative || mantissa == 0 {
+        return 0;
+    }
+    while mantissa % 10 == 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    while mantissa > 1 << 53 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    match exponent {
+        // At least 1e23 seconds.
+        23.. => u64::MAX,
+        // Under 1e-7 seconds.
+        ..=-23 => 0,
+        0.. => (mantissa as f64 * POW10[exponent as usize] * 1000.0) as u64,
+        _ => (mantissa as f64 / POW10[-exponent as usize] * 1000.0) as u64,
     }
 }
 
@@ -752,6 +839,143 @@ mod tests {
         let replies = c.send_all(&mut t, (0..3).map(|i| Call::get(format!("/{i}"))).collect());
         assert!(replies.iter().all(Result::is_ok));
         assert_eq!((c.requests_sent, t.slept.len()), (4, 1));
+    }
+
+    /// `retry_after_ms` against what it replaces, `str::parse::<f64>`: the same milliseconds
+    /// wherever the client tells them apart (up to `RETRY_AFTER_MAX_MS`; anything longer gives up).
+    #[test]
+    fn retry_after_is_read_as_the_float_parser_read_it() {
+        fn by_float(value: &str) -> u64 {
+            value.trim().parse::<f64>().ok().map(|s| (s.max(0.0) * 1000.0) as u64).unwrap_or(0)
+        }
+        fn check(value: &str) {
+            let (mine, theirs) = (retry_after_ms(value), by_float(value));
+            let over = RETRY_AFTER_MAX_MS;
+            assert!(mine == theirs || (mine > over && theirs > over), "{value:?}: {mine} against {theirs}");
+        }
+        let mut checked = 0;
+        // Every value to the tenth of a millisecond up to 40 s, with and without a point.
+        for whole in 0..=40 {
+            check(&whole.to_string());
+            check(&format!("{whole}."));
+            for places in 1..=4 {
+                for fraction in 0..10u32.pow(places) {
+                    check(&format!("{whole}.{fraction:0places$}", places = places as usize));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 450_000);
+        for value in [
+            "",
+            " ",
+            ".",
+            "-",
+            "+",
+            "e",
+            ".e1",
+            "1e",
+            "1e+",
+            "1e-",
+            "5.",
+            ".5",
+            "+.5",
+            "-.5",
+            " 7 ",
+            "\t3\n",
+            "+2",
+            "-2",
+            "-0",
+            "+0",
+            "0.0",
+            "00002.50",
+            "2.5e0",
+            "25E-1",
+            "0.0025e3",
+            "2500e-3",
+            "1e1",
+            "3e1",
+            "3.0001e1",
+            "1e-3",
+            "1e-4",
+            "9e-4",
+            "1.5e-3",
+            "0.0015",
+            "2.3",
+            "4.35",
+            "1.005",
+            "29.999",
+            "30",
+            "30.0001",
+            "31",
+            "1e22",
+            "1e23",
+            "1e400",
+            "1e-400",
+            "0e999",
+            "1e999999999999",
+            "1e-999999999999",
+            "inf",
+            "-inf",
+            "+inf",
+            "INF",
+            "Infinity",
+            "-infinity",
+            "infinit",
+            "in",
+            "nan",
+            "NaN",
+            "-nan",
+            "+nan",
+            "nan1",
+            "1nan",
+            "0x10",
+            "1_0",
+            "1,5",
+            "5.5.5",
+            "1e1.5",
+            "1 5",
+            "++1",
+            "+-1",
+            "--1",
+            "١",
+            "Fri, 07 Dec 2026 20:00:00 GMT",
+            "1000000000000000000000000e-24",
+            "1.000000000000000000000000",
+            "0.000000000000000000000000001",
+            "123456789012345678901234567890",
+            "0.00000000000000000000000000000000000000000000001e50",
+        ] {
+            check(value);
+        }
+        // Random text of the characters a number is written with.
+        let alphabet = b"0123456789.eE+-in ";
+        let mut rng = 7u64;
+        let mut next = move |n: u64| {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (rng >> 33) % n
+        };
+        for _ in 0..200_000 {
+            let len = 1 + next(9) as usize;
+            let value: String = (0..len).map(|_| alphabet[next(alphabet.len() as u64) as usize] as char).collect();
+            check(&value);
+        }
+        // Random values of up to 15 significant digits, every way of writing them.
+        for _ in 0..200_000 {
+            let digits = 1 + next(15) as u32;
+            let mantissa = next(10u64.pow(digits));
+            let exponent = next(30) as i64 - 20;
+            check(&format!("{mantissa}e{exponent}"));
+            let text = mantissa.to_string();
+            let point = next(text.len() as u64 + 1) as usize;
+            check(&format!("{}.{}", &text[..point], &text[point..]));
+            check(&format!("0.000{text}e{}", exponent + 3));
+        }
+        // Longer mantissas lose their last digits: at most a millisecond apart.
+        for _ in 0..100_000 {
+            let value = format!("{}.{}{}", next(31), next(1 << 60), next(1 << 60));
+            assert!(retry_after_ms(&value).abs_diff(by_float(&value)) <= 1, "{value}");
+        }
     }
 
     #[test]
