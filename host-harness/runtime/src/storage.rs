@@ -13,6 +13,7 @@ pub mod postgres;
 mod postgres_queue;
 pub mod queue;
 pub mod sqlite;
+mod sqlite_lease;
 mod sqlite_queue;
 
 pub use lease::{Fenced, Lease, LeaseClock, LeaseStore};

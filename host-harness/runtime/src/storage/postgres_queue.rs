@@ -6,8 +6,8 @@
 
 use anyhow::Result;
 
-use super::PgStorage;
 use super::lease::Lease;
+use super::postgres::PgStorage;
 use super::queue::{Claimed, FailedItem, InboxItem, Periods, RunKind, WorkQueue};
 
 const ENQUEUE: &str = "INSERT INTO inbox (tenant, event_id, payload) VALUES ($1, $2, $3) \

@@ -14,6 +14,7 @@ use rusqlite::OptionalExtension;
 
 use super::lease::{Fenced, Lease, LeaseStore};
 use super::queue::WorkQueue;
+use super::sqlite_lease::{LEASE_TABLES, lease_is_current, now_ms};
 use super::sqlite_queue::SqliteQueue;
 pub use super::sqlite_queue::forget_schedule;
 use super::{KeyPage, Storage, Usage, incremented};
@@ -121,21 +122,6 @@ fn create_private_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The lease tables, created by whichever of the store and the queue opens the file first.
-pub(super) const LEASE_TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS leases (
-        tenant TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS lease_tokens (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);";
-
-/// Whether `lease` is its tenant's current, unexpired lease (inside the caller's transaction).
-pub(super) fn lease_is_current(c: &rusqlite::Connection, lease: &Lease) -> Result<bool> {
-    Ok(c.prepare_cached("SELECT 1 FROM leases WHERE tenant = ?1 AND token = ?2 AND expires_at_ms > ?3")?.exists((
-        &lease.tenant,
-        lease.token,
-        now_ms(),
-    ))?)
-}
-
 impl SqliteStorage {
     /// Runs `op` in an IMMEDIATE transaction: SQLite's write lock is taken before any read, so
     /// another process cannot read the same old value in between (the busy handler makes it wait
@@ -153,12 +139,6 @@ impl SqliteStorage {
         tx.commit()?;
         Ok(r)
     }
-}
-
-/// Milliseconds since the epoch by this machine's clock: every process sharing a SQLite file runs
-/// on this machine, so they judge lease expiry by the same clock.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn set_on(c: &rusqlite::Connection, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {

@@ -15,7 +15,7 @@ use rusqlite::OptionalExtension;
 
 use super::lease::{Fenced, Lease};
 use super::queue::{Claimed, FailedItem, InboxItem, Periods, RunKind, ScheduleRow, WorkQueue};
-use super::sqlite::{LEASE_TABLES, now_ms};
+use super::sqlite_lease::{LEASE_TABLES, lease_is_current, now_ms};
 
 pub struct SqliteQueue {
     /// The key/value store's connection (`SqliteStorage`), shared.
@@ -96,7 +96,7 @@ impl SqliteQueue {
     fn fenced<R>(&self, lease: &Lease, op: impl FnOnce(&rusqlite::Connection) -> Result<R>) -> Result<R> {
         let mut conn = Durable::lock(&self.conn)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if !super::sqlite::lease_is_current(&tx, lease)? {
+        if !lease_is_current(&tx, lease)? {
             return Err(anyhow::Error::new(Fenced { tenant: lease.tenant.clone(), token: lease.token }));
         }
         let r = op(&tx)?;
