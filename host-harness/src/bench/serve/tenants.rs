@@ -70,7 +70,7 @@ pub struct Instantiate {
     pub p99_at_most_us: Option<f64>,
 }
 
-/// The many-tenant run's figures (targets are judged in `bench.rs`).
+/// The many-tenant run's figures (targets are judged in `bench/report.rs`).
 pub struct TenantsRun {
     pub json: Value,
     pub tick_round_wall_s: Option<f64>,
