@@ -10,14 +10,15 @@
 //! `input-stream`/`output-stream`, a response's `headers`) is always dropped before its parent, and
 //! `poll` is never called with an empty list.
 
-use crate::bindings::wasi::clocks::monotonic_clock;
-use crate::bindings::wasi::http::outgoing_handler;
-use crate::bindings::wasi::http::types::{
+use wasi::clocks::monotonic_clock;
+use wasi::http::outgoing_handler;
+use wasi::http::types::{
     self, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, OutgoingBody, OutgoingRequest,
     Scheme,
 };
-use crate::bindings::wasi::io::poll::{self, Pollable};
-use crate::bindings::wasi::io::streams::{InputStream, StreamError};
+use wasi::io::poll::{self, Pollable};
+use wasi::io::streams::{InputStream, StreamError};
+
 use crate::ports::{Flow, HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
 use crate::url::{UrlScheme, split_url};
 
