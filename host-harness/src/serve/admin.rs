@@ -5,13 +5,14 @@
 //! gets it in the login answer and from `GET /session`); a cross-site form can neither read it
 //! nor set a custom header. The API with a bearer token needs no cookie and so no CSRF token.
 //! Under TLS or `--behind-https-proxy` the cookie is also `Secure`. Failed logins (a wrong token
-//! at the login or as a bearer token) are counted per client: past [`LOGIN_FAILURES`] in
-//! [`LOGIN_WINDOW`], 429 with Retry-After, checked before the body is read.
+//! at the login or as a bearer token) are counted per client (`sessions.rs`' `Logins`): past
+//! [`LOGIN_FAILURES`](super::sessions::LOGIN_FAILURES) in
+//! [`LOGIN_WINDOW`](super::sessions::LOGIN_WINDOW), 429 with Retry-After, checked before the
+//! body is read.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,9 +23,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::App;
-use super::routes::{Refusal, error, json, json_body, read_body, text};
+use super::app::App;
+use super::extract::{Refusal, error, json, json_body, read_body, text};
 use super::server::ClientAddr;
+use super::sessions::SESSION_TTL;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -32,102 +34,10 @@ const APP_CSS: &str = include_str!("assets/app.css");
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 const COOKIE: &str = "hh_session";
-const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-
-struct Session {
-    csrf: String,
-    expires: Instant,
-}
-
-#[derive(Default)]
-pub struct Sessions {
-    sessions: Mutex<HashMap<String, Session>>,
-}
-
-/// 32 random bytes as hex, from the operating system.
-fn random_token() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .expect("the operating system's random source is readable");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl Sessions {
-    fn create(&self) -> (String, String) {
-        let (id, csrf) = (random_token(), random_token());
-        let mut sessions = self.sessions.lock().unwrap();
-        let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(id.clone(), Session { csrf: csrf.clone(), expires: now + SESSION_TTL });
-        (id, csrf)
-    }
-
-    /// The session's CSRF token, if the id names a live session.
-    fn csrf_of(&self, id: &str) -> Option<String> {
-        let sessions = self.sessions.lock().unwrap();
-        sessions.get(id).filter(|s| s.expires > Instant::now()).map(|s| s.csrf.clone())
-    }
-
-    fn end(&self, id: &str) {
-        self.sessions.lock().unwrap().remove(id);
-    }
-}
 
 fn equal(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// Failed logins (a wrong token at `POST /session` or as a bearer token) a client may make in
-/// [`LOGIN_WINDOW`]; past them it gets 429 until the oldest is a window old.
-pub const LOGIN_FAILURES: usize = 10;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
-/// Clients remembered at once; past this, those with no failure in the window are forgotten.
-const CLIENTS_KEPT: usize = 10_000;
-
-/// Recent failed logins by client: an IPv4 address, or the /64 an IPv6 address is in (one
-/// machine usually holds a whole /64).
-#[derive(Default)]
-pub struct Logins {
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
-}
-
-impl Logins {
-    fn key(ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            },
-            v4 => v4,
-        }
-    }
-
-    /// How long the client must wait, while it is over the limit.
-    pub fn retry_after(&self, ip: IpAddr) -> Option<Duration> {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap();
-        let times = failures.get_mut(&Self::key(ip))?;
-        while times.front().is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW) {
-            times.pop_front();
-        }
-        (times.len() >= LOGIN_FAILURES).then(|| LOGIN_WINDOW - now.duration_since(times[0]))
-    }
-
-    pub fn failed(&self, ip: IpAddr) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap();
-        if failures.len() >= CLIENTS_KEPT {
-            failures.retain(|_, t| t.back().is_some_and(|last| now.duration_since(*last) < LOGIN_WINDOW));
-        }
-        let times = failures.entry(Self::key(ip)).or_default();
-        times.push_back(now);
-        if times.len() > LOGIN_FAILURES {
-            times.pop_front();
-        }
-    }
 }
 
 /// The client a request comes from: the peer, or behind `--behind-https-proxy` the address the
@@ -272,26 +182,4 @@ async fn login(State(app): State<Arc<App>>, request: Request<Body>) -> Response 
     let mut response = json(StatusCode::OK, &json!({"csrf": csrf}));
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, SESSION_TTL.as_secs()));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
-        let logins = Logins::default();
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        for _ in 0..LOGIN_FAILURES {
-            logins.failed(a);
-        }
-        assert!(logins.retry_after(b).is_some_and(|d| d <= LOGIN_WINDOW), "the same /64");
-        assert_eq!(logins.retry_after(other), None);
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        logins.failed(mapped);
-        assert_eq!(Logins::key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
-        assert_eq!(logins.retry_after("192.0.2.7".parse().unwrap()), None, "one failure is under the limit");
-    }
 }

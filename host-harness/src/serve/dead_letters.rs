@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use super::App;
-use super::routes::{Json, Tenant, error};
+use super::app::App;
+use super::extract::{Json, Tenant, error};
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()

@@ -1,11 +1,12 @@
 //! `/metrics`: one `prometheus-client` registry, encoded in Prometheus' text format (0.0.4).
 //! The live series (webhooks, calls, waits, leases, dead letters, and the listener's own in
-//! `server.rs`) are updated as things happen; what is read from elsewhere (the queue, the
-//! store, the runtime) is handed to [`Metrics::render`] at each scrape.
+//! [`HttpMetrics`], counted by `server.rs`) are updated as things happen; what is read from
+//! elsewhere (the queue, the store, the runtime) is handed to [`Metrics::render`] at each scrape.
 //!
 //! Counters are registered without their `_total`, which the encoder adds: the series keep the
 //! names they had when this file wrote the format by hand.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -162,7 +163,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The registry, for the parts that add their own series (`server::HttpMetrics::register`)
+    /// The registry, for the parts that add their own series (`HttpMetrics::register`)
     /// before serve starts.
     pub fn registry_mut(&mut self) -> &mut Registry {
         &mut self.registry
@@ -209,6 +210,67 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).expect("writing to a String");
         out
+    }
+}
+
+/// Series of serve's HTTP side (`server.rs`, `webhooks.rs`), in the same registry as the calls'.
+#[derive(Default)]
+pub struct HttpMetrics {
+    connections_open: Gauge,
+    accept_errors: Counter,
+    header_timeouts: Counter,
+    webhook_checks_peak: Gauge,
+}
+
+/// An open connection, counted until dropped.
+pub struct OpenConnection<'a>(&'a Gauge);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl HttpMetrics {
+    /// Adds these series to `/metrics` (before serve starts). The registry ends each help with
+    /// a period.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("host_harness_connections_open", "Open HTTP connections", self.connections_open.clone());
+        registry.register(
+            "host_harness_accept_errors",
+            "Accepts that failed for want of a resource (each paused the accept loop)",
+            self.accept_errors.clone(),
+        );
+        registry.register(
+            "host_harness_header_timeouts",
+            "Connections closed: a request head or TLS handshake took over --header-timeout",
+            self.header_timeouts.clone(),
+        );
+        registry.register(
+            "host_harness_webhook_checks_peak",
+            "Most handle-webhook calls one tenant ran at once",
+            self.webhook_checks_peak.clone(),
+        );
+    }
+
+    /// An accept that failed for want of a resource (file descriptors, memory).
+    pub fn accept_error(&self) {
+        self.accept_errors.inc();
+    }
+
+    /// A connection closed because its request head (or TLS handshake) did not come in time.
+    pub fn header_timeout(&self) {
+        self.header_timeouts.inc();
+    }
+
+    pub fn connection_opened(&self) -> OpenConnection<'_> {
+        self.connections_open.inc();
+        OpenConnection(&self.connections_open)
+    }
+
+    /// One tenant's `handle-webhook` calls running at once, as a check starts.
+    pub fn webhook_checks_at_once(&self, n: usize) {
+        self.webhook_checks_peak.inner().fetch_max(n as i64, Ordering::Relaxed);
     }
 }
 
@@ -285,7 +347,7 @@ mod tests {
     #[test]
     fn every_series_keeps_its_name_and_type() {
         let mut m = Metrics::default();
-        let http = crate::serve::server::HttpMetrics::default();
+        let http = HttpMetrics::default();
         http.register(m.registry_mut());
         m.webhook("accepted");
         m.call("tick", "ok", Duration::from_millis(3));

@@ -10,88 +10,24 @@
 //! - make the accept loop spin: an accept error that is not about one connection (out of file
 //!   descriptors, out of memory) pauses the loop, doubling from 10 ms to 1 s while it lasts.
 //!
-//! The request timeout, body limits and the admin gate are the routes' layers.
+//! The request timeout, body limits and the admin gate are the routes' layers; the listener's
+//! counters (`HttpMetrics`) are in `metrics.rs`.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::App;
-
-/// Series of serve's HTTP side, in the same registry as the calls' (`metrics.rs`).
-#[derive(Default)]
-pub struct HttpMetrics {
-    connections_open: Gauge,
-    accept_errors: Counter,
-    header_timeouts: Counter,
-    webhook_checks_peak: Gauge,
-}
-
-/// An open connection, counted until dropped.
-pub struct OpenConnection<'a>(&'a Gauge);
-
-impl Drop for OpenConnection<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
-impl HttpMetrics {
-    /// Adds these series to `/metrics` (before serve starts). The registry ends each help with
-    /// a period.
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register("host_harness_connections_open", "Open HTTP connections", self.connections_open.clone());
-        registry.register(
-            "host_harness_accept_errors",
-            "Accepts that failed for want of a resource (each paused the accept loop)",
-            self.accept_errors.clone(),
-        );
-        registry.register(
-            "host_harness_header_timeouts",
-            "Connections closed: a request head or TLS handshake took over --header-timeout",
-            self.header_timeouts.clone(),
-        );
-        registry.register(
-            "host_harness_webhook_checks_peak",
-            "Most handle-webhook calls one tenant ran at once",
-            self.webhook_checks_peak.clone(),
-        );
-    }
-
-    /// An accept that failed for want of a resource (file descriptors, memory).
-    pub fn accept_error(&self) {
-        self.accept_errors.inc();
-    }
-
-    /// A connection closed because its request head (or TLS handshake) did not come in time.
-    pub fn header_timeout(&self) {
-        self.header_timeouts.inc();
-    }
-
-    pub fn connection_opened(&self) -> OpenConnection<'_> {
-        self.connections_open.inc();
-        OpenConnection(&self.connections_open)
-    }
-
-    /// One tenant's `handle-webhook` calls running at once, as a check starts.
-    pub fn webhook_checks_at_once(&self, n: usize) {
-        self.webhook_checks_peak.inner().fetch_max(n as i64, Ordering::Relaxed);
-    }
-}
+use super::app::App;
 
 /// The peer's address, put in every request's extensions (login attempts are counted by it).
 #[derive(Clone, Copy, Debug)]

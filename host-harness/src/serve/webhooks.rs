@@ -15,10 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
-use super::routes::{error, json, read_body};
-use super::{App, QueuedEvent};
+use super::app::{App, QueuedEvent};
+use super::extract::{error, json, read_body};
 use crate::plugin::api::WebhookRefusal;
 
 /// The header Humaans signs with (`src/webhook.rs`' `SIGNATURE_HEADER`).
@@ -158,14 +157,6 @@ async fn answer(app: &Arc<App>, tenant: &str, headers: &HeaderMap, body: Body) -
             "error",
             error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the inbox cannot be written: {e:#}")),
         ),
-    }
-}
-
-impl App {
-    /// The tenant's semaphore for `handle-webhook` calls, made at its first webhook.
-    fn webhook_checks(&self, tenant: &str, permits: usize) -> Arc<Semaphore> {
-        let mut checks = self.webhook_checks.lock().unwrap();
-        checks.entry(tenant.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(permits))).clone()
     }
 }
 
