@@ -40,6 +40,9 @@ pub(crate) use scalars_are_none;
 struct Lenient<'b> {
     record: &'b mut PackedBuilder,
     field: u8,
+    /// The field is a list of named things (`teams: [{"name": …}]`): read as the names, one per
+    /// line, instead of as no value.
+    names: bool,
 }
 
 impl Lenient<'_> {
@@ -100,14 +103,79 @@ impl<'de> Visitor<'de> for Lenient<'_> {
         d.deserialize_any(self)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        self.text("");
+        if !self.names {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            self.text("");
+            return Ok(());
+        }
+        let mut names = String::new();
+        while let Some(name) = seq.next_element::<NameOf>()? {
+            // One name per line: a line break inside a name would split it, so it is a space.
+            let name = name.0.trim();
+            if !name.is_empty() {
+                if !names.is_empty() {
+                    names.push('\n');
+                }
+                names.extend(name.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+            }
+        }
+        self.text(&names);
         Ok(())
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
         self.text("");
         Ok(())
+    }
+}
+
+/// The name of one element of a list of named things: `{"name": "Moonshot"}` (Humaans' teams),
+/// or a bare string; anything else is no name (empty).
+struct NameOf(String);
+
+impl<'de> Deserialize<'de> for NameOf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = NameOf;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a named thing")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<NameOf, E> {
+                Ok(NameOf(s.to_owned()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<NameOf, A::Error> {
+                let mut name = String::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "name" {
+                        name = map.next_value::<NameOf>()?.0;
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(NameOf(name))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<NameOf, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(NameOf(String::new()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<NameOf, E> {
+                Ok(NameOf(String::new()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<NameOf, E> {
+                Ok(NameOf(String::new()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<NameOf, E> {
+                Ok(NameOf(String::new()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<NameOf, E> {
+                Ok(NameOf(String::new()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<NameOf, E> {
+                Ok(NameOf(String::new()))
+            }
+        }
+        d.deserialize_any(NameVisitor)
     }
 }
 
@@ -119,6 +187,8 @@ pub trait Record: Sized {
     const FIELDS: &'static [&'static str];
     /// [`FIELDS`](Record::FIELDS) by the length of their names (see [`FieldsByLength`]).
     const BY_LENGTH: FieldsByLength = FieldsByLength::of(Self::FIELDS);
+    /// Fields (bit `i`: field `i`) that are lists of named things, read as their names.
+    const NAME_LISTS: u32 = 0;
     fn from_packed(fields: Packed) -> Self;
 }
 
@@ -207,7 +277,10 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
         let mut record = PackedBuilder::new();
         while let Some(field) = map.next_key_seed(FieldOf::<R>(std::marker::PhantomData))? {
             match field {
-                Some(field) => map.next_value_seed(Lenient { record: &mut record, field })?,
+                Some(field) => {
+                    let names = R::NAME_LISTS & (1 << field) != 0;
+                    map.next_value_seed(Lenient { record: &mut record, field, names })?
+                }
                 None => {
                     map.next_value::<de::IgnoredAny>()?;
                 }
@@ -230,7 +303,8 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
 macro_rules! record {
     ($(#[$doc:meta])* $ty:ident, $fields:ident, $field:ident {
         ids: [$($(#[$iddoc:meta])* $id:ident $Id:ident: $idname:literal),*],
-        texts: [$($(#[$textdoc:meta])* $text:ident $Text:ident: $name:literal),*]
+        texts: [$($(#[$textdoc:meta])* $text:ident $Text:ident: $name:literal),*],
+        lists: [$($(#[$listdoc:meta])* $list:ident $List:ident: $listname:literal),*]
     }) => {
         $(#[$doc])*
         #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -241,6 +315,7 @@ macro_rules! record {
         pub enum $field {
             $($Id,)*
             $($Text,)*
+            $($List,)*
         }
 
         #[doc = concat!("A [`", stringify!($ty), "`] field by field, to build one.")]
@@ -248,6 +323,7 @@ macro_rules! record {
         pub struct $fields {
             $($(#[$iddoc])* pub $id: String,)*
             $($(#[$textdoc])* pub $text: Option<String>,)*
+            $($(#[$listdoc])* pub $list: Option<String>,)*
         }
 
         impl $ty {
@@ -256,6 +332,9 @@ macro_rules! record {
             })*
             $($(#[$textdoc])* pub fn $text(&self) -> Option<&str> {
                 self.0.get($field::$Text as u8)
+            })*
+            $($(#[$listdoc])* pub fn $list(&self) -> Option<&str> {
+                self.0.get($field::$List as u8)
             })*
             /// Sets one field (`None`: no value).
             pub fn set(&mut self, field: $field, value: Option<&str>) {
@@ -278,6 +357,9 @@ macro_rules! record {
                 $(if let Some(value) = &fields.$text {
                     record.set($field::$Text as u8, value);
                 })*
+                $(if let Some(value) = &fields.$list {
+                    record.set($field::$List as u8, value);
+                })*
                 $ty(record.finish())
             }
         }
@@ -292,7 +374,8 @@ macro_rules! record {
         }
 
         impl Record for $ty {
-            const FIELDS: &'static [&'static str] = &[$($idname,)* $($name,)*];
+            const FIELDS: &'static [&'static str] = &[$($idname,)* $($name,)* $($listname,)*];
+            const NAME_LISTS: u32 = 0 $(| (1 << $field::$List as u32))*;
             fn from_packed(fields: Packed) -> Self {
                 $ty(fields)
             }
@@ -331,6 +414,12 @@ record!(
         /// When the Humaans record was made: of two people with one work email, the earlier keeps
         /// the account.
         created_at CreatedAt: "createdAt"
+    ],
+    lists: [
+        /// The person's teams (`teams: [{"name": …}]`), one name per line. Not in `Debug`, so
+        /// not in the fingerprint: teams are not written to the person's account, and a team
+        /// change must not lift the person's backoff.
+        teams Teams: "teams"
     ]
 });
 
@@ -345,7 +434,8 @@ record!(
         reporting_to ReportingTo: "reportingTo",
         effective_date EffectiveDate: "effectiveDate",
         end_date EndDate: "endDate"
-    ]
+    ],
+    lists: []
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -798,6 +888,22 @@ mod record_tests {
         let wrong = serde_json::from_str::<Attr>("\"userName\"").unwrap_err().to_string();
         assert!(wrong.contains("unknown variant `userName`, expected one of `UserName`"), "{wrong}");
         assert!(serde_json::from_str::<Attr>("3").is_err());
+    }
+
+    #[test]
+    fn teams_read_as_their_names_one_per_line_and_stay_out_of_debug() {
+        let person: Person = serde_json::from_str(
+            r#"{"id": "p1", "teams": [{"name": " Moonshot "}, {"name": "Growth\nPod", "id": 7}, "Bare", {"name": 5},
+                {}, [], {"name": {"name": "Nested"}}], "email": "a@x.test"}"#,
+        )
+        .unwrap();
+        assert_eq!(person.teams(), Some("Moonshot\nGrowth Pod\nBare\nNested"));
+        assert_eq!(person.email(), Some("a@x.test"), "fields after the list still read");
+        assert!(!format!("{person:?}").contains("Moonshot"), "teams are not fingerprinted");
+        let none: Person = serde_json::from_str(r#"{"id": "p2", "teams": []}"#).unwrap();
+        assert_eq!(none.teams(), None);
+        let odd: Person = serde_json::from_str(r#"{"id": "p3", "teams": "Moonshot"}"#).unwrap();
+        assert_eq!(odd.teams(), Some("Moonshot"), "a single name as text");
     }
 
     #[test]
