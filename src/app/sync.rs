@@ -67,11 +67,86 @@ pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppEr
 
 fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
     mark("sync: started");
-    let settings = session.settings;
     let mut schedule = Schedule::load_all(env.kv)?;
     if !options.dry_run {
         log_unreadable(session, env, &mut schedule);
     }
+    let Lists { people, roles, company, users } = read_lists(session, env, options)?;
+
+    let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
+    let by_id: IdMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
+    let by_external: IdMap<&str, &Rc<RemoteUser>> = users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
+    facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
+    let ids = everyone(&mut facts, people, &users);
+
+    mark("sync: people and roles indexed");
+    let (mut links, unreadable_links) = load_links(env, options, &schedule.link_keys, &mut facts, &ids, &by_id)?;
+    mark("sync: links loaded");
+    read_absent_people(session, env, &mut facts, &ids, &links)?;
+    let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
+
+    let mut run = Run {
+        dry_run: options.dry_run,
+        budget: options.max_writes,
+        no_delete: session.no_delete,
+        subjects_with_writes: (!options.dry_run).then(|| {
+            options.max_writes.map_or(MAX_SUBJECTS_WITH_WRITES, |budget| MAX_SUBJECTS_WITH_WRITES.min(budget as usize))
+        }),
+        ..Run::default()
+    };
+    let sides = Sides { ids: &ids, by_id: &by_id, by_external: &by_external, keepers: &keepers };
+    let mut decided =
+        decide_everyone(session, env, options, &mut schedule, &facts, &sides, &mut links, unreadable_links, &mut run)?;
+
+    mark("sync: decided");
+    let (held, managers_pending) =
+        carry_out(session, env, options, &mut schedule, &mut facts, &sides, &mut links, &mut decided, &mut run)?;
+
+    let report = SyncReport {
+        dry_run: options.dry_run,
+        people: facts.people.len() as u32,
+        scim_users: users.len() as u32,
+        created: run.created,
+        adopted: run.adopted,
+        updated: run.updated,
+        deprovisioned: run.deprovisioned,
+        reactivated: run.reactivated,
+        managers_linked: run.managers_linked,
+        managers_pending,
+        skipped: decided.skipped,
+        failed: run.failed,
+        held,
+        quarantined: decided.quarantined,
+        writes: if options.dry_run { 0 } else { run.writes },
+        remaining_writes: run.deferred,
+        complete: run.deferred == 0,
+        warnings: warnings(session, &run),
+        changes: run.changes,
+    };
+    if !options.dry_run {
+        save_and_log(session, env, &mut schedule, &report)?;
+    }
+    // Each call runs on a fresh instance, discarded when it returns: freeing a whole
+    // organisation's records one allocation at a time would be work for nothing (the peak is
+    // behind us). Natively (tests, fuzzing) they are dropped as usual.
+    #[cfg(target_arch = "wasm32")]
+    {
+        std::mem::forget((by_id, by_external, keepers, links, decided, facts, ids, schedule));
+        std::mem::forget(users);
+    }
+    Ok(report)
+}
+
+/// Both sides as read in full.
+struct Lists {
+    people: Vec<Person>,
+    roles: Vec<JobRole>,
+    company: Option<String>,
+    users: Vec<Rc<RemoteUser>>,
+}
+
+/// The Humaans people, job roles and company name (cached), and the SCIM users.
+fn read_lists(session: &mut Session, env: &mut Env, options: SyncOptions) -> Result<Lists, AppError> {
     // The three lists are read one after another, but each server is asked for its next list
     // (or page) before the one in hand is read: it prepares the answer meanwhile.
     scim::start_users(&mut session.scim, env.http);
@@ -90,28 +165,38 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let users: Vec<Rc<RemoteUser>> =
         scim::rest_of_users(&mut session.scim, env.http, first_users)?.into_iter().map(Rc::new).collect();
     mark("sync: SCIM users read");
+    Ok(Lists { people, roles, company, users })
+}
 
-    let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
-    let by_id: IdMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
-    let by_external: IdMap<&str, &Rc<RemoteUser>> = users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
-    facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
-
-    // Everyone in Humaans, plus linked people the list does not show (to deprovision them).
+/// Everyone in Humaans, plus linked people the list does not show (to deprovision them). The
+/// people go into `facts`.
+fn everyone(facts: &mut Facts, people: Vec<Person>, users: &[Rc<RemoteUser>]) -> Vec<String> {
     let mut ids: Vec<String> = people.iter().map(|p| p.id().to_owned()).collect();
     facts.people = People::from_list(people);
-    for u in &users {
+    for u in users {
         if let Some(ext) = u.external_id()
             && !facts.people.contains_key(ext)
         {
             ids.push(ext.to_owned());
         }
     }
+    ids
+}
 
-    mark("sync: people and roles indexed");
+/// Everyone's link, checked against the accounts listed (each live one into `facts.accounts`):
+/// a link to an account removed by hand is forgotten, and one that cannot be read is set apart.
+fn load_links(
+    env: &mut Env,
+    options: SyncOptions,
+    link_keys: &[String],
+    facts: &mut Facts,
+    ids: &[String],
+    by_id: &IdMap<&str, &Rc<RemoteUser>>,
+) -> Result<(state::Links, IdMap<String, AppError>), AppError> {
     let mut unreadable_links: IdMap<String, AppError> = IdMap::default();
     // Checked in place: a second map of everyone's links would hold a second table meanwhile.
-    let mut links = state::Links::load(env.kv, &schedule.link_keys)?;
-    for id in &ids {
+    let mut links = state::Links::load(env.kv, link_keys)?;
+    for id in ids {
         let forget = match links.status(id) {
             Ok(Some(link)) if by_id.contains_key(link.scim_id.as_str()) => {
                 facts.accounts.insert(id.clone(), link.scim_id.clone());
@@ -135,28 +220,50 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             links.remove(id);
         }
     }
-    mark("sync: links loaded");
-    read_absent_people(session, env, &mut facts, &ids, &links)?;
-    let keepers = duplicate_keepers(&facts, &ids, &links, &by_id);
+    Ok((links, unreadable_links))
+}
 
-    let mut subjects = Vec::new();
+/// The accounts and people everyone is decided against, read-only from then on.
+struct Sides<'a> {
+    /// Everyone, in the order they are decided (`everyone`).
+    ids: &'a [String],
+    by_id: &'a IdMap<&'a str, &'a Rc<RemoteUser>>,
+    by_external: &'a IdMap<&'a str, &'a Rc<RemoteUser>>,
+    /// Of two or more people with one work email, the others -> the one who keeps the account.
+    keepers: &'a IdMap<String, String>,
+}
+
+/// Everyone decided: the subjects to carry out, and the counts the report needs.
+struct Decided {
+    subjects: Vec<Subject>,
+    /// Positions in `ids` of people decided with nothing to do (`is_idle`): their links stay in
+    /// `links`, and wave two gets them back only if wave one changed something.
+    idle: Vec<u32>,
+    /// Of the idle, those waiting for a manager.
+    idle_pending: u32,
+    skipped: u32,
+    quarantined: u32,
+}
+
+/// Decides everyone: the gate (backoff, quarantine), duplicate emails, the account to adopt,
+/// `decide`; the idle kept out of the subjects, and writes past the call's share left for the
+/// next call.
+#[allow(clippy::too_many_arguments)]
+fn decide_everyone(
+    session: &mut Session,
+    env: &mut Env,
+    options: SyncOptions,
+    schedule: &mut Schedule,
+    facts: &Facts,
+    sides: &Sides,
+    links: &mut state::Links,
+    mut unreadable_links: IdMap<String, AppError>,
+    run: &mut Run,
+) -> Result<Decided, AppError> {
+    let settings = session.settings;
+    let mut decided = Decided { subjects: Vec::new(), idle: Vec::new(), idle_pending: 0, skipped: 0, quarantined: 0 };
     let mut with_writes = 0;
-    // Positions in `ids` of people decided with nothing to do (`is_idle`): their links stay in
-    // `links`, and wave two gets them back only if wave one changed something.
-    let mut idle: Vec<u32> = Vec::new();
-    let mut idle_pending = 0;
-    let mut skipped = 0;
-    let mut quarantined = 0;
-    let mut run = Run {
-        dry_run: options.dry_run,
-        budget: options.max_writes,
-        no_delete: session.no_delete,
-        subjects_with_writes: (!options.dry_run).then(|| {
-            options.max_writes.map_or(MAX_SUBJECTS_WITH_WRITES, |budget| MAX_SUBJECTS_WITH_WRITES.min(budget as usize))
-        }),
-        ..Run::default()
-    };
-    for (position, id) in ids.iter().enumerate() {
+    for (position, id) in sides.ids.iter().enumerate() {
         if let Some(e) = unreadable_links.remove(id) {
             // Never "no link": that would create a second account. The person waits for repair.
             run.failed += 1;
@@ -178,7 +285,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         let fingerprint =
             if state.failures.is_some() || state.quarantine.is_some() { facts.fingerprint_of(id) } else { 0 };
         let was_pending = state.manager_pending;
-        let remote = link.as_ref().and_then(|l| by_id.get(l.scim_id.as_str())).map(|u| Rc::clone(u));
+        let remote = link.as_ref().and_then(|l| sides.by_id.get(l.scim_id.as_str())).map(|u| Rc::clone(u));
         let mut subject = Subject {
             person_id: id.clone(),
             email: email.clone(),
@@ -189,51 +296,31 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             remote,
             gated: false,
         };
-        if let Some(reason) = gate(session, env, &mut schedule, id, &email, fingerprint, options.dry_run, false) {
+        if let Some(reason) = gate(session, env, schedule, id, &email, fingerprint, options.dry_run, false) {
             if schedule.get(id).quarantine.is_some() {
-                quarantined += 1;
+                decided.quarantined += 1;
             } else {
-                skipped += 1;
+                decided.skipped += 1;
             }
             subject.decision.skipped = Some(reason);
             subject.gated = true;
             subject.link = link;
-            subjects.push(subject);
+            decided.subjects.push(subject);
             continue;
         }
-        if let Some(keeper) = keepers.get(id) {
-            // The other person with this email keeps the account; a link of ours to that same
-            // account is dropped, never acted on.
-            if link.as_ref().is_some_and(|l| links_to_keeper(l, keeper, &facts)) {
-                if !options.dry_run {
-                    state::save_link(env.kv, id, None)?;
-                }
-                link = None;
-                subject.remote = None;
-            }
-            if link.is_none() {
-                skipped += 1;
-                subject.decision = duplicate_decision(&email, keeper);
-                if !options.dry_run {
-                    note_duplicate(session, env, &mut schedule, &mut subject);
-                }
-                subjects.push(subject);
-                continue;
-            }
+        if let Some(keeper) = sides.keepers.get(id)
+            && left_to_keeper(session, env, options, schedule, facts, keeper, &mut link, &mut subject)?
+        {
+            decided.skipped += 1;
+            decided.subjects.push(subject);
+            continue;
         }
         let found = match (&link, person) {
-            (None, Some(p)) => by_external
-                .get(id.as_str())
-                .or_else(|| {
-                    let account = facts.accounts_by_email.get(p.email()?)?;
-                    by_id.get(account)
-                })
-                .filter(|u| !keepers.contains_key(id) && !is_linked_elsewhere(u, id, &facts))
-                .map(|u| (*u).clone()),
+            (None, Some(p)) => account_to_adopt(p, id, facts, sides),
             _ => None,
         };
         let decision = decide_for(
-            &facts,
+            facts,
             id,
             link.as_ref(),
             found.as_deref(),
@@ -243,7 +330,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             env.now,
         );
         if decision.skipped.is_some() {
-            skipped += 1;
+            decided.skipped += 1;
         }
         subject.decision = decision;
         if subject.decision.ops.is_empty() {
@@ -258,12 +345,12 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         subject.link = link;
         subject.found = found;
         if !options.dry_run {
-            note_duplicate(session, env, &mut schedule, &mut subject);
+            note_duplicate(session, env, schedule, &mut subject);
         }
-        if is_idle(&subject, &schedule, &facts) {
-            idle_pending += u32::from(subject.decision.manager_pending);
+        if is_idle(&subject, schedule, facts) {
+            decided.idle_pending += u32::from(subject.decision.manager_pending);
             links.restore(subject.person_id, subject.link);
-            idle.push(position as u32);
+            decided.idle.push(position as u32);
             continue;
         }
         let writes = subject.decision.ops.iter().filter(|o| o.is_write()).count() as u32;
@@ -278,28 +365,90 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
             continue;
         }
         with_writes += usize::from(writes > 0);
-        subjects.push(subject);
+        decided.subjects.push(subject);
     }
+    Ok(decided)
+}
 
-    mark("sync: decided");
+/// One of two or more people with one work email, whom `keeper` keeps the account from: a link
+/// of theirs to that same account is dropped, never acted on. Returns whether they are left
+/// without a link (skipped: their decision says why, noted once).
+#[allow(clippy::too_many_arguments)]
+fn left_to_keeper(
+    session: &mut Session,
+    env: &mut Env,
+    options: SyncOptions,
+    schedule: &mut Schedule,
+    facts: &Facts,
+    keeper: &str,
+    link: &mut Option<Link>,
+    subject: &mut Subject,
+) -> Result<bool, AppError> {
+    if link.as_ref().is_some_and(|l| links_to_keeper(l, keeper, facts)) {
+        if !options.dry_run {
+            state::save_link(env.kv, &subject.person_id, None)?;
+        }
+        *link = None;
+        subject.remote = None;
+    }
+    if link.is_some() {
+        return Ok(false);
+    }
+    subject.decision = duplicate_decision(&subject.email, keeper);
+    if !options.dry_run {
+        note_duplicate(session, env, schedule, subject);
+    }
+    Ok(true)
+}
+
+/// An unlinked person's existing account, by `externalId` or work email (any case): not one
+/// that someone else keeps or is linked to.
+fn account_to_adopt(person: &Person, id: &String, facts: &Facts, sides: &Sides) -> Option<Rc<RemoteUser>> {
+    sides
+        .by_external
+        .get(id.as_str())
+        .or_else(|| {
+            let account = facts.accounts_by_email.get(person.email()?)?;
+            sides.by_id.get(account)
+        })
+        .filter(|u| !sides.keepers.contains_key(id) && !is_linked_elsewhere(u, id, facts))
+        .map(|u| (*u).clone())
+}
+
+/// The brake, wave one (profiles), wave two (managers, the idle looked at again if wave one
+/// changed something), and everyone's next due time. Returns the held and the people waiting
+/// for a manager.
+#[allow(clippy::too_many_arguments)]
+fn carry_out(
+    session: &mut Session,
+    env: &mut Env,
+    options: SyncOptions,
+    schedule: &mut Schedule,
+    facts: &mut Facts,
+    sides: &Sides,
+    links: &mut state::Links,
+    decided: &mut Decided,
+    run: &mut Run,
+) -> Result<(u32, u32), AppError> {
+    let subjects = &mut decided.subjects;
     let braked = brake::apply(
         session,
         env,
-        &mut schedule,
-        &mut subjects,
+        schedule,
+        subjects,
         facts.accounts.len(),
         crate::reconcile::retry::HeldPath::Sync,
         options.approve_deprovisions,
         options.dry_run,
     )?;
     let held = braked.held;
-    write_profiles(session, env, &mut schedule, &mut facts, &mut subjects, &mut run)?;
+    write_profiles(session, env, schedule, facts, subjects, run)?;
     if !options.dry_run {
         brake::release(env, braked.reservation, run.deprovisioned)?;
     }
     if options.dry_run {
         // Plan the manager links as if this run's accounts existed.
-        for s in &mut subjects {
+        for s in subjects.iter_mut() {
             if s.link.is_none() && facts.accounts.contains_key(&s.person_id) {
                 // An adopted account keeps the manager it has; a planned one has none yet.
                 let created = s.found.is_none().then(|| facts.accounts[&s.person_id].clone());
@@ -309,10 +458,10 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
     mark("sync: profiles written");
     // The idle, one at a time (for wave two's second look, when wave one changed something).
-    let mut idle_subjects = idle.iter().filter_map(|&position| {
-        let id = &ids[position as usize];
+    let mut idle_subjects = decided.idle.iter().filter_map(|&position| {
+        let id = &sides.ids[position as usize];
         let link = links.remove(id)?;
-        let remote = by_id.get(link.scim_id.as_str()).map(|u| Rc::clone(u));
+        let remote = sides.by_id.get(link.scim_id.as_str()).map(|u| Rc::clone(u));
         Some(Subject {
             person_id: id.clone(),
             email: email_of(facts.people.get(id), Some(&link)),
@@ -325,85 +474,69 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         })
     });
     let idle_pending_after =
-        write_managers(session, env, &mut schedule, &facts, &mut subjects, &mut idle_subjects, Mode::Sync, &mut run)?;
+        write_managers(session, env, schedule, facts, subjects, &mut idle_subjects, Mode::Sync, run)?;
     mark("sync: managers written");
-    reschedule(&mut schedule, &subjects, &run);
+    reschedule(schedule, subjects, run);
     // Idle people still waiting for a manager: as first decided, unless wave two looked again.
-    let idle_pending = idle_pending_after.unwrap_or(idle_pending);
+    let idle_pending = idle_pending_after.unwrap_or(decided.idle_pending);
     let managers_pending = subjects.iter().filter(|s| s.decision.manager_pending).count() as u32 + idle_pending;
+    Ok((held, managers_pending))
+}
 
-    let report = SyncReport {
-        dry_run: options.dry_run,
-        people: facts.people.len() as u32,
-        scim_users: users.len() as u32,
-        created: run.created,
-        adopted: run.adopted,
-        updated: run.updated,
-        deprovisioned: run.deprovisioned,
-        reactivated: run.reactivated,
-        managers_linked: run.managers_linked,
-        managers_pending,
-        skipped,
-        failed: run.failed,
-        held,
-        quarantined,
-        writes: if options.dry_run { 0 } else { run.writes },
-        remaining_writes: run.deferred,
-        complete: run.deferred == 0,
-        changes: run.changes,
-        warnings: session
-            .scope_warning
-            .iter()
-            .cloned()
-            .chain((run.unlisted_changes > 0).then(|| {
-                format!(
-                    "{} more changes are counted above but not listed (a report lists the first {MAX_LISTED_CHANGES} and every failure; each change made is in the integration log)",
-                    run.unlisted_changes
-                )
-            }))
-            .collect(),
-    };
-    if !options.dry_run {
-        schedule.save(env.kv)?;
-        brake::disengage_if_none_held(env, &schedule)?;
-        mark("sync: schedule saved");
-        state::compact_links(env.kv)?;
-        mark("sync: links compacted");
-        let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
-        let message = format!(
-            "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",
-            report.people,
-            report.scim_users,
-            report.created,
-            report.adopted,
-            report.updated,
-            report.deprovisioned,
-            report.reactivated,
-            report.managers_linked,
-            report.managers_pending,
-            report.skipped,
-            report.failed,
-            report.held,
-            report.quarantined,
-            report.writes,
-            if report.complete {
-                String::new()
-            } else {
-                format!(", {} writes left for the next call", report.remaining_writes)
-            },
-            report.warnings.iter().map(|w| format!("; warning: {w}")).collect::<String>(),
-        );
-        session.log(env, draft(env, LogAction::Sync, outcome, message));
-    }
-    // Each call runs on a fresh instance, discarded when it returns: freeing a whole
-    // organisation's records one allocation at a time would be work for nothing (the peak is
-    // behind us). Natively (tests, fuzzing) they are dropped as usual.
-    #[cfg(target_arch = "wasm32")]
-    {
-        std::mem::forget((by_id, by_external, keepers, links, subjects, idle, facts, ids, schedule));
-        std::mem::forget(users);
-    }
-    Ok(report)
+/// The report's warnings: the token's scope, and changes counted but not listed.
+fn warnings(session: &Session, run: &Run) -> Vec<String> {
+    session
+        .scope_warning
+        .iter()
+        .cloned()
+        .chain((run.unlisted_changes > 0).then(|| {
+            format!(
+                "{} more changes are counted above but not listed (a report lists the first {MAX_LISTED_CHANGES} and every failure; each change made is in the integration log)",
+                run.unlisted_changes
+            )
+        }))
+        .collect()
+}
+
+/// After a sync that writes: the schedule saved, the brake disengaged if nobody is held, links
+/// compacted, and the summary logged.
+fn save_and_log(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    report: &SyncReport,
+) -> Result<(), AppError> {
+    schedule.save(env.kv)?;
+    brake::disengage_if_none_held(env, schedule)?;
+    mark("sync: schedule saved");
+    state::compact_links(env.kv)?;
+    mark("sync: links compacted");
+    let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
+    let message = format!(
+        "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",
+        report.people,
+        report.scim_users,
+        report.created,
+        report.adopted,
+        report.updated,
+        report.deprovisioned,
+        report.reactivated,
+        report.managers_linked,
+        report.managers_pending,
+        report.skipped,
+        report.failed,
+        report.held,
+        report.quarantined,
+        report.writes,
+        if report.complete {
+            String::new()
+        } else {
+            format!(", {} writes left for the next call", report.remaining_writes)
+        },
+        report.warnings.iter().map(|w| format!("; warning: {w}")).collect::<String>(),
+    );
+    session.log(env, draft(env, LogAction::Sync, outcome, message));
+    Ok(())
 }
 
 /// Missing from a list is not proof of deletion (a token without `private:read` does not see new

@@ -32,18 +32,12 @@ pub(crate) fn gate(
     let state = schedule.get(person_id);
     // `sync-all` retries people failing for passing reasons at once, but not a write the
     // service refused outright: the same request would be refused again.
-    let refused = state
-        .failures
-        .as_ref()
-        .is_some_and(|f| f.first_permanent_at.is_some());
+    let refused = state.failures.as_ref().is_some_and(|f| f.first_permanent_at.is_some());
     match state.attempt(env.now, fingerprint) {
         Attempt::Backoff(_) if !respect_backoff && !refused => None,
         Attempt::Quarantined => {
             let q = state.quarantine.as_ref().expect("quarantined");
-            Some(format!(
-                "quarantined since {} ({}); retry with `retry --person {person_id}`",
-                q.since, q.reason
-            ))
+            Some(format!("quarantined since {} ({}); retry with `retry --person {person_id}`", q.since, q.reason))
         }
         Attempt::Backoff(at) => Some(format!("failing; next retry at {}", format_time(at))),
         Attempt::Yes => {
@@ -72,15 +66,7 @@ pub(super) fn note_subject_failure(
     s: &Subject,
     e: &AppError,
 ) {
-    note_failure(
-        session,
-        env,
-        schedule,
-        &s.person_id,
-        &s.email,
-        facts.fingerprint_of(&s.person_id),
-        e,
-    );
+    note_failure(session, env, schedule, &s.person_id, &s.email, facts.fingerprint_of(&s.person_id), e);
 }
 
 /// Whether an error says the data is wrong for the service (retrying the same request will not
@@ -106,12 +92,7 @@ pub(crate) fn note_failure(
         schedule.entry(person_id).wake_at = Some(format_time(env.now));
         return;
     }
-    let outcome = schedule.entry(person_id).record_failure(
-        env.now,
-        &e.to_string(),
-        is_permanent(e),
-        fingerprint,
-    );
+    let outcome = schedule.entry(person_id).record_failure(env.now, &e.to_string(), is_permanent(e), fingerprint);
     if outcome == FailureOutcome::Quarantined {
         let entry = draft(
             env,
@@ -120,11 +101,7 @@ pub(crate) fn note_failure(
             format!("quarantined after 7 days of failures: no attempts until the Humaans record changes or `retry --person {person_id}`; last error: {e}"),
         )
         .person(person_id.to_owned(), email.to_owned());
-        let entry = if let Some(st) = e.status() {
-            entry.status(st)
-        } else {
-            entry
-        };
+        let entry = if let Some(st) = e.status() { entry.status(st) } else { entry };
         session.log(env, entry);
     }
 }

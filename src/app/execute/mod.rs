@@ -23,9 +23,7 @@ use crate::ids::{IdMap, IdSet};
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::retry::fingerprint;
 use crate::reconcile::timing::{self, person_today};
-use crate::reconcile::{
-    Decision, Inputs, Link, ManagerInput, Mode, Person, RemoteUser, Settings, decide,
-};
+use crate::reconcile::{Decision, Inputs, Link, ManagerInput, Mode, Person, RemoteUser, Settings, decide};
 
 use super::Change;
 use super::records::{AccountsByEmail, People, Roles};
@@ -69,8 +67,8 @@ pub(crate) struct Facts {
 impl Facts {
     pub fn manager_of(&self, person: &Person, now: Timestamp) -> ManagerInput {
         let roles = self.roles.get(person.id()).unwrap_or(&[]);
-        let Some(manager_id) = current_role(roles, person_today(person, now))
-            .and_then(|r| r.reporting_to().map(str::to_owned))
+        let Some(manager_id) =
+            current_role(roles, person_today(person, now)).and_then(|r| r.reporting_to().map(str::to_owned))
         else {
             return ManagerInput::None;
         };
@@ -81,12 +79,11 @@ impl Facts {
         }
         let manager = self.people.get(&manager_id);
         let email = manager.and_then(|m| m.email().map(str::to_owned));
-        let account = self.accounts.get(&manager_id).cloned().or_else(|| {
-            email
-                .as_deref()
-                .and_then(|e| self.accounts_by_email.get(e))
-                .map(str::to_owned)
-        });
+        let account = self
+            .accounts
+            .get(&manager_id)
+            .cloned()
+            .or_else(|| email.as_deref().and_then(|e| self.accounts_by_email.get(e)).map(str::to_owned));
         if account.is_none() {
             // Waiting for these would retry every tick forever.
             let never = if self.missing.contains(&manager_id) {
@@ -99,17 +96,10 @@ impl Facts {
                 None
             };
             if let Some(reason) = never {
-                return ManagerInput::Unresolvable {
-                    person_id: manager_id,
-                    reason: reason.to_owned(),
-                };
+                return ManagerInput::Unresolvable { person_id: manager_id, reason: reason.to_owned() };
             }
         }
-        ManagerInput::Person {
-            person_id: manager_id,
-            email,
-            account,
-        }
+        ManagerInput::Person { person_id: manager_id, email, account }
     }
 
     /// A fingerprint of what Humaans says about the person: when it changes, their backoff and

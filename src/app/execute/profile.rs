@@ -54,11 +54,7 @@ pub(super) fn profile_write(
             Op::Suspend => {
                 let body = active_body(false, &user_name_of(s), settings.dialect);
                 return Some((
-                    Call::with(
-                        Method::Patch,
-                        scim::user_path(account.as_deref()?),
-                        Some(body),
-                    ),
+                    Call::with(Method::Patch, scim::user_path(account.as_deref()?), Some(body)),
                     vec![ChangeKind::Suspend],
                     changes,
                 ));
@@ -66,11 +62,7 @@ pub(super) fn profile_write(
             Op::Delete if no_delete => {
                 let body = active_body(false, &user_name_of(s), settings.dialect);
                 return Some((
-                    Call::with(
-                        Method::Patch,
-                        scim::user_path(account.as_deref()?),
-                        Some(body),
-                    ),
+                    Call::with(Method::Patch, scim::user_path(account.as_deref()?), Some(body)),
                     vec![ChangeKind::Delete],
                     changes,
                 ));
@@ -102,60 +94,28 @@ pub(super) fn profile_write(
             }
         }
     }
-    Some((
-        Call::with(
-            Method::Patch,
-            scim::user_path(account.as_deref()?),
-            Some(body),
-        ),
-        kinds,
-        changes,
-    ))
+    Some((Call::with(Method::Patch, scim::user_path(account.as_deref()?), Some(body)), kinds, changes))
 }
 
 /// The link after the profile write succeeded.
-pub(crate) fn link_after(
-    s: &Subject,
-    kinds: &[ChangeKind],
-    created_id: Option<String>,
-) -> Option<Link> {
+pub(crate) fn link_after(s: &Subject, kinds: &[ChangeKind], created_id: Option<String>) -> Option<Link> {
     let profile = s.decision.planned_profile().cloned().unwrap_or_default();
     if kinds.contains(&ChangeKind::Delete) {
         // Deactivated in place (a service without DELETE): the account stays ours, inactive.
-        return s
-            .link
-            .clone()
-            .filter(|_| kinds.contains(&ChangeKind::Suspend))
-            .map(|l| Link { active: false, ..l });
+        return s.link.clone().filter(|_| kinds.contains(&ChangeKind::Suspend)).map(|l| Link { active: false, ..l });
     }
-    let has_manager_op = s
-        .decision
-        .ops
-        .iter()
-        .any(|o| matches!(o, Op::SetManager { .. }));
+    let has_manager_op = s.decision.ops.iter().any(|o| matches!(o, Op::SetManager { .. }));
     let mut link = match (&s.link, created_id, &s.found) {
-        (_, Some(id), _) => Link {
-            scim_id: id,
-            written: profile.clone(),
-            active: true,
-            manager: None,
-            manager_account: None,
-        },
+        (_, Some(id), _) => {
+            Link { scim_id: id, written: profile.clone(), active: true, manager: None, manager_account: None }
+        }
         (Some(l), None, _) => l.clone(),
         (None, None, Some(found)) => Link {
             scim_id: found.id().to_owned(),
             written: profile.clone(),
             active: found.active,
-            manager: if has_manager_op {
-                found.manager().map(str::to_owned)
-            } else {
-                s.decision.manager.clone()
-            },
-            manager_account: if has_manager_op {
-                None
-            } else {
-                s.decision.manager_account.clone()
-            },
+            manager: if has_manager_op { found.manager().map(str::to_owned) } else { s.decision.manager.clone() },
+            manager_account: if has_manager_op { None } else { s.decision.manager_account.clone() },
         },
         (None, None, None) => return None,
     };

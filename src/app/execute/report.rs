@@ -31,10 +31,7 @@ fn describe(kind: ChangeKind, attributes: &[String]) -> String {
         ChangeKind::Suspend => "suspended the account (active: false)".into(),
         ChangeKind::Delete => "deactivated the account".into(),
         ChangeKind::Reactivate => "reactivated the account".into(),
-        ChangeKind::LinkManager => format!(
-            "set the manager to {}",
-            attributes.first().map_or("none", String::as_str)
-        ),
+        ChangeKind::LinkManager => format!("set the manager to {}", attributes.first().map_or("none", String::as_str)),
     }
 }
 
@@ -48,18 +45,10 @@ pub(super) fn record(
     error: Option<&AppError>,
 ) {
     let mut entry = match error {
-        None => draft(
-            env,
-            log_action(kind),
-            LogOutcome::Success,
-            describe(kind, &attributes),
-        ),
-        Some(e) => draft(
-            env,
-            log_action(kind),
-            LogOutcome::Failure,
-            format!("{} failed: {e}", describe(kind, &attributes)),
-        ),
+        None => draft(env, log_action(kind), LogOutcome::Success, describe(kind, &attributes)),
+        Some(e) => {
+            draft(env, log_action(kind), LogOutcome::Failure, format!("{} failed: {e}", describe(kind, &attributes)))
+        }
     };
     entry = entry.person(s.person_id.clone(), s.email.clone());
     if let Some(status) = error.and_then(AppError::status) {

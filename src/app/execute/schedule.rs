@@ -15,12 +15,7 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
     if run.dry_run {
         return;
     }
-    let failed: IdSet<&str> = run
-        .changes
-        .iter()
-        .filter(|c| c.error.is_some())
-        .map(|c| c.person_id.as_str())
-        .collect();
+    let failed: IdSet<&str> = run.changes.iter().filter(|c| c.error.is_some()).map(|c| c.person_id.as_str()).collect();
     for s in subjects {
         if failed.contains(s.person_id.as_str()) || s.gated {
             continue;
@@ -36,10 +31,7 @@ pub(crate) fn reschedule(schedule: &mut Schedule, subjects: &[Subject], run: &Ru
 
 /// A person's schedule record after their decision went through without a failure.
 fn rescheduled(before: &PersonState, decision: &Decision) -> PersonState {
-    let held = decision
-        .skipped
-        .as_deref()
-        .is_some_and(|r| r.starts_with(crate::reconcile::brake::HELD));
+    let held = decision.skipped.as_deref().is_some_and(|r| r.starts_with(crate::reconcile::brake::HELD));
     let mut state = before.clone();
     state.wake_at = decision.wake_at.map(format_time);
     state.record_success();

@@ -18,13 +18,7 @@ pub(super) fn send_batched<W, M>(
     subjects: &mut [Subject],
     work: Vec<W>,
     build: impl Fn(&[Subject], W) -> (Call, M),
-    mut handle: impl FnMut(
-        &mut Session,
-        &mut Env,
-        &mut [Subject],
-        M,
-        Result<Reply, AppError>,
-    ) -> Result<(), AppError>,
+    mut handle: impl FnMut(&mut Session, &mut Env, &mut [Subject], M, Result<Reply, AppError>) -> Result<(), AppError>,
 ) -> Result<u32, AppError> {
     let mut work = work.into_iter();
     loop {
@@ -32,22 +26,14 @@ pub(super) fn send_batched<W, M>(
             // Left to the next call (reported as not complete).
             return Ok(work.len() as u32);
         }
-        let (calls, purposes): (Vec<Call>, Vec<M>) = work
-            .by_ref()
-            .take(WRITE_BATCH)
-            .map(|w| build(subjects, w))
-            .unzip();
+        let (calls, purposes): (Vec<Call>, Vec<M>) =
+            work.by_ref().take(WRITE_BATCH).map(|w| build(subjects, w)).unzip();
         if calls.is_empty() {
             return Ok(0);
         }
         session.sent_writes = true;
         let mut denied = 0;
-        for (result, purpose) in session
-            .scim
-            .send_all(env.http, calls)
-            .into_iter()
-            .zip(purposes)
-        {
+        for (result, purpose) in session.scim.send_all(env.http, calls).into_iter().zip(purposes) {
             match result {
                 // The host sends no more requests in this call (its quota per call): nothing was
                 // sent, and it is nobody's failure. Left to the next call, like the rest.

@@ -35,21 +35,13 @@ pub(crate) fn write_profiles(
         // Adoption without any write links right away. Only when the decision adopts: a match
         // found for someone left alone (a leaver, a new hire not yet due) is not ours to manage.
         let adopts = s.decision.ops.iter().any(|o| matches!(o, Op::Adopt { .. }));
-        if adopts
-            && s.link.is_none()
-            && s.found.is_some()
-            && profile_write(s, &settings, run.no_delete).is_none()
-        {
+        if adopts && s.link.is_none() && s.found.is_some() && profile_write(s, &settings, run.no_delete).is_none() {
             if !run.dry_run {
                 s.link = link_after(s, &[ChangeKind::Adopt], None);
                 state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
             }
             // (In a dry run there is no link: the found account is the plan's.)
-            let account = s
-                .link
-                .as_ref()
-                .map(|l| l.scim_id.as_str())
-                .or_else(|| s.found.as_ref().map(|f| f.id()));
+            let account = s.link.as_ref().map(|l| l.scim_id.as_str()).or_else(|| s.found.as_ref().map(|f| f.id()));
             if let Some(id) = account {
                 facts.accounts.insert(s.person_id.clone(), id.to_owned());
             }
@@ -64,23 +56,14 @@ pub(crate) fn write_profiles(
         }
         if run.dry_run {
             for kind in &kinds {
-                let attrs = if *kind == ChangeKind::Update {
-                    names(&changes)
-                } else {
-                    vec![]
-                };
+                let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
                 record(session, env, run, s, *kind, attrs, None);
             }
             // Planned: reports can be linked to it in the plan.
             if kinds.contains(&ChangeKind::Create) {
-                facts.accounts.insert(
-                    s.person_id.clone(),
-                    format!("(new account for {})", s.email),
-                );
+                facts.accounts.insert(s.person_id.clone(), format!("(new account for {})", s.email));
             } else if let (true, Some(found)) = (kinds.contains(&ChangeKind::Adopt), &s.found) {
-                facts
-                    .accounts
-                    .insert(s.person_id.clone(), found.id().to_owned());
+                facts.accounts.insert(s.person_id.clone(), found.id().to_owned());
             }
             continue;
         }
@@ -90,8 +73,7 @@ pub(crate) fn write_profiles(
     // Bodies are built a batch at a time (not for the whole organisation at once).
     let no_delete = run.no_delete;
     let build = |subjects: &[Subject], (index, kinds): (usize, Vec<ChangeKind>)| {
-        let (call, _, changes) =
-            profile_write(&subjects[index], &settings, no_delete).expect("a planned write");
+        let (call, _, changes) = profile_write(&subjects[index], &settings, no_delete).expect("a planned write");
         (call, (index, kinds, changes))
     };
     let left = send_batched(
@@ -110,24 +92,11 @@ pub(crate) fn write_profiles(
                     }
                 }
                 Ok(_) => Ok(None),
+                Err(AppError::Upstream(f)) if kinds.contains(&ChangeKind::Create) && f.status == Some(409) => Err(None),
                 Err(AppError::Upstream(f))
-                    if kinds.contains(&ChangeKind::Create) && f.status == Some(409) =>
+                    if kinds.contains(&ChangeKind::Delete) && matches!(f.status, Some(404 | 405 | 501)) =>
                 {
-                    Err(None)
-                }
-                Err(AppError::Upstream(f))
-                    if kinds.contains(&ChangeKind::Delete)
-                        && matches!(f.status, Some(404 | 405 | 501)) =>
-                {
-                    return delete_without_delete(
-                        session,
-                        env,
-                        schedule,
-                        facts,
-                        s,
-                        run,
-                        AppError::Upstream(f),
-                    );
+                    return delete_without_delete(session, env, schedule, facts, s, run, AppError::Upstream(f));
                 }
                 Err(e) => Err(Some(e)),
             };
@@ -149,17 +118,11 @@ pub(crate) fn write_profiles(
                         }
                     }
                     match &s.link {
-                        Some(l) if l.active => facts
-                            .accounts
-                            .insert(s.person_id.clone(), l.scim_id.clone()),
+                        Some(l) if l.active => facts.accounts.insert(s.person_id.clone(), l.scim_id.clone()),
                         _ => facts.accounts.remove(&s.person_id),
                     };
                     for kind in &kinds {
-                        let attrs = if *kind == ChangeKind::Update {
-                            names(&changes)
-                        } else {
-                            vec![]
-                        };
+                        let attrs = if *kind == ChangeKind::Update { names(&changes) } else { vec![] };
                         record(session, env, run, s, *kind, attrs, None);
                     }
                 }
@@ -208,11 +171,7 @@ fn delete_without_delete(
         Err(e) => Err(e),
         Ok(_) => {
             let body = active_body(false, &user_name_of(s), session.settings.dialect);
-            scim::write(
-                &mut session.scim,
-                env.http,
-                Call::with(Method::Patch, path, Some(body)),
-            )
+            scim::write(&mut session.scim, env.http, Call::with(Method::Patch, path, Some(body)))
         }
     };
     match outcome {
@@ -231,10 +190,7 @@ fn delete_without_delete(
                 );
                 session.log(env, entry);
             }
-            s.link = Some(Link {
-                active: false,
-                ..link
-            });
+            s.link = Some(Link { active: false, ..link });
             state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
             facts.accounts.remove(&s.person_id);
             record(session, env, run, s, ChangeKind::Delete, vec![], None);
@@ -274,14 +230,7 @@ fn adopt_after_conflict(
     };
     let mut known = Profile::new();
     for a in found.returned.iter() {
-        known.insert(
-            a,
-            found
-                .attributes
-                .get(&a)
-                .map(str::to_owned)
-                .unwrap_or_default(),
-        );
+        known.insert(a, found.attributes.get(&a).map(str::to_owned).unwrap_or_default());
     }
     let changes: Profile = changed_attributes(&profile, &known)
         .into_iter()
@@ -289,20 +238,10 @@ fn adopt_after_conflict(
         .collect();
     if !changes.is_empty() && run.take_budget() {
         let body = update_body(&changes, &user_name, session.settings.dialect);
-        if let Err(e) = scim::write(
-            &mut session.scim,
-            env.http,
-            Call::with(Method::Patch, scim::user_path(found.id()), Some(body)),
-        ) {
-            record(
-                session,
-                env,
-                run,
-                s,
-                ChangeKind::Update,
-                names(&changes),
-                Some(&e),
-            );
+        if let Err(e) =
+            scim::write(&mut session.scim, env.http, Call::with(Method::Patch, scim::user_path(found.id()), Some(body)))
+        {
+            record(session, env, run, s, ChangeKind::Update, names(&changes), Some(&e));
             return Ok(());
         }
     }
@@ -314,18 +253,8 @@ fn adopt_after_conflict(
         manager_account: None,
     });
     state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-    facts
-        .accounts
-        .insert(s.person_id.clone(), found.id().to_owned());
+    facts.accounts.insert(s.person_id.clone(), found.id().to_owned());
     s.found = Some(Rc::new(found));
-    record(
-        session,
-        env,
-        run,
-        s,
-        ChangeKind::Adopt,
-        names(&changes),
-        None,
-    );
+    record(session, env, run, s, ChangeKind::Adopt, names(&changes), None);
     Ok(())
 }

@@ -51,20 +51,13 @@ pub(crate) fn write_managers(
             s.decision.manager_pending = state.manager_pending;
             match plan_manager(session, env, schedule, facts, &mut s, false, mode, run) {
                 // As many again as the first wave's share: the rest waits for the next call.
-                Some(_)
-                    if run
-                        .subjects_with_writes
-                        .is_some_and(|cap| subjects.len() >= 2 * cap) =>
-                {
+                Some(_) if run.subjects_with_writes.is_some_and(|cap| subjects.len() >= 2 * cap) => {
                     run.writes -= 1;
                     run.deferred += 1;
                 }
                 Some(write) => {
                     // Rescheduled with the rest: its due time is the one it had (it was idle).
-                    s.decision.wake_at = state
-                        .wake_at
-                        .as_deref()
-                        .and_then(crate::reconcile::timing::parse_time);
+                    s.decision.wake_at = state.wake_at.as_deref().and_then(crate::reconcile::timing::parse_time);
                     subjects.push(s);
                     work.push((subjects.len() - 1, write));
                 }
@@ -94,27 +87,11 @@ pub(crate) fn write_managers(
                         link.manager_account = account;
                     }
                     state::save_link(env.kv, &s.person_id, s.link.as_ref())?;
-                    record(
-                        session,
-                        env,
-                        run,
-                        s,
-                        ChangeKind::LinkManager,
-                        vec![shown],
-                        None,
-                    );
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
                 }
                 Err(e) => {
                     note_subject_failure(session, env, schedule, facts, s, &e);
-                    record(
-                        session,
-                        env,
-                        run,
-                        s,
-                        ChangeKind::LinkManager,
-                        vec![shown],
-                        Some(&e),
-                    );
+                    record(session, env, run, s, ChangeKind::LinkManager, vec![shown], Some(&e));
                 }
             }
             Ok(())
@@ -147,16 +124,7 @@ fn plan_manager(
     let decided = match &s.link {
         Some(_) if unchanged && manager_decision_stands(s, facts) => Some(&s.decision),
         Some(link) if manager_decision_stands(s, facts) => {
-            fresh = decide_for(
-                facts,
-                &s.person_id,
-                Some(link),
-                None,
-                s.remote.as_deref(),
-                &settings,
-                mode,
-                env.now,
-            );
+            fresh = decide_for(facts, &s.person_id, Some(link), None, s.remote.as_deref(), &settings, mode, env.now);
             fresh.skipped.is_none().then_some(&fresh)
         }
         _ => None,
@@ -167,17 +135,11 @@ fn plan_manager(
             Op::SetManager { value } => Some(value.clone()),
             _ => None,
         });
-        (
-            d.manager_pending,
-            d.manager_unresolvable.clone(),
-            set_manager,
-            d.manager_account.clone(),
-        )
+        (d.manager_pending, d.manager_unresolvable.clone(), set_manager, d.manager_account.clone())
     });
     // Gone from Humaans, without an account (deleted), or left alone (e.g. deprovisioned):
     // nobody waits for a manager any more, so ticks stop coming back for them.
-    let Some((manager_pending, manager_unresolvable, set_manager, manager_account)) = decided
-    else {
+    let Some((manager_pending, manager_unresolvable, set_manager, manager_account)) = decided else {
         if s.was_pending && !run.dry_run {
             schedule.manager_pending(&s.person_id, false);
         }
@@ -202,13 +164,8 @@ fn plan_manager(
     if let Some(reason) = &manager_unresolvable {
         if noted.as_deref() != Some(reason.as_str()) && !run.dry_run {
             schedule.entry(&s.person_id).noted = Some(reason.clone());
-            let entry = draft(
-                env,
-                LogAction::ManagerPending,
-                LogOutcome::Skipped,
-                reason.clone(),
-            )
-            .person(s.person_id.clone(), s.email.clone());
+            let entry = draft(env, LogAction::ManagerPending, LogOutcome::Skipped, reason.clone())
+                .person(s.person_id.clone(), s.email.clone());
             session.log(env, entry);
         }
     } else if noted.as_deref().is_some_and(|n| n.starts_with("manager ")) && !run.dry_run {
@@ -220,15 +177,7 @@ fn plan_manager(
     }
     let shown = value.clone().unwrap_or_else(|| "none".into());
     if run.dry_run {
-        record(
-            session,
-            env,
-            run,
-            s,
-            ChangeKind::LinkManager,
-            vec![shown],
-            None,
-        );
+        record(session, env, run, s, ChangeKind::LinkManager, vec![shown], None);
         return None;
     }
     Some((value, manager_account, shown))
