@@ -16,6 +16,7 @@ pub mod ports;
 pub mod probe;
 pub mod reconcile;
 pub mod scim;
+pub mod scim_groups;
 pub mod state;
 pub mod url;
 pub mod webhook;
