@@ -189,6 +189,48 @@ impl Default for ServeHttpArgs {
     }
 }
 
+// serve takes its own config (`serve::ServeConfig`), made here from the flags.
+
+impl From<ServeArgs> for crate::serve::ServeConfig {
+    fn from(a: ServeArgs) -> Self {
+        crate::serve::ServeConfig {
+            listen: a.listen,
+            admin_token: a.admin_token,
+            admin_token_file: a.admin_token_file,
+            tick_every: a.tick_every,
+            sync_every: a.sync_every,
+            max_writes: a.max_writes,
+            workers: a.workers,
+            lease_ttl: a.lease_ttl,
+            keep_days: a.keep_days,
+            log_format: match a.log_format {
+                LogFormat::Text => crate::serve::log::LogFormat::Text,
+                LogFormat::Json => crate::serve::log::LogFormat::Json,
+            },
+            log_level: match a.log_level {
+                LogLevel::Info => crate::serve::log::LogLevel::Info,
+                LogLevel::Debug => crate::serve::log::LogLevel::Debug,
+            },
+            event_attempts: a.event_attempts,
+            event_backoff: a.event_backoff,
+            http: a.http.into(),
+        }
+    }
+}
+
+impl From<ServeHttpArgs> for crate::serve::HttpConfig {
+    fn from(a: ServeHttpArgs) -> Self {
+        crate::serve::HttpConfig {
+            max_connections: a.max_connections,
+            header_timeout: a.header_timeout,
+            request_timeout: a.request_timeout,
+            tls_cert: a.tls_cert,
+            tls_key: a.tls_key,
+            behind_https_proxy: a.behind_https_proxy,
+        }
+    }
+}
+
 fn parse_header_timeout(s: &str) -> Result<std::time::Duration, String> {
     let d = parse_duration(s)?;
     if d > std::time::Duration::from_secs(30) {

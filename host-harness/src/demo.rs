@@ -343,7 +343,7 @@ async fn serve_demo(
         http: cli::ServeHttpArgs::default(),
     };
     let (humaans_url, scim_url) = (humaans.base_url(), leapsome.base_url());
-    let result = crate::serve::run_with(&global, serve_args, |addr| {
+    let result = crate::serve::run_with(&global.host_config(), serve_args.into(), |addr| {
         println!("\n==> serve is running (Ctrl-C stops it)");
         println!("Admin page:   http://{addr}/");
         println!("Admin token:  {token}");

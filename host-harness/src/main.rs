@@ -63,7 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
         Command::RotateKey(args) => operator::rotate_key(&host, &args.new_key_file)?,
-        Command::Serve(args) => return serve::run(&global, args).await,
+        Command::Serve(args) => return serve::run(&host, args.into()).await,
         Command::Connect(args) => {
             let host = operator::Host::open(&host)?;
             operator::connect(&host, args.into()).await?

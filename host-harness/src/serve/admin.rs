@@ -44,7 +44,7 @@ fn equal(a: &str, b: &str) -> bool {
 /// proxy appended last to X-Forwarded-For (earlier entries are the client's own say).
 fn client_ip(app: &App, headers: &HeaderMap, peer: Option<ClientAddr>) -> IpAddr {
     let peer = peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.0.ip());
-    if !app.args.http.behind_https_proxy {
+    if !app.config.http.behind_https_proxy {
         return peer;
     }
     headers

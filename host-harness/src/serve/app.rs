@@ -11,11 +11,11 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, watch};
 
+use super::config::ServeConfig;
 use super::metrics::{HttpMetrics, Metrics};
 use super::sessions::{Logins, Sessions};
 use super::workers::Workers;
 use crate::TenantPlugin;
-use crate::cli::ServeArgs;
 use crate::operator::Host;
 use crate::plugin::{CallError, api as wit};
 use crate::storage::WorkQueue;
@@ -36,7 +36,7 @@ pub struct App {
     /// Each tenant's semaphore for `handle-webhook` calls (`webhooks.rs`).
     webhook_checks: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     pub syncs: SyncJobs,
-    pub args: ServeArgs,
+    pub config: ServeConfig,
     admin_token: String,
     /// Wakes the dispatcher: new work in the inbox.
     pub work: Notify,
@@ -56,7 +56,7 @@ pub struct SyncJobs {
 impl App {
     /// The app before anything runs: its metrics with the listener's series registered, no
     /// sessions, no plugins built yet.
-    pub fn new(host: Host, queue: Arc<dyn WorkQueue>, args: ServeArgs, admin_token: String) -> Self {
+    pub fn new(host: Host, queue: Arc<dyn WorkQueue>, config: ServeConfig, admin_token: String) -> Self {
         let (stopping, _) = watch::channel(false);
         let mut metrics = Metrics::default();
         let http_metrics = HttpMetrics::default();
@@ -67,7 +67,7 @@ impl App {
             holder: holder_name(),
             metrics,
             http_metrics,
-            workers: Workers::new(args.workers as usize),
+            workers: Workers::new(config.workers as usize),
             sessions: Sessions::default(),
             logins: Logins::default(),
             webhook_checks: Mutex::default(),
@@ -77,7 +77,7 @@ impl App {
             stopping,
             plugins: Mutex::default(),
             retired_writes: AtomicU64::new(0),
-            args,
+            config,
         }
     }
 
@@ -93,7 +93,7 @@ impl App {
 
     /// Whether browsers reach serve over HTTPS (`--tls-cert`, or `--behind-https-proxy`).
     pub fn secure_cookies(&self) -> bool {
-        self.args.http.tls_cert.is_some() || self.args.http.behind_https_proxy
+        self.config.http.tls_cert.is_some() || self.config.http.behind_https_proxy
     }
 
     pub fn stopping(&self) -> watch::Receiver<bool> {

@@ -107,7 +107,7 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
 /// An event's call failed: back to the inbox after its backoff, or kept as a dead letter (logged
 /// and counted once: only the holder of the claim can make it one).
 fn failed(app: &App, turn: &TenantTurn, item: &InboxItem, failure: EventFailure) -> anyhow::Result<()> {
-    let retry = EventRetry { attempts: app.args.event_attempts, backoff: app.args.event_backoff };
+    let retry = EventRetry { attempts: app.config.event_attempts, backoff: app.config.event_backoff };
     let attempt = item.attempts + 1;
     let retry_in = retry.after_failure(attempt, failure.permanent);
     let changed = app.queue.fail(item.id, &turn.lease, &failure.error, retry_in)?;

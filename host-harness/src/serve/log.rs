@@ -18,6 +18,23 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter}
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
+/// How the lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `TS LEVEL message key=value ...`, for people.
+    Text,
+    /// One object a line (`ts`, `level`, `msg`, the fields), for log shippers.
+    Json,
+}
+
+/// Which lines are written (`--log-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    /// Routine detail too (scheduled runs waiting for a busy tenant).
+    Debug,
+}
+
 /// Writes serve's lines on stderr from now on, for the whole process (the first call wins: a
 /// process runs one serve). `debug`: routine detail too (`--log-level debug`).
 pub fn init(json: bool, debug: bool) {

@@ -11,16 +11,25 @@
 //! - `api.rs`: the admin JSON API; `admin.rs`: the admin page, login and the gate
 //!   (`sessions.rs`: its sessions and failed logins); `extract.rs`: the answers and extractors
 //!   every handler shares;
-//! - `app.rs`: what they all share (`App`); this file only wires them and runs.
+//! - `app.rs`: what they all share (`App`); `config.rs`: what serve runs with (`ServeConfig`, which
+//!   the CLI makes from its flags); this file only wires them and runs.
 //!
 //! The modules form layers, each using only those below it (no import circles):
-//! `log`, `metrics`, `extract`, `sessions`, `waiting` → `workers` → `app` → `turns`, `server`
-//! → `scheduler` → `inbox`; `app`, `extract` → `dead_letters`, `webhooks`, `admin` → `api` →
-//! `routes` → `mod.rs`.
+//! 1. `log`, `metrics`, `extract`, `sessions`, `waiting`: no other serve module;
+//! 2. `config` (log's enums), `workers` (`Waiting`);
+//! 3. `app`: what every part above shares (config, metrics, sessions, workers);
+//! 4. `turns`, `server`, `dead_letters`, `webhooks`: the app;
+//! 5. `scheduler` (turns), `admin` (server's `ClientAddr`), `api` (dead_letters);
+//! 6. `inbox` (the scheduler's `run_due`), `routes` (every handler module);
+//! 7. this file, which wires them and runs.
+//!
+//! A new part goes above what it uses: a handler module between `app` and `routes`, a state
+//! type the app holds below `app` (never a module that takes the app).
 
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod config;
 pub mod dead_letters;
 pub mod extract;
 pub mod inbox;
@@ -40,17 +49,18 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{Global, LogFormat, LogLevel, ServeArgs};
-use crate::operator::Host;
+use crate::operator::{Host, HostConfig};
 use app::App;
+pub use config::{HttpConfig, ServeConfig};
+use log::{LogFormat, LogLevel};
 
 /// Shutdown waits this long for calls in flight, then re-queues what is left (under the 10 s an
 /// orchestrator usually allows between SIGTERM and SIGKILL).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The admin token from the environment or a file; refused when missing or too short to guess.
-fn admin_token(args: &ServeArgs) -> Result<String> {
-    let token = match (&args.admin_token_file, &args.admin_token) {
+fn admin_token(config: &ServeConfig) -> Result<String> {
+    let token = match (&config.admin_token_file, &config.admin_token) {
         (Some(file), _) => std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the admin token file {}", file.display()))?
             .trim()
@@ -66,35 +76,35 @@ fn admin_token(args: &ServeArgs) -> Result<String> {
     Ok(token)
 }
 
-pub async fn run(global: &Global, args: ServeArgs) -> Result<()> {
-    run_with(global, args, |_| {}).await
+pub async fn run(host: &HostConfig, config: ServeConfig) -> Result<()> {
+    run_with(host, config, |_| {}).await
 }
 
 /// As [`run`]; `ready` is told the address once the server listens (the demo prints it).
-pub async fn run_with(global: &Global, args: ServeArgs, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
-    let token = admin_token(&args)?;
-    let host = Host::open(&global.host_config())?;
+pub async fn run_with(host: &HostConfig, config: ServeConfig, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
+    let token = admin_token(&config)?;
+    let host = Host::open(host)?;
     let queue = host.leases.work_queue()?;
-    log::init(args.log_format == LogFormat::Json, args.log_level == LogLevel::Debug);
-    if args.lease_ttl < Duration::from_secs(1) {
+    log::init(config.log_format == LogFormat::Json, config.log_level == LogLevel::Debug);
+    if config.lease_ttl < Duration::from_secs(1) {
         bail!("--lease-ttl must be at least 1s");
     }
-    let pruned = queue.prune(args.keep_days)?;
-    let tls = match (&args.http.tls_cert, &args.http.tls_key) {
+    let pruned = queue.prune(config.keep_days)?;
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(host, queue, args, token));
+    let app = Arc::new(App::new(host, queue, config, token));
     // Before "serving" is said: a SIGTERM or SIGINT that arrives once anyone can know the
     // address must find the handlers in place, not the default action (killed, no drain).
     let mut shutdown = ShutdownSignals::install()?;
     tracing::info!(
         listen = %format_args!("{}://{addr}", if tls.is_some() { "https" } else { "http" }),
-        max_connections = app.args.http.max_connections,
+        max_connections = app.config.http.max_connections,
         tenants = app.host.tenants()?.len(),
         holder = %app.holder,
         queued = app.queue.depth()?,

@@ -51,7 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api", api)
         .merge(webhooks)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, app.args.http.request_timeout))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, app.config.http.request_timeout))
         .layer(map_response(common_headers))
         .with_state(app)
 }

@@ -46,7 +46,7 @@ pub async fn run(app: Arc<App>) {
         let now = Instant::now();
         if now >= next_prune {
             next_prune = now + PRUNE_EVERY;
-            match app.queue.prune(app.args.keep_days) {
+            match app.queue.prune(app.config.keep_days) {
                 Ok(removed) => tracing::info!(removed, "inbox pruned"),
                 Err(e) => tracing::warn!(error = %format_args!("{e:#}"), "the inbox cannot be pruned"),
             }
@@ -76,7 +76,7 @@ pub async fn run(app: Arc<App>) {
 }
 
 fn periods(app: &App) -> Periods {
-    Periods { tick: app.args.tick_every, sync: app.args.sync_every }
+    Periods { tick: app.config.tick_every, sync: app.config.sync_every }
 }
 
 /// Starts a turn for a due run of a tenant free in this process. If another process holds the
@@ -136,8 +136,11 @@ async fn scheduled_sync(app: &App, turn: &TenantTurn) {
     let tenant = turn.lease.tenant.as_str();
     let Ok(Some(plugin)) = app.plugin(tenant) else { return };
     let plugin = turn.plugin(app, &plugin);
-    let options =
-        api::SyncOptions { dry_run: false, max_writes: Some(app.args.max_writes.max(1)), approve_deprovisions: false };
+    let options = api::SyncOptions {
+        dry_run: false,
+        max_writes: Some(app.config.max_writes.max(1)),
+        approve_deprovisions: false,
+    };
     while !app.is_stopping() && turn.clock.is_current() {
         match app.timed(tenant, "sync-all", plugin.sync_all(options)).await {
             Ok(Ok(r)) => {

@@ -92,7 +92,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
 /// Serves until the app stops: then no new connection is accepted, and open ones close once
 /// the request they are in has its answer.
 pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router, tls: Option<TlsAcceptor>) {
-    let permits = Arc::new(Semaphore::new(app.args.http.max_connections as usize));
+    let permits = Arc::new(Semaphore::new(app.config.http.max_connections as usize));
     let mut stopping = app.stopping();
     let mut backoff = Backoff::default();
     loop {
@@ -135,7 +135,7 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     match tls {
         None => http1(&app, router, TokioIo::new(stream), peer).await,
-        Some(acceptor) => match tokio::time::timeout(app.args.http.header_timeout, acceptor.accept(stream)).await {
+        Some(acceptor) => match tokio::time::timeout(app.config.http.header_timeout, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => http1(&app, router, TokioIo::new(stream), peer).await,
             Ok(Err(_)) => {}
             Err(_) => app.http_metrics.header_timeout(),
@@ -152,7 +152,7 @@ where
         router.clone().oneshot(request)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(app.args.http.header_timeout).max_buf_size(MAX_BUF);
+    builder.timer(TokioTimer::new()).header_read_timeout(app.config.http.header_timeout).max_buf_size(MAX_BUF);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let mut stopping = app.stopping();

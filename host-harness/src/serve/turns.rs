@@ -58,7 +58,7 @@ impl App {
     /// given back) while another process holds it. Claims left by an earlier holder go back to
     /// the queue.
     pub fn leased_turn(self: &Arc<Self>, tenant: &str, turn: Turn) -> Option<TenantTurn> {
-        let ttl = self.args.lease_ttl;
+        let ttl = self.config.lease_ttl;
         let asked = Instant::now();
         let lease = match self.host.leases.acquire(tenant, &self.holder, ttl) {
             Ok(Some(lease)) => lease,
@@ -103,7 +103,7 @@ impl App {
 /// Renews the lease every third of its time until the turn ends (the task is aborted) or the
 /// store refuses (the lease expired or was taken over: `lose` stops the turn's writes).
 async fn renew(app: Arc<App>, lease: Lease, clock: Arc<LeaseClock>) {
-    let ttl = app.args.lease_ttl;
+    let ttl = app.config.lease_ttl;
     loop {
         tokio::time::sleep(ttl / 3).await;
         let asked = Instant::now();
