@@ -501,6 +501,33 @@ mod tests {
             assert!(bench(bad).is_err(), "{bad:?} was accepted");
         }
     }
+
+    /// Every serve flag lands in its own field of serve's config (two durations swapped would
+    /// still type-check).
+    #[test]
+    fn serve_flags_become_serve_config() {
+        #[rustfmt::skip]
+        let flags = [
+            "host-harness", "serve", "--listen", "127.0.0.1:9", "--admin-token-file", "/t", "--tick-every", "1m",
+            "--sync-every", "2h", "--max-writes", "3", "--workers", "4", "--lease-ttl", "5s", "--keep-days", "6",
+            "--log-format", "json", "--log-level", "debug", "--event-attempts", "7", "--event-backoff", "8s",
+            "--max-connections", "9", "--header-timeout", "10s", "--request-timeout", "11s", "--tls-cert", "/c",
+            "--tls-key", "/k", "--behind-https-proxy",
+        ];
+        let Command::Serve(args) = Cli::try_parse_from(flags).unwrap().command else { panic!("not serve") };
+        let c = crate::serve::ServeConfig::from(args);
+        let s = std::time::Duration::from_secs;
+        assert_eq!((c.listen.port(), c.admin_token_file), (9, Some("/t".into())));
+        assert_eq!((c.tick_every, c.sync_every, c.lease_ttl, c.event_backoff), (s(60), s(7200), s(5), s(8)));
+        assert_eq!((c.max_writes, c.workers, c.keep_days, c.event_attempts), (3, 4, 6, 7));
+        assert_eq!(
+            (c.log_format, c.log_level),
+            (crate::serve::log::LogFormat::Json, crate::serve::log::LogLevel::Debug)
+        );
+        let h = c.http;
+        assert_eq!((h.max_connections, h.header_timeout, h.request_timeout), (9, s(10), s(11)));
+        assert_eq!((h.tls_cert, h.tls_key, h.behind_https_proxy), (Some("/c".into()), Some("/k".into()), true));
+    }
 }
 
 /// A value parser for a fixed set of words (listed in `--help`), each turned into its value by
