@@ -467,69 +467,6 @@ pub enum CallgrindCall {
     Event,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bench(args: &[&str]) -> Result<BenchArgs, clap::Error> {
-        let cli = Cli::try_parse_from([&["host-harness", "bench"], args].concat())?;
-        match cli.command {
-            Command::Bench(b) => Ok(b),
-            other => panic!("parsed as {other:?}"),
-        }
-    }
-
-    #[test]
-    fn bench_flags_parse_and_bad_values_are_refused() {
-        let b = bench(&["--employees", "200", "--tenants", "1000", "--webhooks-per-second", "50"]).unwrap();
-        assert_eq!((b.employees, b.tenants, b.tenant_employees, b.webhooks_per_second), (200, 1000, 50, Some(50)));
-        let b = bench(&[]).unwrap();
-        assert_eq!((b.tenants, b.webhooks_per_second, b.callgrind), (1, None, None));
-        // The first round's name for the rate still works.
-        assert_eq!(bench(&["--serve", "--webhook-rate", "20"]).unwrap().webhooks_per_second, Some(20));
-        assert_eq!(bench(&["--callgrind", "steady-sync"]).unwrap().callgrind, Some(CallgrindCall::SteadySync));
-        for bad in [
-            &["--tenants", "0"][..],
-            &["--tenants", "-3"],
-            &["--tenants", "many"],
-            &["--tenant-employees", "0"],
-            &["--webhooks-per-second", "0"],
-            &["--webhooks-per-second", "1001"],
-            &["--callgrind", "everything"],
-            &["--callgrind", "event", "--tenants", "5"],
-        ] {
-            assert!(bench(bad).is_err(), "{bad:?} was accepted");
-        }
-    }
-
-    /// Every serve flag lands in its own field of serve's config (two durations swapped would
-    /// still type-check).
-    #[test]
-    fn serve_flags_become_serve_config() {
-        #[rustfmt::skip]
-        let flags = [
-            "host-harness", "serve", "--listen", "127.0.0.1:9", "--admin-token-file", "/t", "--tick-every", "1m",
-            "--sync-every", "2h", "--max-writes", "3", "--workers", "4", "--lease-ttl", "5s", "--keep-days", "6",
-            "--log-format", "json", "--log-level", "debug", "--event-attempts", "7", "--event-backoff", "8s",
-            "--max-connections", "9", "--header-timeout", "10s", "--request-timeout", "11s", "--tls-cert", "/c",
-            "--tls-key", "/k", "--behind-https-proxy",
-        ];
-        let Command::Serve(args) = Cli::try_parse_from(flags).unwrap().command else { panic!("not serve") };
-        let c = crate::serve::ServeConfig::from(args);
-        let s = std::time::Duration::from_secs;
-        assert_eq!((c.listen.port(), c.admin_token_file), (9, Some("/t".into())));
-        assert_eq!((c.tick_every, c.sync_every, c.lease_ttl, c.event_backoff), (s(60), s(7200), s(5), s(8)));
-        assert_eq!((c.max_writes, c.workers, c.keep_days, c.event_attempts), (3, 4, 6, 7));
-        assert_eq!(
-            (c.log_format, c.log_level),
-            (crate::serve::log::LogFormat::Json, crate::serve::log::LogLevel::Debug)
-        );
-        let h = c.http;
-        assert_eq!((h.max_connections, h.header_timeout, h.request_timeout), (9, s(10), s(11)));
-        assert_eq!((h.tls_cert, h.tls_key, h.behind_https_proxy), (Some("/c".into()), Some("/k".into()), true));
-    }
-}
-
 /// A value parser for a fixed set of words (listed in `--help`), each turned into its value by
 /// `parse` (the operator's parser: the CLI and the API take the same words).
 fn words<T: Clone + Send + Sync + 'static>(
@@ -610,5 +547,68 @@ impl From<EventKindArg> for api::EventKind {
             EventKindArg::Offboarded => api::EventKind::Offboarded,
             EventKindArg::Deleted => api::EventKind::Deleted,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["host-harness", "bench"], args].concat())?;
+        match cli.command {
+            Command::Bench(b) => Ok(b),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bench_flags_parse_and_bad_values_are_refused() {
+        let b = bench(&["--employees", "200", "--tenants", "1000", "--webhooks-per-second", "50"]).unwrap();
+        assert_eq!((b.employees, b.tenants, b.tenant_employees, b.webhooks_per_second), (200, 1000, 50, Some(50)));
+        let b = bench(&[]).unwrap();
+        assert_eq!((b.tenants, b.webhooks_per_second, b.callgrind), (1, None, None));
+        // The first round's name for the rate still works.
+        assert_eq!(bench(&["--serve", "--webhook-rate", "20"]).unwrap().webhooks_per_second, Some(20));
+        assert_eq!(bench(&["--callgrind", "steady-sync"]).unwrap().callgrind, Some(CallgrindCall::SteadySync));
+        for bad in [
+            &["--tenants", "0"][..],
+            &["--tenants", "-3"],
+            &["--tenants", "many"],
+            &["--tenant-employees", "0"],
+            &["--webhooks-per-second", "0"],
+            &["--webhooks-per-second", "1001"],
+            &["--callgrind", "everything"],
+            &["--callgrind", "event", "--tenants", "5"],
+        ] {
+            assert!(bench(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    /// Every serve flag lands in its own field of serve's config (two durations swapped would
+    /// still type-check).
+    #[test]
+    fn serve_flags_become_serve_config() {
+        #[rustfmt::skip]
+        let flags = [
+            "host-harness", "serve", "--listen", "127.0.0.1:9", "--admin-token-file", "/t", "--tick-every", "1m",
+            "--sync-every", "2h", "--max-writes", "3", "--workers", "4", "--lease-ttl", "5s", "--keep-days", "6",
+            "--log-format", "json", "--log-level", "debug", "--event-attempts", "7", "--event-backoff", "8s",
+            "--max-connections", "9", "--header-timeout", "10s", "--request-timeout", "11s", "--tls-cert", "/c",
+            "--tls-key", "/k", "--behind-https-proxy",
+        ];
+        let Command::Serve(args) = Cli::try_parse_from(flags).unwrap().command else { panic!("not serve") };
+        let c = crate::serve::ServeConfig::from(args);
+        let s = std::time::Duration::from_secs;
+        assert_eq!((c.listen.port(), c.admin_token_file), (9, Some("/t".into())));
+        assert_eq!((c.tick_every, c.sync_every, c.lease_ttl, c.event_backoff), (s(60), s(7200), s(5), s(8)));
+        assert_eq!((c.max_writes, c.workers, c.keep_days, c.event_attempts), (3, 4, 6, 7));
+        assert_eq!(
+            (c.log_format, c.log_level),
+            (crate::serve::log::LogFormat::Json, crate::serve::log::LogLevel::Debug)
+        );
+        let h = c.http;
+        assert_eq!((h.max_connections, h.header_timeout, h.request_timeout), (9, s(10), s(11)));
+        assert_eq!((h.tls_cert, h.tls_key, h.behind_https_proxy), (Some("/c".into()), Some("/k".into()), true));
     }
 }

@@ -109,8 +109,6 @@ pub fn bare_host(host: &str) -> &str {
     host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
 }
 
-/// Whether an address is globally reachable (the IANA special-purpose registries): see `egress`.
-
 /// Everything the host enforces for one tenant.
 #[derive(Debug, Clone)]
 pub struct Tenant {
