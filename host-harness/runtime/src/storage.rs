@@ -16,83 +16,22 @@ pub mod sqlite;
 mod sqlite_lease;
 mod sqlite_queue;
 
+mod fence;
+mod kv;
+mod memory;
+
+pub use kv::{KeyPage, Storage, Usage};
 pub use lease::{Fenced, Lease, LeaseClock, LeaseStore};
+pub use memory::MemoryStorage;
 pub use postgres::PgStorage;
 pub use queue::{Claimed, FailedItem, InboxItem, Periods, RunKind, ScheduleRow, WorkQueue};
 pub use sqlite::SqliteStorage;
 pub(crate) use sqlite::create_private_dir;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-
-/// A page of keys from `list_keys`, with the cursor of the next page.
-pub struct KeyPage {
-    pub keys: Vec<String>,
-    pub cursor: Option<u64>,
-}
-
-/// What a namespace holds, for quotas.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub keys: u64,
-    pub bytes: u64,
-}
-
-/// Durable or in-memory key/value storage shared by every tenant of a host.
-pub trait Storage: Send + Sync {
-    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>>;
-    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()>;
-    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<()>;
-    /// Keys in order, `limit` at a time; `cursor` is an offset returned by the previous page.
-    fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage>;
-
-    /// Adds `delta` to the counter at `key` (a missing key counts from 0) and returns the new
-    /// value, atomically with respect to every other caller on the same store, in this process or
-    /// another. Counters are stored as decimal text; a value that is not one is an error.
-    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64>;
-
-    /// Reads several keys at once; `None` for a missing key, in the order asked.
-    fn get_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        keys.iter().map(|k| self.get(namespace, bucket, k)).collect()
-    }
-
-    /// Writes several keys; backends that can do so write them all or none.
-    fn set_many(&self, namespace: &str, bucket: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
-        entries.iter().try_for_each(|(k, v)| self.set(namespace, bucket, k, v))
-    }
-
-    /// Deletes several keys (missing keys are fine).
-    fn delete_many(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<()> {
-        keys.iter().try_for_each(|k| self.delete(namespace, bucket, k))
-    }
-
-    /// Keys and bytes (key plus value lengths) a namespace holds, over all its buckets.
-    fn usage(&self, namespace: &str) -> Result<Usage>;
-
-    /// The stored length of each value (`None`: missing), in the order asked.
-    fn value_sizes(&self, namespace: &str, bucket: &str, keys: &[String]) -> Result<Vec<Option<u64>>> {
-        Ok(self.get_many(namespace, bucket, keys)?.into_iter().map(|v| v.map(|v| v.len() as u64)).collect())
-    }
-
-    /// Every (namespace, bucket) holding at least one key: for whole-store maintenance such as
-    /// re-sealing secrets under a new host key.
-    fn scopes(&self) -> Result<Vec<(String, String)>>;
-}
-
-/// The counter after adding `delta` to the stored `value` (absent = 0).
-pub(crate) fn incremented(key: &str, value: Option<&[u8]>, delta: u64) -> Result<u64> {
-    let current = match value {
-        None => 0,
-        Some(bytes) => std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .with_context(|| format!("`{key}` does not hold a counter"))?,
-    };
-    current.checked_add(delta).with_context(|| format!("the counter `{key}` would overflow"))
-}
+use anyhow::{Result, bail};
 
 /// Opens the store `--store` names, with its leases: a `postgres://` (or `postgresql://`) URL, or
 /// SQLite's `host.db` in `data_dir` when it names none (or `sqlite`).
@@ -106,78 +45,6 @@ pub fn open_store(spec: Option<&str>, data_dir: &Path) -> Result<Arc<dyn LeaseSt
         // Only the scheme is repeated: the rest may hold a password.
         Some(scheme) => bail!("--store: unsupported scheme `{scheme}://` (use postgres://USER@HOST:PORT/DB or sqlite)"),
         None => bail!("--store: expected a postgres://USER@HOST:PORT/DB URL or `sqlite`"),
-    }
-}
-
-/// In-memory storage, for tests. Lost when dropped.
-#[derive(Default)]
-pub struct MemoryStorage {
-    data: Mutex<BTreeMap<(String, String, String), Vec<u8>>>,
-}
-
-impl MemoryStorage {
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-fn scope(namespace: &str, bucket: &str, key: &str) -> (String, String, String) {
-    (namespace.to_owned(), bucket.to_owned(), key.to_owned())
-}
-
-impl Storage for MemoryStorage {
-    fn get(&self, namespace: &str, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.data.lock().unwrap().get(&scope(namespace, bucket, key)).cloned())
-    }
-
-    fn set(&self, namespace: &str, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.data.lock().unwrap().insert(scope(namespace, bucket, key), value.to_vec());
-        Ok(())
-    }
-
-    fn delete(&self, namespace: &str, bucket: &str, key: &str) -> Result<()> {
-        self.data.lock().unwrap().remove(&scope(namespace, bucket, key));
-        Ok(())
-    }
-
-    fn list_keys(&self, namespace: &str, bucket: &str, cursor: Option<u64>, limit: usize) -> Result<KeyPage> {
-        let data = self.data.lock().unwrap();
-        let start = cursor.unwrap_or(0) as usize;
-        let mut keys: Vec<String> = data
-            .range(scope(namespace, bucket, "")..)
-            .take_while(|((n, b, _), _)| n == namespace && b == bucket)
-            .skip(start)
-            .take(limit + 1)
-            .map(|((_, _, k), _)| k.clone())
-            .collect();
-        let more = keys.len() > limit;
-        keys.truncate(limit);
-        Ok(KeyPage { cursor: more.then_some((start + limit) as u64), keys })
-    }
-
-    fn increment(&self, namespace: &str, bucket: &str, key: &str, delta: u64) -> Result<u64> {
-        let mut data = self.data.lock().unwrap();
-        let scoped = scope(namespace, bucket, key);
-        let next = incremented(key, data.get(&scoped).map(Vec::as_slice), delta)?;
-        data.insert(scoped, next.to_string().into_bytes());
-        Ok(next)
-    }
-
-    fn usage(&self, namespace: &str) -> Result<Usage> {
-        let data = self.data.lock().unwrap();
-        let mut usage = Usage::default();
-        for ((_, _, k), v) in data.range(scope(namespace, "", "")..).take_while(|((n, _, _), _)| n == namespace) {
-            usage.keys += 1;
-            usage.bytes += (k.len() + v.len()) as u64;
-        }
-        Ok(usage)
-    }
-
-    fn scopes(&self) -> Result<Vec<(String, String)>> {
-        let data = self.data.lock().unwrap();
-        let mut scopes: Vec<(String, String)> = data.keys().map(|(n, b, _)| (n.clone(), b.clone())).collect();
-        scopes.dedup();
-        Ok(scopes)
     }
 }
 

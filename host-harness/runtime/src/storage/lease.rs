@@ -19,35 +19,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::Storage;
+use super::kv::Storage;
 
-/// A held lease. `token` grows with every acquisition of any tenant's lease.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub tenant: String,
-    pub holder: String,
-    pub token: i64,
-}
-
-/// A write refused because its lease is no longer the tenant's current one (expired, released,
-/// or taken over). Find it with `error.downcast_ref::<Fenced>()`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fenced {
-    pub tenant: String,
-    pub token: i64,
-}
-
-impl std::fmt::Display for Fenced {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "write refused: lease token {} is no longer the current lease of tenant `{}` (expired or taken over)",
-            self.token, self.tenant
-        )
-    }
-}
-
-impl std::error::Error for Fenced {}
+pub use super::fence::{Fenced, Lease};
 
 /// Leases kept in a shared store, next to the data they guard.
 pub trait LeaseStore: Storage {
@@ -63,7 +37,7 @@ pub trait LeaseStore: Storage {
     /// (reads are not fenced). A refused write is an error holding `Fenced`.
     fn fenced(&self, lease: &Lease) -> Arc<dyn Storage>;
     /// `serve`'s inbox and schedule in the same database, so they are fenced by these leases.
-    fn work_queue(&self) -> Result<Arc<dyn super::WorkQueue>>;
+    fn work_queue(&self) -> Result<Arc<dyn super::queue::WorkQueue>>;
 }
 
 /// The reads of a fenced view: straight to the store (`$store`), unfenced (a stale holder may

@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use postgres::{Client, GenericClient, NoTls, Statement};
 
+use super::kv::{KeyPage, Storage, Usage, incremented};
 use super::lease::{Fenced, Lease, LeaseStore};
-use super::{KeyPage, Storage, Usage, incremented};
 
 /// Connections (and threads) per store: calls beyond this many at once queue.
 const POOL_SIZE: usize = 4;
@@ -496,7 +496,7 @@ impl LeaseStore for PgStorage {
     }
 
     /// The same pool: one set of connections per process for the store and the queue.
-    fn work_queue(&self) -> Result<Arc<dyn super::WorkQueue>> {
+    fn work_queue(&self) -> Result<Arc<dyn super::queue::WorkQueue>> {
         Ok(Arc::new(self.clone()))
     }
 }

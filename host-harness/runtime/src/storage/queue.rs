@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::lease::Lease;
+use super::fence::Lease;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxItem {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 
+use super::kv::{KeyPage, Storage, Usage, incremented};
 use super::lease::{Fenced, Lease, LeaseStore};
 use super::queue::WorkQueue;
 use super::sqlite_lease::{LEASE_TABLES, lease_is_current, now_ms};
 use super::sqlite_queue::SqliteQueue;
 pub use super::sqlite_queue::forget_schedule;
-use super::{KeyPage, Storage, Usage, incremented};
 
 /// SQLite storage in one database file; cheap to clone (clones share the connection).
 #[derive(Clone)]
