@@ -90,6 +90,7 @@ fn settings(s: wit::Settings) -> Settings {
             wit::DeprovisionLimit::Percent(p) => DeprovisionLimit::Percent(p),
         }),
         deprovision_window_minutes: s.deprovision_window_minutes,
+        teams: s.teams,
     }
 }
 
@@ -113,6 +114,21 @@ fn wit_settings(s: Settings) -> wit::Settings {
             DeprovisionLimit::Percent(p) => wit::DeprovisionLimit::Percent(p),
         }),
         deprovision_window_minutes: s.deprovision_window_minutes,
+        teams: s.teams,
+    }
+}
+
+fn team_change(c: app::TeamChange) -> wit::TeamChange {
+    wit::TeamChange {
+        team: c.team,
+        kind: match c.kind {
+            app::TeamChangeKind::Create => wit::TeamChangeKind::Create,
+            app::TeamChangeKind::Adopt => wit::TeamChangeKind::Adopt,
+            app::TeamChangeKind::AddMembers => wit::TeamChangeKind::AddMembers,
+            app::TeamChangeKind::RemoveMembers => wit::TeamChangeKind::RemoveMembers,
+        },
+        members: c.members,
+        error: c.error,
     }
 }
 
@@ -140,6 +156,10 @@ fn log_entry(e: logs::LogEntry) -> wit::LogEntry {
             A::Quarantine => wit::LogAction::Quarantine,
             A::Retry => wit::LogAction::Retry,
             A::ConnectionState => wit::LogAction::ConnectionState,
+            A::TeamCreate => wit::LogAction::TeamCreate,
+            A::TeamAdopt => wit::LogAction::TeamAdopt,
+            A::TeamAdd => wit::LogAction::TeamAdd,
+            A::TeamRemove => wit::LogAction::TeamRemove,
         },
         person_id: e.person_id,
         email: e.email,
@@ -191,6 +211,7 @@ impl wit::Guest for Component {
             changes: o.changes.into_iter().map(change).collect(),
             skipped: o.skipped,
             manager_pending: o.manager_pending,
+            team_changes: o.team_changes.into_iter().map(team_change).collect(),
         })
     }
 
@@ -200,6 +221,7 @@ impl wit::Guest for Component {
                 dry_run: o.dry_run,
                 max_writes: o.max_writes,
                 approve_deprovisions: o.approve_deprovisions,
+                repair_teams: o.repair_teams,
             };
             app::sync_all(env, options)
         })?;
@@ -223,6 +245,8 @@ impl wit::Guest for Component {
             complete: r.complete,
             changes: r.changes.into_iter().map(change).collect(),
             warnings: r.warnings,
+            teams: r.teams,
+            team_changes: r.team_changes.into_iter().map(team_change).collect(),
         })
     }
 

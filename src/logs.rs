@@ -67,6 +67,10 @@ pub enum LogAction {
     Quarantine,
     Retry,
     ConnectionState,
+    TeamCreate,
+    TeamAdopt,
+    TeamAdd,
+    TeamRemove,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

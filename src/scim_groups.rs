@@ -77,12 +77,17 @@ pub fn display_name_filter(name: &str) -> String {
     format!("displayName eq \"{escaped}\"")
 }
 
-/// The group named exactly `name`, if any (names compared exactly: a team "Sales" is not
-/// "sales"; a server that ignored the filter lists others, which are passed over).
+/// The group named `name`, if any: exactly that name, or else the one the service matched
+/// without regard to case (RFC 7644 servers compare `displayName` case-insensitively, so a
+/// "sales" there is the team "Sales"). A server that ignored the filter lists others, which are
+/// passed over.
 pub fn find_group(client: &mut Client, t: &mut dyn HttpTransport, name: &str) -> Result<Option<Group>, AppError> {
     let path = format!("/Groups?filter={}&startIndex=1&count=10", encode(&display_name_filter(name)));
     let page = client.send(t, Call::get(path))?.json;
-    Ok(groups_of(&page)?.into_iter().find(|g| g.display_name == name))
+    let mut groups = groups_of(&page)?;
+    let exact = groups.iter().position(|g| g.display_name == name);
+    let position = exact.or_else(|| groups.iter().position(|g| g.display_name.to_lowercase() == name.to_lowercase()));
+    Ok(position.map(|i| groups.swap_remove(i)))
 }
 
 /// What creating a group came to.

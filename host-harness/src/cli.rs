@@ -300,6 +300,10 @@ pub struct ConfigureArgs {
     /// (24h).
     #[arg(long, value_name = "DURATION|default", value_parser = parse_deprovision_window)]
     pub deprovision_window: Option<DeprovisionWindow>,
+    /// Humaans teams become Leapsome teams of the same name, whose members are the team's people
+    /// with an account (on | off; default for a new tenant: off).
+    #[arg(long, value_name = "on|off", value_parser = settings::parse_on_off)]
+    pub teams: Option<bool>,
 }
 
 #[derive(Args, Debug)]
@@ -336,6 +340,10 @@ pub struct SyncArgs {
     /// Carry out deprovisions held because a run exceeded the deprovision limit.
     #[arg(long)]
     pub approve_deprovisions: bool,
+    /// Rewrite every team's whole membership in Leapsome (which never shows members, so edits
+    /// made there by hand are undone only this way). Needs `configure --teams on`.
+    #[arg(long)]
+    pub repair_teams: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,6 +525,7 @@ impl From<&ConfigureArgs> for SettingsChange {
             dialect: a.dialect,
             deprovision_limit: a.deprovision_limit,
             deprovision_window: a.deprovision_window,
+            teams: a.teams,
         }
     }
 }
@@ -528,6 +537,7 @@ impl From<&SyncArgs> for SyncOptions {
             max_writes: a.max_writes,
             once: a.once,
             approve_deprovisions: a.approve_deprovisions,
+            repair_teams: a.repair_teams,
         }
     }
 }

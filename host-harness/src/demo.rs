@@ -85,6 +85,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
         deprovision_window_minutes: None,
+        teams: false,
     };
     done(plugin.configure(settings).await)?;
     println!("configured");
@@ -92,7 +93,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     step("sync-all --dry-run: the plan, nothing written");
     let plan = operator::sync_all(
         &plugin,
-        &SyncOptions { dry_run: true, max_writes: 500, once: true, approve_deprovisions: false },
+        &SyncOptions { dry_run: true, max_writes: 500, once: true, approve_deprovisions: false, repair_teams: false },
         true,
     )
     .await?;
@@ -126,7 +127,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     step("sync-all (25 writes a call, until done)");
     let totals = operator::sync_all(
         &plugin,
-        &SyncOptions { dry_run: false, max_writes: 25, once: false, approve_deprovisions: false },
+        &SyncOptions { dry_run: false, max_writes: 25, once: false, approve_deprovisions: false, repair_teams: false },
         false,
     )
     .await?;
@@ -142,7 +143,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     );
     let again = operator::sync_all(
         &plugin,
-        &SyncOptions { dry_run: false, max_writes: 500, once: true, approve_deprovisions: false },
+        &SyncOptions { dry_run: false, max_writes: 500, once: true, approve_deprovisions: false, repair_teams: false },
         true,
     )
     .await?;

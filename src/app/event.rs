@@ -26,6 +26,8 @@ pub struct EventOutcome {
     pub changes: Vec<Change>,
     pub skipped: Option<String>,
     pub manager_pending: bool,
+    /// Teams the person left or joined.
+    pub team_changes: Vec<super::TeamChange>,
 }
 
 /// Humaans ids are short alphanumeric strings; anything else is a malformed event.
@@ -104,11 +106,14 @@ fn run_event(
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Event, &mut run)?;
     super::brake::release(env, braked.reservation, run.deprovisioned)?;
     schedule.save(env.kv)?;
+    // After the person's account: the teams they left or joined.
+    let team_changes = super::teams::after_people(session, env, &facts, &subjects)?;
     let subject = subjects.swap_remove(0);
     Ok(EventOutcome {
         changes: run.changes,
         skipped: subject.decision.skipped.clone(),
         manager_pending: subject.decision.manager_pending,
+        team_changes,
     })
 }
 

@@ -8,6 +8,7 @@ mod execute;
 mod records;
 mod status;
 mod sync;
+mod teams;
 mod tick;
 mod webhook;
 
@@ -17,6 +18,7 @@ pub(crate) use event::valid_id;
 pub use event::{EventKind, EventOutcome, on_employee_event};
 pub use status::{ConnectionState, HeldDeprovision, QuarantinedPerson, StatusReport, retry, status};
 pub use sync::{SyncOptions, SyncReport, sync_all};
+pub use teams::{TeamChange, TeamChangeKind};
 pub use tick::{TickReport, tick};
 pub use webhook::{WebhookError, handle_webhook};
 

@@ -21,13 +21,17 @@ use super::execute::{
     reschedule, write_managers, write_profiles,
 };
 use super::records::{AccountsByEmail, People, Roles, same_email_groups};
+use super::teams::{TeamsOptions, TeamsRun, sync_teams};
 use super::{Change, Env, Session, draft, fail_logged};
+use crate::reconcile::teams::WantedTeams;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncOptions {
     pub dry_run: bool,
     pub max_writes: Option<u32>,
     pub approve_deprovisions: bool,
+    /// Rewrite every team's whole membership.
+    pub repair_teams: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +55,9 @@ pub struct SyncReport {
     pub complete: bool,
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,
+    /// Teams kept (0 when teams are off).
+    pub teams: u32,
+    pub team_changes: Vec<super::TeamChange>,
 }
 
 pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
@@ -99,8 +106,11 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         decide_everyone(session, env, options, &mut schedule, &facts, &sides, &mut links, unreadable_links, &mut run)?;
 
     mark("sync: decided");
+    // The idle people's accounts, before wave two may take their links (teams step only).
+    let idle_accounts = if session.settings.teams { idle_accounts(&decided, &sides, &links) } else { Vec::new() };
     let (held, managers_pending) =
         carry_out(session, env, options, &mut schedule, &mut facts, &sides, &mut links, &mut decided, &mut run)?;
+    let teams = run_teams(session, env, options, &facts, &sides, &decided, &idle_accounts, &mut run)?;
 
     let report = SyncReport {
         dry_run: options.dry_run,
@@ -117,11 +127,13 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         failed: run.failed,
         held,
         quarantined: decided.quarantined,
-        writes: if options.dry_run { 0 } else { run.writes },
-        remaining_writes: run.deferred,
-        complete: run.deferred == 0,
+        writes: if options.dry_run { 0 } else { run.writes + teams.writes },
+        remaining_writes: run.deferred + teams.deferred,
+        complete: run.deferred + teams.deferred == 0,
         warnings: warnings(session, &run),
         changes: run.changes,
+        teams: teams.teams,
+        team_changes: teams.changes,
     };
     if !options.dry_run {
         save_and_log(session, env, &mut schedule, &report)?;
@@ -483,6 +495,66 @@ fn carry_out(
     Ok((held, managers_pending))
 }
 
+/// Idle people with an active account: (position in `ids`, the account's SCIM id).
+fn idle_accounts(decided: &Decided, sides: &Sides, links: &state::Links) -> Vec<(u32, String)> {
+    decided
+        .idle
+        .iter()
+        .filter_map(|&position| {
+            let link = links.get(&sides.ids[position as usize])?;
+            link.active.then(|| (position, link.scim_id.clone()))
+        })
+        .collect()
+}
+
+/// The teams step, after users and managers, when teams are on: every team's members are the
+/// team's people with an active account as this call leaves them. Only once no people's writes
+/// are left for a later call (a person not yet created would be missing from their teams); a
+/// failure of the step as a whole (the groups cannot be listed) is logged and is the teams'
+/// only: the people's part of the report stands.
+#[allow(clippy::too_many_arguments)]
+fn run_teams(
+    session: &mut Session,
+    env: &mut Env,
+    options: SyncOptions,
+    facts: &Facts,
+    sides: &Sides,
+    decided: &Decided,
+    idle_accounts: &[(u32, String)],
+    run: &mut Run,
+) -> Result<TeamsRun, AppError> {
+    if !session.settings.teams || run.deferred > 0 {
+        return Ok(TeamsRun::default());
+    }
+    let mut wanted = WantedTeams::default();
+    for s in &decided.subjects {
+        let Some(teams) = facts.people.get(&s.person_id).and_then(|p| p.teams()) else { continue };
+        // A plan shows the person as this run would leave them.
+        let active = s.link.as_ref().filter(|l| l.active && !(options.dry_run && s.decision.deprovisions()));
+        wanted.add_person(teams, active.map(|l| l.scim_id.as_str()));
+    }
+    for (position, account) in idle_accounts {
+        let teams = facts.people.get(&sides.ids[*position as usize]).and_then(|p| p.teams());
+        wanted.add_person(teams.unwrap_or(""), Some(account));
+    }
+    let budget = options.max_writes.map(|max| max.saturating_sub(run.writes));
+    let teams_options = TeamsOptions { dry_run: options.dry_run, repair: options.repair_teams, budget };
+    match sync_teams(session, env, wanted, teams_options) {
+        Ok(teams) => Ok(teams),
+        Err(e @ AppError::Unauthorized(_)) => Err(e),
+        Err(e) => {
+            if !options.dry_run {
+                let mut entry = draft(env, LogAction::TeamAdd, LogOutcome::Failure, format!("teams not updated: {e}"));
+                if let Some(status) = e.status() {
+                    entry = entry.status(status);
+                }
+                session.log(env, entry);
+            }
+            Ok(TeamsRun { failed: 1, ..TeamsRun::default() })
+        }
+    }
+}
+
 /// The report's warnings: the token's scope, and changes counted but not listed.
 fn warnings(session: &Session, run: &Run) -> Vec<String> {
     session
@@ -513,7 +585,7 @@ fn save_and_log(
     mark("sync: links compacted");
     let outcome = if report.failed > 0 { LogOutcome::Failure } else { LogOutcome::Success };
     let message = format!(
-        "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}; {} writes{}{}",
+        "sync: {} people, {} accounts; created {}, adopted {}, updated {}, deprovisioned {}, reactivated {}, managers linked {}, managers pending {}, skipped {}, failed {}, held {}, quarantined {}{}; {} writes{}{}",
         report.people,
         report.scim_users,
         report.created,
@@ -527,6 +599,11 @@ fn save_and_log(
         report.failed,
         report.held,
         report.quarantined,
+        if session.settings.teams {
+            format!("; teams {}, team changes {}", report.teams, report.team_changes.len())
+        } else {
+            String::new()
+        },
         report.writes,
         if report.complete {
             String::new()

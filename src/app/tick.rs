@@ -75,6 +75,8 @@ fn run_tick(session: &mut Session, env: &mut Env) -> Result<TickReport, AppError
     brake::release(env, braked.reservation, run.deprovisioned)?;
     schedule.save(env.kv)?;
     brake::disengage_if_none_held(env, &schedule)?;
+    // After the accounts: the teams of the people provisioned or deprovisioned (logged).
+    super::teams::after_people(session, env, &facts, &subjects)?;
 
     let waiting = schedule.people().filter(|(_, s)| s.next_due(now).is_some() || s.is_due(now)).count();
     let report = TickReport {

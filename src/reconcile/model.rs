@@ -477,6 +477,9 @@ pub struct Settings {
     /// The rolling window the limit counts over, in minutes. `None`: 24 hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprovision_window_minutes: Option<u32>,
+    /// Humaans teams become Leapsome teams (off by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub teams: bool,
 }
 
 /// Longest lead time `days-before-start` accepts: a year covers any realistic pre-boarding.

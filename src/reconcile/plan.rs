@@ -451,6 +451,7 @@ mod tests {
                     dialect: Dialect::Leapsome,
                     deprovision_limit: None,
                     deprovision_window_minutes: None,
+                    teams: false,
                 },
                 mode: Mode::Event,
                 now: "2026-11-28T12:00:00Z",

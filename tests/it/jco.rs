@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use host_harness::api;
-use host_harness::operator::{change_json, log_json, name_of};
+use host_harness::operator::{change_json, log_json, name_of, team_change_json};
 use host_harness::{AllowedHost, MemoryStorage, Tenant, TenantPlugin};
 use jiff::ToSpan;
 use mock_servers::humaans::{HumaansConfig, MockHumaans};
@@ -175,8 +175,10 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
         deprovision_window_minutes: None,
+        // Teams on: the Groups writes and the team changes are compared too.
+        teams: true,
     };
-    let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false };
+    let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
     let mut answers = serde_json::Map::new();
     answers.insert("connect".into(), host.call(&Step::Connect(connection)).await);
     answers.insert("configure".into(), host.call(&Step::Configure(settings)).await);
@@ -290,6 +292,8 @@ impl Host for Wasmtime {
                     complete,
                     changes,
                     warnings,
+                    teams,
+                    team_changes,
                 } = ok(p.sync_all(*o).await);
                 json!({"dry_run": dry_run, "people": people, "scim_users": scim_users, "created": created,
                     "adopted": adopted, "updated": updated, "deprovisioned": deprovisioned,
@@ -297,12 +301,15 @@ impl Host for Wasmtime {
                     "managers_pending": managers_pending, "skipped": skipped, "failed": failed, "held": held,
                     "quarantined": quarantined, "writes": writes, "remaining_writes": remaining_writes,
                     "complete": complete, "changes": changes.iter().map(change_json).collect::<Vec<_>>(),
-                    "warnings": warnings})
+                    "warnings": warnings, "teams": teams,
+                    "team_changes": team_changes.iter().map(team_change_json).collect::<Vec<_>>()})
             }
             Step::Event(e) => {
-                let api::EventOutcome { changes, skipped, manager_pending } = ok(p.on_employee_event(e).await);
+                let api::EventOutcome { changes, skipped, manager_pending, team_changes } =
+                    ok(p.on_employee_event(e).await);
                 json!({"changes": changes.iter().map(change_json).collect::<Vec<_>>(), "skipped": skipped,
-                    "manager_pending": manager_pending})
+                    "manager_pending": manager_pending,
+                    "team_changes": team_changes.iter().map(team_change_json).collect::<Vec<_>>()})
             }
             Step::Webhook(headers, body) => {
                 let accepted = p.handle_webhook(headers, body).await.expect("no trap");
@@ -426,6 +433,7 @@ impl Host for Node {
                 dialect,
                 deprovision_limit,
                 deprovision_window_minutes,
+                teams,
             }) => {
                 let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
@@ -440,13 +448,13 @@ impl Host for Node {
                         api::DeprovisionLimit::Count(n) => case("count", Some(json!(n))),
                         api::DeprovisionLimit::Percent(p) => case("percent", Some(json!(p))),
                     }),
-                    "deprovision-window-minutes": deprovision_window_minutes}),
+                    "deprovision-window-minutes": deprovision_window_minutes, "teams": teams}),
                 )
                 .await
             }
-            Step::SyncAll(api::SyncOptions { dry_run, max_writes, approve_deprovisions }) => {
-                let options =
-                    json!({"dry-run": dry_run, "max-writes": max_writes, "approve-deprovisions": approve_deprovisions});
+            Step::SyncAll(api::SyncOptions { dry_run, max_writes, approve_deprovisions, repair_teams }) => {
+                let options = json!({"dry-run": dry_run, "max-writes": max_writes,
+                    "approve-deprovisions": approve_deprovisions, "repair-teams": repair_teams});
                 self.send("sync-all", options).await
             }
             Step::Event(api::EmployeeEvent { id, kind, person_id, occurred_at }) => {

@@ -18,6 +18,7 @@ mod rig;
 mod safety;
 mod sandbox;
 mod sync;
+mod teams;
 mod tenancy;
 mod variants;
 mod webhook;

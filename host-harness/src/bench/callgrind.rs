@@ -108,6 +108,7 @@ pub(super) async fn callgrind_run(
                                 dry_run: false,
                                 max_writes: None,
                                 approve_deprovisions: false,
+                                repair_teams: false,
                             })
                             .await,
                     )

@@ -48,6 +48,7 @@ pub(super) async fn connect_to_mocks(
                 dialect: api::Dialect::Leapsome,
                 deprovision_limit: None,
                 deprovision_window_minutes: None,
+                teams: false,
             })
             .await,
     )

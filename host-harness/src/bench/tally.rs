@@ -107,7 +107,14 @@ pub(super) async fn sync_until_complete(plugin: &TenantPlugin) -> Result<SyncTot
     let mut t = SyncTotals::default();
     loop {
         let r = done(
-            plugin.sync_all(api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false }).await,
+            plugin
+                .sync_all(api::SyncOptions {
+                    dry_run: false,
+                    max_writes: None,
+                    approve_deprovisions: false,
+                    repair_teams: false,
+                })
+                .await,
         )
         .context("sync-all")?;
         t.calls += 1;

@@ -38,6 +38,8 @@ pub struct SyncOptions {
     pub once: bool,
     /// Carry out deprovisions held by the brake.
     pub approve_deprovisions: bool,
+    /// Rewrite every team's whole membership.
+    pub repair_teams: bool,
 }
 
 /// Which log entries `logs` shows.
@@ -130,6 +132,11 @@ pub async fn configure(host: &Host, args: SettingsChange) -> Result<Value> {
     Ok(shown)
 }
 
+/// A team change as the CLI and the API show it.
+pub fn team_change_json(c: &api::TeamChange) -> Value {
+    json!({"team": c.team, "kind": name_of(&c.kind), "members": c.members, "error": c.error})
+}
+
 pub fn change_json(c: &api::Change) -> Value {
     json!({"person_id": c.person_id, "email": c.email, "kind": name_of(&c.kind), "attributes": c.attributes, "error": c.error})
 }
@@ -142,11 +149,13 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) ->
     let mut first_remaining = None;
     let mut last;
     let mut changes = Vec::new();
+    let mut team_changes = Vec::new();
     loop {
         let options = api::SyncOptions {
             dry_run: args.dry_run,
             max_writes: Some(args.max_writes.max(1)),
             approve_deprovisions: args.approve_deprovisions,
+            repair_teams: args.repair_teams,
         };
         let options = if args.dry_run { api::SyncOptions { max_writes: None, ..options } } else { options };
         let r = done(plugin.sync_all(options).await)?;
@@ -165,6 +174,7 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) ->
             totals[k] = json!(totals[k].as_u64().unwrap() + v as u64);
         }
         changes.extend(r.changes.iter().map(change_json));
+        team_changes.extend(r.team_changes.iter().map(team_change_json));
         let total = *first_remaining.get_or_insert(r.writes + r.remaining_writes);
         if progress && total > 0 {
             let done = totals["writes"].as_u64().unwrap().min(total as u64);
@@ -202,6 +212,8 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) ->
     totals["complete"] = json!(last.complete);
     totals["dry_run"] = json!(args.dry_run);
     totals["changes"] = json!(changes);
+    totals["teams"] = json!(last.teams);
+    totals["team_changes"] = json!(team_changes);
     Ok(totals)
 }
 
@@ -213,7 +225,8 @@ pub async fn event(host: &Host, kind: api::EventKind, person: String, id: Option
     let e = api::EmployeeEvent { id, kind, person_id: person, occurred_at: now };
     let o = done(plugin.on_employee_event(&e).await)?;
     Ok(
-        json!({"changes": o.changes.iter().map(change_json).collect::<Vec<_>>(), "skipped": o.skipped, "manager_pending": o.manager_pending}),
+        json!({"changes": o.changes.iter().map(change_json).collect::<Vec<_>>(), "skipped": o.skipped, "manager_pending": o.manager_pending,
+            "team_changes": o.team_changes.iter().map(team_change_json).collect::<Vec<_>>()}),
     )
 }
 

@@ -70,6 +70,15 @@ pub fn parse_dialect(s: &str) -> Result<Dialect, String> {
     }
 }
 
+/// `--teams on|off` (and the API's `"on"`/`"off"`); case-insensitive.
+pub fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("`{s}`: expected on or off")),
+    }
+}
+
 /// `--deprovision-limit` / `deprovision_limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeprovisionLimit {
@@ -146,6 +155,8 @@ pub struct SettingsChange {
     pub dialect: Option<Dialect>,
     pub deprovision_limit: Option<DeprovisionLimit>,
     pub deprovision_window: Option<DeprovisionWindow>,
+    /// Humaans teams become Leapsome teams.
+    pub teams: Option<bool>,
 }
 
 /// A tenant's settings before anything is configured: provisioning and deprovisioning off, the
@@ -157,6 +168,7 @@ pub fn default_settings() -> api::Settings {
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
         deprovision_window_minutes: None,
+        teams: false,
     }
 }
 
@@ -203,6 +215,9 @@ pub fn merge_settings(current: api::Settings, args: &SettingsChange) -> api::Set
             DeprovisionWindow::Default => None,
         };
     }
+    if let Some(teams) = args.teams {
+        settings.teams = teams;
+    }
     settings
 }
 
@@ -223,6 +238,7 @@ pub fn settings_json(s: &api::Settings) -> Value {
             Some(api::DeprovisionLimit::Percent(p)) => format!("{p}%"),
         },
         "deprovision_window": s.deprovision_window_minutes.map_or("default: 24h".to_owned(), window_text),
+        "teams": if s.teams { "on" } else { "off" },
     })
 }
 
@@ -245,13 +261,14 @@ mod tests {
             dialect: api::Dialect::Rfc7644,
             deprovision_limit: Some(api::DeprovisionLimit::Count(7)),
             deprovision_window_minutes: Some(90),
+            teams: true,
         };
         let shown = |s: api::Settings| settings_json(&s);
         let tighter = SettingsChange { deprovision_limit: Some(DeprovisionLimit::Percent(10)), ..Default::default() };
         assert_eq!(
             shown(merge_settings(current, &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "10%", "deprovision_window": "90m"})
+                "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on"})
         );
         assert_eq!(shown(merge_settings(current, &SettingsChange::default())), shown(current));
         let wider =
@@ -265,7 +282,7 @@ mod tests {
         assert_eq!(
             shown(merge_settings(current, &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m"})
+                "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on"})
         );
     }
 

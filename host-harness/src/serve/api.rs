@@ -116,18 +116,12 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
 }
 
 /// The settings' JSON keys, in the order the API shows them.
-const SETTINGS_KEYS: [&str; 5] =
-    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window"];
+const SETTINGS_KEYS: [&str; 6] =
+    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window", "teams"];
 
 /// Every setting at its default: what `PUT` starts from, and what a tenant never configured has.
 fn default_settings() -> wit::Settings {
-    wit::Settings {
-        provisioning: None,
-        deprovisioning: None,
-        dialect: wit::Dialect::Leapsome,
-        deprovision_limit: None,
-        deprovision_window_minutes: None,
-    }
+    operator::default_settings()
 }
 
 /// Minutes as the API writes them: `90m`, `24h`.
@@ -215,6 +209,16 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                     },
                     Value::String(given) => settings::parse_deprovision_limit(given)
                         .map_err(|e| refused_setting(format!("`deprovision_limit`: {e}")))?,
+                    _ => return Err(refused_setting(EXPECTED.into())),
+                });
+            }
+            "teams" => {
+                const EXPECTED: &str = "`teams` is true or false (or \"on\" / \"off\")";
+                change.teams = Some(match value {
+                    Value::Bool(on) => *on,
+                    Value::String(word) => {
+                        settings::parse_on_off(word).map_err(|_| refused_setting(EXPECTED.into()))?
+                    }
                     _ => return Err(refused_setting(EXPECTED.into())),
                 });
             }
@@ -366,7 +370,13 @@ async fn sync(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -
     let approve = body.get("approve_deprovisions").and_then(Value::as_bool).unwrap_or(false);
     let plugin = plugin_of(&app, &tenant)?;
     if dry_run {
-        let args = SyncOptions { dry_run: true, max_writes: 1, once: true, approve_deprovisions: approve };
+        let args = SyncOptions {
+            dry_run: true,
+            max_writes: 1,
+            once: true,
+            approve_deprovisions: approve,
+            repair_teams: false,
+        };
         return operator::sync_all(&plugin, &args, true).await.map(Json).map_err(unprocessable);
     }
     {
@@ -396,7 +406,12 @@ async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, a
         return;
     };
     let plugin = turn.plugin(&app, &plugin);
-    let options = wit::SyncOptions { dry_run: false, max_writes: Some(LIVE_SYNC_STEP), approve_deprovisions: approve };
+    let options = wit::SyncOptions {
+        dry_run: false,
+        max_writes: Some(LIVE_SYNC_STEP),
+        approve_deprovisions: approve,
+        repair_teams: false,
+    };
     loop {
         if app.is_stopping() {
             update(&|j| j["state"] = json!("stopped"));

@@ -140,6 +140,7 @@ async fn scheduled_sync(app: &App, turn: &TenantTurn) {
         dry_run: false,
         max_writes: Some(app.config.max_writes.max(1)),
         approve_deprovisions: false,
+        repair_teams: false,
     };
     while !app.is_stopping() && turn.clock.is_current() {
         match app.timed(tenant, "sync-all", plugin.sync_all(options)).await {
