@@ -48,6 +48,21 @@ const OFFBOARDED_LATEST_START: i64 = 200;
 /// active people with a team, more than 100 of them when there are more than `BIG_TEAM_ABOVE`
 /// people.
 pub fn generate_org(employees: usize, seed: u64, today: &str) -> HumaansSeed {
+    generate_org_with(employees, seed, today, &OrgOptions::default())
+}
+
+/// Knobs on the generated organisation; the default is `generate_org`'s organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgOptions {
+    /// Spread the people who have a team over this many teams (`bench`'s teams run: 500 at
+    /// 10,000 people): numbered squads, about 10% of people in two, the programme team kept (over
+    /// 100 people above `BIG_TEAM_ABOVE`), contractors in none. `None`: the department teams.
+    /// Every other field is what `generate_org` gives for the same seed.
+    pub teams: Option<usize>,
+}
+
+/// `generate_org` with `options`.
+pub fn generate_org_with(employees: usize, seed: u64, today: &str, options: &OrgOptions) -> HumaansSeed {
     let today_day = parse_date(today).unwrap_or_else(|| panic!("today must be YYYY-MM-DD, got {today:?}"));
     let mut rng = Rng::new(seed);
     let founded = today_day - 9 * 365;
@@ -129,6 +144,9 @@ pub fn generate_org(employees: usize, seed: u64, today: &str) -> HumaansSeed {
         roles_by_person.push(roles);
     }
     teams::finish_teams(&mut people, seed);
+    if let Some(teams) = options.teams {
+        teams::spread_over_teams(&mut people, seed, teams);
+    }
 
     // API order is creation order in Humaans, which need not put managers before their reports.
     let mut order: Vec<usize> = (0..n).collect();

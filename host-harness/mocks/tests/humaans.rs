@@ -9,7 +9,7 @@ use mock_servers::humaans::{
     ApiToken, Behaviour, DEFAULT_TOKEN, HumaansConfig, HumaansSeed, JobRole, MockHumaans, Person, STATUS_ACTIVE,
     STATUS_NEW_HIRE, STATUS_OFFBOARDED, Select,
 };
-use mock_servers::org::{BIG_TEAM_ABOVE, PROGRAMME_TEAM, ascii_fold, generate_org};
+use mock_servers::org::{BIG_TEAM_ABOVE, OrgOptions, PROGRAMME_TEAM, ascii_fold, generate_org, generate_org_with};
 use mock_servers::{Fault, FaultRule};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -877,6 +877,40 @@ fn generated_people_are_in_no_team_one_or_several_and_one_team_is_over_100() {
         generate_org(300, 9, TODAY).people.iter().map(|p| p.teams.clone()).collect::<Vec<_>>(),
         generate_org(300, 9, TODAY).people.iter().map(|p| p.teams.clone()).collect::<Vec<_>>()
     );
+}
+
+/// `OrgOptions::teams` (the bench's 500 teams at 10,000 people): exactly that many teams with an
+/// active member, some people in none, some in several, the programme team over 100; every other
+/// field as without it, and no option at all is `generate_org` itself.
+#[test]
+fn generated_people_spread_over_n_teams_on_request() {
+    let plain = generate_org(10_000, 2026, TODAY);
+    assert_eq!(generate_org_with(10_000, 2026, TODAY, &OrgOptions::default()), plain);
+    let spread = generate_org_with(10_000, 2026, TODAY, &OrgOptions { teams: Some(500) });
+    assert_eq!(spread.job_roles, plain.job_roles);
+    assert_eq!(spread.people.len(), plain.people.len());
+    for (a, b) in spread.people.iter().zip(&plain.people) {
+        assert_eq!((&a.id, &a.email, &a.status), (&b.id, &b.email, &b.status));
+        assert_eq!(a.teams.is_empty(), b.teams.is_empty(), "{}", a.email);
+    }
+    let active = team_sizes(&spread.people, true);
+    assert_eq!(active.len(), 500, "teams with an active member");
+    assert_eq!(team_sizes(&spread.people, false).len(), 500);
+    let (biggest, size) = active.iter().max_by_key(|(_, size)| **size).unwrap();
+    assert_eq!(biggest, PROGRAMME_TEAM);
+    assert!(*size > 100, "{size}");
+    // The squads share the rest evenly: 499 of them, about 20 active people each.
+    assert!(
+        active.iter().filter(|(name, _)| *name != PROGRAMME_TEAM).all(|(_, &n)| (10..=40).contains(&n)),
+        "{active:?}"
+    );
+    let in_teams = |k: usize| spread.people.iter().filter(|p| p.teams.len() == k).count();
+    assert!(in_teams(0) > 0 && in_teams(1) > 0 && in_teams(2) > 0 && in_teams(3) > 0);
+    for person in &spread.people {
+        let names: HashSet<&str> = person.teams.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), person.teams.len(), "a team twice on {}", person.email);
+    }
+    assert_eq!(spread, generate_org_with(10_000, 2026, TODAY, &OrgOptions { teams: Some(500) }));
 }
 
 #[tokio::test]
