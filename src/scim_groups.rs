@@ -2,8 +2,6 @@
 //! size Leapsome allows, 1,000), one group by exact `displayName` (the one filter Leapsome
 //! documents for groups), create, and membership writes (reference/leapsome-scim.md §2.6).
 
-use std::collections::BTreeSet;
-
 use serde_json::{Value, json};
 
 use crate::client::{Call, Client, encode};
@@ -41,7 +39,7 @@ fn parse_group(v: &Value) -> Option<Group> {
     let id = v.get("id")?.as_str().filter(|s| !s.is_empty())?;
     let name = v.get("displayName")?.as_str()?;
     let members = v.get("members").and_then(Value::as_array).map(|list| {
-        list.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).map(str::to_owned).collect::<BTreeSet<_>>()
+        list.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).map(str::to_owned).collect::<Vec<_>>()
     });
     Some(Group { display_name: name.to_owned(), team: RemoteTeam { id: id.to_owned(), members } })
 }
@@ -173,7 +171,7 @@ mod tests {
         let groups = groups_of(&page).unwrap();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].team.members, None);
-        assert_eq!(groups[1].team.members, Some(BTreeSet::from(["u1".to_owned(), "u2".to_owned()])));
+        assert_eq!(groups[1].team.members, Some(vec!["u1".to_owned(), "u2".to_owned()]));
         assert!(groups_of(&json!({"Resources": 5})).is_err());
     }
 

@@ -539,7 +539,7 @@ fn run_teams(
     }
     let budget = options.max_writes.map(|max| max.saturating_sub(run.writes));
     let teams_options = TeamsOptions { dry_run: options.dry_run, repair: options.repair_teams, budget };
-    match sync_teams(session, env, wanted, teams_options) {
+    match sync_teams(session, env, &wanted, teams_options) {
         Ok(teams) => Ok(teams),
         Err(e @ AppError::Unauthorized(_)) => Err(e),
         Err(e) => {

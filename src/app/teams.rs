@@ -6,14 +6,15 @@
 //! A team's failure never stops people's provisioning nor the other teams: it is logged once
 //! (until the error changes), and the team waits with the backoff and quarantine people have.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use crate::error::AppError;
-use crate::ids::IdMap;
+use crate::ids::{IdMap, IdSet};
 use crate::logs::{LogAction, LogOutcome};
 use crate::reconcile::Dialect;
 use crate::reconcile::retry::{Attempt, FailureOutcome, fingerprint};
-use crate::reconcile::teams::{MemberWrite, RemoteTeam, TeamLink, TeamPlan, TeamRecord, WantedTeams, plan_team};
+use crate::reconcile::teams::{
+    MemberWrite, RemoteTeam, TeamLink, TeamPlan, TeamRecord, WantedTeams, name_problem, plan_team, team_names,
+    touched_by_person,
+};
 use crate::scim_groups::{self, Created};
 use crate::state;
 
@@ -60,20 +61,20 @@ pub struct TeamsRun {
     pub failed: u32,
 }
 
-/// Every team record, by name.
-fn load_records(env: &mut Env) -> Result<BTreeMap<String, TeamRecord>, AppError> {
+/// Every team record.
+fn load_records(env: &mut Env) -> Result<Vec<TeamRecord>, AppError> {
     let keys: Vec<String> =
         env.kv.list_keys().map_err(AppError::Storage)?.into_iter().filter(|k| k.starts_with(TEAM_PREFIX)).collect();
-    let mut records = BTreeMap::new();
+    let mut records = Vec::with_capacity(keys.len());
     for batch in keys.chunks(100) {
         for (key, value) in batch.iter().zip(env.kv.get_many(batch).map_err(AppError::Storage)?) {
             let Some(bytes) = value else { continue };
             // An unreadable record is rebuilt: the group is found again by name (adopted), and
             // its membership rewritten.
-            if let Ok(record) = serde_json::from_slice::<TeamRecord>(&bytes)
+            if let Ok(record) = crate::json::from_bytes::<TeamRecord>(&bytes)
                 && team_key(&record.name) == *key
             {
-                records.insert(record.name.clone(), record);
+                records.push(record);
             }
         }
     }
@@ -98,37 +99,50 @@ pub struct TeamsOptions {
 pub(crate) fn sync_teams(
     session: &mut Session,
     env: &mut Env,
-    wanted: WantedTeams,
+    wanted: &WantedTeams,
     options: TeamsOptions,
 ) -> Result<TeamsRun, AppError> {
     let dialect = session.settings.dialect;
     let mut records = load_records(env)?;
-    let mut names: BTreeSet<String> = wanted.0.keys().cloned().collect();
-    names.extend(records.values().filter(|r| !r.members.is_empty()).map(|r| r.name.clone()));
+    // The teams to look at: those wanted, then ours that nobody wants any more (to empty them),
+    // each with its record's position.
+    let mut work: Vec<(String, Option<usize>)> = Vec::with_capacity(wanted.teams.len());
+    {
+        let at: IdMap<&str, usize> = records.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
+        work.extend(wanted.teams.iter().map(|(name, _)| ((*name).to_owned(), at.get(name).copied())));
+        for (i, r) in records.iter().enumerate() {
+            if !r.members.is_empty() && wanted.get(&r.name).is_empty() {
+                work.push((r.name.clone(), Some(i)));
+            }
+        }
+    }
     // The groups as the service shows them: always for RFC 7644 (members are shown, so drift is
     // seen), and for Leapsome only when a team has no group yet (to adopt one of its name).
     let needs_groups = match dialect {
-        Dialect::Rfc7644 => !names.is_empty(),
-        Dialect::Leapsome => names.iter().any(|n| records.get(n).is_none_or(|r| r.id.is_none())),
+        Dialect::Rfc7644 => !work.is_empty(),
+        Dialect::Leapsome => work.iter().any(|(_, at)| at.is_none_or(|i| records[i].id.is_none())),
     };
-    let groups: IdMap<String, RemoteTeam> = if needs_groups {
-        let listed = scim_groups::all_groups(&mut session.scim, env.http)?;
-        let mut by_name = IdMap::default();
-        for g in listed {
-            by_name.entry(g.display_name).or_insert(shown(dialect, g.team));
-        }
-        by_name
+    let groups: Vec<(String, RemoteTeam)> = if needs_groups {
+        scim_groups::all_groups(&mut session.scim, env.http)?
+            .into_iter()
+            .map(|g| (g.display_name, shown(dialect, g.team)))
+            .collect()
     } else {
-        IdMap::default()
+        Vec::new()
     };
+    let group_at: IdMap<&str, usize> =
+        groups.iter().enumerate().rev().map(|(i, (name, _))| (name.as_str(), i)).collect();
     let mut run = TeamsRun::default();
     let mut budget = options.budget;
-    let empty = BTreeSet::new();
-    for name in names {
-        let want = wanted.0.get(&name).unwrap_or(&empty);
-        let mut record =
-            records.remove(&name).unwrap_or_else(|| TeamRecord { name: name.clone(), ..TeamRecord::default() });
-        let remote = match (&record.id, groups.get(&name)) {
+    for (name, at) in work {
+        let want = wanted.get(&name);
+        let mut fresh = TeamRecord { name: name.clone(), ..TeamRecord::default() };
+        let record = match at {
+            Some(i) => &mut records[i],
+            None => &mut fresh,
+        };
+        let found = group_at.get(name.as_str()).map(|&i| &groups[i].1);
+        let remote = match (&record.id, found) {
             // RFC 7644: a stored group the listing no longer has was deleted: made again.
             (Some(id), found) if dialect == Dialect::Rfc7644 && needs_groups => {
                 if found.is_none_or(|g| g.id != *id) {
@@ -140,14 +154,14 @@ pub(crate) fn sync_teams(
             (Some(_), _) => None,
             (None, found) => found,
         };
-        let plan = plan_team(dialect, &name, Some(&record), remote, want, options.repair);
+        let plan = plan_team(dialect, &name, Some(record), remote, want, options.repair);
         if plan.link != TeamLink::Unlinked && !want.is_empty() {
             run.teams += 1;
         }
         if plan.is_idle() && plan.problem.is_none() {
             continue;
         }
-        if !options.dry_run && !gate(env, &record, want) {
+        if !options.dry_run && !gate(env, record, want) {
             continue;
         }
         let requests = plan.requests() as u32;
@@ -158,7 +172,7 @@ pub(crate) fn sync_teams(
         if let Some(left) = &mut budget {
             *left -= requests;
         }
-        carry_out(session, env, &plan, &mut record, want, options.dry_run, &mut run)?;
+        carry_out(session, env, &plan, record, want, options.dry_run, &mut run)?;
     }
     Ok(run)
 }
@@ -174,13 +188,13 @@ fn shown(dialect: Dialect, team: RemoteTeam) -> RemoteTeam {
 
 /// The backoff and quarantine gate, as for people: a change in the team's wanted members (its
 /// Humaans data) lifts them.
-fn gate(env: &Env, record: &TeamRecord, want: &BTreeSet<String>) -> bool {
-    matches!(record.retry.attempt(env.now, fingerprint(&[&record.name, want])), Attempt::Yes)
+fn gate(env: &Env, record: &TeamRecord, want: &[&str]) -> bool {
+    matches!(record.retry.attempt(env.now, fingerprint(&[&record.name, &want])), Attempt::Yes)
 }
 
 /// For events and ticks: the teams these people left or joined. `people`: each person's account
-/// (SCIM id of their linked account; `None`: no account, so in no team) with whether it is
-/// active, and their teams as read from Humaans.
+/// (SCIM id of their linked account) with whether it is active, and their teams as read from
+/// Humaans.
 pub(crate) fn people_teams(
     session: &mut Session,
     env: &mut Env,
@@ -190,28 +204,30 @@ pub(crate) fn people_teams(
     let mut records = load_records(env)?;
     let mut run = TeamsRun::default();
     for (account, active, teams) in people {
-        let now_in: BTreeSet<String> = if *active {
-            crate::reconcile::teams::team_names(teams).map(str::to_owned).collect()
-        } else {
-            BTreeSet::new()
-        };
-        let touched = crate::reconcile::teams::touched_by_person(records.values(), account, &now_in);
-        for (name, want) in touched {
-            let mut record =
-                records.remove(&name).unwrap_or_else(|| TeamRecord { name: name.clone(), ..TeamRecord::default() });
+        let now_in: Vec<&str> = if *active { team_names(teams).collect() } else { Vec::new() };
+        for (name, members) in touched_by_person(&records, account, &now_in) {
+            let want: Vec<&str> = members.iter().map(String::as_str).collect();
+            let at = records.iter().position(|r| r.name == name);
+            let mut fresh = TeamRecord { name: name.clone(), ..TeamRecord::default() };
+            let record = match at {
+                Some(i) => &mut records[i],
+                None => &mut fresh,
+            };
             // A team without a group yet: look for one of its exact name to adopt (Leapsome
             // filters groups by displayName only; the record's members are otherwise all we know).
             let found = match &record.id {
-                None if !want.is_empty() && crate::reconcile::teams::name_problem(&name).is_none() => {
+                None if !want.is_empty() && name_problem(&name).is_none() => {
                     scim_groups::find_group(&mut session.scim, env.http, &name)?.map(|g| shown(dialect, g.team))
                 }
                 _ => None,
             };
-            let plan = plan_team(dialect, &name, Some(&record), found.as_ref(), &want, false);
-            if !(plan.is_idle() && plan.problem.is_none()) && gate(env, &record, &want) {
-                carry_out(session, env, &plan, &mut record, &want, false, &mut run)?;
+            let plan = plan_team(dialect, &name, Some(record), found.as_ref(), &want, false);
+            if !(plan.is_idle() && plan.problem.is_none()) && gate(env, record, &want) {
+                carry_out(session, env, &plan, record, &want, false, &mut run)?;
             }
-            records.insert(name, record);
+            if at.is_none() {
+                records.push(fresh);
+            }
         }
     }
     Ok(run)
@@ -260,7 +276,7 @@ fn carry_out(
     env: &mut Env,
     plan: &TeamPlan,
     record: &mut TeamRecord,
-    want: &BTreeSet<String>,
+    want: &[&str],
     dry_run: bool,
     run: &mut TeamsRun,
 ) -> Result<(), AppError> {
@@ -300,7 +316,7 @@ fn carry_out(
             run.failed += 1;
             let message = e.to_string();
             let permanent = matches!(&e, AppError::Upstream(f) if f.status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429));
-            let outcome = record.retry.record_failure(env.now, &message, permanent, fingerprint(&[name, want]));
+            let outcome = record.retry.record_failure(env.now, &message, permanent, fingerprint(&[name, &want]));
             let (kind, action) = match (&plan.link, plan.removed.is_empty()) {
                 (TeamLink::Create, _) => (TeamChangeKind::Create, LogAction::TeamCreate),
                 (_, true) => (TeamChangeKind::AddMembers, LogAction::TeamAdd),
@@ -336,7 +352,7 @@ fn send_plan(
     env: &mut Env,
     plan: &TeamPlan,
     record: &mut TeamRecord,
-    want: &BTreeSet<String>,
+    want: &[&str],
     run: &mut TeamsRun,
 ) -> Result<(), AppError> {
     let name = &plan.name;
@@ -435,18 +451,19 @@ fn adopted(session: &mut Session, env: &mut Env, record: &mut TeamRecord, id: &s
 
 /// The record after one successful write.
 fn apply(record: &mut TeamRecord, write: &MemberWrite) {
-    let mut members: BTreeSet<String> = std::mem::take(&mut record.members).into_iter().collect();
-    match write {
-        MemberWrite::Flat { replace: true, members: new } => members = new.iter().cloned().collect(),
-        MemberWrite::Flat { replace: false, members: new } => members.extend(new.iter().cloned()),
-        MemberWrite::PatchOp { add, remove } => {
-            for id in remove {
-                members.remove(id);
-            }
-            members.extend(add.iter().cloned());
+    let (add, remove): (&[String], &[String]) = match write {
+        MemberWrite::Flat { replace: true, members } => {
+            record.members.clear();
+            (members, &[])
         }
-    }
-    record.members = members.into_iter().collect();
+        MemberWrite::Flat { replace: false, members } => (members, &[]),
+        MemberWrite::PatchOp { add, remove } => (add, remove),
+    };
+    record.members.retain(|m| !remove.contains(m));
+    let present: IdSet<&str> = record.members.iter().map(String::as_str).collect();
+    let new: Vec<String> = add.iter().filter(|id| !present.contains(id.as_str())).cloned().collect();
+    drop(present);
+    record.members.extend(new);
 }
 
 fn push_members(run: &mut TeamsRun, name: &str, added: usize, removed: usize, error: Option<String>) {
