@@ -78,14 +78,14 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     )?;
     println!("connected to {} ({} Leapsome accounts)", report.company_name, report.scim_users);
 
-    step("configure: provisioning on start date, deprovisioning suspend, Leapsome dialect");
+    step("configure: provisioning on start date, deprovisioning suspend, Leapsome dialect, teams on");
     let settings = api::Settings {
         provisioning: Some(api::ProvisionTiming::OnStartDate),
         deprovisioning: Some(api::DeprovisionAction::Suspend),
         dialect: api::Dialect::Leapsome,
         deprovision_limit: None,
         deprovision_window_minutes: None,
-        teams: false,
+        teams: true,
     };
     done(plugin.configure(settings).await)?;
     println!("configured");
@@ -123,6 +123,16 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         .collect();
     print!("{}", table(&["CHANGE", "EMAIL", "ATTRIBUTES"], &rows));
     println!("… and {} more", changes.len().saturating_sub(8));
+    let team_changes = plan["team_changes"].as_array().cloned().unwrap_or_default();
+    println!(
+        "and for teams: create {} Leapsome teams, adding {} memberships",
+        team_changes.iter().filter(|c| c["kind"] == "create").count(),
+        team_changes
+            .iter()
+            .filter(|c| c["kind"] == "add-members")
+            .map(|c| c["members"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    );
 
     step("sync-all (25 writes a call, until done)");
     let totals = operator::sync_all(
@@ -148,6 +158,18 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     )
     .await?;
     println!("a second sync right after writes {} requests (nothing changed)", again["writes"]);
+    let teams = leapsome.groups();
+    let rows: Vec<Vec<String>> = teams
+        .iter()
+        .map(|g| {
+            let name = g["displayName"].as_str().unwrap_or("").to_owned();
+            let id = leapsome.group_id(&name).unwrap_or_default();
+            let members = leapsome.group_members(&id).map_or(0, |m| m.len());
+            vec![name, members.to_string()]
+        })
+        .collect();
+    println!("Leapsome teams, from the Humaans teams (members: people with an active account):");
+    print!("{}", table(&["TEAM", "MEMBERS"], &rows));
 
     step("A day at Acme");
     let active: Vec<Person> = humaans.people().into_iter().filter(|p| p.status == "active").collect();
