@@ -437,6 +437,18 @@ async fn configure_changes_only_what_it_is_given() {
     }
     let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
     assert_eq!(shown(&status["settings"]), ["off", "off", "leapsome", limit_default, day], "{status}");
+    // Teams: off by default, turned on and off alone; a word other than on or off is refused.
+    assert_eq!(status["settings"]["teams"], "off", "{status}");
+    let on = hh(&["--data-dir", d, "--json", "configure", "--teams", "on"], &[]).await.ok().unwrap();
+    assert_eq!(
+        (on["teams"].as_str(), shown(&on)),
+        (Some("on"), ["off", "off", "leapsome", limit_default, day].map(String::from))
+    );
+    hh(&["--data-dir", d, "configure", "--teams", "maybe"], &[]).await.fails();
+    let synced = hh(&["--data-dir", d, "--json", "sync-all", "--repair-teams", "--dry-run"], &[]).await.ok().unwrap();
+    assert!(synced["team_changes"].is_array() && synced["teams"].is_u64(), "{synced}");
+    let off = hh(&["--data-dir", d, "--json", "configure", "--teams", "off"], &[]).await.ok().unwrap();
+    assert_eq!(off["teams"], "off");
     clean_up(&data);
 }
 
