@@ -141,6 +141,7 @@ fn settings_json(s: &wit::Settings) -> Value {
             Some(wit::DeprovisionLimit::Percent(p)) => Some(format!("{p}%")),
         },
         "deprovision_window": s.deprovision_window_minutes.map(operator::window_text),
+        "teams": s.teams,
     })
 }
 

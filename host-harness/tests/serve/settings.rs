@@ -16,7 +16,7 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         before,
         json!({"provisioning": "immediately", "deprovisioning": "suspend", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": null})
+            "deprovision_limit": null, "deprovision_window": null, "teams": false})
     );
 
     // (body, what the refusal must name)
@@ -56,7 +56,7 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
         serve.api("PUT", path, Some(json!({"provisioning": "on-start-date", "deprovision_limit": 3}))).await;
     assert_eq!(status, 200, "{put}");
     let replaced = json!({"provisioning": "on-start-date", "deprovisioning": "off", "dialect": "leapsome",
-        "deprovision_limit": "3", "deprovision_window": null});
+        "deprovision_limit": "3", "deprovision_window": null, "teams": false});
     assert_eq!(put, replaced);
     assert_eq!(serve.api("GET", path, None).await.1, replaced);
     // PATCH changes only what it names.
@@ -65,7 +65,7 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         patched,
         json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "leapsome",
-            "deprovision_limit": "3", "deprovision_window": null})
+            "deprovision_limit": "3", "deprovision_window": null, "teams": false})
     );
     let (status, patched) =
         serve.api("PATCH", path, Some(json!({"deprovision_limit": "5%", "deprovision_window": "90m"}))).await;
@@ -76,8 +76,16 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         patched,
         json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": "24h"})
+            "deprovision_limit": null, "deprovision_window": "24h", "teams": false})
     );
+    // Teams: a boolean (or "on"/"off"), PATCHed alone.
+    let (status, patched) = serve.api("PATCH", path, Some(json!({"teams": true}))).await;
+    assert_eq!((status, &patched["teams"], &patched["deprovisioning"]), (200, &json!(true), &json!("deactivate")));
+    let (status, patched) = serve.api("PATCH", path, Some(json!({"teams": "off"}))).await;
+    assert_eq!((status, &patched["teams"]), (200, &json!(false)));
+    let (status, refused) = serve.api("PATCH", path, Some(json!({"teams": "sometimes"}))).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["error"].as_str().unwrap_or_default().contains("`teams`"), "{refused}");
     assert_eq!(serve.api("GET", path, None).await.1, patched, "what the component holds");
     // An empty PATCH changes nothing; an empty PUT is every default.
     assert_eq!(serve.api("PATCH", path, Some(json!({}))).await.1, patched);
@@ -85,7 +93,7 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         defaults,
         json!({"provisioning": "off", "deprovisioning": "off", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": null})
+            "deprovision_limit": null, "deprovision_window": null, "teams": false})
     );
     // Not JSON at all: 400. A tenant that is not connected: 404, after the body was checked.
     let auth = format!("Bearer {ADMIN}");
