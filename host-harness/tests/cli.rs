@@ -982,6 +982,38 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
         assert_eq!(targets[met].as_bool(), Some(true), "{met}: {report}");
     }
 
+    // The teams run (150 people in 7 teams, teams on): every team created once with exactly its
+    // members, at most ceil(members/100) + 1 writes each; a steady sync writes nothing and, in the
+    // Leapsome dialect, reads no Groups at all (the floor, within floor + Groups pages).
+    let teams = &report["teams"];
+    let first = &teams["first_sync"];
+    assert_eq!(teams["teams_asked"].as_u64(), Some(7), "{teams}");
+    assert_eq!(first["teams_wanted"].as_u64(), Some(7), "{teams}");
+    assert_eq!(first["teams_exact"], first["teams_wanted"], "{teams}");
+    assert_eq!(first["groups"], first["teams_wanted"], "{teams}");
+    assert_eq!(first["unattributed_writes"].as_u64(), Some(0), "{teams}");
+    assert_eq!(first["requests"]["by_route"]["POST /Groups"], first["teams_wanted"], "{teams}");
+    assert!(first["worst"]["ratio"].as_f64().unwrap() <= 1.0, "{teams}");
+    let steady = &teams["steady_sync"];
+    assert_eq!(steady["syncs"].as_u64(), Some(3), "{teams}");
+    assert_eq!(steady["most_writes"].as_u64(), Some(0), "{teams}");
+    assert_eq!(steady["groups_requests"].as_u64(), Some(0), "{teams}");
+    assert_eq!(steady["requests"], steady["floor_requests"], "{teams}");
+    assert_eq!(steady["allowed"].as_u64(), Some(steady["floor_requests"].as_u64().unwrap() + 1), "{teams}");
+    let routes = steady["by_route"].as_object().expect("requests by route");
+    assert_eq!(routes.values().map(|n| n.as_u64().unwrap()).sum::<u64>(), steady["requests"].as_u64().unwrap());
+    for route in ["GET /api/people", "GET /api/job-roles", "GET /Users"] {
+        assert!(routes[route].as_u64().unwrap() >= 1, "{route}: {teams}");
+    }
+    for met in [
+        "teams_first_sync_complete",
+        "teams_first_sync_writes_per_team",
+        "teams_steady_no_writes",
+        "teams_steady_requests",
+    ] {
+        assert_eq!(targets[met].as_bool(), Some(true), "{met}: {report}");
+    }
+
     // The tenants run through a real serve: each round runs only its own kind of call (the
     // schedule the previous phase left is cleared), and serve's writes never waited for SQLite.
     let tenants = &report["tenants"];

@@ -52,6 +52,7 @@ pub(super) async fn callgrind_run(
     component: &Path,
     cache: &Path,
     employees: usize,
+    teams: usize,
     call: CallgrindCall,
     today: Date,
 ) -> Result<()> {
@@ -59,20 +60,22 @@ pub(super) async fn callgrind_run(
     // Compiling (or loading the cached compilation) happens here, outside the measured part.
     let runtime =
         Arc::new(Runtime::new(component, Some(cache), PoolSize { instances: 2, max_memory_bytes: 512 << 20 })?);
-    let rig = Rig::start(
-        &runtime,
-        employees,
-        today,
-        "bench-callgrind",
-        Some(0),
-        Arc::new(MemoryStorage::new()),
-        CpuDeadline::Generous,
-    )
-    .await?;
+    let rig = match call {
+        CallgrindCall::SteadySyncTeams => {
+            Rig::start_with_teams(&runtime, employees, teams, today, "bench-callgrind", CpuDeadline::Generous).await?
+        }
+        CallgrindCall::SteadySync | CallgrindCall::Event => {
+            let storage = Arc::new(MemoryStorage::new());
+            Rig::start(&runtime, employees, today, "bench-callgrind", Some(0), storage, CpuDeadline::Generous).await?
+        }
+    };
     progress(format!("callgrind: initial sync of {employees} people (not measured)"));
     let initial = sync_until_complete(&rig.plugin).await?;
     if !initial.complete || initial.failed > 0 {
         bail!("the initial sync did not complete cleanly: {:?}", initial.failures);
+    }
+    if call == CallgrindCall::SteadySyncTeams && initial.teams == 0 {
+        bail!("the initial sync kept no teams (is the teams step running?)");
     }
     // One steady sync first, so that nothing done once per process or tenant is measured.
     sync_until_complete(&rig.plugin).await?;
@@ -81,7 +84,7 @@ pub(super) async fn callgrind_run(
         sync_until_complete(&rig.plugin).await?;
     }
     let person = match call {
-        CallgrindCall::SteadySync => None,
+        CallgrindCall::SteadySync | CallgrindCall::SteadySyncTeams => None,
         CallgrindCall::Event => {
             let people = rig.people_with_accounts();
             let person = people.get(people.len() / 2).context("nobody has an account")?.clone();
@@ -135,8 +138,13 @@ pub(super) async fn callgrind_run(
     let (writes, failed) = rx.await.context("the measured call's thread ended")??;
     let requests = rig.requests();
     let report = json!({
-        "call": match call { CallgrindCall::SteadySync => "steady-sync", CallgrindCall::Event => "event" },
+        "call": match call {
+            CallgrindCall::SteadySync => "steady-sync",
+            CallgrindCall::Event => "event",
+            CallgrindCall::SteadySyncTeams => "steady-sync-teams",
+        },
         "employees": employees,
+        "teams": (call == CallgrindCall::SteadySyncTeams).then_some(teams),
         "requests": requests.total(),
         "scim_writes": requests.scim_writes(),
         "writes_or_changes": writes,

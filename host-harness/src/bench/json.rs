@@ -93,6 +93,16 @@ impl Report {
             "overhead": self.overhead.to_json(),
             "targets_met": self.checks().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
         });
+        if let Some(t) = &self.teams {
+            let mut section = t.to_json();
+            section["targets"] = self
+                .teams_checks(t)
+                .into_iter()
+                .map(|(name, what, met)| (name.trim_start_matches("teams_").to_owned(), target(what, met)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            document["teams"] = section;
+        }
         if let Some(t) = &self.tenants {
             let mut section = t.json.clone();
             section["targets"] = self

@@ -28,6 +28,15 @@ pub(super) struct Floor {
     pub(super) requests: usize,
 }
 
+impl Floor {
+    /// The fewest requests a steady sync can make: every page of people, of job roles and of
+    /// SCIM users, and the company.
+    pub(super) fn of(people: usize, job_roles: usize, scim_users: usize) -> Floor {
+        let requests = pages(people, HUMAANS_PAGE) + pages(job_roles, HUMAANS_PAGE) + 1 + pages(scim_users, SCIM_PAGE);
+        Floor { people, job_roles, scim_users, requests }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct MainRun {
     pub(super) initial: Timed,
@@ -96,9 +105,8 @@ pub(super) async fn main_run(
     steady_runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
     let steady = steady_runs.swap_remove((steady_runs.len() - 1) / 2);
     let scim_users = rig.leapsome.users().len();
-    let floor_requests =
-        pages(people, HUMAANS_PAGE) + pages(job_roles, HUMAANS_PAGE) + 1 + pages(scim_users, SCIM_PAGE);
-    let floor = Floor { people, job_roles, scim_users, requests: floor_requests };
+    let floor = Floor::of(people, job_roles, scim_users);
+    let floor_requests = floor.requests;
     progress(format!(
         "steady sync, median of {steady_syncs}: {:.2} s, {} requests (floor {floor_requests}), {} writes",
         steady.wall_s,
@@ -148,6 +156,7 @@ pub(super) async fn main_run(
     })
 }
 
-fn pages(items: usize, page: usize) -> usize {
+/// Pages of `page` items for `items` (at least one: an empty list is still read).
+pub(super) fn pages(items: usize, page: usize) -> usize {
     items.div_ceil(page).max(1)
 }

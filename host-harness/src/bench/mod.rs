@@ -1,7 +1,8 @@
 //! `host-harness bench`: measures the component against the built-in mocks on loopback — a full
 //! initial sync of a generated organisation, steady (nothing changed) syncs against the fewest
 //! requests the APIs allow (the median reported), an incremental sync, single events, instantiation, guest memory, the
-//! component's size and a sync under Leapsome's 30 requests/s limit; the per-call cost of
+//! component's size, teams (the organisation in `--teams` teams, teams on: the first sync's Groups
+//! writes per team, a steady sync's requests per route) and a sync under Leapsome's 30 requests/s limit; the per-call cost of
 //! sealing and the storage quota on SQLite; with `--tenants M`, M tenants in one real `serve`
 //! (`serve/`); with `--webhooks-per-second R`, webhook latency through `serve`.
 //! `--callgrind` (hidden) is the one-call mode `scripts/callgrind.sh` runs under valgrind.
@@ -11,7 +12,7 @@
 //!
 //! The modules, each importing only those listed before it: `common` (helpers), `tally`
 //! (request and sync counts), `rig` (the mocks and a tenant), `replay`, `updates`, `main_run`,
-//! `rate_limited`, `overhead`, `callgrind`, `serve` (serve as a process: `--tenants`, webhooks,
+//! `teams`, `rate_limited`, `overhead`, `callgrind`, `serve` (serve as a process: `--tenants`, webhooks,
 //! `--serve`), `scale` (`--scale-out`), `report` (targets), `table` and `json`; this module runs them.
 
 mod callgrind;
@@ -27,6 +28,7 @@ mod scale;
 mod serve;
 mod table;
 mod tally;
+mod teams;
 mod updates;
 
 use std::sync::Arc;
@@ -44,6 +46,7 @@ use main_run::main_run;
 use overhead::overhead_run;
 use rate_limited::rate_limited_run;
 use report::Report;
+use teams::{teams_for, teams_run};
 
 /// The webhook targets are stated at this rate.
 const WEBHOOK_TARGET_RATE: u32 = 50;
@@ -66,8 +69,12 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         .len();
     let cache = global.data_dir.clone().unwrap_or_else(operator::default_data_dir).join("cache");
     progress(format!("loading {} ({} bytes)", component.display(), component_bytes));
+    let teams = args.teams.unwrap_or_else(|| teams_for(args.employees));
     if let Some(call) = args.callgrind {
-        return callgrind_run(&component, &cache, args.employees, call, today).await;
+        if call == crate::cli::CallgrindCall::SteadySyncTeams && teams == 0 {
+            bail!("--callgrind steady-sync-teams needs --teams of at least 1");
+        }
+        return callgrind_run(&component, &cache, args.employees, teams, call, today).await;
     }
     // Compiles the component into the cache (or checks the cached one) before any serve
     // process is started on that cache.
@@ -87,6 +94,10 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     }
 
     let main = main_run(&runtime, args.employees, args.steady_syncs as usize, today).await?;
+    let teams = match teams {
+        0 => None,
+        teams => Some(teams_run(&runtime, args.employees, teams, args.steady_syncs as usize, today).await?),
+    };
     let rate_limited = rate_limited_run(&runtime, args.rate_limited_employees, today).await?;
     let overhead = overhead_run(&runtime, today).await?;
     drop(runtime);
@@ -101,7 +112,8 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         None => None,
     };
 
-    let report = Report { employees: args.employees, component_bytes, main, rate_limited, overhead, tenants, webhook };
+    let report =
+        Report { employees: args.employees, component_bytes, main, teams, rate_limited, overhead, tenants, webhook };
     let document = report.to_json();
     if global.json {
         println!("{}", serde_json::to_string_pretty(&document)?);

@@ -8,6 +8,7 @@ use super::main_run::MainRun;
 use super::overhead::Overhead;
 use super::rate_limited::RateLimited;
 use super::serve::TenantsRun;
+use super::teams::TeamsRun;
 
 // The targets from the issue, shown beside each number.
 const STEADY_RATIO_TARGET: f64 = 1.1;
@@ -47,6 +48,8 @@ pub(super) struct Report {
     pub(super) employees: usize,
     pub(super) component_bytes: u64,
     pub(super) main: MainRun,
+    /// The teams run (`--teams`, 0 skips it).
+    pub(super) teams: Option<TeamsRun>,
     pub(super) rate_limited: RateLimited,
     pub(super) overhead: Overhead,
     pub(super) tenants: Option<TenantsRun>,
@@ -88,6 +91,9 @@ impl Report {
             ("guest_memory_peak", m.guest_memory_peak_bytes < t.memory_bytes),
             ("component_bytes", self.component_bytes < COMPONENT_TARGET_BYTES),
         ];
+        if let Some(t) = &self.teams {
+            checks.extend(self.teams_checks(t).into_iter().map(|(name, _, met)| (name, met)));
+        }
         if self.rate_limited.run.is_some() {
             checks.push((
                 "rate_limited_within_10pct",
@@ -102,6 +108,20 @@ impl Report {
             checks.extend(self.webhook_checks(w).into_iter().map(|(name, _, met)| (name, met)));
         }
         checks
+    }
+
+    /// The teams targets of issue 23: (name in `targets_met`, target, met).
+    pub(super) fn teams_checks(&self, t: &TeamsRun) -> Vec<(&'static str, &'static str, bool)> {
+        vec![
+            ("teams_first_sync_complete", "every team, exactly its members, 0 failed", t.first_sync_complete()),
+            (
+                "teams_first_sync_writes_per_team",
+                "<= 1 for every team",
+                !t.per_team.is_empty() && t.worst_ratio() <= 1.0 && t.unattributed_writes == 0,
+            ),
+            ("teams_steady_no_writes", "0", t.steady_most_writes == 0),
+            ("teams_steady_requests", "<= floor + Groups pages", t.steady.requests.total() <= t.steady_allowed()),
+        ]
     }
 
     /// (name in `targets_met`, target, met).

@@ -12,20 +12,23 @@ use super::common::progress;
 use super::tally::{Requests, SyncTotals, sync_until_complete};
 use crate::operator::done;
 use crate::plugin::api;
-use crate::{AllowedHost, Runtime, Storage, Tenant, TenantPlugin};
-use mock_servers::humaans::{HumaansConfig, MockHumaans, STATUS_ACTIVE};
+use crate::{AllowedHost, MemoryStorage, Runtime, Storage, Tenant, TenantPlugin};
+use mock_servers::humaans::{HumaansConfig, HumaansSeed, MockHumaans, STATUS_ACTIVE};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
+use mock_servers::org::OrgOptions;
 
 /// The seed of the generated organisations: the same people on every run.
 const ORG_SEED: u64 = 2026;
 
 /// Connects `plugin` to the mocks and configures it to provision at once and suspend leavers.
 /// `scim_pacing`: the component's own SCIM pacing (`None`: Leapsome's 30/s; `Some(0)`: off).
+/// `teams`: the teams setting (the teams run's tenant has it on).
 pub(super) async fn connect_to_mocks(
     plugin: &TenantPlugin,
     humaans: &MockHumaans,
     leapsome: &MockLeapsome,
     scim_pacing: Option<u32>,
+    teams: bool,
 ) -> Result<()> {
     done(
         plugin
@@ -48,7 +51,7 @@ pub(super) async fn connect_to_mocks(
                 dialect: api::Dialect::Leapsome,
                 deprovision_limit: None,
                 deprovision_window_minutes: None,
-                teams: false,
+                teams,
             })
             .await,
     )
@@ -84,6 +87,35 @@ impl Rig {
     ) -> Result<Rig> {
         progress(format!("generating an organisation of {employees} people"));
         let seed = mock_servers::org::generate_org(employees, ORG_SEED, &today.to_string());
+        Rig::start_with(runtime, seed, tenant_id, scim_pacing, storage, cpu_deadline, false).await
+    }
+
+    /// The teams run's rig: `employees` people spread over `teams` teams (`OrgOptions::teams`),
+    /// the same seed as `start`'s, and the tenant's teams setting on.
+    pub(super) async fn start_with_teams(
+        runtime: &Arc<Runtime>,
+        employees: usize,
+        teams: usize,
+        today: Date,
+        tenant_id: &str,
+        cpu_deadline: CpuDeadline,
+    ) -> Result<Rig> {
+        progress(format!("generating an organisation of {employees} people in {teams} teams"));
+        let options = OrgOptions { teams: Some(teams) };
+        let seed = mock_servers::org::generate_org_with(employees, ORG_SEED, &today.to_string(), &options);
+        let storage = Arc::new(MemoryStorage::new());
+        Rig::start_with(runtime, seed, tenant_id, Some(0), storage, cpu_deadline, true).await
+    }
+
+    async fn start_with(
+        runtime: &Arc<Runtime>,
+        seed: HumaansSeed,
+        tenant_id: &str,
+        scim_pacing: Option<u32>,
+        storage: Arc<dyn Storage>,
+        cpu_deadline: CpuDeadline,
+        teams: bool,
+    ) -> Result<Rig> {
         let humaans = MockHumaans::start(HumaansConfig::default()).await.context("cannot start mock Humaans")?;
         humaans.load_seed(seed);
         let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.context("cannot start mock Leapsome")?;
@@ -97,7 +129,7 @@ impl Rig {
         tenant.call_timeout = Duration::from_secs(1800);
         tenant.memory_limit_bytes = 512 << 20;
         let plugin = TenantPlugin::new(runtime.clone(), storage, tenant);
-        connect_to_mocks(&plugin, &humaans, &leapsome, scim_pacing).await?;
+        connect_to_mocks(&plugin, &humaans, &leapsome, scim_pacing, teams).await?;
         let rig = Rig { humaans, leapsome, plugin };
         rig.clear_journals();
         Ok(rig)

@@ -96,6 +96,60 @@ impl Report {
             ),
             row("component size", format!("{} KiB", self.component_bytes.div_ceil(1024)), "< 1 MiB", "component_bytes"),
         ];
+        if let Some(t) = &self.teams {
+            let targets = self.teams_checks(t);
+            let target = |name: &str| targets.iter().find(|(n, _, _)| *n == name).map_or("", |(_, what, _)| *what);
+            let i = &t.initial;
+            rows.push(row(
+                &format!("teams: first sync ({} people, {} teams wanted)", t.floor.people, t.per_team.len()),
+                format!("{:.2} s, {} teams exact, {} failed", i.wall_s, t.teams_exact, i.totals.teams_failed),
+                target("teams_first_sync_complete"),
+                "teams_first_sync_complete",
+            ));
+            let worst = t.worst().map_or("no team".to_owned(), |w| {
+                format!("{:.2} ({}: {} members, {} / {})", w.ratio(), w.name, w.members, w.writes, w.allowed())
+            });
+            rows.push(row(
+                "  team writes / (ceil(members/100)+1), largest",
+                worst,
+                target("teams_first_sync_writes_per_team"),
+                "teams_first_sync_writes_per_team",
+            ));
+            let first = |route: &str| i.requests.routes.get(route).copied().unwrap_or(0);
+            rows.push(row(
+                "  Groups requests (GET / POST / PATCH)",
+                format!(
+                    "{} ({} / {} / {})",
+                    i.requests.groups(),
+                    first("GET /Groups"),
+                    first("POST /Groups"),
+                    first("PATCH /Groups/{id}")
+                ),
+                "",
+                "",
+            ));
+            rows.push(row(
+                &format!("teams: steady sync (most of {})", t.steady_syncs),
+                t.steady_most_writes.to_string(),
+                target("teams_steady_no_writes"),
+                "teams_steady_no_writes",
+            ));
+            rows.push(row(
+                "  requests / floor + Groups pages",
+                format!(
+                    "{} / {} + {} ({} on Groups)",
+                    t.steady.requests.total(),
+                    t.floor.requests,
+                    t.groups_pages(),
+                    t.steady.requests.groups()
+                ),
+                target("teams_steady_requests"),
+                "teams_steady_requests",
+            ));
+            for (route, n) in &t.steady.requests.routes {
+                rows.push(row(&format!("    {route}"), n.to_string(), "", ""));
+            }
+        }
         if rl.run.is_some() {
             rows.push(row(
                 &format!("rate-limited sync ({} people, 30/s)", rl.employees),

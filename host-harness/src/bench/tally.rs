@@ -19,6 +19,33 @@ pub(super) struct Requests {
     /// Leapsome answers by status (429s, errors).
     pub(super) leapsome_statuses: BTreeMap<u16, usize>,
     pub(super) humaans_statuses: BTreeMap<u16, usize>,
+    /// Both services' requests by route (`route`): "GET /api/people", "PATCH /Groups/{id}".
+    pub(super) routes: BTreeMap<String, usize>,
+}
+
+/// The path segments after which come ids: Humaans' and Leapsome's collections.
+const COLLECTIONS: &[&str] = &["people", "job-roles", "companies", "users", "groups"];
+/// Leapsome's mounts, dropped from its routes.
+const SCIM_MOUNTS: &[&str] = &["/scim/v1", "/api/scim"];
+
+/// A request's route: the method and the path without its query and Leapsome's mount, each
+/// segment after a collection's name replaced by `{id}`, so that every account's or team's
+/// request counts under one route.
+pub(super) fn route(method: &str, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let path = SCIM_MOUNTS.iter().find_map(|mount| path.strip_prefix(mount)).unwrap_or(path);
+    let mut route = format!("{method} ");
+    let mut after_collection = false;
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        route.push('/');
+        if after_collection {
+            route.push_str("{id}");
+        } else {
+            route.push_str(segment);
+            after_collection = COLLECTIONS.contains(&segment.to_ascii_lowercase().as_str());
+        }
+    }
+    route
 }
 
 impl Requests {
@@ -27,10 +54,12 @@ impl Requests {
         for e in humaans {
             *r.humaans.entry(e.method.clone()).or_default() += 1;
             *r.humaans_statuses.entry(e.status).or_default() += 1;
+            *r.routes.entry(route(&e.method, &e.path)).or_default() += 1;
         }
         for e in leapsome {
             *r.leapsome.entry(e.method.clone()).or_default() += 1;
             *r.leapsome_statuses.entry(e.status).or_default() += 1;
+            *r.routes.entry(route(&e.method, &e.path)).or_default() += 1;
         }
         r
     }
@@ -52,6 +81,11 @@ impl Requests {
         self.leapsome.iter().filter(|(m, _)| m.as_str() != "GET").map(|(_, n)| n).sum()
     }
 
+    /// Requests on SCIM Groups, reads and writes.
+    pub(super) fn groups(&self) -> usize {
+        self.routes.iter().filter(|(r, _)| r.to_ascii_lowercase().contains(" /groups")).map(|(_, n)| n).sum()
+    }
+
     pub(super) fn leapsome_with_status(&self, status: u16) -> usize {
         self.leapsome_statuses.get(&status).copied().unwrap_or(0)
     }
@@ -64,6 +98,7 @@ impl Requests {
             "total": self.total(),
             "humaans": {"total": self.humaans_total(), "by_method": self.humaans, "by_status": statuses(&self.humaans_statuses)},
             "leapsome": {"total": self.leapsome_total(), "by_method": self.leapsome, "by_status": statuses(&self.leapsome_statuses)},
+            "by_route": self.routes,
         })
     }
 }
@@ -85,6 +120,9 @@ pub(super) struct SyncTotals {
     pub(super) managers_pending: u32,
     pub(super) skipped: u32,
     pub(super) complete: bool,
+    /// Teams the integration keeps (the last report's) and team changes that failed.
+    pub(super) teams: u32,
+    pub(super) teams_failed: u64,
     /// The first few failures, for the report.
     pub(super) failures: Vec<String>,
 }
@@ -97,6 +135,7 @@ impl SyncTotals {
             "managers_linked": self.managers_linked, "managers_pending": self.managers_pending,
             "failed": self.failed, "skipped": self.skipped, "people": self.people, "scim_users": self.scim_users,
             "complete": self.complete, "failures": self.failures,
+            "teams": self.teams, "teams_failed": self.teams_failed,
         })
     }
 }
@@ -131,6 +170,13 @@ pub(super) async fn sync_until_complete(plugin: &TenantPlugin) -> Result<SyncTot
         t.managers_pending = r.managers_pending;
         t.skipped = r.skipped;
         t.complete = r.complete;
+        t.teams = r.teams;
+        for c in r.team_changes.iter().filter(|c| c.error.is_some()) {
+            t.teams_failed += 1;
+            if t.failures.len() < 5 {
+                t.failures.push(format!("team {}: {}", c.team, c.error.as_deref().unwrap_or("")));
+            }
+        }
         for c in r.changes.iter().filter(|c| c.error.is_some()) {
             if t.failures.len() < 5 {
                 t.failures.push(format!(
@@ -150,5 +196,22 @@ pub(super) async fn sync_until_complete(plugin: &TenantPlugin) -> Result<SyncTot
             }
             return Ok(t);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route;
+
+    #[test]
+    fn routes_name_collections_and_hide_ids() {
+        assert_eq!(route("GET", "/api/people"), "GET /api/people");
+        assert_eq!(route("GET", "/api/people/abc123?$select[]=teams"), "GET /api/people/{id}");
+        assert_eq!(route("GET", "/api/companies/x1"), "GET /api/companies/{id}");
+        assert_eq!(route("GET", "/api/job-roles"), "GET /api/job-roles");
+        assert_eq!(route("GET", "/scim/v1/Users"), "GET /Users");
+        assert_eq!(route("PATCH", "/scim/v1/Groups/g-1"), "PATCH /Groups/{id}");
+        assert_eq!(route("POST", "/api/scim/Groups"), "POST /Groups");
+        assert_eq!(route("GET", "/api/me"), "GET /api/me");
     }
 }

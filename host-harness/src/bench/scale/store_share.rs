@@ -92,7 +92,7 @@ pub(super) async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -
             .allow(AllowedHost::from_url(&humaans.base_url()).map_err(anyhow::Error::msg)?)
             .allow(AllowedHost::from_url(&leapsome.base_url()).map_err(anyhow::Error::msg)?);
         let plugin = TenantPlugin::new(runtime.clone(), storage.clone(), tenant);
-        connect_to_mocks(&plugin, &humaans, &leapsome, Some(0)).await?;
+        connect_to_mocks(&plugin, &humaans, &leapsome, Some(0), false).await?;
         let sync =
             api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
         let initial = done(plugin.sync_all(sync).await).context("the initial sync")?;
