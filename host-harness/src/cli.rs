@@ -448,6 +448,10 @@ pub struct BenchArgs {
     /// Seconds of webhooks in the latency run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub webhook_seconds: u32,
+    /// Teams in the teams run (--employees people spread over N teams, teams on; default one per
+    /// 20 people, 500 at 10,000; 0 skips the run). Also the teams of `--callgrind steady-sync-teams`.
+    #[arg(long, value_name = "N")]
+    pub teams: Option<usize>,
     /// Measure `serve` only: webhook latency (at --webhooks-per-second, default 50) and memory
     /// with 100 tenants.
     #[arg(long)]
@@ -473,6 +477,8 @@ pub enum CallgrindCall {
     SteadySync,
     /// One `updated` employee event (one last-name change).
     Event,
+    /// A sync-all with nothing changed, the organisation in teams and teams on.
+    SteadySyncTeams,
 }
 
 /// A value parser for a fixed set of words (listed in `--help`), each turned into its value by
