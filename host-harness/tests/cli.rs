@@ -1042,10 +1042,23 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
         }
     }
     // The text table ends each targeted row with that name.
-    let text =
-        hh(&["--data-dir", data.to_str().unwrap(), "bench", "--employees", "50", "--rate-limited-employees", "0"], &[])
-            .await;
+    let text = hh(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "bench",
+            "--employees",
+            "50",
+            "--rate-limited-employees",
+            "0",
+            "--teams",
+            "3",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(text.code, Some(0), "{}", text.describe());
+    assert!(text.stdout.contains("teams: first sync (50 people, 3 teams wanted)"), "{}", text.stdout);
     let named: BTreeSet<&str> = text.stdout.lines().filter_map(|line| line.split_whitespace().last()).collect();
     assert!(named.contains("NAME"), "{}", text.stdout);
     for name in targets.keys().filter(|name| !name.starts_with("tenants_")) {
