@@ -1,4 +1,5 @@
-//! Builds the component into the host binary, so `cargo install --path host-harness` gives a
+//! Builds the component into the host binary (through this crate, `embedded-component`), so
+//! `cargo install --path host-harness` gives a
 //! `host-harness` that needs no workspace at run time (`--component` or
 //! `HUMAANS_LEAPSOME_COMPONENT` still override it). The component is built by a nested cargo in
 //! its own target directory (never the outer build's, whose lock the outer cargo holds), with
@@ -13,7 +14,11 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let workspace = manifest.parent().expect("host-harness lives in the workspace").to_path_buf();
+    let workspace = manifest
+        .parent()
+        .and_then(|host| host.parent())
+        .expect("host-harness/embedded lives in the workspace")
+        .to_path_buf();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
     for path in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());

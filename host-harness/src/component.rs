@@ -27,11 +27,11 @@ pub fn package_dir() -> PathBuf {
     target_dir().join("package")
 }
 
-/// The component built into this binary (`build.rs`); empty when built with
-/// `HOST_HARNESS_EMBED=0`.
-pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.wasm"));
+/// The component built into this binary (crate `embedded-component`, its `build.rs`); empty when
+/// built with `HOST_HARNESS_EMBED=0`.
+pub const EMBEDDED: &[u8] = embedded_component::COMPONENT;
 /// `cargo metadata` of the workspace at build time (the component crate's package fields).
-const EMBEDDED_METADATA: &str = include_str!(concat!(env!("OUT_DIR"), "/package.json"));
+const EMBEDDED_METADATA: &str = embedded_component::METADATA;
 
 /// The component file: `$HUMAANS_LEAPSOME_COMPONENT` if set; otherwise the component built into
 /// this binary, stamped with its metadata and written once per process to `target/package/`
