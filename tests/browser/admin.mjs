@@ -43,7 +43,12 @@ try {
   await page.fill('#token', config.adminToken);
   await page.click('#login');
   await page.locator('#app-view').waitFor({ state: 'visible' });
-  const cookie = (await context.cookies()).find((c) => c.name === 'hh_session');
+  // The page may show before the browser has stored the cookie from the login's answer: poll.
+  let cookie;
+  for (let i = 0; i < 50 && !cookie; i++) {
+    cookie = (await context.cookies()).find((c) => c.name === 'hh_session');
+    if (!cookie) await page.waitForTimeout(100);
+  }
   check(cookie && cookie.httpOnly && cookie.sameSite === 'Strict', `session cookie HttpOnly+Strict: ${JSON.stringify(cookie)}`);
   check(!(await page.evaluate(() => document.cookie)).includes('hh_session'), 'scripts cannot read the session cookie');
   step('login', 'cookie HttpOnly, SameSite=Strict');
@@ -88,8 +93,10 @@ try {
   await page.check('#deprovisioning-on');
   await page.selectOption('#deprovisioning-action', 'suspend');
   await page.selectOption('#dialect', 'leapsome');
+  await page.check('#teams-on');
   await page.click('#save-settings');
   await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  check(await page.isChecked('#teams-on'), 'teams are on after the save (shown from what the component holds)');
   await shot('04-configured');
   step('configured');
 
@@ -119,11 +126,14 @@ try {
   const rows = () => page.locator('#logs-table tbody tr').count();
   check((await rows()) === 50, `a first page of 50 (got ${await rows()})`);
   const actions = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
-  check(actions.includes('provision'), 'provisions are logged');
+  // Teams are the sync's last step: the newest entries are theirs.
+  check(actions.some((a) => a.startsWith('team-')), `the teams step is logged: ${actions}`);
   await page.locator('#logs-older').waitFor({ state: 'visible' });
   await page.click('#logs-older');
   await page.waitForFunction(() => document.querySelectorAll('#logs-table tbody tr').length > 50);
   const sequences = await page.locator('#logs-table tbody tr td:nth-child(1)').allInnerTexts();
+  const older = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
+  check(older.includes('provision'), 'provisions are logged');
   check(new Set(sequences).size === sequences.length, 'paging repeats no entry');
   for (let i = 1; i < sequences.length; i++) check(Number(sequences[i]) < Number(sequences[i - 1]), 'newest first');
   await shot('08-logs');

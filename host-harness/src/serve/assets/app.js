@@ -84,6 +84,7 @@ function showSettings(s) {
   $('deprovisioning-on').checked = s.deprovisioning !== 'off';
   if (s.deprovisioning !== 'off') $('deprovisioning-action').value = s.deprovisioning;
   $('dialect').value = s.dialect;
+  $('teams-on').checked = s.teams === true;
 }
 
 function selectTab(name) {
@@ -122,6 +123,7 @@ async function saveSettings(ev) {
     provisioning,
     deprovisioning: $('deprovisioning-on').checked ? $('deprovisioning-action').value : 'off',
     dialect: $('dialect').value,
+    teams: $('teams-on').checked,
   };
   try {
     // PATCH: the page shows only some settings; the others (the brake's limit and window) stay.
