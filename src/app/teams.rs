@@ -317,10 +317,12 @@ fn carry_out(
             let message = e.to_string();
             let permanent = matches!(&e, AppError::Upstream(f) if f.status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429));
             let outcome = record.retry.record_failure(env.now, &message, permanent, fingerprint(&[name, &want]));
-            let (kind, action) = match (&plan.link, plan.removed.is_empty()) {
-                (TeamLink::Create, _) => (TeamChangeKind::Create, LogAction::TeamCreate),
-                (_, true) => (TeamChangeKind::AddMembers, LogAction::TeamAdd),
-                (_, false) => (TeamChangeKind::RemoveMembers, LogAction::TeamRemove),
+            // What failed: the create (no group came of it), else the membership writes.
+            let created = plan.link != TeamLink::Create || record.id.is_some();
+            let (kind, action) = match (created, plan.removed.is_empty()) {
+                (false, _) => (TeamChangeKind::Create, LogAction::TeamCreate),
+                (true, true) => (TeamChangeKind::AddMembers, LogAction::TeamAdd),
+                (true, false) => (TeamChangeKind::RemoveMembers, LogAction::TeamRemove),
             };
             run.changes.push(change(name, kind, 0, Some(message.clone())));
             if record.retry.noted.as_deref() != Some(message.as_str()) || outcome == FailureOutcome::Quarantined {

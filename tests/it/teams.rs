@@ -301,3 +301,46 @@ async fn teams_off_writes_no_team_and_turning_it_on_later_fills_them() {
     assert_eq!((report.created, report.teams), (0, 1));
     assert_eq!(members(&rig, "Engineering").len(), 1);
 }
+
+#[tokio::test]
+async fn a_400_from_the_service_is_the_teams_logged_once_backed_off_and_never_blocks_people() {
+    // A service that takes flat team bodies only refuses the RFC dialect's PatchOp with a 400.
+    let config = mock_servers::leapsome::LeapsomeConfig { group_patch_op: false, ..Default::default() };
+    let rig = Rig::with_leapsome(config).await;
+    let plugin = rig.connected("t", teams_on(Dialect::Rfc7644)).await;
+    hire_in(&rig, "Ada", "Lovelace", &["Engineering"]);
+    hire_in(&rig, "Bob", "Babbage", &["Engineering"]);
+    let report = sync(&plugin, sync_options(false, None)).await;
+    assert_eq!((report.created, report.failed), (2, 0), "people are provisioned: {report:?}");
+    let failed: Vec<_> = report.team_changes.iter().filter(|c| c.error.is_some()).collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    assert!(failed[0].error.as_deref().unwrap().contains("flat GroupDefinition"), "the service's message: {failed:?}");
+    let failures = |entries: Vec<api::LogEntry>| entries.into_iter().filter(|e| e.action == LogAction::TeamAdd).count();
+    assert_eq!(failures(logs(&plugin, true, None).await), 1);
+    // The next sync waits out the backoff: no request for the team, nothing logged again.
+    let from = journal_len(&rig);
+    let again = sync(&plugin, sync_options(false, None)).await;
+    assert_eq!(group_requests(&rig, from).iter().filter(|(m, _)| m != "GET").count(), 0, "{again:?}");
+    assert_eq!(failures(logs(&plugin, true, None).await), 1, "logged once");
+}
+
+#[tokio::test]
+async fn a_rehire_rejoins_their_teams() {
+    let rig = Rig::start().await;
+    let plugin = rig.connected("t", teams_on(Dialect::Leapsome)).await;
+    let ada = hire_in(&rig, "Ada", "Lovelace", &["Engineering"]);
+    hire_in(&rig, "Bob", "Babbage", &["Engineering"]);
+    sync(&plugin, sync_options(false, None)).await;
+    rig.humaans.offboard(&ada, "2026-11-20");
+    event_ok(&plugin, EventKind::Offboarded, &ada).await;
+    assert_eq!(members(&rig, "Engineering"), accounts(&rig, &["bob.babbage@acme.test"]));
+    rig.humaans.update_person(&ada, |p| {
+        p.status = mock_servers::humaans::STATUS_ACTIVE.into();
+        p.last_working_day = None;
+        p.employment_end_date = None;
+    });
+    let outcome = event_ok(&plugin, EventKind::Updated, &ada).await;
+    let kinds: Vec<_> = outcome.team_changes.iter().map(|c| (c.team.as_str(), c.kind, c.members)).collect();
+    assert_eq!(kinds, [("Engineering", TeamChangeKind::AddMembers, 1)]);
+    assert_eq!(members(&rig, "Engineering"), accounts(&rig, &["ada.lovelace@acme.test", "bob.babbage@acme.test"]));
+}
