@@ -4,7 +4,8 @@
 # tests/jco/package-lock.json, playwright-core for the admin page test (tests/browser/package-lock.json),
 # Debian's chromium, PostgreSQL's server binaries (the store tests start a throw-away server
 # from them; nothing is left running), and valgrind and jq for the instruction-count guard
-# (scripts/callgrind.sh, which CI runs). Safe to run again.
+# (scripts/callgrind.sh, which CI runs), and scim2-server, a third-party SCIM server, in a Python
+# virtualenv (tests/scim2/requirements.txt). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
@@ -54,4 +55,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
       "(scripts/callgrind.sh) cannot run: .ci/run skips it with a loud warning (and fails under CI=true)" >&2
     if [ "${CI:-}" = true ]; then exit 1; fi
   fi
+fi
+# scim2-server (PyPI, python-scim), the third-party RFC 7644 server tests/it/scim2_server.rs runs
+# the teams against: a virtualenv in target/scim2-server/, every package pinned by
+# tests/scim2/requirements.txt (--no-deps: nothing floats). Skipped when the copy of that file
+# kept in the virtualenv is unchanged.
+scim2_venv=target/scim2-server
+if cmp -s tests/scim2/requirements.txt "$scim2_venv/requirements.txt" && [ -x "$scim2_venv/bin/scim2-server" ]; then
+  :
+elif command -v python3 >/dev/null 2>&1 && python3 -m venv --clear "$scim2_venv"; then
+  "$scim2_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r tests/scim2/requirements.txt
+  "$scim2_venv/bin/scim2-server" --help >/dev/null
+  cp tests/scim2/requirements.txt "$scim2_venv/requirements.txt"
+else
+  echo "setup: python3 with venv not found (Debian: python3-venv): tests/it/scim2_server.rs cannot run" >&2
+  if [ "${CI:-}" = true ]; then exit 1; fi
 fi
