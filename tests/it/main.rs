@@ -17,6 +17,7 @@ mod quotas;
 mod rig;
 mod safety;
 mod sandbox;
+mod scim2_server;
 mod sync;
 mod teams;
 mod tenancy;
