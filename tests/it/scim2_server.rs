@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use host_harness::api::{self, Dialect, EventKind, TeamChangeKind};
 use host_harness::{AllowedHost, Tenant, TenantPlugin};
-use mock_servers::humaans::Team;
+use mock_servers::humaans::{STATUS_ACTIVE, Team};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -314,7 +314,7 @@ async fn sync_without_failures(plugin: &TenantPlugin, server: &Scim2Server) -> a
 }
 
 #[tokio::test]
-async fn teams_against_scim2_server_follow_humaans_and_an_ordinary_sync_repairs_a_hand_edit() {
+async fn teams_against_scim2_server_follow_humaans_people_leaving_and_returning_and_a_hand_edit_is_repaired() {
     let Some(binary) = scim2_server_binary() else { return };
     let mut server = Scim2Server::start(&binary).await;
     // The rig's Leapsome mock is left unused: every SCIM request must reach scim2-server.
@@ -332,7 +332,7 @@ async fn teams_against_scim2_server_follow_humaans_and_an_ordinary_sync_repairs_
 
     let ada = hire_in(&rig, "Ada", None, &["Engineering", "Wellbeing Programme"]);
     hire_in(&rig, "Bob", Some(&ada), &["Engineering"]);
-    hire_in(&rig, "Cy", None, &["Platform", "Engineering"]);
+    let cy = hire_in(&rig, "Cy", None, &["Platform", "Engineering"]);
     hire_in(&rig, "Dee", None, &[]);
 
     // The first sync: four accounts, Bob's manager, three teams created and filled.
@@ -440,6 +440,43 @@ async fn teams_against_scim2_server_follow_humaans_and_an_ordinary_sync_repairs_
     assert_eq!(group_requests(&sent, &names), [g("GET", "?startIndex"), g("PATCH", "Engineering")]);
     assert_eq!(writes(&sent).len(), 1, "{sent:#?}");
     assert_eq!(server.members("Engineering").await, server.user_ids(&[&bob_e, &cy_e]).await);
+
+    // Cy leaves the company: suspended (a PatchOp on `active`) and out of both teams, one
+    // PatchOp each. Rehired, Cy is reactivated and rejoins them.
+    let cy_id = server.user_id(&cy_e).await;
+    let user_writes = |sent: &[Logged]| -> Vec<String> {
+        writes(sent)
+            .iter()
+            .filter(|r| r.target.starts_with("/v2/Users"))
+            .map(|r| format!("{} {}", r.method, r.target))
+            .collect()
+    };
+    rig.humaans.offboard(&cy, "2026-11-20");
+    let from = server.requests().await.len();
+    event_ok(&plugin, EventKind::Offboarded, &cy).await;
+    let sent = server.requests().await[from..].to_vec();
+    assert_eq!(user_writes(&sent), [format!("PATCH /v2/Users/{cy_id}")]);
+    assert_eq!(server.get(&format!("/v2/Users/{cy_id}")).await["active"], false);
+    let patched = |sent: &[Logged]| -> Vec<(String, String)> {
+        group_requests(sent, &names).into_iter().filter(|(m, _)| m != "GET").collect()
+    };
+    assert_eq!(patched(&sent), [g("PATCH", "Engineering"), g("PATCH", "Platform")]);
+    assert_eq!(server.members("Engineering").await, server.user_ids(&[&bob_e]).await);
+    assert_eq!(server.members("Platform").await, server.user_ids(&[&ada_e]).await);
+
+    rig.humaans.update_person(&cy, |p| {
+        p.status = STATUS_ACTIVE.into();
+        p.last_working_day = None;
+        p.employment_end_date = None;
+    });
+    let from = server.requests().await.len();
+    event_ok(&plugin, EventKind::Updated, &cy).await;
+    let sent = server.requests().await[from..].to_vec();
+    assert_eq!(user_writes(&sent), [format!("PATCH /v2/Users/{cy_id}")], "reactivated, not created again");
+    assert_eq!(server.get(&format!("/v2/Users/{cy_id}")).await["active"], true);
+    assert_eq!(patched(&sent), [g("PATCH", "Engineering"), g("PATCH", "Platform")]);
+    assert_eq!(server.members("Engineering").await, server.user_ids(&[&bob_e, &cy_e]).await);
+    assert_eq!(server.members("Platform").await, server.user_ids(&[&ada_e, &cy_e]).await);
 
     // And steady again.
     let from = server.requests().await.len();
