@@ -313,11 +313,9 @@ async fn sync_without_failures(plugin: &TenantPlugin, server: &Scim2Server) -> a
     report
 }
 
-#[tokio::test]
-async fn teams_against_scim2_server_follow_humaans_people_leaving_and_returning_and_a_hand_edit_is_repaired() {
-    let Some(binary) = scim2_server_binary() else { return };
-    let mut server = Scim2Server::start(&binary).await;
-    // The rig's Leapsome mock is left unused: every SCIM request must reach scim2-server.
+/// The Humaans mock and a tenant connected to it and to scim2-server, dialect rfc7644, teams on.
+/// The rig's Leapsome mock is left unused: every SCIM request must reach scim2-server.
+async fn connected(server: &Scim2Server) -> (Rig, TenantPlugin) {
     let rig = Rig::start().await;
     let mut tenant = Tenant::new("scim2-server")
         .allow(AllowedHost::from_url(&rig.humaans.base_url()).unwrap())
@@ -329,6 +327,14 @@ async fn teams_against_scim2_server_follow_humaans_people_leaving_and_returning_
     let connected = plugin.connect(&connection).await.unwrap().expect("connects to scim2-server");
     assert_eq!(connected.scim_users, 0);
     plugin.configure(api::Settings { teams: true, ..all_on(Dialect::Rfc7644) }).await.unwrap().expect("configures");
+    (rig, plugin)
+}
+
+#[tokio::test]
+async fn teams_against_scim2_server_follow_humaans_people_leaving_and_returning_and_a_hand_edit_is_repaired() {
+    let Some(binary) = scim2_server_binary() else { return };
+    let mut server = Scim2Server::start(&binary).await;
+    let (rig, plugin) = connected(&server).await;
 
     let ada = hire_in(&rig, "Ada", None, &["Engineering", "Wellbeing Programme"]);
     hire_in(&rig, "Bob", Some(&ada), &["Engineering"]);
@@ -484,4 +490,52 @@ async fn teams_against_scim2_server_follow_humaans_people_leaving_and_returning_
     assert_eq!((steady.writes, steady.team_changes.len(), steady.teams), (0, 0, 4), "{steady:?}");
     assert_eq!(writes(&server.requests().await[from..]), Vec::<&Logged>::new());
     assert!(rig.leapsome.control().journal().is_empty(), "nothing went to the Leapsome mock");
+}
+
+#[tokio::test]
+async fn a_team_over_a_hundred_goes_to_scim2_server_a_hundred_at_a_time_and_is_refilled_after_a_hand_edit() {
+    let Some(binary) = scim2_server_binary() else { return };
+    let mut server = Scim2Server::start(&binary).await;
+    let (rig, plugin) = connected(&server).await;
+    for i in 0..150 {
+        hire_in(&rig, &format!("Member{i}"), None, &["Everyone"]);
+    }
+    let from = server.requests().await.len();
+    let report = sync_without_failures(&plugin, &server).await;
+    assert_eq!((report.created, report.teams), (150, 1), "{report:?}");
+    let sent = server.requests().await[from..].to_vec();
+    let names = [(server.group_id("Everyone").await, "Everyone".to_owned())];
+    let g = |m: &str, w: &str| (m.to_owned(), w.to_owned());
+    // The bound for a first sync: ceil(members / 100) + 1 writes per team.
+    assert_eq!(
+        group_requests(&sent, &names),
+        [g("GET", "?startIndex"), g("PATCH", "Everyone"), g("PATCH", "Everyone"), g("POST", "")]
+    );
+    assert_eq!(server.members("Everyone").await.len(), 150);
+
+    // All but one removed by hand on the server: an ordinary sync puts the 149 back, 100 a
+    // PatchOp. (Not all: scim2-server then leaves `members` out of the group, as RFC 7643 §2.5
+    // allows for an empty attribute, and the component reads that as "not shown".)
+    let kept = server.user_id(&email("Member0")).await;
+    let hand_edit = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": "members", "value": [{"value": kept}]}]});
+    let (status, body) = server.http("PATCH", &format!("/v2/Groups/{}", names[0].0), Some(hand_edit)).await;
+    assert!(matches!(status, 200 | 204), "the hand edit: {status} {body}");
+    assert_eq!(server.members("Everyone").await, BTreeSet::from([kept]));
+    let from = server.requests().await.len();
+    let repaired = sync_without_failures(&plugin, &server).await;
+    let kinds: Vec<_> = repaired.team_changes.iter().map(|c| (c.team.as_str(), c.kind, c.members)).collect();
+    assert_eq!(kinds, [("Everyone", TeamChangeKind::AddMembers, 149)], "{repaired:?}");
+    let sent = server.requests().await[from..].to_vec();
+    assert_eq!(
+        group_requests(&sent, &names),
+        [g("GET", "?startIndex"), g("PATCH", "Everyone"), g("PATCH", "Everyone")]
+    );
+    assert_eq!(writes(&sent).len(), 2, "{sent:#?}");
+    let mut everyone = Vec::new();
+    for i in 0..150 {
+        everyone.push(email(&format!("Member{i}")));
+    }
+    let everyone: Vec<&str> = everyone.iter().map(String::as_str).collect();
+    assert_eq!(server.members("Everyone").await, server.user_ids(&everyone).await);
 }
