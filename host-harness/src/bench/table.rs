@@ -146,6 +146,7 @@ impl Report {
                 target("teams_steady_requests"),
                 "teams_steady_requests",
             ));
+            rows.push(row("  wall (median)", format!("{:.3} s", t.steady_wall_median()), "", ""));
             for (route, n) in &t.steady.requests.routes {
                 rows.push(row(&format!("    {route}"), n.to_string(), "", ""));
             }
