@@ -75,16 +75,22 @@ pub fn display_name_filter(name: &str) -> String {
     format!("displayName eq \"{escaped}\"")
 }
 
-/// The group named `name`, if any: exactly that name, or else the one the service matched
-/// without regard to case (RFC 7644 servers compare `displayName` case-insensitively, so a
-/// "sales" there is the team "Sales"). A server that ignored the filter lists others, which are
-/// passed over.
-pub fn find_group(client: &mut Client, t: &mut dyn HttpTransport, name: &str) -> Result<Option<Group>, AppError> {
+/// The group named `name`, if any: exactly that name, or else, with `any_case` (RFC 7644 servers
+/// compare `displayName` without case, so a "sales" there is the team "Sales"), the one that
+/// differs only in case. Leapsome keeps names as spelled: exact only. A server that ignored the
+/// filter lists others, which are passed over.
+pub fn find_group(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    name: &str,
+    any_case: bool,
+) -> Result<Option<Group>, AppError> {
     let path = format!("/Groups?filter={}&startIndex=1&count=10", encode(&display_name_filter(name)));
     let page = client.send(t, Call::get(path))?.json;
     let mut groups = groups_of(&page)?;
     let exact = groups.iter().position(|g| g.display_name == name);
-    let position = exact.or_else(|| groups.iter().position(|g| g.display_name.to_lowercase() == name.to_lowercase()));
+    let lower = name.to_lowercase();
+    let position = exact.or_else(|| groups.iter().position(|g| any_case && g.display_name.to_lowercase() == lower));
     Ok(position.map(|i| groups.swap_remove(i)))
 }
 

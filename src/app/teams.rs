@@ -130,8 +130,15 @@ pub(crate) fn sync_teams(
     } else {
         Vec::new()
     };
-    let group_at: IdMap<&str, usize> =
-        groups.iter().enumerate().rev().map(|(i, (name, _))| (name.as_str(), i)).collect();
+    // Groups by id (a stored link), by exact name, and, for RFC 7644 servers (which compare
+    // `displayName` without case), by the name in lower case: the rule `find_group` applies too.
+    let by_id: IdMap<&str, usize> = groups.iter().enumerate().map(|(i, (_, g))| (g.id.as_str(), i)).collect();
+    let by_name: IdMap<&str, usize> = groups.iter().enumerate().rev().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let lowered: Vec<String> =
+        if dialect == Dialect::Rfc7644 { groups.iter().map(|(n, _)| n.to_lowercase()).collect() } else { Vec::new() };
+    let by_lower: IdMap<&str, usize> = lowered.iter().enumerate().rev().map(|(i, n)| (n.as_str(), i)).collect();
+    let named =
+        |name: &str| by_name.get(name).or_else(|| by_lower.get(name.to_lowercase().as_str())).map(|&i| &groups[i].1);
     let mut run = TeamsRun::default();
     let mut budget = options.budget;
     for (name, at) in work {
@@ -141,18 +148,20 @@ pub(crate) fn sync_teams(
             Some(i) => &mut records[i],
             None => &mut fresh,
         };
-        let found = group_at.get(name.as_str()).map(|&i| &groups[i].1);
-        let remote = match (&record.id, found) {
-            // RFC 7644: a stored group the listing no longer has was deleted: made again.
-            (Some(id), found) if dialect == Dialect::Rfc7644 && needs_groups => {
-                if found.is_none_or(|g| g.id != *id) {
+        let remote = match &record.id {
+            // RFC 7644: the stored group as listed (by its id); one the listing no longer has was
+            // deleted, and is found again by name or made again.
+            Some(id) if dialect == Dialect::Rfc7644 && needs_groups => match by_id.get(id.as_str()) {
+                Some(&i) => Some(&groups[i].1),
+                None => {
                     record.id = None;
                     record.members.clear();
+                    named(&name)
                 }
-                found
-            }
-            (Some(_), _) => None,
-            (None, found) => found,
+            },
+            // Leapsome: a linked team is not read (its members are never shown).
+            Some(_) => None,
+            None => named(&name),
         };
         let plan = plan_team(dialect, &name, Some(record), remote, want, options.repair);
         if plan.link != TeamLink::Unlinked && !want.is_empty() {
@@ -182,7 +191,9 @@ pub(crate) fn sync_teams(
 fn shown(dialect: Dialect, team: RemoteTeam) -> RemoteTeam {
     match dialect {
         Dialect::Leapsome => RemoteTeam { members: None, ..team },
-        Dialect::Rfc7644 => team,
+        // RFC 7643 §2.5: an empty attribute may be left out, so no `members` is no members
+        // (scim2-server answers an emptied group so).
+        Dialect::Rfc7644 => RemoteTeam { members: Some(team.members.unwrap_or_default()), ..team },
     }
 }
 
@@ -217,7 +228,8 @@ pub(crate) fn people_teams(
             // filters groups by displayName only; the record's members are otherwise all we know).
             let found = match &record.id {
                 None if !want.is_empty() && name_problem(&name).is_none() => {
-                    scim_groups::find_group(&mut session.scim, env.http, &name)?.map(|g| shown(dialect, g.team))
+                    scim_groups::find_group(&mut session.scim, env.http, &name, dialect == Dialect::Rfc7644)?
+                        .map(|g| shown(dialect, g.team))
                 }
                 _ => None,
             };
@@ -378,15 +390,17 @@ fn send_plan(
                 }
                 // Someone made it meanwhile: adopt theirs, and plan its membership again.
                 Created::Exists => {
-                    let found = scim_groups::find_group(&mut session.scim, env.http, name)?.ok_or_else(|| {
-                        AppError::Transport(crate::error::Failure {
-                            service: crate::error::Service::Scim,
-                            status: Some(409),
-                            message: format!(
-                                "the service says team \"{name}\" exists, but no group of that name is listed"
-                            ),
-                        })
-                    })?;
+                    let any_case = session.settings.dialect == Dialect::Rfc7644;
+                    let found =
+                        scim_groups::find_group(&mut session.scim, env.http, name, any_case)?.ok_or_else(|| {
+                            AppError::Transport(crate::error::Failure {
+                                service: crate::error::Service::Scim,
+                                status: Some(409),
+                                message: format!(
+                                    "the service says team \"{name}\" exists, but no group of that name is listed"
+                                ),
+                            })
+                        })?;
                     let found = shown(session.settings.dialect, found.team);
                     let id = adopted(session, env, record, &found.id, run);
                     plan = plan_team(session.settings.dialect, name, None, Some(&found), want, false);

@@ -516,8 +516,7 @@ async fn a_team_over_a_hundred_goes_to_scim2_server_a_hundred_at_a_time_and_is_r
     assert_eq!(server.members("Everyone").await.len(), 150);
 
     // All but one removed by hand on the server: an ordinary sync puts the 149 back, 100 a
-    // PatchOp. (Not all: scim2-server then leaves `members` out of the group, as RFC 7643 §2.5
-    // allows for an empty attribute, and the component reads that as "not shown".)
+    // PatchOp.
     let kept = server.user_id(&email("Member0")).await;
     let hand_edit = json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "members", "value": [{"value": kept}]}]});
@@ -539,5 +538,16 @@ async fn a_team_over_a_hundred_goes_to_scim2_server_a_hundred_at_a_time_and_is_r
         everyone.push(email(&format!("Member{i}")));
     }
     let everyone: Vec<&str> = everyone.iter().map(String::as_str).collect();
+    assert_eq!(server.members("Everyone").await, server.user_ids(&everyone).await);
+
+    // Emptied by hand: scim2-server then leaves `members` out of the group (RFC 7643 §2.5 lets an
+    // empty attribute be omitted), which is no members, and an ordinary sync refills it.
+    let empty = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "members", "value": []}]});
+    let (status, body) = server.http("PATCH", &format!("/v2/Groups/{}", names[0].0), Some(empty)).await;
+    assert!(matches!(status, 200 | 204), "the hand edit: {status} {body}");
+    assert!(server.members("Everyone").await.is_empty());
+    let refilled = sync_without_failures(&plugin, &server).await;
+    let kinds: Vec<_> = refilled.team_changes.iter().map(|c| (c.kind, c.members)).collect();
+    assert_eq!(kinds, [(TeamChangeKind::AddMembers, 150)], "{refilled:?}");
     assert_eq!(server.members("Everyone").await, server.user_ids(&everyone).await);
 }

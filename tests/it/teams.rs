@@ -273,6 +273,11 @@ async fn a_team_someone_made_meanwhile_is_adopted_after_the_409() {
     assert_eq!(kinds, [(TeamChangeKind::Adopt, false), (TeamChangeKind::AddMembers, false)], "{report:?}");
     assert_eq!(rig.leapsome.groups().len(), 1);
     assert_eq!(rig.leapsome.group_members(&existing).unwrap().len(), 1);
+    // Settled: the next sync finds the adopted group by its id, and sends nothing.
+    let from = journal_len(&rig);
+    let again = sync(&plugin, sync_options(false, None)).await;
+    let writes: Vec<_> = group_requests(&rig, from).into_iter().filter(|(m, _)| m != "GET").collect();
+    assert_eq!((writes.len(), again.team_changes.len()), (0, 0), "{writes:?} {again:?}");
 }
 
 #[tokio::test]
