@@ -933,6 +933,28 @@ async fn the_binary_carries_its_component_and_needs_no_cargo() {
     clean_up(&dir);
 }
 
+/// `bench --callgrind steady-sync-teams` (scripts/callgrind.sh's third call, here outside
+/// valgrind, where the markers do nothing): the organisation in `--teams` teams with teams on, its
+/// first sync unmeasured, then one steady sync that writes nothing and reads only the floor (no
+/// Groups in the Leapsome dialect); without teams to measure it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_callgrind_steady_sync_teams_is_a_steady_sync_with_teams_on() {
+    let data = data_dir("bench-callgrind-teams");
+    let args = ["--data-dir", data.to_str().unwrap(), "bench", "--callgrind", "steady-sync-teams", "--employees", "60"];
+    let run = hh(&[&args[..], &["--teams", "4"]].concat(), &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.describe()));
+    assert_eq!(report["call"], "steady-sync-teams", "{report}");
+    assert_eq!(report["teams"].as_u64(), Some(4), "{report}");
+    assert!(run.stderr.contains("60 people in 4 teams"), "{}", run.describe());
+    // People, job roles, the company and SCIM users: one page each at 60 people; no Groups.
+    assert_eq!(report["requests"].as_u64(), Some(4), "{report}");
+    assert_eq!((report["scim_writes"].as_u64(), report["writes_or_changes"].as_u64()), (Some(0), Some(0)), "{report}");
+    let none = hh(&[&args[..], &["--teams", "0"]].concat(), &[]).await;
+    assert!(none.fails().contains("--teams"), "{}", none.describe());
+    clean_up(&data);
+}
+
 /// `bench` end to end on a small organisation: one JSON document on stdout (progress on stderr),
 /// the steady syncs measured as asked (the median reported, none writing, each at the floor of
 /// requests) and every target named, met or not; three tenants through a real `serve`, each

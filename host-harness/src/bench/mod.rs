@@ -55,6 +55,10 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     if args.employees == 0 {
         bail!("--employees must be at least 1");
     }
+    let teams = args.teams.unwrap_or_else(|| teams_for(args.employees));
+    if args.callgrind == Some(crate::cli::CallgrindCall::SteadySyncTeams) && teams == 0 {
+        bail!("--callgrind steady-sync-teams needs --teams of at least 1");
+    }
     let started = Instant::now();
     let today = Timestamp::now().to_zoned(TimeZone::UTC).date();
     let component = match &global.component {
@@ -69,11 +73,7 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         .len();
     let cache = global.data_dir.clone().unwrap_or_else(operator::default_data_dir).join("cache");
     progress(format!("loading {} ({} bytes)", component.display(), component_bytes));
-    let teams = args.teams.unwrap_or_else(|| teams_for(args.employees));
     if let Some(call) = args.callgrind {
-        if call == crate::cli::CallgrindCall::SteadySyncTeams && teams == 0 {
-            bail!("--callgrind steady-sync-teams needs --teams of at least 1");
-        }
         return callgrind_run(&component, &cache, args.employees, teams, call, today).await;
     }
     // Compiles the component into the cache (or checks the cached one) before any serve
