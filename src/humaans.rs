@@ -211,8 +211,15 @@ fn records<R>(what: &str, page: Page<R>) -> Result<(usize, Vec<R>), AppError> {
 /// query). Feathers returns only those (and `id`): a page of people is a quarter of the size, to
 /// send, receive and parse. The reference only infers that Humaans takes it, so a server may also
 /// ignore it (nothing changes) or refuse it (see `refuses_select`).
-fn selection<R: Record>() -> String {
-    R::FIELDS.iter().map(|field| format!("&$select%5B%5D={field}")).collect()
+/// `with_lists`: also the lists of named things (a person's teams), asked for only when they
+/// are used (teams on): they are the largest part of a person's record when present.
+fn selection<R: Record>(with_lists: bool) -> String {
+    R::FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| with_lists || R::NAME_LISTS & (1 << i) == 0)
+        .map(|(_, field)| format!("&$select%5B%5D={field}"))
+        .collect()
 }
 
 /// A 400 naming `$select`: the server does not take it (Feathers names the parameter it refuses).
@@ -230,7 +237,7 @@ fn page_call<R: Record + 'static>(path: &str, skip: usize, select: &str) -> Call
 /// Begins reading the first page of a list endpoint, for a `list_all` of it soon after: the
 /// server prepares the page while the caller reads something else.
 pub fn start_list<R: Record + 'static>(client: &mut Client, transport: &mut dyn HttpTransport, path: &str) {
-    client.start(transport, &page_call::<R>(path, 0, &selection::<R>()));
+    client.start(transport, &page_call::<R>(path, 0, &selection::<R>(false)));
 }
 
 /// Every record of a list endpoint. The first page tells the total; the rest are fetched
@@ -242,8 +249,9 @@ pub fn list_all<R: Record + 'static>(
     client: &mut Client,
     transport: &mut dyn HttpTransport,
     path: &str,
+    with_lists: bool,
 ) -> Result<Vec<R>, AppError> {
-    let mut select = selection::<R>();
+    let mut select = selection::<R>(with_lists);
     let first = match client.send(transport, page_call::<R>(path, 0, &select)) {
         Err(refusal) if refuses_select(&refusal) => {
             select.clear();
@@ -316,15 +324,16 @@ impl<R> InOrder<R> {
     }
 }
 
-pub fn all_people(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<Person>, AppError> {
-    list_all(client, t, "/people")
+/// Every person; `teams`: with their teams (asked for only when teams are on).
+pub fn all_people(client: &mut Client, t: &mut dyn HttpTransport, teams: bool) -> Result<Vec<Person>, AppError> {
+    list_all(client, t, "/people", teams)
 }
 
 /// The list of every job role.
 pub const JOB_ROLES: &str = "/job-roles";
 
 pub fn all_job_roles(client: &mut Client, t: &mut dyn HttpTransport) -> Result<Vec<JobRole>, AppError> {
-    list_all(client, t, JOB_ROLES)
+    list_all(client, t, JOB_ROLES, false)
 }
 
 /// One person; `Ok(None)` when Humaans does not know the id.
@@ -339,7 +348,7 @@ pub fn person(client: &mut Client, t: &mut dyn HttpTransport, id: &str) -> Resul
 }
 
 pub fn job_roles_of(client: &mut Client, t: &mut dyn HttpTransport, person_id: &str) -> Result<Vec<JobRole>, AppError> {
-    list_all(client, t, &format!("/job-roles?personId={}", encode(person_id)))
+    list_all(client, t, &format!("/job-roles?personId={}", encode(person_id)), false)
 }
 
 /// The company name, from `/companies/:id` (or the token's company when the id is unknown).

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         let mut t = common::Scripted::from_bytes(data);
         f(&mut client(), &mut t);
     };
-    run(&|c, t| drop(humaans::all_people(c, t)));
+    run(&|c, t| drop(humaans::all_people(c, t, true)));
     run(&|c, t| drop(humaans::all_job_roles(c, t)));
     run(&|c, t| drop(humaans::person(c, t, "p1")));
     run(&|c, t| drop(humaans::job_roles_of(c, t, "p1")));

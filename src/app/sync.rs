@@ -163,7 +163,7 @@ fn read_lists(session: &mut Session, env: &mut Env, options: SyncOptions) -> Res
     // (or page) before the one in hand is read: it prepares the answer meanwhile.
     scim::start_users(&mut session.scim, env.http);
     humaans::start_list::<JobRole>(&mut session.humaans, env.http, humaans::JOB_ROLES);
-    let people = humaans::all_people(&mut session.humaans, env.http)?;
+    let people = humaans::all_people(&mut session.humaans, env.http, session.settings.teams)?;
     mark("sync: people read");
     let first_users = scim::first_users(&mut session.scim, env.http)?;
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;

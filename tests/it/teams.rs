@@ -301,10 +301,21 @@ async fn teams_off_writes_no_team_and_turning_it_on_later_fills_them() {
     let report = sync(&plugin, sync_options(false, None)).await;
     assert_eq!((report.created, report.teams, report.team_changes.len()), (1, 0, 0));
     assert!(rig.leapsome.groups().is_empty());
+    // The people list asks for teams only when they are used.
+    let asked_for_teams = |rig: &Rig| {
+        rig.humaans
+            .control()
+            .journal()
+            .iter()
+            .filter(|e| e.path.ends_with("/people"))
+            .any(|e| e.query.contains("=teams"))
+    };
+    assert!(!asked_for_teams(&rig));
     plugin.configure(teams_on(Dialect::Leapsome)).await.unwrap().expect("configure");
     let report = sync(&plugin, sync_options(false, None)).await;
     assert_eq!((report.created, report.teams), (0, 1));
     assert_eq!(members(&rig, "Engineering").len(), 1);
+    assert!(asked_for_teams(&rig));
 }
 
 #[tokio::test]
