@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::operator::logs::{self, LogsFormat};
 use crate::operator::settings::{
     self, DeprovisionLimit, DeprovisionWindow, Deprovisioning, Dialect, Provisioning, parse_deprovision_limit,
     parse_deprovision_window, parse_provisioning,
@@ -379,12 +380,23 @@ pub struct LogsArgs {
     /// Failures only.
     #[arg(long)]
     pub failures: bool,
-    /// One person's entries only (Humaans person id).
-    #[arg(long, value_name = "ID")]
+    /// One person's entries only: a Humaans person id or a work email.
+    #[arg(long, value_name = "ID|EMAIL")]
     pub person: Option<String>,
-    /// Entries to show (1..=500).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
-    pub limit: u32,
+    /// Entries at or after this time: RFC 3339 (2026-11-28T09:00:00Z) or a date (2026-11-28, UTC).
+    #[arg(long, value_name = "TIME|DATE", value_parser = |s: &str| logs::parse_time_bound(s, false))]
+    pub since: Option<jiff::Timestamp>,
+    /// Entries before this time; a date means to the end of that day (UTC).
+    #[arg(long, value_name = "TIME|DATE", value_parser = |s: &str| logs::parse_time_bound(s, true))]
+    pub until: Option<jiff::Timestamp>,
+    /// table (default), json (one document, as --json), csv (for a spreadsheet: UTF-8, a header
+    /// row) or jsonl (one entry a line).
+    #[arg(long, value_name = "FORMAT", value_parser = words(&logs::LOGS_FORMAT_WORDS, logs::parse_logs_format))]
+    pub format: Option<LogsFormat>,
+    /// Entries to show, newest first (default: 50 in a table or JSON; every entry the log keeps
+    /// in csv and jsonl).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -550,7 +562,14 @@ impl From<&SyncArgs> for SyncOptions {
 
 impl From<&LogsArgs> for LogsQuery {
     fn from(a: &LogsArgs) -> Self {
-        LogsQuery { failures: a.failures, person: a.person.clone(), limit: a.limit }
+        let export = matches!(a.format, Some(LogsFormat::Csv | LogsFormat::Jsonl));
+        LogsQuery {
+            failures: a.failures,
+            person: a.person.clone(),
+            limit: a.limit.or((!export).then_some(50)),
+            since: a.since,
+            until: a.until,
+        }
     }
 }
 

@@ -267,7 +267,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
     }
 
     step("Logs (newest first)");
-    let logs = operator::logs(&plugin, &LogsQuery { failures: false, person: None, limit: 15 }).await?;
+    let logs = operator::logs(&plugin, &LogsQuery { limit: Some(15), ..LogsQuery::default() }).await?;
     operator::print_logs(&logs)?;
     println!(
         "\nDone. Try: host-harness mock  (serves these mocks for manual use), or see README.md for the operator commands."

@@ -98,12 +98,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Logs(args) => {
-            let v = operator::logs(&operator::Host::open(&host)?.plugin()?, &(&args).into()).await?;
-            if !global.json {
-                operator::print_logs(&v)?;
-                return Ok(());
+            use operator::logs::{self, LogsFormat};
+            let query: operator::LogsQuery = (&args).into();
+            let entries = logs::read_entries(&operator::Host::open(&host)?.plugin()?, &query).await?;
+            let json = || serde_json::json!({"entries": entries.iter().map(logs::log_json).collect::<Vec<_>>()});
+            match args.format.unwrap_or(if global.json { LogsFormat::Json } else { LogsFormat::Table }) {
+                LogsFormat::Table => operator::print_logs(&json())?,
+                LogsFormat::Json => operator::out(&format!("{}\n", serde_json::to_string_pretty(&json())?))?,
+                LogsFormat::Csv => operator::out(&logs::csv(&entries))?,
+                LogsFormat::Jsonl => operator::out(&logs::jsonl(&entries))?,
             }
-            v
+            return Ok(());
         }
     };
     if global.json {

@@ -1091,3 +1091,64 @@ async fn bench_reports_the_median_steady_sync_and_every_target_in_one_document()
     assert!(zero.fails().contains("--steady-syncs"), "{}", zero.describe());
     clean_up(&data);
 }
+
+/// `logs` for an auditor: CSV (read back by the `csv` crate, as a spreadsheet would) with names
+/// holding commas, quotes and non-Latin letters, JSON lines, a period, and a person by work email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_export_as_csv_and_json_lines_filtered_by_period_and_email() {
+    let m = mocks(6, 4).await;
+    // A team whose name has a comma, quotes and non-Latin letters: its log lines quote it.
+    let team = "R&D, \"Core\" 研究チーム";
+    let someone = m.humaans.people().into_iter().find(|p| p.status == "active").expect("an active person");
+    m.humaans.update_person(&someone.id, |p| p.teams = vec![mock_servers::humaans::Team { name: team.into() }]);
+    let data = data_dir("logs-export");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
+    hh(&["--data-dir", d, "configure", "--provisioning", "immediately", "--teams", "on"], &[]).await.ok();
+    hh(&["--data-dir", d, "sync-all"], &[]).await.ok();
+    let all = hh(&["--data-dir", d, "--json", "logs", "--limit", "100000"], &[]).await.ok().unwrap();
+    let all = all["entries"].as_array().unwrap().clone();
+
+    let run = hh(&["--data-dir", d, "logs", "--format", "csv"], &[]).await;
+    run.ok();
+    assert!(run.stdout.starts_with('\u{feff}'), "a byte-order mark for spreadsheets");
+    let mut reader = csv::Reader::from_reader(run.stdout.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header, ["sequence", "at", "action", "outcome", "person_id", "email", "http_status", "message"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a well-formed row")).collect();
+    assert_eq!(rows.len(), all.len(), "every entry, not the table's 50");
+    for (row, entry) in rows.iter().zip(&all) {
+        assert_eq!(row[0], entry["sequence"].to_string());
+        assert_eq!(row[1], *entry["at"].as_str().unwrap());
+        assert_eq!(row[2], *entry["action"].as_str().unwrap());
+        let message = entry["message"].as_str().unwrap();
+        let shown = if message.starts_with(['=', '+', '-', '@']) { format!("'{message}") } else { message.to_owned() };
+        assert_eq!(row[7], shown);
+    }
+    let named: Vec<&csv::StringRecord> = rows.iter().filter(|r| r[7].contains(team)).collect();
+    assert!(named.iter().any(|r| &r[2] == "team-create"), "the team's name read back whole: {named:?}");
+
+    // JSON lines: one entry a line, the same entries.
+    let run = hh(&["--data-dir", d, "logs", "--format", "jsonl"], &[]).await;
+    run.ok();
+    let lines: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines, all);
+
+    // A person by work email (any case), and a period.
+    let upper = someone.email.to_uppercase();
+    let theirs = hh(&["--data-dir", d, "--json", "logs", "--person", &upper], &[]).await.ok().unwrap();
+    let theirs = theirs["entries"].as_array().unwrap();
+    assert!(
+        !theirs.is_empty() && theirs.iter().all(|e| e["email"].as_str().unwrap().eq_ignore_ascii_case(&someone.email))
+    );
+    let future = hh(&["--data-dir", d, "--json", "logs", "--since", "2999-01-01"], &[]).await.ok().unwrap();
+    assert_eq!(future["entries"], serde_json::json!([]));
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let through_today =
+        hh(&["--data-dir", d, "--json", "logs", "--until", &today, "--limit", "100000"], &[]).await.ok().unwrap();
+    assert_eq!(through_today["entries"].as_array().unwrap().len(), all.len(), "a date as `until` is its whole day");
+    let refused = hh(&["--data-dir", d, "logs", "--since", "last tuesday"], &[]).await;
+    assert!(refused.stderr.contains("not an RFC 3339 time or a date"), "{}", refused.describe());
+    clean_up(&data);
+}

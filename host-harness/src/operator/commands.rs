@@ -42,16 +42,6 @@ pub struct SyncOptions {
     pub repair_teams: bool,
 }
 
-/// Which log entries `logs` shows.
-#[derive(Debug, Clone, Default)]
-pub struct LogsQuery {
-    pub failures: bool,
-    /// One person's entries only (Humaans person id).
-    pub person: Option<String>,
-    /// Entries to show.
-    pub limit: u32,
-}
-
 /// `HOST[:PORT]` is https; `http://HOST[:PORT]` (or any URL) names its scheme.
 fn parse_allow_host(s: &str) -> Result<AllowedHost> {
     let url = if s.contains("://") { s.to_owned() } else { format!("https://{s}") };
@@ -298,30 +288,4 @@ pub fn retry_event(config: &HostConfig, event_id: &str) -> Result<Value> {
 pub async fn retry(plugin: &TenantPlugin, person: &str) -> Result<Value> {
     done(plugin.retry(person).await)?;
     Ok(json!({"retry": person, "message": "backoff and quarantine lifted; the next tick tries again"}))
-}
-
-pub fn log_json(e: &api::LogEntry) -> Value {
-    json!({"sequence": e.sequence, "at": e.at, "action": name_of(&e.action), "person_id": e.person_id, "email": e.email,
-        "outcome": name_of(&e.outcome), "http_status": e.http_status, "message": e.message})
-}
-
-pub async fn logs(plugin: &TenantPlugin, args: &LogsQuery) -> Result<Value> {
-    let mut entries = Vec::new();
-    let mut before = None;
-    // Filtered pages may come back short (bounded reads per page): follow the cursor.
-    while entries.len() < args.limit as usize {
-        let q = api::LogQuery {
-            failures_only: args.failures,
-            person_id: args.person.clone(),
-            limit: args.limit - entries.len() as u32,
-            before,
-        };
-        let page = done(plugin.read_logs(&q).await)?;
-        entries.extend(page.entries.iter().map(log_json));
-        match page.next_before {
-            Some(b) => before = Some(b),
-            None => break,
-        }
-    }
-    Ok(json!({"entries": entries}))
 }

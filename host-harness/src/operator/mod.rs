@@ -3,16 +3,19 @@
 //! `serve` both call them, each with these plain types (nothing here knows clap or HTTP).
 //!
 //! `host` (the store, key, runtime and tenant policies), `describe` (answers in words),
-//! `settings` (what `configure` takes), `commands` (the commands), `output` (terminal printing).
+//! `settings` (what `configure` takes), `commands` (the commands), `logs` (the log read,
+//! filtered, exported and counted), `output` (terminal printing).
 
 mod commands;
 mod describe;
 mod host;
+pub mod logs;
 mod output;
 pub mod settings;
 
 pub use commands::*;
 pub use describe::{describe, done, name_of};
 pub use host::{Host, HostConfig, StoredPolicy, default_data_dir, open_storage, rotate_key};
+pub use logs::{LogsFormat, LogsQuery, log_json, logs};
 pub use output::{out, print_logs, print_summary, table};
 pub use settings::{SettingsChange, default_settings, merge_settings, settings_from, settings_json, window_text};

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants/{tenant}/held/approve-all", post(approve_all))
         .route("/tenants/{tenant}/held/{person}/approve", post(approve_one))
         .merge(super::dead_letters::routes())
+        .merge(super::log_export::routes())
         .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
 

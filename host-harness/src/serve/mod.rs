@@ -18,8 +18,8 @@
 //! 1. `log`, `metrics`, `extract`, `sessions`, `waiting`: no other serve module;
 //! 2. `config` (log's enums), `workers` (`Waiting`);
 //! 3. `app`: what every part above shares (config, metrics, sessions, workers);
-//! 4. `turns`, `server`, `dead_letters`, `webhooks`: the app;
-//! 5. `scheduler` (turns), `admin` (server's `ClientAddr`), `api` (dead_letters);
+//! 4. `turns`, `server`, `dead_letters`, `log_export`, `webhooks`: the app;
+//! 5. `scheduler` (turns), `admin` (server's `ClientAddr`), `api` (dead_letters, log_export);
 //! 6. `inbox` (the scheduler's `run_due`), `routes` (every handler module);
 //! 7. this file, which wires them and runs.
 //!
@@ -34,6 +34,7 @@ pub mod dead_letters;
 pub mod extract;
 pub mod inbox;
 pub mod log;
+pub mod log_export;
 pub mod metrics;
 pub mod routes;
 pub mod scheduler;
@@ -206,7 +207,7 @@ mod tests {
         let edges = imports();
         assert_eq!(
             edges.len(),
-            17,
+            18,
             "every module but mod.rs read (a new one: place it in the header's layers): {edges:?}"
         );
         assert_eq!(edges["app"], BTreeSet::from(["config", "metrics", "sessions", "workers"].map(String::from)));

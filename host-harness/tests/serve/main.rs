@@ -5,6 +5,7 @@
 mod browser;
 mod held;
 mod hostile;
+mod log_export;
 mod nothing_lost;
 mod scale;
 mod settings;

@@ -1,0 +1,88 @@
+//! The API's log for auditors and the admin page's overview: the entries as a CSV file to
+//! download (`logs.csv`) and counts by action and outcome over a period (`logs/summary`), with
+//! the CLI's filters (`operator::logs`). Merged into the API's router (`api::routes`), behind the
+//! same admin gate.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::app::App;
+use super::extract::{Json, Tenant, error, query};
+use crate::operator::logs::{self, LogsQuery};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/tenants/{tenant}/logs.csv", get(csv)).route("/tenants/{tenant}/logs/summary", get(summary))
+}
+
+/// `failures`, `person` (id or work email), `since`, `until` (RFC 3339 or a date) from the query.
+fn filters(uri: &Uri) -> Result<LogsQuery, Response> {
+    let params = query(uri);
+    let param = |key: &str| {
+        params.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+    };
+    let bound = |key: &str, end: bool| match param(key) {
+        None => Ok(None),
+        Some(v) => logs::parse_time_bound(&v, end)
+            .map(Some)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("`{key}`: {e}"))),
+    };
+    Ok(LogsQuery {
+        failures: matches!(param("failures").as_deref(), Some("1" | "true")),
+        person: param("person"),
+        limit: None,
+        since: bound("since", false)?,
+        until: bound("until", true)?,
+    })
+}
+
+fn entries_error(e: anyhow::Error) -> Response {
+    error(StatusCode::UNPROCESSABLE_ENTITY, &format!("{e:#}"))
+}
+
+fn plugin(app: &App, tenant: &str) -> Result<crate::TenantPlugin, Response> {
+    match app.plugin(tenant) {
+        Ok(Some(plugin)) => Ok(plugin),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, "no such tenant: connect it first")),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"))),
+    }
+}
+
+/// `GET …/logs.csv`: every entry the filters keep, newest first, as a download.
+async fn csv(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Response {
+    let (query, plugin) = match (filters(&uri), plugin(&app, &tenant)) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    match logs::read_entries(&plugin, &query).await {
+        Ok(entries) => {
+            let disposition = format!("attachment; filename=\"{tenant}-log.csv\"");
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                logs::csv(&entries),
+            )
+                .into_response()
+        }
+        Err(e) => entries_error(e),
+    }
+}
+
+/// `GET …/logs/summary?since=…&until=…`: the counts the admin page's overview shows.
+async fn summary(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Response {
+    let (query, plugin) = match (filters(&uri), plugin(&app, &tenant)) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    match logs::read_entries(&plugin, &query).await {
+        Ok(entries) => Json(logs::summary(&entries, &query)).into_response(),
+        Err(e) => entries_error(e),
+    }
+}

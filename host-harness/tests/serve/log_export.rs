@@ -1,0 +1,58 @@
+//! The log for auditors through the API: `logs.csv` (read back by the `csv` crate, as a
+//! spreadsheet would) holds what `logs` lists, and `logs/summary` counts it by action and outcome.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_download_and_the_summary_hold_what_the_log_lists() {
+    let (humaans, leapsome) = mocks().await;
+    let data = data_dir("log-export");
+    let serve = start(&data, &[]).await;
+    serve.tenant("acme", &humaans, &leapsome).await;
+    for n in 0..4 {
+        hire(&humaans, n);
+    }
+    let (status, body) = serve.api("POST", "/api/tenants/acme/sync", Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("the sync", || async { serve.api("GET", "/api/tenants/acme/sync", None).await.1["state"] == "done" })
+        .await;
+    let (status, listed) = serve.api("GET", "/api/tenants/acme/logs?limit=500", None).await;
+    assert_eq!(status, 200);
+    let listed = listed["entries"].as_array().unwrap().clone();
+    assert!(listed.iter().any(|e| e["action"] == "provision"), "{listed:?}");
+
+    let auth = format!("Bearer {ADMIN}");
+    let (status, text) = serve.request("GET", "/api/tenants/acme/logs.csv", &[("authorization", &auth)], b"").await;
+    assert_eq!(status, 200, "{text}");
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a well-formed row")).collect();
+    assert_eq!(rows.len(), listed.len());
+    for (row, entry) in rows.iter().zip(&listed) {
+        assert_eq!(
+            (&row[0], &row[2], &row[3]),
+            (
+                entry["sequence"].to_string().as_str(),
+                entry["action"].as_str().unwrap(),
+                entry["outcome"].as_str().unwrap()
+            )
+        );
+    }
+    // Filters as the CLI's: failures only (none here), a period that holds nothing.
+    let (_, none) =
+        serve.request("GET", "/api/tenants/acme/logs.csv?since=2999-01-01", &[("authorization", &auth)], b"").await;
+    assert_eq!(none.trim_start_matches('\u{feff}').lines().count(), 1, "the header only: {none}");
+    let (status, refused) = serve.api("GET", "/api/tenants/acme/logs.csv?until=soon", None).await;
+    assert_eq!(status, 400, "{refused}");
+
+    let (status, summary) = serve.api("GET", "/api/tenants/acme/logs/summary", None).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["total"], listed.len());
+    let provisions = listed.iter().filter(|e| e["action"] == "provision").count();
+    assert_eq!(summary["by_action"]["provision"], provisions, "{summary}");
+    let successes = listed.iter().filter(|e| e["outcome"] == "success").count();
+    assert_eq!(summary["by_outcome"]["success"], successes);
+    let (_, empty) = serve.api("GET", "/api/tenants/acme/logs/summary?since=2999-01-01", None).await;
+    assert_eq!(empty["total"], 0);
+    let (status, _) = serve.api("GET", "/api/tenants/nobody/logs/summary", None).await;
+    assert_eq!(status, 404);
+}
