@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::app::App;
-use super::extract::{Json, Tenant, error, query};
+use super::extract::{Json, Refusal, Tenant, query};
 use crate::operator::logs::{self, LogsQuery};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -20,7 +20,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// `failures`, `person` (id or work email), `since`, `until` (RFC 3339 or a date) from the query.
-fn filters(uri: &Uri) -> Result<LogsQuery, Response> {
+fn filters(uri: &Uri) -> Result<LogsQuery, Refusal> {
     let params = query(uri);
     let param = |key: &str| {
         params.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
@@ -29,7 +29,7 @@ fn filters(uri: &Uri) -> Result<LogsQuery, Response> {
         None => Ok(None),
         Some(v) => logs::parse_time_bound(&v, end)
             .map(Some)
-            .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("`{key}`: {e}"))),
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("`{key}`: {e}"))),
     };
     Ok(LogsQuery {
         failures: matches!(param("failures").as_deref(), Some("1" | "true")),
@@ -40,49 +40,33 @@ fn filters(uri: &Uri) -> Result<LogsQuery, Response> {
     })
 }
 
-fn entries_error(e: anyhow::Error) -> Response {
-    error(StatusCode::UNPROCESSABLE_ENTITY, &format!("{e:#}"))
+fn entries_error(e: anyhow::Error) -> Refusal {
+    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))
 }
 
-fn plugin(app: &App, tenant: &str) -> Result<crate::TenantPlugin, Response> {
+fn plugin(app: &App, tenant: &str) -> Result<crate::TenantPlugin, Refusal> {
     match app.plugin(tenant) {
         Ok(Some(plugin)) => Ok(plugin),
-        Ok(None) => Err(error(StatusCode::NOT_FOUND, "no such tenant: connect it first")),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"))),
+        Ok(None) => Err(Refusal::new(StatusCode::NOT_FOUND, "no such tenant: connect it first")),
+        Err(e) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))),
     }
 }
 
 /// `GET …/logs.csv`: every entry the filters keep, newest first, as a download.
-async fn csv(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Response {
-    let (query, plugin) = match (filters(&uri), plugin(&app, &tenant)) {
-        (Ok(q), Ok(p)) => (q, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    match logs::read_entries(&plugin, &query).await {
-        Ok(entries) => {
-            let disposition = format!("attachment; filename=\"{tenant}-log.csv\"");
-            (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                logs::csv(&entries),
-            )
-                .into_response()
-        }
-        Err(e) => entries_error(e),
-    }
+async fn csv(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Result<Response, Refusal> {
+    let query = filters(&uri)?;
+    let plugin = plugin(&app, &tenant)?;
+    let entries = logs::read_entries(&plugin, &query).await.map_err(entries_error)?;
+    let disposition = format!("attachment; filename=\"{tenant}-log.csv\"");
+    let headers =
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)];
+    Ok((StatusCode::OK, headers, logs::csv(&entries)).into_response())
 }
 
 /// `GET …/logs/summary?since=…&until=…`: the counts the admin page's overview shows.
-async fn summary(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Response {
-    let (query, plugin) = match (filters(&uri), plugin(&app, &tenant)) {
-        (Ok(q), Ok(p)) => (q, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    match logs::read_entries(&plugin, &query).await {
-        Ok(entries) => Json(logs::summary(&entries, &query)).into_response(),
-        Err(e) => entries_error(e),
-    }
+async fn summary(State(app): State<Arc<App>>, Tenant(tenant): Tenant, uri: Uri) -> Result<Json, Refusal> {
+    let query = filters(&uri)?;
+    let plugin = plugin(&app, &tenant)?;
+    let entries = logs::read_entries(&plugin, &query).await.map_err(entries_error)?;
+    Ok(Json(logs::summary(&entries, &query)))
 }
