@@ -36,6 +36,7 @@ use crate::error::Failure;
 use crate::ids::IdMap;
 use crate::ports::KeyValue;
 use crate::reconcile::retry::PersonState;
+use crate::reconcile::teams::TeamRecord;
 use crate::reconcile::timing::format_time;
 use crate::reconcile::{Link, Settings};
 
@@ -110,11 +111,43 @@ pub fn link_key(person_id: &str) -> String {
     format!("{LINK_PREFIX}{person_id}")
 }
 
-/// The chunk holding a person's link: FNV-1a of the id (stable across versions and platforms).
+/// FNV-1a of a text: stable across versions and platforms, for keys derived from ids and names.
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The chunk holding a person's link: FNV-1a of the id.
 pub fn chunk_of(person_id: &str) -> u64 {
-    let hash =
-        person_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    hash % LINK_CHUNKS
+    fnv1a(person_id) % LINK_CHUNKS
+}
+
+const TEAM_PREFIX: &str = "team/";
+
+/// The key of a team's record (`team/<FNV-1a of the name>`): names are free text, keys are not.
+pub fn team_key(name: &str) -> String {
+    format!("{TEAM_PREFIX}{:016x}", fnv1a(name))
+}
+
+/// Every team record. One that does not read (or is not under its name's key) is left out: the
+/// team's group is found again by name and its membership rewritten.
+pub fn load_teams(kv: &mut dyn KeyValue) -> Result<Vec<TeamRecord>, AppError> {
+    let keys: Vec<String> =
+        kv.list_keys().map_err(storage)?.into_iter().filter(|k| k.starts_with(TEAM_PREFIX)).collect();
+    let mut records = Vec::with_capacity(keys.len());
+    for batch in keys.chunks(100) {
+        for (key, value) in batch.iter().zip(kv.get_many(batch).map_err(storage)?) {
+            if let Some(record) = value.and_then(|bytes| decode::<TeamRecord>(key, &bytes).ok())
+                && team_key(&record.name) == *key
+            {
+                records.push(record);
+            }
+        }
+    }
+    Ok(records)
+}
+
+pub fn save_team(kv: &mut dyn KeyValue, record: &TeamRecord) -> Result<(), AppError> {
+    put(kv, &team_key(&record.name), record)
 }
 
 fn chunk_key(chunk: u64) -> String {

@@ -544,11 +544,7 @@ fn run_teams(
         Err(e @ AppError::Unauthorized(_)) => Err(e),
         Err(e) => {
             if !options.dry_run {
-                let mut entry = draft(env, LogAction::TeamAdd, LogOutcome::Failure, format!("teams not updated: {e}"));
-                if let Some(status) = e.status() {
-                    entry = entry.status(status);
-                }
-                session.log(env, entry);
+                super::teams::log_step_failure(session, env, &e);
             }
             Ok(TeamsRun { failed: 1, ..TeamsRun::default() })
         }

@@ -18,16 +18,8 @@ use crate::reconcile::teams::{
 use crate::scim_groups::{self, Created};
 use crate::state;
 
-use super::execute::{Facts, Subject};
+use super::execute::{Facts, Subject, is_permanent};
 use super::{Env, Session, draft};
-
-const TEAM_PREFIX: &str = "team/";
-
-/// The key of a team's record: its name hashed (names are free text, keys are not).
-pub fn team_key(name: &str) -> String {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    format!("{TEAM_PREFIX}{hash:016x}")
-}
 
 /// A change to one team, made or planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,30 +53,6 @@ pub struct TeamsRun {
     pub failed: u32,
 }
 
-/// Every team record.
-fn load_records(env: &mut Env) -> Result<Vec<TeamRecord>, AppError> {
-    let keys: Vec<String> =
-        env.kv.list_keys().map_err(AppError::Storage)?.into_iter().filter(|k| k.starts_with(TEAM_PREFIX)).collect();
-    let mut records = Vec::with_capacity(keys.len());
-    for batch in keys.chunks(100) {
-        for (key, value) in batch.iter().zip(env.kv.get_many(batch).map_err(AppError::Storage)?) {
-            let Some(bytes) = value else { continue };
-            // An unreadable record is rebuilt: the group is found again by name (adopted), and
-            // its membership rewritten.
-            if let Ok(record) = crate::json::from_bytes::<TeamRecord>(&bytes)
-                && team_key(&record.name) == *key
-            {
-                records.push(record);
-            }
-        }
-    }
-    Ok(records)
-}
-
-fn save_record(env: &mut Env, record: &TeamRecord) -> Result<(), AppError> {
-    state::put(env.kv, &team_key(&record.name), record)
-}
-
 /// How a teams step runs.
 #[derive(Debug, Clone, Copy)]
 pub struct TeamsOptions {
@@ -103,7 +71,7 @@ pub(crate) fn sync_teams(
     options: TeamsOptions,
 ) -> Result<TeamsRun, AppError> {
     let dialect = session.settings.dialect;
-    let mut records = load_records(env)?;
+    let mut records = state::load_teams(env.kv)?;
     // The teams to look at: those wanted, then ours that nobody wants any more (to empty them),
     // each with its record's position.
     let mut work: Vec<(String, Option<usize>)> = Vec::with_capacity(wanted.teams.len());
@@ -212,7 +180,7 @@ pub(crate) fn people_teams(
     people: &[(String, bool, String)],
 ) -> Result<TeamsRun, AppError> {
     let dialect = session.settings.dialect;
-    let mut records = load_records(env)?;
+    let mut records = state::load_teams(env.kv)?;
     let mut run = TeamsRun::default();
     for (account, active, teams) in people {
         let now_in: Vec<&str> = if *active { team_names(teams).collect() } else { Vec::new() };
@@ -271,14 +239,20 @@ pub(crate) fn after_people(
         Ok(run) => Ok(run.changes),
         Err(e @ AppError::Unauthorized(_)) => Err(e),
         Err(e) => {
-            let mut entry = draft(env, LogAction::TeamAdd, LogOutcome::Failure, format!("teams not updated: {e}"));
-            if let Some(status) = e.status() {
-                entry = entry.status(status);
-            }
-            session.log(env, entry);
+            log_step_failure(session, env, &e);
             Ok(Vec::new())
         }
     }
+}
+
+/// A teams step that failed as a whole (the groups could not be read): logged, the call's
+/// people untouched.
+pub(crate) fn log_step_failure(session: &mut Session, env: &mut Env, e: &AppError) {
+    let mut entry = draft(env, LogAction::TeamAdd, LogOutcome::Failure, format!("teams not updated: {e}"));
+    if let Some(status) = e.status() {
+        entry = entry.status(status);
+    }
+    session.log(env, entry);
 }
 
 /// Sends one team's plan (or, in a dry run, lists it), records the membership it reached, and
@@ -298,7 +272,7 @@ fn carry_out(
             record.retry.noted = Some(problem.clone());
             let entry = draft(env, LogAction::TeamCreate, LogOutcome::Failure, format!("team \"{name}\": {problem}"));
             session.log(env, entry);
-            save_record(env, record)?;
+            state::save_team(env.kv, record)?;
         }
         run.changes.push(change(name, TeamChangeKind::Create, 0, Some(problem.clone())));
         run.failed += 1;
@@ -317,17 +291,17 @@ fn carry_out(
         Ok(()) => {
             record.retry.record_success();
             record.retry.noted = None;
-            save_record(env, record)
+            state::save_team(env.kv, record)
         }
         Err(e) => {
             if let AppError::Unauthorized(f) = &e {
                 session.refused.get_or_insert_with(|| f.clone());
-                save_record(env, record)?;
+                state::save_team(env.kv, record)?;
                 return Err(e);
             }
             run.failed += 1;
             let message = e.to_string();
-            let permanent = matches!(&e, AppError::Upstream(f) if f.status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429));
+            let permanent = is_permanent(&e);
             let outcome = record.retry.record_failure(env.now, &message, permanent, fingerprint(&[name, &want]));
             // What failed: the create (no group came of it), else the membership writes.
             let created = plan.link != TeamLink::Create || record.id.is_some();
@@ -354,7 +328,7 @@ fn carry_out(
                 }
                 session.log(env, entry);
             }
-            save_record(env, record)
+            state::save_team(env.kv, record)
         }
     }
 }
@@ -517,6 +491,7 @@ mod tests {
 
     #[test]
     fn keys_are_the_name_hashed() {
+        use crate::state::team_key;
         assert_eq!(team_key("Engineering"), team_key("Engineering"));
         assert_ne!(team_key("Engineering"), team_key("engineering"));
         assert!(team_key(&"x".repeat(500)).len() < 30);

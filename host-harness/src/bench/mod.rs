@@ -81,14 +81,14 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     let runtime =
         Arc::new(Runtime::new(&component, Some(&cache), PoolSize { instances: 8, max_memory_bytes: 512 << 20 })?);
     if args.scale_out {
-        let mut report = scale::run(global, runtime, &component, args.processes as usize).await?;
+        let mut report = scale::run(&global.host_config(), runtime, &component, args.processes as usize).await?;
         report["machine"] = machine();
         return operator::out(&format!("{}\n", serde_json::to_string_pretty(&report)?)).map_err(Into::into);
     }
     if args.serve {
         drop(runtime);
         let rate = args.webhooks_per_second.unwrap_or(WEBHOOK_TARGET_RATE);
-        let mut report = serve::run(global, &component, rate, args.webhook_seconds).await?;
+        let mut report = serve::run(&global.host_config(), &component, rate, args.webhook_seconds).await?;
         report["machine"] = machine();
         return operator::out(&format!("{}\n", serde_json::to_string_pretty(&report)?)).map_err(Into::into);
     }
@@ -103,12 +103,12 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
     drop(runtime);
     let tenants = if args.tenants > 1 {
         let (count, each) = (args.tenants as usize, args.tenant_employees as usize);
-        Some(serve::tenants(global, &component, count, each, &today.to_string()).await?)
+        Some(serve::tenants(&global.host_config(), &component, count, each, &today.to_string()).await?)
     } else {
         None
     };
     let webhook = match args.webhooks_per_second {
-        Some(rate) => Some(serve::webhook(global, &component, rate, args.webhook_seconds).await?),
+        Some(rate) => Some(serve::webhook(&global.host_config(), &component, rate, args.webhook_seconds).await?),
         None => None,
     };
 

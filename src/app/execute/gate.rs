@@ -71,7 +71,7 @@ pub(super) fn note_subject_failure(
 
 /// Whether an error says the data is wrong for the service (retrying the same request will not
 /// help): a 4xx other than 408 and 429, and not a refused token (that is the connection's state).
-fn is_permanent(e: &AppError) -> bool {
+pub(crate) fn is_permanent(e: &AppError) -> bool {
     matches!(e, AppError::Upstream(f) if f.status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429))
 }
 

@@ -28,7 +28,7 @@ use crate::reconcile::{Decision, Inputs, Link, ManagerInput, Mode, Person, Remot
 use super::Change;
 use super::records::{AccountsByEmail, People, Roles};
 
-pub(crate) use gate::{gate, note_failure};
+pub(crate) use gate::{gate, is_permanent, note_failure};
 pub(crate) use profile::link_after;
 pub(crate) use report::log_skip;
 pub(crate) use schedule::{is_idle, reschedule};

@@ -23,12 +23,12 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::Runtime;
-use crate::cli::Global;
+use crate::operator::HostConfig;
 use crate::storage::pg_testing::TestPg;
 use store_share::store_share;
 use throughput::throughput;
 
-pub async fn run(global: &Global, runtime: Arc<Runtime>, component: &Path, processes: usize) -> Result<Value> {
+pub async fn run(global: &HostConfig, runtime: Arc<Runtime>, component: &Path, processes: usize) -> Result<Value> {
     let (_server, url) = match global.store.as_deref().filter(|s| s.starts_with("postgres")) {
         Some(url) => (None, url.to_owned()),
         None => {

@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::bench::common::round3;
-use crate::cli::Global;
+use crate::operator::HostConfig;
 
 const ADMIN: &str = "bench-admin-token-9f3e2c71";
 pub(super) const SECRET: &str = "bench-webhook-secret";
@@ -203,7 +203,7 @@ async fn api(addr: &str, method: &str, path: &str, body: &Value) -> Result<Value
 }
 
 /// A fresh data directory for one serve run, sharing the compiled-component cache (no recompiling).
-pub(super) fn scratch_dir(global: &Global, name: &str) -> Result<PathBuf> {
+pub(super) fn scratch_dir(global: &HostConfig, name: &str) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("host-harness-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::process::{SECRET, connect_all, scratch_dir, start};
 use crate::bench::common::{progress, round3};
-use crate::cli::Global;
+use crate::operator::HostConfig;
 use mock_servers::humaans::{HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 
@@ -80,7 +80,13 @@ pub struct TenantsRun {
     pub instantiate: Instantiate,
 }
 
-pub async fn tenants(global: &Global, component: &Path, count: usize, each: usize, today: &str) -> Result<TenantsRun> {
+pub async fn tenants(
+    global: &HostConfig,
+    component: &Path,
+    count: usize,
+    each: usize,
+    today: &str,
+) -> Result<TenantsRun> {
     let dir = scratch_dir(global, "tenants")?;
     let result = measure_tenants(&dir, component, count, each, today).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::process::{SECRET, connect_all, http, scratch_dir, start};
 use crate::bench::common::progress;
-use crate::cli::Global;
+use crate::operator::HostConfig;
 use mock_servers::humaans::webhook::{SIGNATURE_HEADER, delivery, sign};
 use mock_servers::humaans::{HumaansConfig, JobRole, MockHumaans, Person};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
@@ -21,7 +21,7 @@ const TENANTS: usize = 100;
 const BUSY_TENANTS: usize = 10;
 
 /// `bench --serve`: webhook latency, then serve's memory on the store those 100 tenants left.
-pub async fn run(global: &Global, component: &Path, rate: u32, seconds: u32) -> Result<Value> {
+pub async fn run(global: &HostConfig, component: &Path, rate: u32, seconds: u32) -> Result<Value> {
     let dir = scratch_dir(global, "serve")?;
     let result = async {
         let mut latency = webhook_latency(&dir, component, rate, seconds).await?;
@@ -37,7 +37,7 @@ pub async fn run(global: &Global, component: &Path, rate: u32, seconds: u32) -> 
 }
 
 /// The webhook latency run alone (for `bench --webhooks-per-second R`).
-pub async fn webhook(global: &Global, component: &Path, rate: u32, seconds: u32) -> Result<Value> {
+pub async fn webhook(global: &HostConfig, component: &Path, rate: u32, seconds: u32) -> Result<Value> {
     let dir = scratch_dir(global, "webhook")?;
     let result = webhook_latency(&dir, component, rate, seconds).await;
     let _ = std::fs::remove_dir_all(&dir);
