@@ -157,7 +157,7 @@ fn main() {
     });
     let mut http = Loopback { started: Instant::now() };
     let mut kv = MemoryKeyValue::default();
-    let mut env = Env { http: &mut http, kv: &mut kv, now: Timestamp::now() };
+    let mut env = Env { http: &mut http, kv: &mut kv, now: Timestamp::now(), run: Default::default() };
     app::connect(
         &mut env,
         ConnectInput {

@@ -23,8 +23,14 @@ fn with_env<T>(
 ) -> Result<T, wit::IntegrationError> {
     let mut kv = WasiKeyValue::open().map_err(|e| error(AppError::Storage(e)))?;
     let mut http = WasiHttp::new();
-    let mut env = Env { http: &mut http, kv: &mut kv, now: now.unwrap_or_else(crate::reconcile::timing::now) };
+    let now = now.unwrap_or_else(crate::reconcile::timing::now);
+    let mut env = Env { http: &mut http, kv: &mut kv, now, run: run(now) };
     f(&mut env).map_err(error)
+}
+
+/// The run this call belongs to, as the host says it in the environment (see `wit/world.wit`).
+fn run(now: Timestamp) -> logs::Run {
+    logs::Run::from_host(std::env::var("INTEGRATION_RUN_ID").ok(), std::env::var("INTEGRATION_RUN_TRIGGER").ok(), now)
 }
 
 fn service(s: Service) -> wit::Service {
@@ -91,6 +97,7 @@ fn settings(s: wit::Settings) -> Settings {
         }),
         deprovision_window_minutes: s.deprovision_window_minutes,
         teams: s.teams,
+        log_retention: s.log_retention,
     }
 }
 
@@ -115,6 +122,7 @@ fn wit_settings(s: Settings) -> wit::Settings {
         }),
         deprovision_window_minutes: s.deprovision_window_minutes,
         teams: s.teams,
+        log_retention: s.log_retention,
     }
 }
 
@@ -171,6 +179,8 @@ fn log_entry(e: logs::LogEntry) -> wit::LogEntry {
         },
         http_status: e.http_status,
         message: e.message,
+        run_id: e.run_id,
+        trigger: e.trigger,
     }
 }
 
@@ -284,7 +294,8 @@ impl wit::Guest for Component {
         use crate::webhook::Refusal;
         let mut kv = WasiKeyValue::open().map_err(wit::WebhookRefusal::Storage)?;
         let mut http = WasiHttp::new();
-        let mut env = Env { http: &mut http, kv: &mut kv, now: crate::reconcile::timing::now() };
+        let now = crate::reconcile::timing::now();
+        let mut env = Env { http: &mut http, kv: &mut kv, now, run: run(now) };
         match app::handle_webhook(&mut env, &headers, &body) {
             Ok(d) => Ok(wit::WebhookAccepted {
                 event: wit::EmployeeEvent {

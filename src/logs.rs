@@ -26,6 +26,13 @@ use crate::ports::KeyValue;
 
 /// Entries kept by default.
 pub const DEFAULT_RETENTION: u32 = 5000;
+/// The retention `configure` accepts: enough for a day of a small tenant, and at most what one
+/// `sync-all`'s flushes and a paging reader handle comfortably (about 30 MB of storage).
+pub const MIN_RETENTION: u32 = 100;
+pub const MAX_RETENTION: u32 = 100_000;
+/// Longest run id and trigger kept (longer ones from a host are cut or replaced).
+pub const MAX_RUN_ID_CHARS: usize = 64;
+pub const MAX_TRIGGER_BYTES: usize = 200;
 /// Entries one [`read_page`] call reads at most, so a page costs a bounded number of storage reads
 /// (in batches of [`READ_BATCH`]) whatever the log size and however rarely the filter matches.
 pub const MAX_SCAN_PER_PAGE: u64 = 2048;
@@ -103,6 +110,52 @@ pub struct LogEntry {
     pub http_status: Option<u16>,
     #[serde(rename = "m")]
     pub message: String,
+    /// The run the entry belongs to; empty for entries written before runs were recorded.
+    #[serde(rename = "r", default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
+    /// What started the run (`webhook:<id>`, `schedule`, `cli`, `admin`), as the host said.
+    #[serde(rename = "g", default, skip_serializing_if = "String::is_empty")]
+    pub trigger: String,
+}
+
+/// The run a call's entries belong to: one per sync, tick, event or operator command, named by
+/// the host (a run may span several calls) or, when the host does not say, made for the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub trigger: String,
+}
+
+impl Run {
+    /// The host's id and trigger, checked: an id that is missing, too long or not made of
+    /// letters, digits, `-` and `_` is replaced by one made here from the time and the
+    /// process's random seed (ids appear in CSV files and URLs, so they are kept plain); a
+    /// trigger is cut at [`MAX_TRIGGER_BYTES`] and has its control characters replaced.
+    pub fn from_host(id: Option<String>, trigger: Option<String>, now: jiff::Timestamp) -> Run {
+        let plain = |id: &String| {
+            !id.is_empty()
+                && id.len() <= MAX_RUN_ID_CHARS
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let id = match id {
+            Some(id) if plain(&id) => id,
+            _ => {
+                use std::hash::BuildHasher;
+                let salt = crate::ids::IdHash::default().hash_one(now.as_nanosecond());
+                format!("c-{:x}-{:08x}", now.as_second(), salt as u32)
+            }
+        };
+        let mut trigger: String =
+            trigger.unwrap_or_default().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        if trigger.len() > MAX_TRIGGER_BYTES {
+            let mut end = MAX_TRIGGER_BYTES;
+            while !trigger.is_char_boundary(end) {
+                end -= 1;
+            }
+            trigger.truncate(end);
+        }
+        Run { id, trigger }
+    }
 }
 
 /// An entry before the store gives it a sequence number.
@@ -163,7 +216,7 @@ impl LogDraft {
         self
     }
 
-    fn into_entry(self, sequence: u64) -> LogEntry {
+    fn into_entry(self, sequence: u64, run: &Run) -> LogEntry {
         LogEntry {
             sequence,
             at: self.at,
@@ -173,6 +226,8 @@ impl LogDraft {
             outcome: self.outcome,
             http_status: self.http_status,
             message: truncate_message(self.message),
+            run_id: run.id.clone(),
+            trigger: run.trigger.clone(),
         }
     }
 }
@@ -233,12 +288,19 @@ pub struct LogPage {
 pub struct LogStore {
     pending: Vec<LogDraft>,
     retention: u64,
+    run: Run,
 }
 
 impl LogStore {
     /// Opens the log. Reads nothing: sequence numbers are reserved at flush time.
     pub fn load<K: KeyValue + ?Sized>(_kv: &mut K) -> Result<LogStore, String> {
-        Ok(LogStore { pending: Vec::new(), retention: u64::from(DEFAULT_RETENTION) })
+        Ok(LogStore { pending: Vec::new(), retention: u64::from(DEFAULT_RETENTION), run: Run::default() })
+    }
+
+    /// Stamps every entry this store writes with `run`.
+    pub fn for_run(mut self, run: &Run) -> LogStore {
+        self.run = run.clone();
+        self
     }
 
     /// Keeps the newest `max_entries` sequence numbers (at least 1); older entries are deleted by
@@ -280,7 +342,7 @@ impl LogStore {
         let skip = (kept_from - first) as usize;
         let mut entries = Vec::with_capacity(self.pending.len() - skip);
         for (sequence, draft) in (kept_from..=last).zip(self.pending.iter().skip(skip)) {
-            let entry = draft.clone().into_entry(sequence);
+            let entry = draft.clone().into_entry(sequence, &self.run);
             let bytes = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
             entries.push((entry_key(sequence), bytes));
         }
@@ -306,11 +368,12 @@ impl LogStore {
 /// where scanning stopped. So a filtered page may hold fewer than `limit` entries (even none)
 /// while `next_before` is `Some`: keep following `next_before` until it is `None`, which happens
 /// only when no older entry is left. Gaps and unreadable entries are skipped.
-pub fn read_page<K: KeyValue + ?Sized>(kv: &mut K, query: &LogQuery) -> Result<LogPage, String> {
+/// `retention` is the tenant's (entries below it are deleted, or being deleted).
+pub fn read_page<K: KeyValue + ?Sized>(kv: &mut K, query: &LogQuery, retention: u32) -> Result<LogPage, String> {
     let newest = kv.increment(SEQUENCE_KEY, 0)?;
     let limit = query.effective_limit();
     // Everything at or below `newest - retention` has been (or is being) deleted.
-    let oldest = newest.saturating_sub(u64::from(DEFAULT_RETENTION)) + 1;
+    let oldest = newest.saturating_sub(u64::from(retention.max(1))) + 1;
     let below = query.before.unwrap_or(u64::MAX).min(newest + 1);
     let mut page = LogPage::default();
     let mut next = below; // scan sequences below this one
@@ -342,6 +405,28 @@ pub fn read_page<K: KeyValue + ?Sized>(kv: &mut K, query: &LogQuery) -> Result<L
     Ok(page)
 }
 
+/// Deletes the entries a lower retention drops: those between the newest `before` and the newest
+/// `after` sequence numbers. Flushes delete only what their own entries push out, so without this
+/// the entries in between would stay for ever. Returns how many keys were deleted.
+pub fn prune<K: KeyValue + ?Sized>(kv: &mut K, before: u32, after: u32) -> Result<u64, String> {
+    if after >= before {
+        return Ok(0);
+    }
+    let newest = kv.increment(SEQUENCE_KEY, 0)?;
+    let first = newest.saturating_sub(u64::from(before)) + 1;
+    let last = newest.saturating_sub(u64::from(after));
+    let mut deleted = 0;
+    let mut from = first.max(1);
+    while from <= last {
+        let to = last.min(from + 999);
+        let keys: Vec<String> = (from..=to).map(entry_key).collect();
+        kv.delete_many(&keys)?;
+        deleted += keys.len() as u64;
+        from = to + 1;
+    }
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +449,7 @@ mod tests {
         let mut pages = Vec::new();
         let mut query = query.clone();
         loop {
-            let page = read_page(kv, &query).unwrap();
+            let page = read_page(kv, &query, DEFAULT_RETENTION).unwrap();
             let next = page.next_before;
             pages.push(page);
             match next {
@@ -395,7 +480,7 @@ mod tests {
         assert!(store.has_unflushed());
         store.flush(&mut kv).unwrap();
         assert!(!store.has_unflushed());
-        let page = read_page(&mut kv, &LogQuery::default()).unwrap();
+        let page = read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap();
         assert_eq!(page.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![4, 3, 2, 1]);
         let e = &page.entries[0];
         assert_eq!(
@@ -437,7 +522,7 @@ mod tests {
         let mut kv = MemoryKeyValue::default();
         let long = "é".repeat(MAX_MESSAGE_BYTES);
         append_n(&mut kv, 1, |_| LogDraft::new("t", LogAction::Sync, LogOutcome::Failure, long.clone()));
-        let page = read_page(&mut kv, &LogQuery::default()).unwrap();
+        let page = read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap();
         let m = &page.entries[0].message;
         assert!(m.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
         assert!(m.ends_with('…'));
@@ -457,7 +542,7 @@ mod tests {
     fn last_entry_of_the_log_ends_paging() {
         let mut kv = MemoryKeyValue::default();
         append_n(&mut kv, 10, draft);
-        let page = read_page(&mut kv, &LogQuery { limit: 10, ..LogQuery::default() }).unwrap();
+        let page = read_page(&mut kv, &LogQuery { limit: 10, ..LogQuery::default() }, DEFAULT_RETENTION).unwrap();
         assert_eq!(page.entries.len(), 10);
         assert_eq!(page.next_before, None);
     }
@@ -465,7 +550,7 @@ mod tests {
     #[test]
     fn empty_log_reads_as_an_empty_page() {
         let mut kv = MemoryKeyValue::default();
-        assert_eq!(read_page(&mut kv, &LogQuery::default()).unwrap(), LogPage::default());
+        assert_eq!(read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap(), LogPage::default());
     }
 
     fn mixed(i: u64) -> LogDraft {
@@ -529,7 +614,8 @@ mod tests {
         let mut kv = MemoryKeyValue::default();
         append_n(&mut kv, 5000, draft);
         let before = kv.reads;
-        let page = read_page(&mut kv, &LogQuery { failures_only: true, ..LogQuery::default() }).unwrap();
+        let page =
+            read_page(&mut kv, &LogQuery { failures_only: true, ..LogQuery::default() }, DEFAULT_RETENTION).unwrap();
         let reads = kv.reads - before;
         assert!(page.entries.is_empty());
         assert_eq!(page.next_before, Some(5001 - MAX_SCAN_PER_PAGE));
@@ -613,7 +699,7 @@ mod tests {
         assert!(store.flush(&mut BatchHook { inner: &mut kv, on_set_many: disk_full }).is_err());
         assert!(store.has_unflushed());
         store.flush(&mut kv).unwrap();
-        let page = read_page(&mut kv, &LogQuery::default()).unwrap();
+        let page = read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap();
         assert_eq!(page.entries.len(), 1);
         assert_eq!(page.entries[0].sequence, 2, "the failed flush's number is a gap");
     }
@@ -622,8 +708,49 @@ mod tests {
     fn limit_defaults_to_50_and_is_capped_at_500() {
         let mut kv = MemoryKeyValue::default();
         append_n(&mut kv, 600, draft);
-        assert_eq!(read_page(&mut kv, &LogQuery::default()).unwrap().entries.len(), 50);
-        let big = read_page(&mut kv, &LogQuery { limit: 10_000, ..LogQuery::default() }).unwrap();
+        assert_eq!(read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap().entries.len(), 50);
+        let big = read_page(&mut kv, &LogQuery { limit: 10_000, ..LogQuery::default() }, DEFAULT_RETENTION).unwrap();
         assert_eq!(big.entries.len(), 500);
+    }
+
+    #[test]
+    fn entries_carry_their_run_and_an_unreadable_host_id_is_replaced() {
+        let now = jiff::Timestamp::from_second(1_796_000_000).unwrap();
+        let run = Run::from_host(Some("run_7-a".into()), Some("webhook:evt\n1".into()), now);
+        assert_eq!(run, Run { id: "run_7-a".into(), trigger: "webhook:evt 1".into() });
+        let mut kv = MemoryKeyValue::default();
+        let mut store = LogStore::load(&mut kv).unwrap().for_run(&run);
+        store.append(draft(1));
+        store.flush(&mut kv).unwrap();
+        let page = read_page(&mut kv, &LogQuery::default(), DEFAULT_RETENTION).unwrap();
+        assert_eq!((page.entries[0].run_id.as_str(), page.entries[0].trigger.as_str()), ("run_7-a", "webhook:evt 1"));
+        for bad in [None, Some(String::new()), Some("a b".into()), Some("x".repeat(65)), Some("é".into())] {
+            let made = Run::from_host(bad.clone(), None, now);
+            assert!(made.id.starts_with("c-") && made.id.len() <= MAX_RUN_ID_CHARS, "{bad:?} gave {}", made.id);
+            assert_eq!(made.trigger, "");
+        }
+        let long = Run::from_host(None, Some("ü".repeat(300)), now);
+        assert!(long.trigger.len() <= MAX_TRIGGER_BYTES && long.trigger.chars().all(|c| c == 'ü'));
+        // An entry stored before runs existed reads with both empty.
+        let old: LogEntry = serde_json::from_str(r#"{"s":1,"t":"x","a":"sync","o":"success","m":"m"}"#).unwrap();
+        assert_eq!((old.run_id.as_str(), old.trigger.as_str()), ("", ""));
+    }
+
+    /// Lowering the retention deletes at once what falls out (flushes only delete what their own
+    /// entries push out); raising it deletes nothing.
+    #[test]
+    fn pruning_to_a_lower_retention_deletes_exactly_what_falls_out() {
+        let mut kv = MemoryKeyValue::default();
+        append_n(&mut kv, 3000, draft);
+        assert_eq!(prune(&mut kv, 5000, 6000).unwrap(), 0);
+        assert_eq!(prune(&mut kv, 5000, 1200).unwrap(), 3000 - 1200);
+        let keys = |kv: &MemoryKeyValue| kv.data.keys().filter(|k| k.starts_with("log/e/")).count();
+        assert_eq!(keys(&kv), 1200);
+        let pages = all_pages(&mut kv, &LogQuery { limit: 500, ..LogQuery::default() });
+        assert_eq!(sequences(&pages), (1801..=3000).rev().collect::<Vec<_>>());
+        let mut store = LogStore::load(&mut kv).unwrap().with_retention(1200);
+        store.append(draft(0));
+        store.flush(&mut kv).unwrap();
+        assert_eq!(keys(&kv), 1200, "the next flush keeps the log at the new retention");
     }
 }

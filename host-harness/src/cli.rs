@@ -305,6 +305,10 @@ pub struct ConfigureArgs {
     /// with an account (on | off; default for a new tenant: off).
     #[arg(long, value_name = "on|off", value_parser = settings::parse_on_off)]
     pub teams: Option<bool>,
+    /// Log entries to keep, the newest: 100 to 100,000, or `default` (5,000). Lowering it
+    /// deletes the older entries at once.
+    #[arg(long, value_name = "N|default", value_parser = settings::parse_log_retention)]
+    pub log_retention: Option<settings::LogRetention>,
 }
 
 #[derive(Args, Debug)]
@@ -389,6 +393,9 @@ pub struct LogsArgs {
     /// Entries before this time; a date means to the end of that day (UTC).
     #[arg(long, value_name = "TIME|DATE", value_parser = |s: &str| logs::parse_time_bound(s, true))]
     pub until: Option<jiff::Timestamp>,
+    /// One run's entries: its id (the `run_id` of any of its entries).
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
     /// table (default), json (one document, as --json), csv (for a spreadsheet: UTF-8, a header
     /// row) or jsonl (one entry a line).
     #[arg(long, value_name = "FORMAT", value_parser = words(&logs::LOGS_FORMAT_WORDS, logs::parse_logs_format))]
@@ -517,6 +524,7 @@ impl Global {
             component: self.component.clone(),
             key_file: self.key_file.clone(),
             wait: self.wait,
+            trigger: "cli".into(),
         }
     }
 }
@@ -544,6 +552,7 @@ impl From<&ConfigureArgs> for SettingsChange {
             deprovision_limit: a.deprovision_limit,
             deprovision_window: a.deprovision_window,
             teams: a.teams,
+            log_retention: a.log_retention,
         }
     }
 }
@@ -569,6 +578,7 @@ impl From<&LogsArgs> for LogsQuery {
             limit: a.limit.or((!export).then_some(50)),
             since: a.since,
             until: a.until,
+            run: a.run.clone(),
         }
     }
 }

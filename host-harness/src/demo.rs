@@ -86,6 +86,7 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         deprovision_limit: None,
         deprovision_window_minutes: None,
         teams: true,
+        log_retention: None,
     };
     done(plugin.configure(settings).await)?;
     println!("configured");

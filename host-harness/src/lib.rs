@@ -12,7 +12,7 @@ pub mod serve;
 
 // The embeddable host (crate host-runtime), under the paths this crate has always had.
 pub use host_runtime::{AllowedHost, Scheme, Tenant, TenantStats};
-pub use host_runtime::{CallError, TenantPlugin, api};
+pub use host_runtime::{CallError, Run, TenantPlugin, api};
 pub use host_runtime::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};
 pub use host_runtime::{HostKey, KeySource, SealedStorage};
 pub use host_runtime::{PoolSize, Runtime};

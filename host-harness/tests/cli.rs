@@ -1115,7 +1115,10 @@ async fn logs_export_as_csv_and_json_lines_filtered_by_period_and_email() {
     assert!(run.stdout.starts_with('\u{feff}'), "a byte-order mark for spreadsheets");
     let mut reader = csv::Reader::from_reader(run.stdout.trim_start_matches('\u{feff}').as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header, ["sequence", "at", "action", "outcome", "person_id", "email", "http_status", "message"]);
+    assert_eq!(
+        header,
+        ["sequence", "at", "action", "outcome", "person_id", "email", "http_status", "message", "run_id", "trigger"]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a well-formed row")).collect();
     assert_eq!(rows.len(), all.len(), "every entry, not the table's 50");
     for (row, entry) in rows.iter().zip(&all) {
@@ -1125,6 +1128,7 @@ async fn logs_export_as_csv_and_json_lines_filtered_by_period_and_email() {
         let message = entry["message"].as_str().unwrap();
         let shown = if message.starts_with(['=', '+', '-', '@']) { format!("'{message}") } else { message.to_owned() };
         assert_eq!(row[7], shown);
+        assert_eq!((&row[8], &row[9]), (entry["run_id"].as_str().unwrap(), entry["trigger"].as_str().unwrap()));
     }
     let named: Vec<&csv::StringRecord> = rows.iter().filter(|r| r[7].contains(team)).collect();
     assert!(named.iter().any(|r| &r[2] == "team-create"), "the team's name read back whole: {named:?}");
@@ -1150,5 +1154,50 @@ async fn logs_export_as_csv_and_json_lines_filtered_by_period_and_email() {
     assert_eq!(through_today["entries"].as_array().unwrap().len(), all.len(), "a date as `until` is its whole day");
     let refused = hh(&["--data-dir", d, "logs", "--since", "last tuesday"], &[]).await;
     assert!(refused.stderr.contains("not an RFC 3339 time or a date"), "{}", refused.describe());
+    clean_up(&data);
+}
+
+/// Every entry names its run and what started it: one command is one run (a `sync-all` that
+/// calls the component several times too), `logs --run` finds a run's entries; the retention is
+/// configurable, and lowering it deletes the older entries at once.
+#[tokio::test]
+async fn log_entries_name_their_run_and_the_retention_is_configurable() {
+    let m = mocks(150, 0).await;
+    let data = data_dir("log-runs");
+    let d = data.to_str().unwrap();
+    let (hu, su) = (m.humaans.base_url(), m.leapsome.base_url());
+    hh(&["--data-dir", d, "connect", "--humaans-url", &hu, "--scim-url", &su], &tokens()).await.ok();
+    hh(&["--data-dir", d, "configure", "--provisioning", "immediately"], &[]).await.ok();
+    // Three calls of the component (50 writes each), one run.
+    hh(&["--data-dir", d, "sync-all", "--max-writes", "50"], &[]).await.ok();
+    let all = hh(&["--data-dir", d, "--json", "logs", "--limit", "100000"], &[]).await.ok().unwrap();
+    let all = all["entries"].as_array().unwrap().clone();
+    assert!(all.len() > 150, "{} entries", all.len());
+    assert!(all.iter().all(|e| e["trigger"] == "cli" && e["run_id"].as_str().unwrap().starts_with("run-")));
+    let runs = |entries: &[Value]| {
+        let mut ids: Vec<String> = entries.iter().map(|e| e["run_id"].as_str().unwrap().to_owned()).collect();
+        ids.dedup();
+        ids
+    };
+    // Newest first: the sync's run, then configure's, then connect's.
+    assert_eq!(runs(&all).len(), 3, "connect, configure and the one sync-all: {:?}", runs(&all));
+    let sync_run = all[0]["run_id"].as_str().unwrap();
+    let provisions = all.iter().filter(|e| e["action"] == "provision").count();
+    assert!(provisions > 100, "{provisions} accounts made, in three calls of at most 50 writes");
+    let of_the_sync = hh(&["--data-dir", d, "--json", "logs", "--run", sync_run, "--limit", "100000"], &[]).await;
+    let of_the_sync = of_the_sync.ok().unwrap()["entries"].as_array().unwrap().clone();
+    assert_eq!(of_the_sync.len(), all.iter().filter(|e| e["run_id"] == sync_run).count());
+    assert_eq!(of_the_sync.iter().filter(|e| e["action"] == "provision").count(), provisions);
+
+    // Retention: refused outside its range, with the range named; lowered, the log shrinks now.
+    let refused = hh(&["--data-dir", d, "configure", "--log-retention", "50"], &[]).await;
+    assert!(refused.stderr.contains("100 to 100,000"), "{}", refused.describe());
+    let done = hh(&["--data-dir", d, "--json", "configure", "--log-retention", "100"], &[]).await.ok().unwrap();
+    assert_eq!(done["log_retention"], "100", "{done}");
+    let kept = hh(&["--data-dir", d, "--json", "logs", "--limit", "100000"], &[]).await.ok().unwrap();
+    let kept = kept["entries"].as_array().unwrap();
+    assert_eq!(kept.len(), 100, "the newest 100 entries, the configure entry among them");
+    assert_eq!(kept[0]["action"], "configure");
+    assert!(kept[0]["message"].as_str().unwrap().contains("older log entries deleted to keep the newest 100"));
     clean_up(&data);
 }

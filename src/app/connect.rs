@@ -1,7 +1,7 @@
 //! `connect`, `configure` and `read-logs`.
 
 use crate::error::AppError;
-use crate::logs::{LogAction, LogOutcome, LogPage, LogQuery, LogStore, read_page};
+use crate::logs::{LogAction, LogOutcome, LogPage, LogQuery, MAX_RETENTION, MIN_RETENTION, read_page};
 use crate::reconcile::model::MAX_DAYS_BEFORE_START;
 use crate::reconcile::{DeprovisionLimit, ProvisionTiming, Settings};
 use crate::state::{self, AuthState, Connection};
@@ -78,7 +78,7 @@ fn check_webhook_secret(secret: &str) -> Result<String, AppError> {
 
 /// Verifies both tokens with a real request each, then saves the connection.
 pub fn connect(env: &mut Env, input: ConnectInput) -> Result<ConnectReport, AppError> {
-    let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+    let mut logs = super::open_log(env)?;
     let result: Result<ConnectReport, AppError> = (|| {
         let connection = Connection {
             humaans_base_url: check_url(
@@ -181,13 +181,17 @@ fn describe(s: &Settings) -> String {
     };
     let window =
         crate::reconcile::brake::describe_window(crate::reconcile::brake::window_minutes(s.deprovision_window_minutes));
-    format!("provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit} in {window}")
+    format!(
+        "provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit} in {window}, teams {}, log retention {}",
+        if s.teams { "on" } else { "off" },
+        super::retention(s)
+    )
 }
 
 /// Validates and saves the settings. Refused before `connect`.
 pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
     state::load_connection(env.kv)?;
-    let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+    let mut logs = super::open_log(env)?;
     let refused = match (settings.provisioning, settings.deprovision_limit) {
         (Some(ProvisionTiming::DaysBeforeStart(n)), _) if n == 0 || n > MAX_DAYS_BEFORE_START => {
             Some(AppError::invalid(
@@ -197,6 +201,15 @@ pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
         }
         (_, Some(DeprovisionLimit::Percent(p))) if p == 0 || p > 100 => {
             Some(AppError::invalid("settings.deprovision-limit.percent", format!("must be between 1 and 100, got {p}")))
+        }
+        _ if settings.log_retention.is_some_and(|n| !(MIN_RETENTION..=MAX_RETENTION).contains(&n)) => {
+            Some(AppError::invalid(
+                "settings.log-retention",
+                format!(
+                    "must be between {MIN_RETENTION} and {MAX_RETENTION} entries, got {}",
+                    settings.log_retention.unwrap_or_default()
+                ),
+            ))
         }
         _ => match settings.deprovision_window_minutes {
             Some(m) if m == 0 || m > crate::reconcile::brake::MAX_WINDOW_MINUTES => Some(AppError::invalid(
@@ -214,8 +227,16 @@ pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
         logs.flush(env.kv).map_err(AppError::Storage)?;
         return Err(e);
     }
+    let kept_before = super::retention(&state::load_settings(env.kv).unwrap_or_default());
     state::put(env.kv, "settings", &settings)?;
-    logs.append(draft(env, LogAction::Configure, LogOutcome::Success, format!("configured: {}", describe(&settings))));
+    let kept = super::retention(&settings);
+    let pruned = crate::logs::prune(env.kv, kept_before, kept).map_err(AppError::Storage)?;
+    let mut said = format!("configured: {}", describe(&settings));
+    if pruned > 0 {
+        said.push_str(&format!("; {pruned} older log entries deleted to keep the newest {kept}"));
+    }
+    let mut logs = logs.with_retention(kept);
+    logs.append(draft(env, LogAction::Configure, LogOutcome::Success, said));
     logs.flush(env.kv).map_err(AppError::Storage)
 }
 
@@ -223,5 +244,6 @@ pub fn read_logs(env: &mut Env, query: &LogQuery) -> Result<LogPage, AppError> {
     if query.limit > crate::logs::MAX_PAGE_LIMIT {
         return Err(AppError::invalid("query.limit", format!("must be at most {}", crate::logs::MAX_PAGE_LIMIT)));
     }
-    read_page(env.kv, query).map_err(AppError::Storage)
+    let kept = super::retention(&state::load_settings(env.kv)?);
+    read_page(env.kv, query, kept).map_err(AppError::Storage)
 }

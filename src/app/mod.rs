@@ -26,7 +26,7 @@ use jiff::Timestamp;
 
 use crate::client::Client;
 use crate::error::{AppError, Failure, Service};
-use crate::logs::{LogAction, LogDraft, LogOutcome, LogStore};
+use crate::logs::{DEFAULT_RETENTION, LogAction, LogDraft, LogOutcome, LogStore, Run};
 use crate::ports::{HttpTransport, KeyValue};
 use crate::reconcile::Settings;
 use crate::reconcile::timing::TimeBudget;
@@ -38,6 +38,8 @@ pub struct Env<'a> {
     pub http: &'a mut dyn HttpTransport,
     pub kv: &'a mut dyn KeyValue,
     pub now: Timestamp,
+    /// The run this call belongs to: every log entry it writes carries it.
+    pub run: Run,
 }
 
 /// A change made (or planned) to one person's account.
@@ -92,7 +94,7 @@ impl Session {
     /// until `connect` succeeds again. Unreadable settings or connection are a storage error and
     /// a log entry, never a silent default.
     pub fn open(env: &mut Env) -> Result<Session, AppError> {
-        let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+        let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?.for_run(&env.run);
         let opened = (|| {
             let connection = state::load_connection(env.kv)?;
             let settings = state::load_settings(env.kv)?;
@@ -123,7 +125,7 @@ impl Session {
             settings,
             humaans: humaans_client(&connection),
             scim: scim_client(&connection),
-            logs,
+            logs: logs.with_retention(retention(&settings)),
             refused: None,
             scope_warning: connection.scope_warning,
             no_delete,
@@ -182,6 +184,19 @@ impl Session {
     pub fn flush(&mut self, env: &mut Env) -> Result<(), AppError> {
         self.logs.flush(env.kv).map_err(AppError::Storage)
     }
+}
+
+/// The tenant's log retention.
+pub(crate) fn retention(settings: &Settings) -> u32 {
+    settings.log_retention.unwrap_or(DEFAULT_RETENTION)
+}
+
+/// The log for a call that opens no [`Session`]: stamped with the call's run, keeping the
+/// tenant's retention (the default when the settings are unreadable: that is reported by the
+/// calls that need them).
+pub(crate) fn open_log(env: &mut Env) -> Result<LogStore, AppError> {
+    let kept = state::load_settings(env.kv).map_or(DEFAULT_RETENTION, |s| retention(&s));
+    Ok(LogStore::load(env.kv).map_err(AppError::Storage)?.for_run(&env.run).with_retention(kept))
 }
 
 pub(crate) fn humaans_client(c: &Connection) -> Client {

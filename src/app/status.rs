@@ -2,7 +2,7 @@
 //! quarantine).
 
 use crate::error::{AppError, Failure, Service};
-use crate::logs::{LogAction, LogOutcome, LogStore};
+use crate::logs::{LogAction, LogOutcome};
 use crate::reconcile::Settings;
 use crate::reconcile::retry::HeldPath;
 use crate::reconcile::timing::format_time;
@@ -136,7 +136,7 @@ pub fn retry(env: &mut Env, person_id: &str) -> Result<(), AppError> {
     } else {
         "retry requested: nothing was failing; the next tick looks at them again"
     };
-    let mut logs = LogStore::load(env.kv).map_err(AppError::Storage)?;
+    let mut logs = super::open_log(env)?;
     logs.append(draft(env, LogAction::Retry, LogOutcome::Success, message).person_id(person_id));
     logs.flush(env.kv).map_err(AppError::Storage)
 }

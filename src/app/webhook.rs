@@ -2,7 +2,7 @@
 //! scheme and payload live in `crate::webhook`; here only storage and the log.
 
 use crate::error::AppError;
-use crate::logs::{LogAction, LogOutcome, LogStore};
+use crate::logs::{LogAction, LogOutcome};
 use crate::state::{self, Connection};
 use crate::webhook::{self, Delivery, Refusal};
 
@@ -30,7 +30,7 @@ pub fn handle_webhook(env: &mut Env, headers: &[(String, String)], body: &[u8]) 
     match webhook::parse(body) {
         Err(Refusal::Ignored(reason)) => {
             // Signed, so worth a line in the tenant's log: the operator sees what Humaans sends.
-            let mut logs = LogStore::load(env.kv).map_err(WebhookError::Storage)?;
+            let mut logs = super::open_log(env).map_err(|e| WebhookError::Storage(e.to_string()))?;
             logs.append(draft(env, LogAction::Skip, LogOutcome::Skipped, format!("webhook ignored: {reason}")));
             logs.flush(env.kv).map_err(WebhookError::Storage)?;
             Err(WebhookError::Refused(Refusal::Ignored(reason)))

@@ -480,6 +480,9 @@ pub struct Settings {
     /// Humaans teams become Leapsome teams (off by default).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub teams: bool,
+    /// Log entries kept. `None`: [`crate::logs::DEFAULT_RETENTION`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention: Option<u32>,
 }
 
 /// Longest lead time `days-before-start` accepts: a year covers any realistic pre-boarding.

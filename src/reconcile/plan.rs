@@ -452,6 +452,7 @@ mod tests {
                     deprovision_limit: None,
                     deprovision_window_minutes: None,
                     teams: false,
+                    log_retention: None,
                 },
                 mode: Mode::Event,
                 now: "2026-11-28T12:00:00Z",

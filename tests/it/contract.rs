@@ -88,7 +88,7 @@ fn exports_the_wit_packages_interface() {
     let expected = wit.id_of_name(package, "integration");
     assert_eq!(exports, vec![expected], "the component must export exactly the contract's interface");
     let name = &wit.packages[package].name;
-    assert_eq!(name.to_string(), "humaans:integration@0.5.0", "the contract's name and version");
+    assert_eq!(name.to_string(), "humaans:integration@0.6.0", "the contract's name and version");
     let interface =
         wit.interfaces.iter().find(|(_, i)| i.package == Some(package) && i.name.as_deref() == Some("integration"));
     let mut functions: Vec<&str> =

@@ -177,6 +177,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         deprovision_window_minutes: None,
         // Teams on: the Groups writes and the team changes are compared too.
         teams: true,
+        log_retention: None,
     };
     let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
     let mut answers = serde_json::Map::new();
@@ -208,7 +209,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
 }
 
 /// What may differ between two runs of the same flow: the mocks' ports (each host has its own
-/// mocks; connect answers only the company and user count), log times and sequence numbers, and
+/// mocks; connect answers only the company and user count), log times, sequence numbers and run ids, and
 /// the order of concurrent writes.
 fn normalise(mut answers: Value) -> Value {
     for key in ["sync-all", "sync-again", "event"] {
@@ -218,7 +219,8 @@ fn normalise(mut answers: Value) -> Value {
     }
     if let Some(entries) = answers["read-logs"]["entries"].as_array_mut() {
         for e in entries.iter_mut() {
-            e.as_object_mut().unwrap().retain(|k, _| k != "at" && k != "sequence");
+            // Run ids are made per call by each host (neither passes one here).
+            e.as_object_mut().unwrap().retain(|k, _| !["at", "sequence", "run-id", "run_id"].contains(&k.as_str()));
             e["message"] = json!(without_ports(e["message"].as_str().unwrap()));
         }
         entries.sort_by_key(|e| e.to_string());
@@ -434,6 +436,7 @@ impl Host for Node {
                 deprovision_limit,
                 deprovision_window_minutes,
                 teams,
+                log_retention,
             }) => {
                 let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
@@ -448,7 +451,8 @@ impl Host for Node {
                         api::DeprovisionLimit::Count(n) => case("count", Some(json!(n))),
                         api::DeprovisionLimit::Percent(p) => case("percent", Some(json!(p))),
                     }),
-                    "deprovision-window-minutes": deprovision_window_minutes, "teams": teams}),
+                    "deprovision-window-minutes": deprovision_window_minutes, "teams": teams,
+                    "log-retention": log_retention}),
                 )
                 .await
             }

@@ -25,7 +25,7 @@ pub mod sealed;
 pub mod storage;
 pub mod tenant;
 
-pub use plugin::{CallError, TenantPlugin, api};
+pub use plugin::{CallError, Run, TenantPlugin, api};
 pub use runtime::{PoolSize, Runtime};
 pub use sealed::{HostKey, KeySource, SealedStorage};
 pub use storage::{Fenced, Lease, LeaseStore, MemoryStorage, PgStorage, SqliteStorage, Storage, Usage};

@@ -44,6 +44,31 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// A run: what a host calls one sync, tick, event, provision or operator command (which may be
+/// several calls), named in every log entry the calls write. `trigger` says what started it:
+/// `webhook:<event id>`, `schedule`, `cli`, `admin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub trigger: String,
+}
+
+impl Run {
+    /// A new run with a fresh id: `run-` and 16 hex digits of the time and a per-process random
+    /// seed (unique enough to tell runs apart; not a secret).
+    pub fn new(trigger: impl Into<String>) -> Run {
+        use std::hash::BuildHasher;
+        use std::sync::atomic::AtomicU64;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mixed = SEED.get_or_init(Default::default).hash_one((nanos, n));
+        Run { id: format!("run-{:08x}{:08x}", (nanos / 1_000_000_000) as u32, mixed as u32), trigger: trigger.into() }
+    }
+}
+
 /// The component as one tenant sees it.
 #[derive(Clone)]
 pub struct TenantPlugin {
@@ -53,6 +78,8 @@ pub struct TenantPlugin {
     stats: Arc<TenantStats>,
     /// Set for calls made under a lease (`serve`): outbound writes stop when it runs out.
     lease: Option<Arc<LeaseClock>>,
+    /// The run the calls belong to; `None`: the component names each call a run of its own.
+    run: Option<Arc<Run>>,
 }
 
 type CallResult<T> = Result<Result<T, api::IntegrationError>, CallError>;
@@ -83,7 +110,17 @@ impl Drop for Slot {
 
 impl TenantPlugin {
     pub fn new(runtime: Arc<Runtime>, storage: Arc<dyn Storage>, tenant: Tenant) -> Self {
-        TenantPlugin { runtime, storage, tenant: Arc::new(tenant), stats: Arc::default(), lease: None }
+        TenantPlugin { runtime, storage, tenant: Arc::new(tenant), stats: Arc::default(), lease: None, run: None }
+    }
+
+    /// The same tenant, its calls part of `run` (their log entries carry its id and trigger).
+    pub fn in_run(&self, run: Run) -> TenantPlugin {
+        TenantPlugin { run: Some(Arc::new(run)), ..self.clone() }
+    }
+
+    /// The run the calls belong to, if one was given.
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_deref()
     }
 
     /// The same tenant (limits, counters) for calls made under a lease: `storage` is the store
@@ -167,8 +204,13 @@ impl TenantPlugin {
 
     async fn instantiate(&self) -> Result<(Store<HostState>, crate::bindings::Provisioning), CallError> {
         let started = std::time::Instant::now();
-        let mut store =
-            self.runtime.new_store(self.tenant.clone(), self.stats.clone(), self.storage.clone(), self.lease.clone());
+        let mut store = self.runtime.new_store(
+            self.tenant.clone(),
+            self.stats.clone(),
+            self.storage.clone(),
+            self.lease.clone(),
+            self.run.as_deref(),
+        );
         let pre = self.runtime.pre(&self.tenant.integration).ok_or_else(|| {
             CallError::Instantiation(format!(
                 "no integration named `{}` is loaded (loaded: {})",

@@ -242,8 +242,14 @@ impl Runtime {
         stats: Arc<TenantStats>,
         storage: Arc<dyn Storage>,
         lease: Option<Arc<crate::storage::LeaseClock>>,
+        run: Option<&crate::plugin::Run>,
     ) -> Store<HostState> {
         let mut wasi = WasiCtxBuilder::new();
+        // The contract's run context (`wit/world.wit`): the only variables the guest sees.
+        if let Some(run) = run {
+            wasi.env("INTEGRATION_RUN_ID", &run.id);
+            wasi.env("INTEGRATION_RUN_TRIGGER", &run.trigger);
+        }
         if let Some(at) = tenant.fixed_clock {
             wasi.wall_clock(FixedClock(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()));
         }

@@ -52,6 +52,7 @@ pub(super) async fn connect_to_mocks(
                 deprovision_limit: None,
                 deprovision_window_minutes: None,
                 teams,
+                log_retention: None,
             })
             .await,
     )

@@ -68,7 +68,7 @@ pub async fn connect_under(host: &Host, tenant: &str, args: ConnectRequest, held
     for extra in &args.allow_host {
         hosts.push(parse_allow_host(extra)?);
     }
-    let plugin = host.plugin_of(tenant, &hosts);
+    let plugin = host.plugin_of(tenant, &hosts).in_run(crate::Run::new(&host.config.trigger));
     let plugin = match held {
         Some(held) => host.under(&plugin, held),
         None => plugin,

@@ -31,6 +31,8 @@ pub struct HostConfig {
     pub key_file: Option<PathBuf>,
     /// How long a command waits for the tenant's lease before "tenant busy".
     pub wait: Duration,
+    /// What starts the runs of this host's plugins, for the log: `cli` for the command line.
+    pub trigger: String,
 }
 
 impl Default for HostConfig {
@@ -42,6 +44,7 @@ impl Default for HostConfig {
             component: None,
             key_file: None,
             wait: Duration::from_secs(30),
+            trigger: "cli".into(),
         }
     }
 }
@@ -224,8 +227,9 @@ impl Host {
         Arc::new(self.sealed.over(self.leases.fenced(lease)))
     }
 
+    /// The `--tenant`'s plugin, its calls one run started by [`HostConfig::trigger`].
     pub fn plugin_with(&self, hosts: &[AllowedHost]) -> TenantPlugin {
-        self.plugin_of(&self.config.tenant, hosts)
+        self.plugin_of(&self.config.tenant, hosts).in_run(crate::Run::new(&self.config.trigger))
     }
 
     pub fn plugin(&self) -> Result<TenantPlugin> {

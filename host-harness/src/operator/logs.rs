@@ -25,6 +25,8 @@ pub struct LogsQuery {
     pub since: Option<jiff::Timestamp>,
     /// Entries before this time.
     pub until: Option<jiff::Timestamp>,
+    /// One run's entries (its `run_id`).
+    pub run: Option<String>,
 }
 
 /// How `logs` prints.
@@ -65,7 +67,8 @@ pub fn parse_time_bound(s: &str, end: bool) -> Result<jiff::Timestamp, String> {
 /// One entry as the CLI's JSON and the API show it.
 pub fn log_json(e: &api::LogEntry) -> Value {
     json!({"sequence": e.sequence, "at": e.at, "action": name_of(&e.action), "person_id": e.person_id, "email": e.email,
-        "outcome": name_of(&e.outcome), "http_status": e.http_status, "message": e.message})
+        "outcome": name_of(&e.outcome), "http_status": e.http_status, "message": e.message,
+        "run_id": e.run_id, "trigger": e.trigger})
 }
 
 /// The entries `query` asks for, newest first. The component filters failures and a person id;
@@ -81,7 +84,9 @@ pub async fn read_entries(plugin: &TenantPlugin, query: &LogsQuery) -> Result<Ve
             // An entry whose time does not read is kept unless a period was asked for.
             None => query.since.is_none() && query.until.is_none(),
         };
-        in_period && email.as_ref().is_none_or(|m| e.email.as_deref().is_some_and(|x| x.to_lowercase() == *m))
+        in_period
+            && email.as_ref().is_none_or(|m| e.email.as_deref().is_some_and(|x| x.to_lowercase() == *m))
+            && query.run.as_ref().is_none_or(|r| e.run_id == *r)
     };
     let mut entries = Vec::new();
     let mut before = None;
@@ -91,7 +96,7 @@ pub async fn read_entries(plugin: &TenantPlugin, query: &LogsQuery) -> Result<Ve
             break;
         }
         // Filtered here: read whole pages, keep what matches.
-        let filtered_here = email.is_some() || query.since.is_some() || query.until.is_some();
+        let filtered_here = email.is_some() || query.since.is_some() || query.until.is_some() || query.run.is_some();
         let limit = if filtered_here { PAGE } else { left.unwrap_or(PAGE).min(PAGE) };
         let q = api::LogQuery { failures_only: query.failures, person_id: person_id.clone(), limit, before };
         let page = done(plugin.read_logs(&q).await)?;
@@ -115,8 +120,8 @@ pub async fn logs(plugin: &TenantPlugin, query: &LogsQuery) -> Result<Value> {
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 8] =
-    ["sequence", "at", "action", "outcome", "person_id", "email", "http_status", "message"];
+pub const CSV_COLUMNS: [&str; 10] =
+    ["sequence", "at", "action", "outcome", "person_id", "email", "http_status", "message", "run_id", "trigger"];
 
 /// Entries as CSV (RFC 4180) a spreadsheet opens as they are: UTF-8 with a byte-order mark (so
 /// non-Latin letters are not read as another encoding), a header row, CRLF line ends, fields with
@@ -138,6 +143,8 @@ pub fn csv(entries: &[api::LogEntry]) -> String {
             e.email.clone().unwrap_or_default(),
             e.http_status.map(|s| s.to_string()).unwrap_or_default(),
             e.message.clone(),
+            e.run_id.clone(),
+            e.trigger.clone(),
         ];
         let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
         out.push_str(&cells.join(","));
@@ -198,6 +205,8 @@ mod tests {
             outcome: api::LogOutcome::Failure,
             http_status: Some(400),
             message: message.into(),
+            run_id: "run-1".into(),
+            trigger: "webhook:evt_1".into(),
         }
     }
 
@@ -207,12 +216,12 @@ mod tests {
             csv(&[entry(7, "Leapsome said \"no\", twice\nsee", Some("zoë@acme.test")), entry(8, "=cmd()", None)]);
         assert!(text.starts_with('\u{feff}'), "a byte-order mark");
         let lines: Vec<&str> = text.trim_start_matches('\u{feff}').split("\r\n").collect();
-        assert_eq!(lines[0], "sequence,at,action,outcome,person_id,email,http_status,message");
+        assert_eq!(lines[0], "sequence,at,action,outcome,person_id,email,http_status,message,run_id,trigger");
         assert_eq!(
             lines[1],
-            "7,2026-11-28T12:00:00Z,provision,failure,p1,zoë@acme.test,400,\"Leapsome said \"\"no\"\", twice\nsee\""
+            "7,2026-11-28T12:00:00Z,provision,failure,p1,zoë@acme.test,400,\"Leapsome said \"\"no\"\", twice\nsee\",run-1,webhook:evt_1"
         );
-        assert_eq!(lines[2], "8,2026-11-28T12:00:00Z,provision,failure,p1,,400,'=cmd()");
+        assert_eq!(lines[2], "8,2026-11-28T12:00:00Z,provision,failure,p1,,400,'=cmd(),run-1,webhook:evt_1");
         assert_eq!(lines[3], "", "the last row ends with CRLF too");
     }
 

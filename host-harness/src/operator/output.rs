@@ -50,13 +50,14 @@ pub fn print_logs(v: &Value) -> std::io::Result<()> {
         .unwrap()
         .iter()
         .map(|e| {
-            vec![s(&e["at"]), s(&e["action"]), s(&e["outcome"]), s(&e["email"]), s(&e["http_status"]), s(&e["message"])]
+            let cells = ["at", "trigger", "action", "outcome", "email", "http_status", "message"];
+            cells.iter().map(|key| s(&e[*key])).collect()
         })
         .collect();
     if rows.is_empty() {
         out("(no log entries)\n")
     } else {
-        out(&table(&["TIME", "ACTION", "OUTCOME", "EMAIL", "HTTP", "MESSAGE"], &rows))
+        out(&table(&["TIME", "TRIGGER", "ACTION", "OUTCOME", "EMAIL", "HTTP", "MESSAGE"], &rows))
     }
 }
 

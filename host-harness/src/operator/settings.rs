@@ -127,6 +127,27 @@ pub fn parse_deprovision_window(s: &str) -> Result<DeprovisionWindow, String> {
     Ok(DeprovisionWindow::Minutes(minutes as u32))
 }
 
+/// `--log-retention` / `log_retention`: how many log entries the tenant keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogRetention {
+    Entries(u32),
+    /// Back to the default, 5,000.
+    Default,
+}
+
+/// The retention the component accepts (`logs::MIN_RETENTION`..=`MAX_RETENTION` there).
+pub const LOG_RETENTION_RANGE: std::ops::RangeInclusive<u32> = 100..=100_000;
+
+pub fn parse_log_retention(s: &str) -> Result<LogRetention, String> {
+    if s == "default" {
+        return Ok(LogRetention::Default);
+    }
+    match s.replace(['_', ','], "").parse::<u32>() {
+        Ok(n) if LOG_RETENTION_RANGE.contains(&n) => Ok(LogRetention::Entries(n)),
+        _ => Err(format!("`{s}`: the log keeps 100 to 100,000 entries, or `default` (5,000)")),
+    }
+}
+
 /// A duration: a whole number with `ms`, `s` (or none), `m`, `h` or `d`; more than zero.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
@@ -157,6 +178,7 @@ pub struct SettingsChange {
     pub deprovision_window: Option<DeprovisionWindow>,
     /// Humaans teams become Leapsome teams.
     pub teams: Option<bool>,
+    pub log_retention: Option<LogRetention>,
 }
 
 /// A tenant's settings before anything is configured: provisioning and deprovisioning off, the
@@ -169,6 +191,7 @@ pub fn default_settings() -> api::Settings {
         deprovision_limit: None,
         deprovision_window_minutes: None,
         teams: false,
+        log_retention: None,
     }
 }
 
@@ -218,6 +241,12 @@ pub fn merge_settings(current: api::Settings, args: &SettingsChange) -> api::Set
     if let Some(teams) = args.teams {
         settings.teams = teams;
     }
+    if let Some(retention) = args.log_retention {
+        settings.log_retention = match retention {
+            LogRetention::Entries(n) => Some(n),
+            LogRetention::Default => None,
+        };
+    }
     settings
 }
 
@@ -239,6 +268,7 @@ pub fn settings_json(s: &api::Settings) -> Value {
         },
         "deprovision_window": s.deprovision_window_minutes.map_or("default: 24h".to_owned(), window_text),
         "teams": if s.teams { "on" } else { "off" },
+        "log_retention": s.log_retention.map_or("default: 5000".to_owned(), |n| n.to_string()),
     })
 }
 
@@ -262,13 +292,14 @@ mod tests {
             deprovision_limit: Some(api::DeprovisionLimit::Count(7)),
             deprovision_window_minutes: Some(90),
             teams: true,
+            log_retention: Some(20_000),
         };
         let shown = |s: api::Settings| settings_json(&s);
         let tighter = SettingsChange { deprovision_limit: Some(DeprovisionLimit::Percent(10)), ..Default::default() };
         assert_eq!(
             shown(merge_settings(current, &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on"})
+                "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on", "log_retention": "20000"})
         );
         assert_eq!(shown(merge_settings(current, &SettingsChange::default())), shown(current));
         let wider =
@@ -282,8 +313,19 @@ mod tests {
         assert_eq!(
             shown(merge_settings(current, &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on"})
+                "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on",
+                "log_retention": "20000"})
         );
+    }
+
+    #[test]
+    fn log_retention_takes_a_count_in_range_or_default() {
+        assert_eq!(parse_log_retention("20000"), Ok(LogRetention::Entries(20_000)));
+        assert_eq!(parse_log_retention("20_000"), Ok(LogRetention::Entries(20_000)));
+        assert_eq!(parse_log_retention("default"), Ok(LogRetention::Default));
+        for bad in ["99", "100001", "-5", "lots", ""] {
+            assert!(parse_log_retention(bad).unwrap_err().contains("100 to 100,000"), "{bad}");
+        }
     }
 
     #[test]

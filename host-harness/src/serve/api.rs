@@ -64,7 +64,8 @@ fn no_tenant() -> Refusal {
 }
 
 fn plugin_of(app: &App, tenant: &str) -> Result<crate::TenantPlugin, Refusal> {
-    app.plugin(tenant).map_err(internal)?.ok_or_else(no_tenant)
+    // A call through the API: the admin page or a program holding the admin token.
+    Ok(app.plugin(tenant).map_err(internal)?.ok_or_else(no_tenant)?.in_run(crate::Run::new("admin")))
 }
 
 async fn tenants(State(app): State<Arc<App>>) -> Answer {
@@ -117,8 +118,8 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
 }
 
 /// The settings' JSON keys, in the order the API shows them.
-const SETTINGS_KEYS: [&str; 6] =
-    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window", "teams"];
+const SETTINGS_KEYS: [&str; 7] =
+    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window", "teams", "log_retention"];
 
 /// Every setting at its default: what `PUT` starts from, and what a tenant never configured has.
 fn default_settings() -> wit::Settings {
@@ -143,6 +144,7 @@ fn settings_json(s: &wit::Settings) -> Value {
         },
         "deprovision_window": s.deprovision_window_minutes.map(operator::window_text),
         "teams": s.teams,
+        "log_retention": s.log_retention.unwrap_or(5000),
     })
 }
 
@@ -211,6 +213,18 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                     },
                     Value::String(given) => settings::parse_deprovision_limit(given)
                         .map_err(|e| refused_setting(format!("`deprovision_limit`: {e}")))?,
+                    _ => return Err(refused_setting(EXPECTED.into())),
+                });
+            }
+            "log_retention" => {
+                const EXPECTED: &str =
+                    "`log_retention` is a number of entries from 100 to 100,000, or null for the default (5,000)";
+                change.log_retention = Some(match value {
+                    Value::Null => settings::LogRetention::Default,
+                    Value::Number(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                        Some(n) if settings::LOG_RETENTION_RANGE.contains(&n) => settings::LogRetention::Entries(n),
+                        _ => return Err(refused_setting(EXPECTED.into())),
+                    },
                     _ => return Err(refused_setting(EXPECTED.into())),
                 });
             }

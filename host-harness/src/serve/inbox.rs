@@ -135,7 +135,7 @@ async fn run_event(app: &App, turn: &TenantTurn, payload: &[u8]) -> Result<(), E
         .and_then(|q| q.to_event())
         .map_err(|e| EventFailure { error: format!("unreadable inbox item: {e:#}"), permanent: true })?;
     let plugin = match app.plugin(tenant) {
-        Ok(Some(p)) => turn.plugin(app, &p),
+        Ok(Some(p)) => turn.plugin(app, &p).in_run(crate::Run::new(format!("webhook:{}", event.id))),
         Ok(None) => return Ok(()),
         Err(e) => return Err(EventFailure { error: format!("{e:#}"), permanent: false }),
     };

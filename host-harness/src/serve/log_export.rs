@@ -37,6 +37,7 @@ fn filters(uri: &Uri) -> Result<LogsQuery, Refusal> {
         limit: None,
         since: bound("since", false)?,
         until: bound("until", true)?,
+        run: param("run"),
     })
 }
 

@@ -84,7 +84,8 @@ pub async fn run(host: &HostConfig, config: ServeConfig) -> Result<()> {
 /// As [`run`]; `ready` is told the address once the server listens (the demo prints it).
 pub async fn run_with(host: &HostConfig, config: ServeConfig, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
     let token = admin_token(&config)?;
-    let host = Host::open(host)?;
+    // The operator commands `serve` runs (connect) come through the API: the admin's.
+    let host = Host::open(&HostConfig { trigger: "admin".into(), ..host.clone() })?;
     let queue = host.leases.work_queue()?;
     log::init(config.log_format == LogFormat::Json, config.log_level == LogLevel::Debug);
     if config.lease_ttl < Duration::from_secs(1) {

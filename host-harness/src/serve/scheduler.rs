@@ -119,7 +119,7 @@ pub async fn run_due(app: &App, turn: &TenantTurn) {
 async fn scheduled_tick(app: &App, turn: &TenantTurn) {
     let tenant = turn.lease.tenant.as_str();
     let Ok(Some(plugin)) = app.plugin(tenant) else { return };
-    let plugin = turn.plugin(app, &plugin);
+    let plugin = turn.plugin(app, &plugin).in_run(crate::Run::new("schedule"));
     let now = format!("{:.0}", jiff::Timestamp::now());
     match app.timed(tenant, "tick", plugin.tick(&now)).await {
         Ok(Ok(r)) => {
@@ -135,7 +135,7 @@ async fn scheduled_tick(app: &App, turn: &TenantTurn) {
 async fn scheduled_sync(app: &App, turn: &TenantTurn) {
     let tenant = turn.lease.tenant.as_str();
     let Ok(Some(plugin)) = app.plugin(tenant) else { return };
-    let plugin = turn.plugin(app, &plugin);
+    let plugin = turn.plugin(app, &plugin).in_run(crate::Run::new("schedule"));
     let options = api::SyncOptions {
         dry_run: false,
         max_writes: Some(app.config.max_writes.max(1)),

@@ -92,7 +92,8 @@ async fn answer(app: &Arc<App>, tenant: &str, headers: &HeaderMap, body: Body) -
         return (StatusCode::UNAUTHORIZED, "bad-signature", error(StatusCode::UNAUTHORIZED, why));
     }
     let plugin = match app.plugin(tenant) {
-        Ok(Some(p)) => p,
+        // A delivery Humaans made: its id is known only once the component has read it.
+        Ok(Some(p)) => p.in_run(crate::Run::new("webhook")),
         Ok(None) => return (StatusCode::NOT_FOUND, "unknown-tenant", error(StatusCode::NOT_FOUND, "no such tenant")),
         Err(e) => {
             return (

@@ -20,6 +20,9 @@ async fn the_csv_download_and_the_summary_hold_what_the_log_lists() {
     assert_eq!(status, 200);
     let listed = listed["entries"].as_array().unwrap().clone();
     assert!(listed.iter().any(|e| e["action"] == "provision"), "{listed:?}");
+    // A sync started through the API is the admin's, one run.
+    let synced: Vec<&Value> = listed.iter().filter(|e| e["action"] == "provision").collect();
+    assert!(synced.iter().all(|e| e["trigger"] == "admin" && e["run_id"] == synced[0]["run_id"]), "{synced:?}");
 
     let auth = format!("Bearer {ADMIN}");
     let (status, text) = serve.request("GET", "/api/tenants/acme/logs.csv", &[("authorization", &auth)], b"").await;
@@ -55,4 +58,25 @@ async fn the_csv_download_and_the_summary_hold_what_the_log_lists() {
     assert_eq!(empty["total"], 0);
     let (status, _) = serve.api("GET", "/api/tenants/nobody/logs/summary", None).await;
     assert_eq!(status, 404);
+}
+
+/// A sync the scheduler starts is the schedule's: its entries say so, one run a sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_runs_are_logged_as_the_schedules() {
+    let (humaans, leapsome) = mocks().await;
+    let data = data_dir("log-schedule");
+    let serve = start(&data, &["--tick-every", "24h", "--sync-every", "1s"]).await;
+    serve.tenant("acme", &humaans, &leapsome).await;
+    for n in 0..2 {
+        hire(&humaans, n);
+    }
+    eventually("the scheduled sync", || async { leapsome.users().len() == 2 }).await;
+    let (_, listed) = serve.api("GET", "/api/tenants/acme/logs?limit=500", None).await;
+    let provisions: Vec<&Value> =
+        listed["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "provision").collect();
+    assert_eq!(provisions.len(), 2, "{listed}");
+    assert!(provisions.iter().all(|e| e["trigger"] == "schedule"), "{provisions:?}");
+    let (code, log) = serve.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    std::fs::remove_dir_all(data).unwrap();
 }

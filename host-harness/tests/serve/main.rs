@@ -315,6 +315,17 @@ async fn webhooks_get_the_answers_of_the_table_and_apply_once() {
     let (_, logs) = serve.api("GET", "/api/tenants/acme/logs?limit=500", None).await;
     let text = logs.to_string();
     assert!(text.contains("webhook ignored") && text.contains(&email), "{text}");
+    // Each entry names what started its run: the event's webhook, or a delivery not yet read.
+    for e in logs["entries"].as_array().unwrap() {
+        let trigger = e["trigger"].as_str().unwrap();
+        match e["action"].as_str().unwrap() {
+            "provision" | "event" => assert_eq!(trigger, "webhook:evt-1", "{e}"),
+            "skip" if e["message"].as_str().unwrap().contains("webhook ignored") => assert_eq!(trigger, "webhook"),
+            "connect" | "configure" => assert_eq!(trigger, "admin", "{e}"),
+            _ => {}
+        }
+        assert!(e["run_id"].as_str().unwrap().starts_with("run-"), "{e}");
+    }
     let (code, log) = serve.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     for secret in [SECRET, ADMIN, mock_servers::humaans::DEFAULT_TOKEN, "scim-test-token"] {

@@ -108,6 +108,7 @@ pub fn settings(
         deprovision_limit: None,
         deprovision_window_minutes: None,
         teams: false,
+        log_retention: None,
     }
 }
 
