@@ -7,6 +7,7 @@ pub mod component;
 pub mod demo;
 pub mod leased;
 pub mod mock_cmd;
+pub mod notify;
 pub mod operator;
 pub mod serve;
 

@@ -182,7 +182,8 @@ pub async fn send(
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
 
-async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+/// A connection to the first of `addrs` that accepts one (addresses [`addresses`] checked).
+pub async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
     let mut last = std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to connect to");
     for addr in addrs {
         match TcpStream::connect(addr).await {
