@@ -68,6 +68,9 @@ impl Track {
     }
 }
 
+/// A kind's items in a snapshot and how many it has in all; `None`: not read this time.
+type View<'a> = Option<(&'a [Item], u32)>;
+
 /// What has been announced, per kind: serde (stored as JSON), `Default` = nothing open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
@@ -105,7 +108,7 @@ impl Ledger {
     /// are tracked the same way and produce no message (module docs).
     pub fn observe(&mut self, tenant: &str, snapshot: &Snapshot, kinds: &[Kind], now: Timestamp) -> Vec<Message> {
         let quarantined = snapshot.quarantined_total.max(snapshot.quarantined.len() as u32);
-        let views: [(Kind, Option<(&[Item], u32)>); 4] = [
+        let views: [(Kind, View); 4] = [
             (Kind::Held, Some((&snapshot.held, snapshot.held.len() as u32))),
             (Kind::Unauthorized, Some((snapshot.unauthorized.as_slice(), u32::from(snapshot.unauthorized.is_some())))),
             (Kind::Quarantine, Some((&snapshot.quarantined, quarantined))),

@@ -48,6 +48,8 @@ mod outbox;
 pub mod store;
 
 #[cfg(test)]
+mod tests_deliver;
+#[cfg(test)]
 mod tests_incidents;
 #[cfg(test)]
 mod tests_week;
