@@ -44,6 +44,7 @@ pub struct Failure {
 /// What one [`deliver_due`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// Messages sent for (a connection tried); the others of the round failed without one.
     pub attempted: u32,
     pub delivered: u32,
     pub given_up: u32,
@@ -80,8 +81,10 @@ pub fn check_url(url: &str) -> Result<(), String> {
 /// `X-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>` when a secret is set.
 /// 2xx = delivered (removed). Otherwise (a status, refused, a timeout of [`ATTEMPT_TIMEOUT`]) the
 /// attempt is counted and the next one backs off ([`super::BACKOFF`]); after
-/// [`super::MAX_ATTEMPTS`] the message is given up (counted, last error kept). Every failure is
-/// returned for the caller's log and kept in the summary. Never panics, never returns an error.
+/// [`super::MAX_ATTEMPTS`] the message is given up (counted, last error kept). Once the receiver
+/// cannot be reached or does not answer, the round's later messages count that failure too
+/// (`not sent: …`) without a connection each. Every failure is returned for the caller's log
+/// and kept in the summary. Never panics, never returns an error.
 pub async fn deliver_due(outbox: &mut Outbox, target: &Target, egress: &Tenant, now: Timestamp) -> DeliveryReport {
     deliver_within(outbox, target, egress, now, ATTEMPT_TIMEOUT).await
 }
@@ -94,14 +97,25 @@ pub(super) async fn deliver_within(
     timeout: Duration,
 ) -> DeliveryReport {
     let mut report = DeliveryReport::default();
+    // Set once the receiver could not be reached (or did not answer) this round: the messages
+    // after it fail the same way without waiting up to `timeout` each, so a round takes one
+    // timeout at most, not one per waiting message (up to 100).
+    let mut unreachable: Option<String> = None;
     for id in outbox.due_ids(now) {
         let Some(message) = outbox.message(id) else { continue };
         let kind = message.kind;
         let body = message.body();
-        report.attempted += 1;
-        let result = match tokio::time::timeout(timeout, attempt(target, egress, body)).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
+        let result = match &unreachable {
+            Some(error) => Err(format!("not sent: {error}")),
+            None => {
+                report.attempted += 1;
+                match tokio::time::timeout(timeout, attempt(target, egress, body)).await {
+                    Ok(Ok(None)) => Ok(()),
+                    Ok(Ok(Some(refusal))) => Err(refusal),
+                    Ok(Err(error)) => Err(unreachable.insert(error).clone()),
+                    Err(_) => Err(unreachable.insert(format!("no answer within {} s", timeout.as_secs_f32())).clone()),
+                }
+            }
         };
         match result {
             Ok(()) => {
@@ -127,8 +141,9 @@ pub(super) fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-/// One POST of `body`; `Err` says why it did not deliver, in one line.
-async fn attempt(target: &Target, tenant: &Tenant, body: Vec<u8>) -> Result<(), String> {
+/// One POST of `body`: `Ok(None)` delivered, `Ok(Some(why))` the receiver answered with a
+/// refusal, `Err(why)` it could not be reached or did not answer; each in one line.
+async fn attempt(target: &Target, tenant: &Tenant, body: Vec<u8>) -> Result<Option<String>, String> {
     check_url(&target.url)?;
     let wanted = AllowedHost::from_url(target.url.trim()).map_err(|_| "the notify URL has no valid host")?;
     let Some(entry) = tenant.allowed(wanted.scheme, &wanted.host, wanted.port).cloned() else {
@@ -175,10 +190,10 @@ async fn attempt(target: &Target, tenant: &Tenant, body: Vec<u8>) -> Result<(), 
     }
     .map_err(|e| format!("{entry}: {e}"))?;
     if status.is_success() {
-        return Ok(());
+        return Ok(None);
     }
     let answer = if answer.is_empty() { String::new() } else { format!(": {answer}") };
-    Err(format!("{entry} answered {status}{answer}"))
+    Ok(Some(format!("{entry} answered {status}{answer}")))
 }
 
 /// Sends `request` over `stream` (HTTP/1.1) and returns the status and, for a refusal, the

@@ -251,24 +251,42 @@ async fn https_refuses_a_certificate_no_public_root_signs() {
     assert_eq!(outbox.waiting(), 1);
 }
 
+/// A silent receiver is one timed-out attempt, and the round's other message fails with it
+/// without a connection of its own; an answered refusal (a 302, not followed) does not stop the
+/// round.
 #[tokio::test]
-async fn a_receiver_that_does_not_answer_is_a_timed_out_attempt_and_a_redirect_is_not_followed() {
+async fn a_receiver_that_does_not_answer_times_out_once_a_round_and_a_redirect_is_not_followed() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let held = tokio::spawn(async move { listener.accept().await.unwrap() });
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
     let url = format!("http://127.0.0.1:{port}/hook");
     let mut outbox = Outbox::default();
-    outbox.push(&message("m"), t0());
+    outbox.push(&message("first"), t0());
+    outbox.push(&message("second"), t0());
     let target = Target { url: url.clone(), secret: None };
     let report = deliver_within(&mut outbox, &target, &allowing(&url), t0(), Duration::from_millis(300)).await;
-    assert_eq!(report.failures[0].error, "no answer within 0.3 s");
-    drop(held);
+    let errors: Vec<&str> = report.failures.iter().map(|f| f.error.as_str()).collect();
+    assert_eq!(errors, ["no answer within 0.3 s", "not sent: no answer within 0.3 s"]);
+    assert_eq!((report.attempted, outbox.waiting()), (1, 2));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    silent.abort();
 
     let receiver = Receiver::start(&[302, 200]).await;
     let url = receiver.url();
     let report = deliver_due(&mut outbox, &Target { url: url.clone(), secret: None }, &allowing(&url), secs(1)).await;
+    assert_eq!((report.attempted, report.delivered, report.failures.len()), (2, 1, 1));
     assert!(report.failures[0].error.ends_with("answered 302 Found: no_service"), "{report:?}");
-    assert_eq!(receiver.count(), 1, "the Location was not followed");
+    assert_eq!(receiver.count(), 2, "the Location was not followed");
+    assert_eq!(outbox.due(secs(100)).iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["first"]);
 }
 
 #[test]
