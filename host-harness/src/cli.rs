@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::operator::logs::{self, LogsFormat};
+use crate::operator::notify::{self, NotifyChange};
 use crate::operator::settings::{
     self, DeprovisionLimit, DeprovisionWindow, Deprovisioning, Dialect, Provisioning, parse_deprovision_limit,
     parse_deprovision_window, parse_provisioning,
@@ -309,6 +310,18 @@ pub struct ConfigureArgs {
     /// deletes the older entries at once.
     #[arg(long, value_name = "N|default", value_parser = settings::parse_log_retention)]
     pub log_retention: Option<settings::LogRetention>,
+    /// Where to POST a message (Slack-compatible JSON, `{"text": …}`) when something needs a
+    /// person: an https URL (http only on this machine), or `none` to stop notifications.
+    #[arg(long, value_name = "URL|none", value_parser = notify::parse_notify_url)]
+    pub notify_url: Option<notify::UrlOrNone>,
+    /// Sign each message: `X-Signature: sha256=<HMAC-SHA256 of the body>` under this secret (16
+    /// characters or more), or `none`. Kept sealed, never shown.
+    #[arg(long, value_name = "SECRET|none", value_parser = notify::parse_notify_secret)]
+    pub notify_secret: Option<notify::SecretOrNone>,
+    /// Which notifications to send: any of held, unauthorized, quarantine, dead-letters,
+    /// resolved, comma-separated, or `all` (the default).
+    #[arg(long, value_name = "KINDS", value_parser = notify::parse_notify_on)]
+    pub notify_on: Option<notify::Kinds>,
 }
 
 #[derive(Args, Debug)]
@@ -554,6 +567,12 @@ impl From<&ConfigureArgs> for SettingsChange {
             teams: a.teams,
             log_retention: a.log_retention,
         }
+    }
+}
+
+impl From<&ConfigureArgs> for NotifyChange {
+    fn from(a: &ConfigureArgs) -> Self {
+        NotifyChange { url: a.notify_url.clone(), secret: a.notify_secret.clone(), on: a.notify_on.clone() }
     }
 }
 

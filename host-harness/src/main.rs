@@ -58,43 +58,51 @@ fn usage_error(e: clap::Error) -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = cli.global.clone();
     let host = global.host_config();
+    // A command that ran the tenant (and may have raised or ended an incident) checks for
+    // notifications once its answer is printed, whether the run succeeded or not.
+    let mut ran: Option<operator::Host> = None;
     let output = match cli.command {
         Command::Demo(args) => return demo::run(&global, args).await,
         Command::Mock(args) => return mock_cmd::run(args).await,
         Command::Bench(args) => return bench::run(&global, args).await,
-        Command::RotateKey(args) => operator::rotate_key(&host, &args.new_key_file)?,
+        Command::RotateKey(args) => operator::rotate_key(&host, &args.new_key_file),
         Command::Serve(args) => return serve::run(&host, args.into()).await,
         Command::Connect(args) => {
-            let host = operator::Host::open(&host)?;
-            operator::connect(&host, args.into()).await?
+            let host = ran.insert(operator::Host::open(&host)?);
+            operator::connect(host, args.into()).await
         }
-        Command::Configure(args) => operator::configure(&operator::Host::open(&host)?, (&args).into()).await?,
+        Command::Configure(args) => configure(&operator::Host::open(&host)?, &args).await,
         // Commands that write take the tenant's lease (`Host::leased_plugin`), held to the end.
         Command::SyncAll(args) if args.dry_run => {
             // A plan writes nothing: like serve's, it needs no lease.
-            operator::sync_all(&operator::Host::open(&host)?.plugin()?, &(&args).into(), global.json).await?
+            operator::sync_all(&operator::Host::open(&host)?.plugin()?, &(&args).into(), global.json).await
         }
         Command::SyncAll(args) => {
-            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
-            operator::sync_all(&plugin, &(&args).into(), global.json).await?
+            let host = ran.insert(operator::Host::open(&host)?);
+            let (plugin, _lease) = host.leased_plugin().await?;
+            operator::sync_all(&plugin, &(&args).into(), global.json).await
         }
         Command::Event(args) => {
-            operator::event(&operator::Host::open(&host)?, args.kind.into(), args.person, args.id).await?
+            let host = ran.insert(operator::Host::open(&host)?);
+            operator::event(host, args.kind.into(), args.person, args.id).await
         }
         Command::Tick(args) => {
-            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
-            operator::tick(&plugin, args.now).await?
+            let host = ran.insert(operator::Host::open(&host)?);
+            let (plugin, _lease) = host.leased_plugin().await?;
+            operator::tick(&plugin, args.now).await
         }
-        Command::Status => operator::status_with_inbox(&operator::Host::open(&host)?).await?,
+        Command::Status => operator::status_with_inbox(&operator::Host::open(&host)?).await,
         Command::Approve(args) => {
-            let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
-            operator::approve(&plugin, args.person.as_deref()).await?
+            let host = ran.insert(operator::Host::open(&host)?);
+            let (plugin, _lease) = host.leased_plugin().await?;
+            operator::approve(&plugin, args.person.as_deref()).await
         }
         Command::Retry(args) => match (&args.event, &args.person) {
-            (Some(event), _) => operator::retry_event(&host, event)?,
+            (Some(event), _) => operator::retry_event(&host, event),
             (None, person) => {
-                let (plugin, _lease) = operator::Host::open(&host)?.leased_plugin().await?;
-                operator::retry(&plugin, person.as_deref().unwrap_or_default()).await?
+                let host = ran.insert(operator::Host::open(&host)?);
+                let (plugin, _lease) = host.leased_plugin().await?;
+                operator::retry(&plugin, person.as_deref().unwrap_or_default()).await
             }
         },
         Command::Logs(args) => {
@@ -111,10 +119,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    if global.json {
-        operator::out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
-    } else {
-        operator::print_summary(&output)?;
+    let printed = match &output {
+        Ok(output) if global.json => operator::out(&format!("{}\n", serde_json::to_string_pretty(output)?)),
+        Ok(output) => operator::print_summary(output),
+        Err(_) => Ok(()),
+    };
+    if let Some(host) = &ran {
+        for warning in operator::notify::after_command(host).await {
+            eprintln!("warning: {warning}");
+        }
     }
-    Ok(())
+    printed?;
+    output.map(drop)
+}
+
+/// `configure`: the component's settings, the host's notification settings, or both.
+async fn configure(
+    host: &operator::Host,
+    args: &host_harness::cli::ConfigureArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let settings: operator::SettingsChange = args.into();
+    let notifications: operator::notify::NotifyChange = args.into();
+    let mut shown = if settings.is_empty() && !notifications.is_empty() {
+        serde_json::json!({"configured": true})
+    } else {
+        operator::configure(host, settings).await?
+    };
+    if !notifications.is_empty() {
+        shown["notifications"] = operator::notify::configure_tenant(host, &notifications)?;
+    }
+    Ok(shown)
 }

@@ -4,6 +4,8 @@
 //! subcommand has `--help`, and a sync killed half-way resumes without duplicate accounts.
 
 mod common;
+#[path = "cli/notify.rs"]
+mod notify;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -266,13 +266,14 @@ pub async fn status(plugin: &TenantPlugin) -> Result<Value> {
 }
 
 /// `status` for the CLI: the component's answer plus the tenant's webhook events that failed in
-/// `serve` (retrying, and dead letters kept after their last attempt).
+/// `serve` (retrying, and dead letters kept after their last attempt) and its notifications.
 pub async fn status_with_inbox(host: &Host) -> Result<Value> {
     let mut v = status(&host.plugin()?).await?;
     let failed = host.leases.work_queue()?.failed(&host.config.tenant)?;
     let (dead, retrying): (Vec<_>, Vec<_>) = failed.iter().partition(|f| f.retry_at_ms.is_none());
     v["events_retrying"] = retrying.iter().map(|f| f.json()).collect();
     v["dead_letters"] = dead.iter().map(|f| f.json()).collect();
+    v["notifications"] = super::notify::status_json(host, &host.config.tenant);
     Ok(v)
 }
 

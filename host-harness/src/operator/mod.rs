@@ -4,12 +4,14 @@
 //!
 //! `host` (the store, key, runtime and tenant policies), `describe` (answers in words),
 //! `settings` (what `configure` takes), `commands` (the commands), `logs` (the log read,
-//! filtered, exported and counted), `output` (terminal printing).
+//! filtered, exported and counted), `notify` (notification settings, and the check after each
+//! run that queues and delivers messages), `output` (terminal printing).
 
 mod commands;
 mod describe;
 mod host;
 pub mod logs;
+pub mod notify;
 mod output;
 pub mod settings;
 

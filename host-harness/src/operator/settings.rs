@@ -169,7 +169,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 /// The settings to change. One left out (`None`) keeps the tenant's current value
 /// (`configure --deprovision-limit 10%` changes the limit only); [`merge_settings`] applies them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsChange {
     pub provisioning: Option<Provisioning>,
     pub deprovisioning: Option<Deprovisioning>,
@@ -179,6 +179,13 @@ pub struct SettingsChange {
     /// Humaans teams become Leapsome teams.
     pub teams: Option<bool>,
     pub log_retention: Option<LogRetention>,
+}
+
+impl SettingsChange {
+    /// No setting given.
+    pub fn is_empty(&self) -> bool {
+        *self == SettingsChange::default()
+    }
 }
 
 /// A tenant's settings before anything is configured: provisioning and deprovisioning off, the

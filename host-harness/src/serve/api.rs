@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants/{tenant}/held/{person}/approve", post(approve_one))
         .merge(super::dead_letters::routes())
         .merge(super::log_export::routes())
+        .merge(super::notify_settings::routes())
         .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
 
@@ -112,6 +113,7 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
     app.metrics.call("connect", if result.is_ok() { "ok" } else { "error" }, started.elapsed());
     drop(turn);
     app.forget_plugin(&tenant);
+    super::notifications::after_turn(&app, &tenant);
     let report = result.map_err(unprocessable)?;
     tracing::info!(tenant, "tenant connected");
     Ok(Json(report))
@@ -344,6 +346,7 @@ async fn retry(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) 
     let Some(turn) = app.wait_leased_turn(&tenant).await else { return Err(stopping()) };
     let result = operator::retry(&turn.plugin(&app, &plugin), &person).await;
     drop(turn);
+    super::notifications::after_turn(&app, &tenant);
     result.map(Json).map_err(unprocessable)
 }
 
@@ -368,6 +371,7 @@ async fn approve(app: &Arc<App>, tenant: &str, person: Option<&str>) -> Answer {
     let Some(turn) = app.wait_leased_turn(tenant).await else { return Err(stopping()) };
     let result = operator::approve(&turn.plugin(app, &plugin), person).await;
     drop(turn);
+    super::notifications::after_turn(app, tenant);
     let answer = result.map_err(unprocessable)?;
     tracing::info!(tenant, approved = %answer["approved"], "held deprovisions approved");
     Ok(Json(answer))
@@ -473,5 +477,6 @@ async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, a
         }
     }
     drop(turn);
+    super::notifications::after_turn(&app, &tenant);
     app.work.notify_one();
 }

@@ -45,6 +45,8 @@ pub struct App {
     plugins: Mutex<HashMap<String, (Vec<crate::AllowedHost>, TenantPlugin)>>,
     /// SCIM writes of plugins replaced after a reconnect (their counters go with them).
     retired_writes: AtomicU64,
+    /// Tenants with a notification check waiting for its turn (`notifications.rs`).
+    pub notify_waiting: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Live "Sync all users" runs, by tenant: their progress as the page shows it (`api.rs`).
@@ -77,6 +79,7 @@ impl App {
             stopping,
             plugins: Mutex::default(),
             retired_writes: AtomicU64::new(0),
+            notify_waiting: Mutex::default(),
             config,
         }
     }

@@ -100,6 +100,7 @@ async fn drain(app: Arc<App>, tenant: String, lock: OwnedMutexGuard<()>) {
         }
     }
     drop(turn);
+    super::notifications::after_turn(&app, &tenant);
     // Work that arrived while this tenant was busy is picked up now, not at the next poll.
     app.work.notify_one();
 }

@@ -18,10 +18,12 @@
 //! 1. `log`, `metrics`, `extract`, `sessions`, `waiting`: no other serve module;
 //! 2. `config` (log's enums), `workers` (`Waiting`);
 //! 3. `app`: what every part above shares (config, metrics, sessions, workers);
-//! 4. `turns`, `server`, `dead_letters`, `log_export`, `webhooks`: the app;
-//! 5. `scheduler` (turns), `admin` (server's `ClientAddr`), `api` (dead_letters, log_export);
-//! 6. `inbox` (the scheduler's `run_due`), `routes` (every handler module);
-//! 7. this file, which wires them and runs.
+//! 4. `turns`, `server`, `dead_letters`, `log_export`, `notify_settings`, `webhooks`: the app;
+//! 5. `notifications` (turns: a check after each turn that ran a tenant);
+//! 6. `scheduler` (turns, notifications), `admin` (server's `ClientAddr`), `api` (dead_letters,
+//!    log_export, notifications);
+//! 7. `inbox` (the scheduler's `run_due`), `routes` (every handler module);
+//! 8. this file, which wires them and runs.
 //!
 //! A new part goes above what it uses: a handler module between `app` and `routes`, a state
 //! type the app holds below `app` (never a module that takes the app).
@@ -36,6 +38,8 @@ pub mod inbox;
 pub mod log;
 pub mod log_export;
 pub mod metrics;
+pub mod notifications;
+pub mod notify_settings;
 pub mod routes;
 pub mod scheduler;
 pub mod server;

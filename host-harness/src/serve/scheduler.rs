@@ -97,6 +97,7 @@ fn start(app: &Arc<App>, tenant: String, kind: RunKind, started: Instant) {
             };
             run_due(&app, &turn).await;
             drop(turn);
+            super::notifications::after_turn(&app, &tenant);
             app.work.notify_one();
         }
         .instrument(run),
