@@ -10,7 +10,7 @@ use crate::error::{AppError, Failure, Service};
 use crate::logs;
 use crate::reconcile::retry::HeldPath;
 use crate::reconcile::timing::parse_time;
-use crate::reconcile::{DeprovisionAction, DeprovisionLimit, Dialect, ProvisionTiming, Settings};
+use crate::reconcile::{DeprovisionAction, DeprovisionLimit, Dialect, ExtraField, ProvisionTiming, Settings};
 
 struct Component;
 
@@ -98,6 +98,22 @@ fn settings(s: wit::Settings) -> Settings {
         deprovision_window_minutes: s.deprovision_window_minutes,
         teams: s.teams,
         log_retention: s.log_retention,
+        scope: s.scope,
+        keep_out_of_scope: s.out_of_scope == wit::OutOfScopeAction::Keep,
+        extra_fields: s
+            .extra_fields
+            .into_iter()
+            .map(|f| match f {
+                wit::ExtraField::StartDate => ExtraField::StartDate,
+                wit::ExtraField::EndDate => ExtraField::EndDate,
+                wit::ExtraField::Location => ExtraField::Location,
+                wit::ExtraField::Gender => ExtraField::Gender,
+                wit::ExtraField::Birthday => ExtraField::Birthday,
+                wit::ExtraField::Custom(c) => {
+                    ExtraField::Custom { humaans_field: c.humaans_field, leapsome_attribute: c.leapsome_attribute }
+                }
+            })
+            .collect(),
     }
 }
 
@@ -123,6 +139,26 @@ fn wit_settings(s: Settings) -> wit::Settings {
         deprovision_window_minutes: s.deprovision_window_minutes,
         teams: s.teams,
         log_retention: s.log_retention,
+        scope: s.scope,
+        out_of_scope: if s.keep_out_of_scope {
+            wit::OutOfScopeAction::Keep
+        } else {
+            wit::OutOfScopeAction::Deprovision
+        },
+        extra_fields: s
+            .extra_fields
+            .into_iter()
+            .map(|f| match f {
+                ExtraField::StartDate => wit::ExtraField::StartDate,
+                ExtraField::EndDate => wit::ExtraField::EndDate,
+                ExtraField::Location => wit::ExtraField::Location,
+                ExtraField::Gender => wit::ExtraField::Gender,
+                ExtraField::Birthday => wit::ExtraField::Birthday,
+                ExtraField::Custom { humaans_field, leapsome_attribute } => {
+                    wit::ExtraField::Custom(wit::CustomField { humaans_field, leapsome_attribute })
+                }
+            })
+            .collect(),
     }
 }
 

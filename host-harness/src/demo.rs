@@ -87,8 +87,11 @@ pub async fn run(global: &Global, args: cli::DemoArgs) -> Result<()> {
         deprovision_window_minutes: None,
         teams: true,
         log_retention: None,
+        scope: Vec::new(),
+        out_of_scope: api::OutOfScopeAction::Deprovision,
+        extra_fields: Vec::new(),
     };
-    done(plugin.configure(settings).await)?;
+    done(plugin.configure(&settings).await)?;
     println!("configured");
 
     step("sync-all --dry-run: the plan, nothing written");
@@ -339,7 +342,7 @@ async fn serve_demo(
         dialect: Some(settings::Dialect::Leapsome),
         ..SettingsChange::default()
     };
-    done(host.plugin()?.configure(operator::settings_from(&configure)).await)?;
+    done(host.plugin()?.configure(&operator::settings_from(&configure)).await)?;
     drop(host);
 
     let token = std::env::var("HOST_HARNESS_ADMIN_TOKEN").ok().filter(|t| t.len() >= 16).unwrap_or_else(|| {

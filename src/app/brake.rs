@@ -87,7 +87,7 @@ pub(crate) fn apply(
     if batch == 0 || approved {
         return Ok(Braked { held: 0, reservation: None });
     }
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let window = brake::window_minutes(settings.deprovision_window_minutes);
     let limit = crate::reconcile::deprovision_limit(settings.deprovision_limit, linked_accounts);
     let minute = brake::minute_of(env.now);

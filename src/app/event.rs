@@ -136,7 +136,7 @@ pub(crate) fn prepare_person(
     person_id: &str,
     mode: Mode,
 ) -> Result<Subject, AppError> {
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let person = humaans::person(&mut session.humaans, env.http, person_id)?;
     let link = state::load_link(env.kv, person_id)?;
     if person.is_none() && link.is_none() {

@@ -121,11 +121,12 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
+        let logs = logs.with_retention(retention(&settings));
         Ok(Session {
             settings,
             humaans: humaans_client(&connection),
             scim: scim_client(&connection),
-            logs: logs.with_retention(retention(&settings)),
+            logs,
             refused: None,
             scope_warning: connection.scope_warning,
             no_delete,

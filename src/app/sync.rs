@@ -272,7 +272,7 @@ fn decide_everyone(
     mut unreadable_links: IdMap<String, AppError>,
     run: &mut Run,
 ) -> Result<Decided, AppError> {
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let mut decided = Decided { subjects: Vec::new(), idle: Vec::new(), idle_pending: 0, skipped: 0, quarantined: 0 };
     let mut with_writes = 0;
     for (position, id) in sides.ids.iter().enumerate() {

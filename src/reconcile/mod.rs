@@ -15,8 +15,8 @@ pub mod teams;
 pub mod timing;
 
 pub use model::{
-    Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, JobRoleField, JobRoleFields, Person, PersonField,
-    PersonFields, Profile, ProvisionTiming, Settings,
+    Attr, DeprovisionAction, DeprovisionLimit, Dialect, ExtraField, JobRole, JobRoleField, JobRoleFields, Person,
+    PersonField, PersonFields, Profile, ProvisionTiming, Settings,
 };
 pub use plan::{Decision, Inputs, Link, ManagerInput, Mode, Op, decide, deprovision_limit};
 pub use remote::RemoteUser;

@@ -466,7 +466,7 @@ pub enum DeprovisionLimit {
     Percent(u8),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Settings {
     pub provisioning: Option<ProvisionTiming>,
     pub deprovisioning: Option<DeprovisionAction>,
@@ -483,6 +483,31 @@ pub struct Settings {
     /// Log entries kept. `None`: [`crate::logs::DEFAULT_RETENTION`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retention: Option<u32>,
+    /// Scope rules as the operator wrote them (`reconcile::scope` reads them); none: everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
+    /// Accounts of people who leave scope are left alone (instead of deprovisioned).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_out_of_scope: bool,
+    /// Fields written besides the article's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_fields: Vec<ExtraField>,
+}
+
+/// An extra field (WIT `extra-field`), written to Leapsome's enterprise-extension keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExtraField {
+    StartDate,
+    EndDate,
+    Location,
+    Gender,
+    Birthday,
+    /// A Humaans custom field (by name) to a Leapsome custom attribute (24 hex digits).
+    Custom {
+        humaans_field: String,
+        leapsome_attribute: String,
+    },
 }
 
 /// Longest lead time `days-before-start` accepts: a year covers any realistic pre-boarding.

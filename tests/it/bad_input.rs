@@ -82,7 +82,7 @@ async fn oversized_truncated_and_html_responses_are_typed_errors() {
     tenant.max_response_bytes = 16 * 1024;
     let capped = rig.plugin(tenant);
     capped.connect(&rig.connection()).await.unwrap().unwrap();
-    capped.configure(all_on(Dialect::Leapsome)).await.unwrap().unwrap();
+    capped.configure(&all_on(Dialect::Leapsome)).await.unwrap().unwrap();
     match capped.sync_all(sync_options(false, None)).await.unwrap() {
         Err(IntegrationError::Transport(f)) => assert_eq!(f.service, Service::Humaans),
         other => panic!("expected a transport error, got {other:?}"),

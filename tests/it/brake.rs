@@ -217,7 +217,7 @@ async fn a_deprovision_window_out_of_range_is_refused() {
     for minutes in [0, 30 * 24 * 60 + 1] {
         let mut s = all_on(Dialect::Leapsome);
         s.deprovision_window_minutes = Some(minutes);
-        match plugin.configure(s).await.unwrap() {
+        match plugin.configure(&s).await.unwrap() {
             Err(IntegrationError::InvalidInput(f)) => assert_eq!(f.field, "settings.deprovision-window-minutes"),
             other => panic!("{minutes}: {other:?}"),
         }

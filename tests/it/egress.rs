@@ -236,7 +236,7 @@ async fn an_ipv6_literal_base_url_works_end_to_end() {
     let report = plugin.connect(&connection).await.expect("no trap").expect("connects over IPv6");
     assert_eq!(report.humaans_base_url, url);
     assert!(!v6.control().journal().is_empty());
-    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
+    plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
 }
 
 /// The component itself refuses plain http to anything but a loopback address, decided by

@@ -118,7 +118,7 @@ async fn a_slow_service_times_out_and_is_retried() {
     tenant.http_first_byte_timeout = Duration::from_millis(500);
     let plugin = rig.plugin(tenant);
     plugin.connect(&rig.connection()).await.unwrap().unwrap();
-    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().unwrap();
+    plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap().unwrap();
     rig.leapsome.control().add_fault(FaultRule::new(
         Some("POST"),
         "/scim/v1/Users",
@@ -203,7 +203,7 @@ async fn a_call_cut_off_by_the_host_loses_nothing() {
     tenant.cpu_deadline = Duration::from_millis(20);
     let tight = rig.plugin(tenant.clone());
     tight.connect(&rig.connection()).await.unwrap().unwrap();
-    tight.configure(all_on(Dialect::Leapsome)).await.unwrap().unwrap();
+    tight.configure(&all_on(Dialect::Leapsome)).await.unwrap().unwrap();
     match tight.sync_all(sync_options(false, None)).await {
         Err(CallError::CpuDeadlineExceeded) => {}
         other => panic!("expected the CPU deadline, got {other:?}"),
@@ -319,7 +319,7 @@ async fn the_component_paces_itself_under_the_rate_limit() {
     let mut connection = rig.connection();
     connection.scim_requests_per_second = None;
     plugin.connect(&connection).await.unwrap().unwrap();
-    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().unwrap();
+    plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap().unwrap();
     sync_until_complete(&plugin).await;
     assert_converged(&rig);
     let journal = rig.leapsome.control().journal();

@@ -34,7 +34,7 @@ async fn two_integrations_run_side_by_side_each_tenant_on_its_own() {
     let (acme, globex, rogue) = (plugin("acme", None), plugin("globex", None), plugin("probe", Some("rogue")));
     for real in [&acme, &globex] {
         real.connect(&rig.connection()).await.unwrap().expect("connects");
-        real.configure(all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
+        real.configure(&all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
     }
     let report = sync_ok(&acme, false, None).await;
     assert_eq!(report.created, 2, "{report:?}");

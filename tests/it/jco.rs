@@ -178,6 +178,9 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         // Teams on: the Groups writes and the team changes are compared too.
         teams: true,
         log_retention: None,
+        scope: Vec::new(),
+        out_of_scope: api::OutOfScopeAction::Deprovision,
+        extra_fields: Vec::new(),
     };
     let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
     let mut answers = serde_json::Map::new();
@@ -268,7 +271,7 @@ impl Host for Wasmtime {
                 json!({"company_name": r.company_name, "scim_users": r.scim_users, "warnings": r.warnings})
             }
             Step::Configure(s) => {
-                ok(p.configure(*s).await);
+                ok(p.configure(s).await);
                 Value::Null
             }
             Step::SyncAll(o) => {
@@ -437,6 +440,9 @@ impl Host for Node {
                 deprovision_window_minutes,
                 teams,
                 log_retention,
+                scope,
+                out_of_scope,
+                extra_fields,
             }) => {
                 let provisioning = provisioning.map(|p| match p {
                     api::ProvisionTiming::Immediately => case("immediately", None),
@@ -452,7 +458,12 @@ impl Host for Node {
                         api::DeprovisionLimit::Percent(p) => case("percent", Some(json!(p))),
                     }),
                     "deprovision-window-minutes": deprovision_window_minutes, "teams": teams,
-                    "log-retention": log_retention}),
+                    "log-retention": log_retention, "scope": scope, "out-of-scope": name_of(out_of_scope),
+                    "extra-fields": extra_fields.iter().map(|f| match f {
+                        api::ExtraField::Custom(c) => case("custom", Some(json!({
+                            "humaans-field": c.humaans_field, "leapsome-attribute": c.leapsome_attribute}))),
+                        other => case(&name_of(other), None),
+                    }).collect::<Vec<_>>()}),
                 )
                 .await
             }

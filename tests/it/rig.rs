@@ -24,7 +24,7 @@ async fn connects_with_good_tokens_and_survives_a_host_restart() {
     // A new storage handle on the same file: a restarted host.
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db).unwrap());
     let plugin = TenantPlugin::new(runtime(), storage, rig.tenant("acme"));
-    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().expect("still connected after restart");
+    plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap().expect("still connected after restart");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -51,7 +51,7 @@ async fn a_refused_token_names_the_service() {
         other => panic!("expected unauthorized, got {other:?}"),
     }
     // Nothing was saved: configure still refuses.
-    assert!(matches!(plugin.configure(all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
+    assert!(matches!(plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
     // Neither token appears in the log, the errors or anywhere the guest reports.
     let entries = logs(&plugin, false, None).await;
     assert_eq!(entries.len(), 2);
@@ -84,7 +84,7 @@ async fn a_tenant_cannot_read_another_tenants_data() {
     let rig = Rig::start().await;
     let a = rig.connected("tenant-a", all_on(Dialect::Leapsome)).await;
     let b = rig.plugin(rig.tenant("tenant-b"));
-    assert!(matches!(b.configure(all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
+    assert!(matches!(b.configure(&all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
     assert!(logs(&b, false, None).await.iter().all(|e| e.action != api::LogAction::Connect));
     assert_eq!(logs(&a, false, None).await.len(), 2);
 }
@@ -93,11 +93,11 @@ async fn a_tenant_cannot_read_another_tenants_data() {
 async fn invalid_settings_and_configure_before_connect_are_refused() {
     let rig = Rig::start().await;
     let plugin = rig.plugin(rig.tenant("t"));
-    assert!(matches!(plugin.configure(all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
+    assert!(matches!(plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap(), Err(IntegrationError::NotConnected)));
     plugin.connect(&rig.connection()).await.unwrap().unwrap();
     for days in [0u16, 400] {
         let s = settings(Some(ProvisionTiming::DaysBeforeStart(days)), None, Dialect::Leapsome);
-        match plugin.configure(s).await.unwrap() {
+        match plugin.configure(&s).await.unwrap() {
             Err(IntegrationError::InvalidInput(f)) => assert_eq!(f.field, "settings.provisioning.days-before-start"),
             other => panic!("expected invalid input, got {other:?}"),
         }
@@ -120,7 +120,7 @@ async fn invalid_settings_and_configure_before_connect_are_refused() {
 async fn read_logs_pages_newest_first_without_tokens() {
     let rig = Rig::start().await;
     let plugin = rig.connected("t", all_on(Dialect::Leapsome)).await;
-    plugin.configure(settings(None, None, Dialect::Rfc7644)).await.unwrap().unwrap();
+    plugin.configure(&settings(None, None, Dialect::Rfc7644)).await.unwrap().unwrap();
     let all = logs(&plugin, false, None).await;
     let actions: Vec<_> = all.iter().map(|e| e.action).collect();
     assert_eq!(actions, vec![api::LogAction::Configure, api::LogAction::Configure, api::LogAction::Connect]);

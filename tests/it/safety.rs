@@ -255,7 +255,7 @@ async fn a_deprovision_limit_set_by_the_operator_applies() {
     let rig = Rig::start().await;
     let mut s = all_on(Dialect::Leapsome);
     s.deprovision_limit = Some(api::DeprovisionLimit::Count(1));
-    let plugin = rig.connected("t", s).await;
+    let plugin = rig.connected("t", s.clone()).await;
     let a = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
     let b = hire(&rig, "Grace", "Hopper", "Engineer", "Engineering", None);
     sync_ok(&plugin, false, None).await;
@@ -264,7 +264,7 @@ async fn a_deprovision_limit_set_by_the_operator_applies() {
     assert_eq!(sync_ok(&plugin, false, None).await.held, 2);
     // Raising the limit does not wave held people through: they wait for an approval.
     s.deprovision_limit = Some(api::DeprovisionLimit::Percent(100));
-    plugin.configure(s).await.unwrap().unwrap();
+    plugin.configure(&s).await.unwrap().unwrap();
     assert_eq!(sync_ok(&plugin, false, None).await.held, 2);
     let approved = plugin.approve_deprovisions(None).await.unwrap().unwrap();
     assert_eq!(approved.approved, 2);
@@ -344,7 +344,7 @@ async fn rehire_follows_the_provisioning_timing(dialect: Dialect, config: Leapso
     });
     let mut s = all_on(dialect);
     s.provisioning = Some(ProvisionTiming::OnStartDate);
-    plugin.configure(s).await.unwrap().unwrap();
+    plugin.configure(&s).await.unwrap().unwrap();
     clear_journals(&rig);
     let outcome = event_ok(&plugin, EventKind::Updated, &ada).await;
     assert!(outcome.changes.is_empty(), "{outcome:?}");
@@ -371,7 +371,7 @@ async fn with_provisioning_off_a_rehire_is_left_alone() {
         p.status = "active".into();
         p.employment_start_date = Some("2026-11-25".into());
     });
-    plugin.configure(settings(None, Some(DeprovisionAction::Suspend), Dialect::Leapsome)).await.unwrap().unwrap();
+    plugin.configure(&settings(None, Some(DeprovisionAction::Suspend), Dialect::Leapsome)).await.unwrap().unwrap();
     clear_journals(&rig);
     sync_ok(&plugin, false, None).await;
     event_ok(&plugin, EventKind::Updated, &ada).await;

@@ -342,7 +342,7 @@ async fn connected(server: &Scim2Server) -> (Rig, TenantPlugin) {
         api::Connection { scim_base_url: Some(server.base_url()), scim_token: TOKEN.into(), ..rig.connection() };
     let connected = plugin.connect(&connection).await.unwrap().expect("connects to scim2-server");
     assert_eq!(connected.scim_users, 0);
-    plugin.configure(api::Settings { teams: true, ..all_on(Dialect::Rfc7644) }).await.unwrap().expect("configures");
+    plugin.configure(&api::Settings { teams: true, ..all_on(Dialect::Rfc7644) }).await.unwrap().expect("configures");
     (rig, plugin)
 }
 

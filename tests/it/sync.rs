@@ -428,7 +428,7 @@ async fn a_sync_over_the_hosts_request_quota_resumes_in_the_next_call() {
     tenant.max_requests_per_call = 40;
     let plugin = rig.plugin(tenant);
     plugin.connect(&rig.connection()).await.unwrap().expect("connects");
-    plugin.configure(all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
+    plugin.configure(&all_on(Dialect::Leapsome)).await.unwrap().expect("configures");
 
     let mut calls = 0;
     let mut created = 0;

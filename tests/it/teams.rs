@@ -311,7 +311,7 @@ async fn teams_off_writes_no_team_and_turning_it_on_later_fills_them() {
             .any(|e| e.query.contains("=teams"))
     };
     assert!(!asked_for_teams(&rig));
-    plugin.configure(teams_on(Dialect::Leapsome)).await.unwrap().expect("configure");
+    plugin.configure(&teams_on(Dialect::Leapsome)).await.unwrap().expect("configure");
     let report = sync(&plugin, sync_options(false, None)).await;
     assert_eq!((report.created, report.teams), (0, 1));
     assert_eq!(members(&rig, "Engineering").len(), 1);

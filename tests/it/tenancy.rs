@@ -71,7 +71,7 @@ async fn run_tenant(i: usize, runtime: Arc<Runtime>, storage: Arc<dyn Storage>) 
     let report = plugin.connect(&connection).await.expect("no trap").expect("connects");
     assert_eq!(report.company_name, format!("Tenant {i:03} Ltd"));
     assert_eq!(report.scim_users, 0);
-    plugin.configure(all_on(Dialect::Leapsome)).await.expect("no trap").expect("configures");
+    plugin.configure(&all_on(Dialect::Leapsome)).await.expect("no trap").expect("configures");
     let mut created = 0;
     for _ in 0..10 {
         let report = sync_ok(&plugin, false, None).await;

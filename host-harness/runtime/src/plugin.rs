@@ -142,7 +142,7 @@ impl TenantPlugin {
         call_export!(self, call_connect(connection))
     }
 
-    pub async fn configure(&self, settings: api::Settings) -> CallResult<()> {
+    pub async fn configure(&self, settings: &api::Settings) -> CallResult<()> {
         call_export!(self, call_configure(settings))
     }
 

@@ -45,7 +45,7 @@ pub(super) async fn connect_to_mocks(
     .context("connect")?;
     done(
         plugin
-            .configure(api::Settings {
+            .configure(&api::Settings {
                 provisioning: Some(api::ProvisionTiming::Immediately),
                 deprovisioning: Some(api::DeprovisionAction::Suspend),
                 dialect: api::Dialect::Leapsome,
@@ -53,6 +53,9 @@ pub(super) async fn connect_to_mocks(
                 deprovision_window_minutes: None,
                 teams,
                 log_retention: None,
+                scope: Vec::new(),
+                out_of_scope: api::OutOfScopeAction::Deprovision,
+                extra_fields: Vec::new(),
             })
             .await,
     )

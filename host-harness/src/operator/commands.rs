@@ -114,7 +114,7 @@ pub async fn configure(host: &Host, args: SettingsChange) -> Result<Value> {
     let current =
         done(plugin.status().await)?.settings.ok_or_else(|| anyhow!(describe(&IntegrationError::NotConnected)))?;
     let settings = merge_settings(current, &args);
-    done(plugin.configure(settings).await)?;
+    done(plugin.configure(&settings).await)?;
     let mut shown = json!({"configured": true});
     if let (Some(out), Some(fields)) = (shown.as_object_mut(), settings_json(&settings).as_object()) {
         out.extend(fields.clone());

@@ -199,6 +199,9 @@ pub fn default_settings() -> api::Settings {
         deprovision_window_minutes: None,
         teams: false,
         log_retention: None,
+        scope: Vec::new(),
+        out_of_scope: api::OutOfScopeAction::Deprovision,
+        extra_fields: Vec::new(),
     }
 }
 
@@ -300,25 +303,28 @@ mod tests {
             deprovision_window_minutes: Some(90),
             teams: true,
             log_retention: Some(20_000),
+            scope: vec!["department = Engineering".into()],
+            out_of_scope: api::OutOfScopeAction::Keep,
+            extra_fields: vec![api::ExtraField::StartDate],
         };
         let shown = |s: api::Settings| settings_json(&s);
         let tighter = SettingsChange { deprovision_limit: Some(DeprovisionLimit::Percent(10)), ..Default::default() };
         assert_eq!(
-            shown(merge_settings(current, &tighter)),
+            shown(merge_settings(current.clone(), &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
                 "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on", "log_retention": "20000"})
         );
-        assert_eq!(shown(merge_settings(current, &SettingsChange::default())), shown(current));
+        assert_eq!(shown(merge_settings(current.clone(), &SettingsChange::default())), shown(current.clone()));
         let wider =
             SettingsChange { deprovision_window: Some(DeprovisionWindow::Minutes(7 * 24 * 60)), ..Default::default() };
-        assert_eq!(shown(merge_settings(current, &wider))["deprovision_window"], "168h");
+        assert_eq!(shown(merge_settings(current.clone(), &wider))["deprovision_window"], "168h");
         let back = SettingsChange {
             deprovision_limit: Some(DeprovisionLimit::Default),
             provisioning: Some(Provisioning::Off),
             ..Default::default()
         };
         assert_eq!(
-            shown(merge_settings(current, &back)),
+            shown(merge_settings(current.clone(), &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
                 "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on",
                 "log_retention": "20000"})

@@ -299,7 +299,7 @@ async fn configure(app: &Arc<App>, tenant: &str, body: Body, patch: bool) -> Ans
     // Read under the turn, so no other change lands between the read and the write.
     let base = if patch { current_settings(&plugin).await? } else { default_settings() };
     let settings = apply_settings(base, &body)?;
-    let result = app.timed(tenant, "configure", plugin.configure(settings)).await;
+    let result = app.timed(tenant, "configure", plugin.configure(&settings)).await;
     drop(turn);
     done(result).map_err(unprocessable)?;
     Ok(Json(settings_json(&settings)))

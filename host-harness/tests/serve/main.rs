@@ -7,6 +7,7 @@ mod held;
 mod hostile;
 mod log_export;
 mod nothing_lost;
+mod notify;
 mod scale;
 mod settings;
 

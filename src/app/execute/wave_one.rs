@@ -29,7 +29,7 @@ pub(crate) fn write_profiles(
     subjects: &mut [Subject],
     run: &mut Run,
 ) -> Result<(), AppError> {
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let mut work = Vec::new();
     for (index, s) in subjects.iter_mut().enumerate() {
         // Adoption without any write links right away. Only when the decision adopts: a match

@@ -28,7 +28,7 @@ pub(crate) fn write_managers(
     mode: Mode,
     run: &mut Run,
 ) -> Result<Option<u32>, AppError> {
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let mut work = Vec::new();
     // A sync whose first wave changed nothing (no account or link changed: the steady state)
     // would decide every person again from the same inputs: its first decisions stand, and the
@@ -119,7 +119,7 @@ fn plan_manager(
     mode: Mode,
     run: &mut Run,
 ) -> Option<ManagerWrite> {
-    let settings = session.settings;
+    let settings = session.settings.clone();
     let fresh;
     let decided = match &s.link {
         Some(_) if unchanged && manager_decision_stands(s, facts) => Some(&s.decision),

@@ -87,7 +87,7 @@ impl Rig {
     pub async fn connected(&self, id: &str, settings: Settings) -> TenantPlugin {
         let plugin = self.plugin(self.tenant(id));
         plugin.connect(&self.connection()).await.unwrap().expect("connects");
-        plugin.configure(settings).await.unwrap().expect("configures");
+        plugin.configure(&settings).await.unwrap().expect("configures");
         plugin
     }
 
@@ -109,6 +109,9 @@ pub fn settings(
         deprovision_window_minutes: None,
         teams: false,
         log_retention: None,
+        scope: Vec::new(),
+        out_of_scope: api::OutOfScopeAction::Deprovision,
+        extra_fields: Vec::new(),
     }
 }
 

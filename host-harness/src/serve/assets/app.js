@@ -59,16 +59,18 @@ async function openTenant(id) {
   for (const b of document.querySelectorAll('#tenants button')) b.classList.toggle('current', b.dataset.tenant === id);
   $('connection-result').textContent = '';
   $('settings-result').textContent = '';
+  $('notify-result').textContent = '';
   $('sync-plan').replaceChildren();
   $('run-sync').disabled = true;
   $('sync-progress').hidden = true;
-  for (const f of ['humaans-token', 'scim-token', 'webhook-secret']) $(f).value = '';
+  for (const f of ['humaans-token', 'scim-token', 'webhook-secret', 'notify-secret']) $(f).value = '';
   try {
     const c = await call('GET', `/api/tenants/${encodeURIComponent(id)}/connection`);
     $('humaans-url').value = c.humaans_url || '';
     $('scim-url').value = c.scim_url || '';
     const s = await call('GET', `/api/tenants/${encodeURIComponent(id)}/settings`);
     showSettings(s);
+    showNotify(await call('GET', `/api/tenants/${encodeURIComponent(id)}/notifications`));
   } catch (e) {
     $('humaans-url').value = '';
     $('scim-url').value = '';
@@ -85,6 +87,35 @@ function showSettings(s) {
   if (s.deprovisioning !== 'off') $('deprovisioning-action').value = s.deprovisioning;
   $('dialect').value = s.dialect;
   $('teams-on').checked = s.teams === true;
+  $('log-retention').value = s.log_retention ?? '';
+}
+
+// The notification settings as the API shows them: never the secret, only whether one is set.
+function showNotify(n) {
+  $('notify-url').value = n.notify_url || '';
+  $('notify-secret').value = '';
+  $('notify-unsign').checked = false;
+  $('notify-signed').textContent = n.notify_signed
+    ? 'A signing secret is set: each message carries an X-Signature header. Type a new one to replace it.'
+    : 'No signing secret: messages are not signed.';
+  for (const box of document.querySelectorAll('#notify-form [data-kind]')) box.checked = n.notify_on.includes(box.dataset.kind);
+}
+
+async function saveNotify(ev) {
+  ev.preventDefault();
+  const url = $('notify-url').value.trim();
+  const body = {
+    url: url === '' ? null : url,
+    on: [...document.querySelectorAll('#notify-form [data-kind]')].filter((b) => b.checked).map((b) => b.dataset.kind),
+  };
+  if ($('notify-secret').value) body.secret = $('notify-secret').value;
+  else if ($('notify-unsign').checked) body.secret = null;
+  try {
+    showNotify(await call('PATCH', `/api/tenants/${encodeURIComponent(tenant)}/notifications`, body));
+    say($('notify-result'), url === '' ? 'Saved: notifications are off.' : 'Saved.', true);
+  } catch (e) {
+    say($('notify-result'), e.message, false);
+  }
 }
 
 function selectTab(name) {
@@ -125,6 +156,7 @@ async function saveSettings(ev) {
     dialect: $('dialect').value,
     teams: $('teams-on').checked,
   };
+  if ($('log-retention').value !== '') body.log_retention = Number($('log-retention').value);
   try {
     // PATCH: the page shows only some settings; the others (the brake's limit and window) stay.
     showSettings(await call('PATCH', `/api/tenants/${encodeURIComponent(tenant)}/settings`, body));
@@ -242,6 +274,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('new-tenant-form').addEventListener('submit', addTenant);
   $('connection-form').addEventListener('submit', saveConnection);
   $('settings-form').addEventListener('submit', saveSettings);
+  $('notify-form').addEventListener('submit', saveNotify);
   $('preview-sync').addEventListener('click', previewSync);
   $('run-sync').addEventListener('click', runSync);
   $('logs-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadLogs(true); });
