@@ -7,8 +7,12 @@
 // when every check held, 1 with the failed check otherwise.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+
+// axe-core's browser build, evaluated in the page (the page's CSP allows no injected script tag).
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const config = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const step = (name, detail = '') => console.log(`step: ${name}${detail ? ` (${detail})` : ''}`);
@@ -155,6 +159,66 @@ try {
   }, config.personEmail);
   await shot('09-logs-one-person');
   step('person filter', config.personEmail);
+
+  // 7. Log retention and notifications: refused in the API's words, saved, read back after a
+  // reload (the secret never shown), then the page checked by axe and at a phone's width.
+  await page.click('#tab-configuration');
+  await page.fill('#log-retention', '2500');
+  await page.click('#save-settings');
+  await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  const kinds = ['held', 'unauthorized', 'quarantine', 'dead-letters', 'resolved'];
+  for (const k of kinds) check(await page.isChecked(`#notify-${k}`), `every kind is on by default (${k})`);
+  check((await text('#notify-signed')).includes('No signing secret'), 'unsigned at first');
+  await page.fill('#notify-url', 'http://hooks.example.com/hr');
+  await page.click('#save-notify');
+  await page.locator('#notify-result.error').waitFor();
+  const refusedUrl = await text('#notify-result');
+  check(refusedUrl.includes('`url`') && refusedUrl.includes('plain http'), `the API's refusal, shown: ${refusedUrl}`);
+  await shot('10-notifications-refused');
+  step('notifications refused', refusedUrl);
+  const hook = 'https://hooks.example.com/services/T0/B0/acme';
+  const notifySecret = 'browser-notify-secret-0001';
+  await page.fill('#notify-url', hook);
+  await page.fill('#notify-secret', notifySecret);
+  await page.uncheck('#notify-quarantine');
+  await page.uncheck('#notify-dead-letters');
+  await page.click('#save-notify');
+  await page.locator('#notify-result.ok', { hasText: 'Saved' }).waitFor();
+  check((await page.inputValue('#notify-secret')) === '', 'the secret field is cleared after saving');
+  check((await text('#notify-signed')).includes('A signing secret is set'), 'the page says a secret is set');
+  await page.reload();
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  await page.locator('#tenants button', { hasText: 'acme' }).click();
+  await page.locator('#tenant-title', { hasText: 'acme' }).waitFor();
+  await page.click('#tab-configuration');
+  await page.waitForFunction(() => document.querySelector('#notify-url').value !== '');
+  check((await page.inputValue('#log-retention')) === '2500', `log entries kept, read back: ${await page.inputValue('#log-retention')}`);
+  check((await page.inputValue('#notify-url')) === hook, `the URL, read back: ${await page.inputValue('#notify-url')}`);
+  const on = [];
+  for (const k of kinds) if (await page.isChecked(`#notify-${k}`)) on.push(k);
+  check(on.join(',') === 'held,unauthorized,resolved', `the kinds, read back: ${on}`);
+  check((await text('#notify-signed')).includes('A signing secret is set'), 'signed, read back');
+  check((await page.inputValue('#notify-secret')) === '', 'the secret is not filled in');
+  check(!(await page.content()).includes(notifySecret), 'the secret is nowhere in the page');
+  await shot('11-notifications-saved');
+  step('notifications saved', `${hook}, ${on}, signed; log entries kept 2500`);
+  // Off again: nothing is sent to the example host by what runs later.
+  await page.fill('#notify-url', '');
+  await page.click('#save-notify');
+  await page.locator('#notify-result.ok', { hasText: 'notifications are off' }).waitFor();
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+    .violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+  check(violations.length === 0, `axe finds no violations: ${violations.join('; ')}`);
+  step('axe', 'no violations on the configuration tab');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const widest = await page.evaluate(() => Math.max(document.documentElement.scrollWidth,
+    ...[...document.querySelectorAll('#panel-configuration input, #panel-configuration select, #save-notify')]
+      .map((e) => e.getBoundingClientRect().right)));
+  check(widest <= 390, `nothing wider than 390 px on the configuration tab (widest: ${widest})`);
+  await shot('12-configuration-390px');
+  step('390 px', `widest ${widest}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   check(externals.length === 0, `nothing loaded from elsewhere: ${externals}`);
   console.log('ok');

@@ -26,7 +26,8 @@ fn missing() -> Option<String> {
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("Node.js is not on PATH".into());
     }
-    if !workspace().join("tests/browser/node_modules/playwright-core/package.json").exists() {
+    let modules = workspace().join("tests/browser/node_modules");
+    if !["playwright-core", "axe-core"].iter().all(|m| modules.join(m).join("package.json").exists()) {
         return Some("tests/browser/node_modules is missing: run ./scripts/setup.sh".into());
     }
     if !chromium().exists() {

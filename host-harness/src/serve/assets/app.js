@@ -70,7 +70,6 @@ async function openTenant(id) {
     $('scim-url').value = c.scim_url || '';
     const s = await call('GET', `/api/tenants/${encodeURIComponent(id)}/settings`);
     showSettings(s);
-    showNotify(await call('GET', `/api/tenants/${encodeURIComponent(id)}/notifications`));
   } catch (e) {
     $('humaans-url').value = '';
     $('scim-url').value = '';
@@ -101,6 +100,15 @@ function showNotify(n) {
   for (const box of document.querySelectorAll('#notify-form [data-kind]')) box.checked = n.notify_on.includes(box.dataset.kind);
 }
 
+// Read when the tab opens: a tenant connected since it was opened has settings now.
+async function loadNotify() {
+  try {
+    showNotify(await call('GET', `/api/tenants/${encodeURIComponent(tenant)}/notifications`));
+  } catch (e) {
+    say($('notify-result'), e.message, false);
+  }
+}
+
 async function saveNotify(ev) {
   ev.preventDefault();
   const url = $('notify-url').value.trim();
@@ -122,6 +130,7 @@ function selectTab(name) {
   for (const b of document.querySelectorAll('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
   for (const p of document.querySelectorAll('.panel')) p.hidden = p.id !== `panel-${name}`;
   if (name === 'logs') loadLogs(true);
+  if (name === 'configuration') loadNotify();
 }
 
 async function saveConnection(ev) {
