@@ -10,8 +10,11 @@ use serde_json::Value;
 
 use crate::client::{Call, Client, encode};
 use crate::error::{AppError, Failure, Service};
+use crate::ids::IdMap;
 use crate::ports::{Flow, HttpTransport};
-use crate::reconcile::model::{Record, RecordOf};
+use crate::reconcile::model::{
+    CustomFieldDef, CustomValue, ExtraField, Location, PersonField, Record, RecordOf, pairs,
+};
 use crate::reconcile::{JobRole, Person};
 
 pub const DEFAULT_BASE_URL: &str = "https://app.humaans.io/api";
@@ -213,11 +216,13 @@ fn records<R>(what: &str, page: Page<R>) -> Result<(usize, Vec<R>), AppError> {
 /// ignore it (nothing changes) or refuse it (see `refuses_select`).
 /// `with_lists`: also the lists of named things (a person's teams), asked for only when they
 /// are used (teams on): they are the largest part of a person's record when present.
-fn selection<R: Record>(with_lists: bool) -> String {
+/// `$select` of `R`'s fields: those always read, and of the optional ones (`R::OPTIONAL`) those in
+/// `wanted` (bit `i`: field `i`), so a sync asks only for what its settings use.
+fn selection<R: Record>(wanted: u32) -> String {
     R::FIELDS
         .iter()
         .enumerate()
-        .filter(|(i, _)| with_lists || R::NAME_LISTS & (1 << i) == 0)
+        .filter(|(i, _)| R::OPTIONAL & (1 << i) == 0 || wanted & (1 << i) != 0)
         .map(|(_, field)| format!("&$select%5B%5D={field}"))
         .collect()
 }
@@ -237,7 +242,7 @@ fn page_call<R: Record + 'static>(path: &str, skip: usize, select: &str) -> Call
 /// Begins reading the first page of a list endpoint, for a `list_all` of it soon after: the
 /// server prepares the page while the caller reads something else.
 pub fn start_list<R: Record + 'static>(client: &mut Client, transport: &mut dyn HttpTransport, path: &str) {
-    client.start(transport, &page_call::<R>(path, 0, &selection::<R>(false)));
+    client.start(transport, &page_call::<R>(path, 0, &selection::<R>(0)));
 }
 
 /// Every record of a list endpoint. The first page tells the total; the rest are fetched
@@ -251,7 +256,19 @@ pub fn list_all<R: Record + 'static>(
     path: &str,
     with_lists: bool,
 ) -> Result<Vec<R>, AppError> {
-    let mut select = selection::<R>(with_lists);
+    list_selected(client, transport, path, Some(if with_lists { R::NAME_LISTS } else { 0 }))
+}
+
+/// [`list_all`] asking for `R`'s optional fields in `optional` (bit `i`: field `i`); `None`: no
+/// `$select` at all (for lists whose shape is not documented, where naming a field the server
+/// does not have might be refused).
+pub fn list_selected<R: Record + 'static>(
+    client: &mut Client,
+    transport: &mut dyn HttpTransport,
+    path: &str,
+    optional: Option<u32>,
+) -> Result<Vec<R>, AppError> {
+    let mut select = optional.map(selection::<R>).unwrap_or_default();
     let first = match client.send(transport, page_call::<R>(path, 0, &select)) {
         Err(refusal) if refuses_select(&refusal) => {
             select.clear();
@@ -327,6 +344,175 @@ impl<R> InOrder<R> {
 /// Every person; `teams`: with their teams (asked for only when teams are on).
 pub fn all_people(client: &mut Client, t: &mut dyn HttpTransport, teams: bool) -> Result<Vec<Person>, AppError> {
     list_all(client, t, "/people", teams)
+}
+
+/// Everyone, asking for the optional person fields in `fields` ([`people_fields`]).
+pub fn all_people_with(client: &mut Client, t: &mut dyn HttpTransport, fields: u32) -> Result<Vec<Person>, AppError> {
+    list_selected(client, t, "/people", Some(fields))
+}
+
+/// The optional person fields a sync asks for: teams when teams are on, and what the extra
+/// fields read (none when none is mapped: the steady sync's request stays as it was).
+pub fn people_fields(teams: bool, extra: &[ExtraField]) -> u32 {
+    let bit = |f: PersonField| 1u32 << f as u32;
+    let mut fields = if teams { bit(PersonField::Teams) } else { 0 };
+    for field in extra {
+        fields |= match field {
+            ExtraField::Location => bit(PersonField::LocationId),
+            ExtraField::Gender => bit(PersonField::Gender),
+            ExtraField::Birthday => bit(PersonField::Birthday),
+            ExtraField::Custom { .. } => bit(PersonField::CustomFields),
+            // Always read (timing needs them).
+            ExtraField::StartDate | ExtraField::EndDate => 0,
+        };
+    }
+    fields
+}
+
+pub const LOCATIONS: &str = "/locations";
+
+/// Every place of work, id -> name (`label`, else `name`, else `city`: the shape is not
+/// documented, reference §3.6). Read once per sync, paginated like people, without `$select`.
+pub fn location_names(client: &mut Client, t: &mut dyn HttpTransport) -> Result<IdMap<String, String>, AppError> {
+    let locations: Vec<Location> = list_selected(client, t, LOCATIONS, None)?;
+    Ok(locations
+        .iter()
+        .filter_map(|l| Some((l.id().to_owned(), l.display_name()?.to_owned())))
+        .filter(|(id, _)| !id.is_empty())
+        .collect())
+}
+
+fn parse_location(body: &[u8]) -> Result<Box<dyn Any>, serde_json::Error> {
+    let location =
+        crate::json::read_body(body, |de| de::DeserializeSeed::deserialize(RecordOf::<Location>::new(), de))?;
+    Ok(Box::new(location))
+}
+
+/// One place of work's name (an event reads only its person's); `None` for an unknown id.
+pub fn location_name(client: &mut Client, t: &mut dyn HttpTransport, id: &str) -> Result<Option<String>, AppError> {
+    match client.send(t, Call::get_parsed(format!("{LOCATIONS}/{}", encode(id)), parse_location)) {
+        Ok(mut reply) => {
+            Ok(reply.take::<Option<Location>>().flatten().and_then(|l| l.display_name().map(str::to_owned)))
+        }
+        Err(AppError::Upstream(f)) if f.status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A list Humaans may not have (custom fields are undocumented): `None` when it answers 404.
+fn optional_list<R: Record + 'static>(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    path: &str,
+) -> Result<Option<Vec<R>>, AppError> {
+    match list_selected(client, t, path, None) {
+        Ok(items) => Ok(Some(items)),
+        Err(AppError::Upstream(f)) if f.status == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Fills in what mapped extra fields need beyond the person records: the place of work's name
+/// (`Person::location`) and custom field values (`Person::custom_fields`, keyed by field name).
+/// `single`: an event's one person (one location and its values read, not the lists).
+///
+/// Custom fields are not documented (reference §3.1 lists `/custom-fields` and `/custom-values`,
+/// nothing more), so each plausible shape is read, in this order:
+/// 1. Values embedded on the person (`customFields`, a list of `{name|customFieldId, value}` or
+///    an object keyed by name): if any person carries them, they are the source, costing no
+///    request; `/custom-fields` is read only if some entry names its field by id alone.
+/// 2. Otherwise `/custom-fields` (id, name) and `/custom-values` (personId, customFieldId, value),
+///    the whole list once per sync (one person's with `?personId=` for an event).
+///
+/// Embedded values come first because they are what the person record says now, with nothing
+/// to join; the endpoints are the fallback the reference does name. When no source answers (both
+/// endpoints 404 and nothing embedded), custom values are unknown and the mapped attributes are
+/// left as Leapsome holds them (`custom_fields` stays unset), never cleared on a guess.
+pub fn fill_extras(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    people: &mut [Person],
+    extra: &[ExtraField],
+    single: bool,
+) -> Result<(), AppError> {
+    if extra.contains(&ExtraField::Location) {
+        let names = if single {
+            let mut names = IdMap::default();
+            for id in people.iter().filter_map(|p| p.location_id()) {
+                if let Some(name) = location_name(client, t, id)? {
+                    names.insert(id.to_owned(), name);
+                }
+            }
+            names
+        } else {
+            location_names(client, t)?
+        };
+        for person in people.iter_mut() {
+            let name = person.location_id().and_then(|id| names.get(id)).cloned();
+            person.set(PersonField::Location, name.as_deref());
+        }
+    }
+    if extra.iter().any(|f| matches!(f, ExtraField::Custom { .. })) {
+        fill_custom(client, t, people, single)?;
+    }
+    Ok(())
+}
+
+fn fill_custom(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+    people: &mut [Person],
+    single: bool,
+) -> Result<(), AppError> {
+    let embedded = people.iter().any(|p| p.custom_fields().is_some());
+    if embedded {
+        let by_id = people
+            .iter()
+            .filter_map(|p| p.custom_fields())
+            .any(|text| pairs::entries(text).any(|(k, _)| k.starts_with('#')));
+        let names = if by_id { custom_field_names(client, t)?.unwrap_or_default() } else { IdMap::default() };
+        for person in people.iter_mut() {
+            let mut text = String::new();
+            for (key, value) in pairs::entries(person.custom_fields().unwrap_or("")) {
+                let name = match key.strip_prefix('#') {
+                    Some(id) => match names.get(id) {
+                        Some(name) => name.as_str(),
+                        None => continue,
+                    },
+                    None => key,
+                };
+                pairs::push(&mut text, name, value);
+            }
+            person.set(PersonField::CustomFields, Some(&text));
+        }
+        return Ok(());
+    }
+    let Some(names) = custom_field_names(client, t)? else { return Ok(()) };
+    let path = match people {
+        [one] if single => format!("/custom-values?personId={}", encode(one.id())),
+        _ => "/custom-values".to_owned(),
+    };
+    let Some(values) = optional_list::<CustomValue>(client, t, &path)? else { return Ok(()) };
+    let mut by_person: IdMap<&str, String> = IdMap::default();
+    for value in &values {
+        if let (Some(name), Some(v)) = (names.get(value.custom_field_id()), value.value()) {
+            pairs::push(by_person.entry(value.person_id()).or_default(), name, v);
+        }
+    }
+    for person in people.iter_mut() {
+        let text = by_person.get(person.id()).map_or("", String::as_str).to_owned();
+        person.set(PersonField::CustomFields, Some(&text));
+    }
+    Ok(())
+}
+
+/// Custom field id -> name; `None` when Humaans has no `/custom-fields`.
+fn custom_field_names(
+    client: &mut Client,
+    t: &mut dyn HttpTransport,
+) -> Result<Option<IdMap<String, String>>, AppError> {
+    let Some(fields) = optional_list::<CustomFieldDef>(client, t, "/custom-fields")? else { return Ok(None) };
+    Ok(Some(fields.iter().filter_map(|f| Some((f.id().to_owned(), f.name()?.to_owned()))).collect()))
 }
 
 /// The list of every job role.

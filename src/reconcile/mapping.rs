@@ -2,7 +2,7 @@
 
 use jiff::civil::Date;
 
-use super::model::{Attr, JobRole, Person, Profile};
+use super::model::{Attr, ExtraField, JobRole, Person, Profile, pairs};
 
 /// The role in effect on `today`: the latest `effectiveDate` not in the future, among roles not
 /// ended before today. Roles without a readable effective date never count.
@@ -54,11 +54,14 @@ impl std::fmt::Display for Unmappable {
 }
 
 /// The SCIM attributes Leapsome should hold for this person. Empty Humaans values are left out,
-/// which clears them remotely.
+/// which clears them remotely. Mapped extra fields (`extra`) are in the profile even when empty
+/// (`""`, cleared remotely); unmapped ones are absent, and [`changed_attributes`] leaves an absent
+/// extra field as Leapsome holds it.
 pub fn desired_profile<'a>(
     person: &'a Person,
     role: Option<&'a JobRole>,
     company_name: Option<&'a str>,
+    extra: &[ExtraField],
 ) -> Result<Profile, Unmappable> {
     let email = person.email().ok_or(Unmappable::NoWorkEmail)?;
     if !is_plausible_email(email) {
@@ -85,7 +88,95 @@ pub fn desired_profile<'a>(
     put(Attr::Title, role.and_then(|r| r.job_title()));
     put(Attr::Department, role.and_then(|r| r.department()));
     put(Attr::ExternalId, Some(person.id()));
-    Ok(entries.into_iter().collect())
+    let custom = custom_value(person, extra);
+    for field in extra {
+        let (attr, value) = match field {
+            ExtraField::StartDate => (Attr::StartDate, person.employment_start_date().and_then(date_only)),
+            ExtraField::EndDate => (Attr::EndDate, person.employment_end_date().and_then(date_only)),
+            ExtraField::Location => (Attr::Location, person.location().map(str::trim)),
+            ExtraField::Gender => (Attr::Gender, person.gender().and_then(leapsome_gender)),
+            ExtraField::Birthday => (Attr::Birthday, person.birthday().and_then(date_only)),
+            ExtraField::Custom { .. } => continue,
+        };
+        entries.push((attr, value.unwrap_or("")));
+    }
+    let mut profile: Profile = entries.into_iter().collect();
+    if let Some(custom) = custom {
+        profile.insert(Attr::Custom, custom);
+    }
+    Ok(profile)
+}
+
+/// `YYYY-MM-DD` of a date or a timestamp (as Leapsome wants its dates); anything else is no date.
+fn date_only(s: &str) -> Option<&str> {
+    let s = s.trim();
+    parse_date(s).map(|_| &s[..10])
+}
+
+/// Leapsome's gender (`male`, `female`, `diverse`) for a Humaans value, in any case. A value it
+/// does not name (`Prefer not to say`, or anything unforeseen) is no value: Leapsome is not told
+/// a guess, and holds no gender Humaans no longer states. (Never logged: personal data.)
+pub fn leapsome_gender(humaans: &str) -> Option<&'static str> {
+    let g = humaans.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    match g.as_str() {
+        "male" | "man" | "m" => Some("male"),
+        "female" | "woman" | "f" => Some("female"),
+        "diverse" | "non binary" | "nonbinary" | "genderqueer" | "gender fluid" | "genderfluid" | "agender"
+        | "other" | "x" | "d" => Some("diverse"),
+        _ => None,
+    }
+}
+
+/// The mapped custom attributes, as [`pairs`] text keyed by Leapsome attribute id (lowercase,
+/// sorted), each the person's value of its Humaans field or empty (cleared); `None` when no custom
+/// field is mapped. Custom values reach the person as `customFields` text keyed by field name.
+fn custom_value(person: &Person, extra: &[ExtraField]) -> Option<String> {
+    let mut mapped: Vec<(String, &str)> = extra
+        .iter()
+        .filter_map(|f| match f {
+            ExtraField::Custom { humaans_field, leapsome_attribute } => {
+                let value = person.custom_fields().and_then(|text| pairs::get(text, humaans_field)).unwrap_or("");
+                Some((leapsome_attribute.to_ascii_lowercase(), value))
+            }
+            _ => None,
+        })
+        .collect();
+    if mapped.is_empty() {
+        return None;
+    }
+    mapped.sort_by(|a, b| a.0.cmp(&b.0));
+    mapped.dedup_by(|later, first| later.0 == first.0);
+    let mut text = String::new();
+    for (id, value) in mapped {
+        push_entry(&mut text, &id, value);
+    }
+    Some(text)
+}
+
+/// [`pairs::push`], keeping an empty value (a mapped attribute to clear).
+fn push_entry(text: &mut String, key: &str, value: &str) {
+    if !text.is_empty() {
+        text.push('\u{1e}');
+    }
+    text.push_str(key);
+    text.push('\u{1f}');
+    text.push_str(value.trim());
+}
+
+/// The custom attributes of `desired` that differ from `current` ([`pairs`] text, `None` when none
+/// does): only those desired count (other custom attributes in Leapsome are not ours); a value
+/// `current` does not know (an adopted account whose attributes the server did not return) is
+/// written unless it is to be cleared.
+fn changed_custom(desired: &str, current: Option<&str>) -> Option<String> {
+    let unknown = current.is_some_and(|c| c.starts_with('\u{0}'));
+    let mut text = String::new();
+    for (id, want) in pairs::entries(desired) {
+        let have = current.filter(|_| !unknown).and_then(|c| pairs::get(c, id)).unwrap_or("");
+        if want != have && !(unknown && want.is_empty()) {
+            push_entry(&mut text, id, want);
+        }
+    }
+    (!text.is_empty()).then_some(text)
 }
 
 /// One `@`, something on each side, no spaces or control characters. Leapsome checks the domain.
@@ -112,6 +203,13 @@ pub fn changed_attributes(desired: &Profile, current: &Profile) -> Profile {
     let mut changes: Profile = Attr::ALL
         .iter()
         .filter_map(|attr| {
+            // An extra field not mapped (absent from `desired`) is left as the account holds it.
+            if attr.is_extra() && !desired.contains_key(attr) {
+                return None;
+            }
+            if *attr == Attr::Custom {
+                return changed_custom(desired.get(attr)?, current.get(attr)).map(|c| (*attr, c));
+            }
             let want = desired.get(attr).unwrap_or("");
             let have = current.get(attr).unwrap_or("");
             // Exact comparison, emails included: a change of case is a rename worth sending.
@@ -207,7 +305,7 @@ mod tests {
         let r = role("r", "Software Engineer", "2024-01-01", None);
         let mut p = kelsey();
         p.set(PersonField::MiddleName, Some("Ann"));
-        let profile = desired_profile(&p, Some(&r), Some("Acme Ltd")).unwrap();
+        let profile = desired_profile(&p, Some(&r), Some("Acme Ltd"), &[]).unwrap();
         let get = |a| profile.get(&a);
         assert_eq!(get(Attr::UserName), Some("kelsey@acme.test"));
         assert_eq!(get(Attr::Email), Some("kelsey@acme.test"));
@@ -230,24 +328,24 @@ mod tests {
     fn empty_values_are_absent_and_missing_email_is_refused() {
         let mut p = kelsey();
         p.set(PersonField::PreferredName, Some("   "));
-        let profile = desired_profile(&p, None, None).unwrap();
+        let profile = desired_profile(&p, None, None, &[]).unwrap();
         assert!(!profile.contains_key(&Attr::NickName));
         assert!(!profile.contains_key(&Attr::Title));
         assert!(!profile.contains_key(&Attr::Organization));
         p.set(PersonField::Email, None);
-        assert_eq!(desired_profile(&p, None, None), Err(Unmappable::NoWorkEmail));
+        assert_eq!(desired_profile(&p, None, None, &[]), Err(Unmappable::NoWorkEmail));
         p.set(PersonField::Email, Some("not an email"));
-        assert!(matches!(desired_profile(&p, None, None), Err(Unmappable::InvalidWorkEmail(_))));
+        assert!(matches!(desired_profile(&p, None, None, &[]), Err(Unmappable::InvalidWorkEmail(_))));
     }
 
     #[test]
     fn diff_lists_only_changes_and_clears() {
         let p = kelsey();
-        let before = desired_profile(&p, None, Some("Acme")).unwrap();
+        let before = desired_profile(&p, None, Some("Acme"), &[]).unwrap();
         let mut changed = p.clone();
         changed.set(PersonField::LastName, Some("Wicks-Smith"));
         changed.set(PersonField::PreferredName, None);
-        let after = desired_profile(&changed, None, Some("Acme")).unwrap();
+        let after = desired_profile(&changed, None, Some("Acme"), &[]).unwrap();
         let diff = changed_attributes(&after, &before);
         assert_eq!(diff.len(), 3);
         assert_eq!(&diff[&Attr::FamilyName], "Wicks-Smith");
@@ -260,10 +358,10 @@ mod tests {
     fn any_name_change_writes_every_part_held() {
         let mut p = kelsey();
         p.set(PersonField::MiddleName, Some("Ann"));
-        let before = desired_profile(&p, None, None).unwrap();
+        let before = desired_profile(&p, None, None, &[]).unwrap();
         let mut q = p.clone();
         q.set(PersonField::LastName, None);
-        let after = desired_profile(&q, None, None).unwrap();
+        let after = desired_profile(&q, None, None, &[]).unwrap();
         // A cleared part is written empty; the parts held come along unchanged.
         let diff = changed_attributes(&after, &before);
         let expected: Profile = [
@@ -274,24 +372,24 @@ mod tests {
         .into();
         assert_eq!(diff, expected);
         // A middle name set brings the rest; one cleared goes alone.
-        let diff = changed_attributes(&before, &desired_profile(&kelsey(), None, None).unwrap());
+        let diff = changed_attributes(&before, &desired_profile(&kelsey(), None, None, &[]).unwrap());
         assert_eq!(diff.len(), 3);
-        let diff = changed_attributes(&desired_profile(&kelsey(), None, None).unwrap(), &before);
+        let diff = changed_attributes(&desired_profile(&kelsey(), None, None, &[]).unwrap(), &before);
         assert_eq!(diff, [(Attr::MiddleName, String::new())].into());
         // No name change, no name parts.
         q = p.clone();
         q.set(PersonField::PreferredName, Some("K"));
-        let diff = changed_attributes(&desired_profile(&q, None, None).unwrap(), &before);
+        let diff = changed_attributes(&desired_profile(&q, None, None, &[]).unwrap(), &before);
         assert_eq!(diff.keys().collect::<Vec<_>>(), vec![&Attr::NickName]);
     }
 
     #[test]
     fn email_case_change_is_a_change() {
         let p = kelsey();
-        let before = desired_profile(&p, None, None).unwrap();
+        let before = desired_profile(&p, None, None, &[]).unwrap();
         let mut q = p.clone();
         q.set(PersonField::Email, Some("Kelsey@acme.test"));
-        let after = desired_profile(&q, None, None).unwrap();
+        let after = desired_profile(&q, None, None, &[]).unwrap();
         assert_eq!(changed_attributes(&after, &before).len(), 2);
     }
 

@@ -43,6 +43,9 @@ struct Lenient<'b> {
     /// The field is a list of named things (`teams: [{"name": …}]`): read as the names, one per
     /// line, instead of as no value.
     names: bool,
+    /// The field holds named values (custom fields: a list of `{name|customFieldId, value}` or an
+    /// object keyed by name): read as [`pairs`] text instead of as no value.
+    pairs: bool,
 }
 
 impl Lenient<'_> {
@@ -103,6 +106,14 @@ impl<'de> Visitor<'de> for Lenient<'_> {
         d.deserialize_any(self)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.pairs {
+            let mut text = String::new();
+            while let Some(NamedValue(key, value)) = seq.next_element::<NamedValue>()? {
+                pairs::push(&mut text, &key, &value);
+            }
+            self.text(&text);
+            return Ok(());
+        }
         if !self.names {
             while seq.next_element::<de::IgnoredAny>()?.is_some() {}
             self.text("");
@@ -123,9 +134,87 @@ impl<'de> Visitor<'de> for Lenient<'_> {
         Ok(())
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.pairs {
+            let mut text = String::new();
+            while let Some((key, ScalarText(value))) = map.next_entry::<String, ScalarText>()? {
+                pairs::push(&mut text, &key, &value);
+            }
+            self.text(&text);
+            return Ok(());
+        }
         while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
         self.text("");
         Ok(())
+    }
+}
+
+/// Named values packed in one text field: `key US value` entries separated by RS (ASCII unit and
+/// record separators, which names and values do not hold). A key is a custom field's name, or
+/// `#` and its id when the entry named none.
+pub mod pairs {
+    const UNIT: char = '\u{1f}';
+    const RECORD: char = '\u{1e}';
+
+    /// Appends one entry (an empty key or value is no entry: nothing to map).
+    pub fn push(text: &mut String, key: &str, value: &str) {
+        let clean = |s: &str| s.trim().replace([UNIT, RECORD], " ");
+        let (key, value) = (clean(key), clean(value));
+        if key.is_empty() || key == "#" || value.is_empty() {
+            return;
+        }
+        if !text.is_empty() {
+            text.push(RECORD);
+        }
+        text.push_str(&key);
+        text.push(UNIT);
+        text.push_str(&value);
+    }
+
+    /// The entries of `text`.
+    pub fn entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
+        text.split(RECORD).filter_map(|entry| entry.split_once(UNIT))
+    }
+
+    /// The value of `key` (names compared case-insensitively, as an admin types them; the last
+    /// of a repeated key).
+    pub fn get<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+        entries(text).filter(|(k, _)| k.trim().eq_ignore_ascii_case(key.trim())).last().map(|(_, v)| v)
+    }
+}
+
+/// A scalar as text (numbers and booleans spelled out); anything else empty.
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(ScalarText(match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => String::new(),
+        }))
+    }
+}
+
+/// One custom value on a person: `{"name": …, "value": …}`, or `{"customFieldId": …, "value": …}`
+/// (keyed `#id`); a name wins over an id. Anything else is no entry.
+struct NamedValue(String, String);
+
+impl<'de> Deserialize<'de> for NamedValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let text = |key: &str| match value.get(key) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
+            _ => None,
+        };
+        let key = text("name")
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| text("customFieldId").map(|id| format!("#{id}")))
+            .unwrap_or_default();
+        Ok(NamedValue(key, text("value").unwrap_or_default()))
     }
 }
 
@@ -189,6 +278,10 @@ pub trait Record: Sized {
     const BY_LENGTH: FieldsByLength = FieldsByLength::of(Self::FIELDS);
     /// Fields (bit `i`: field `i`) that are lists of named things, read as their names.
     const NAME_LISTS: u32 = 0;
+    /// Fields holding named values, read as [`pairs`] text.
+    const PAIRS: u32 = 0;
+    /// Fields asked for (`$select`) only when a setting needs them (see `humaans::selection`).
+    const OPTIONAL: u32 = 0;
     fn from_packed(fields: Packed) -> Self;
 }
 
@@ -279,7 +372,8 @@ impl<'de, R: Record> Visitor<'de> for RecordOf<R> {
             match field {
                 Some(field) => {
                     let names = R::NAME_LISTS & (1 << field) != 0;
-                    map.next_value_seed(Lenient { record: &mut record, field, names })?
+                    let pairs = R::PAIRS & (1 << field) != 0;
+                    map.next_value_seed(Lenient { record: &mut record, field, names, pairs })?
                 }
                 None => {
                     map.next_value::<de::IgnoredAny>()?;
@@ -304,7 +398,9 @@ macro_rules! record {
     ($(#[$doc:meta])* $ty:ident, $fields:ident, $field:ident {
         ids: [$($(#[$iddoc:meta])* $id:ident $Id:ident: $idname:literal),*],
         texts: [$($(#[$textdoc:meta])* $text:ident $Text:ident: $name:literal),*],
-        lists: [$($(#[$listdoc:meta])* $list:ident $List:ident: $listname:literal),*]
+        lists: [$($(#[$listdoc:meta])* $list:ident $List:ident: $listname:literal),*],
+        hidden: [$($(#[$hiddendoc:meta])* $hidden:ident $Hidden:ident: $hiddenname:literal),*],
+        pairs: [$($(#[$pairdoc:meta])* $pair:ident $Pair:ident: $pairname:literal),*]
     }) => {
         $(#[$doc])*
         #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -316,6 +412,8 @@ macro_rules! record {
             $($Id,)*
             $($Text,)*
             $($List,)*
+            $($Hidden,)*
+            $($Pair,)*
         }
 
         #[doc = concat!("A [`", stringify!($ty), "`] field by field, to build one.")]
@@ -324,6 +422,8 @@ macro_rules! record {
             $($(#[$iddoc])* pub $id: String,)*
             $($(#[$textdoc])* pub $text: Option<String>,)*
             $($(#[$listdoc])* pub $list: Option<String>,)*
+            $($(#[$hiddendoc])* pub $hidden: Option<String>,)*
+            $($(#[$pairdoc])* pub $pair: Option<String>,)*
         }
 
         impl $ty {
@@ -335,6 +435,12 @@ macro_rules! record {
             })*
             $($(#[$listdoc])* pub fn $list(&self) -> Option<&str> {
                 self.0.get($field::$List as u8)
+            })*
+            $($(#[$hiddendoc])* pub fn $hidden(&self) -> Option<&str> {
+                self.0.get($field::$Hidden as u8)
+            })*
+            $($(#[$pairdoc])* pub fn $pair(&self) -> Option<&str> {
+                self.0.get($field::$Pair as u8)
             })*
             /// Sets one field (`None`: no value).
             pub fn set(&mut self, field: $field, value: Option<&str>) {
@@ -360,6 +466,12 @@ macro_rules! record {
                 $(if let Some(value) = &fields.$list {
                     record.set($field::$List as u8, value);
                 })*
+                $(if let Some(value) = &fields.$hidden {
+                    record.set($field::$Hidden as u8, value);
+                })*
+                $(if let Some(value) = &fields.$pair {
+                    record.set($field::$Pair as u8, value);
+                })*
                 $ty(record.finish())
             }
         }
@@ -374,8 +486,11 @@ macro_rules! record {
         }
 
         impl Record for $ty {
-            const FIELDS: &'static [&'static str] = &[$($idname,)* $($name,)* $($listname,)*];
+            const FIELDS: &'static [&'static str] =
+                &[$($idname,)* $($name,)* $($listname,)* $($hiddenname,)* $($pairname,)*];
             const NAME_LISTS: u32 = 0 $(| (1 << $field::$List as u32))*;
+            const PAIRS: u32 = 0 $(| (1 << $field::$Pair as u32))*;
+            const OPTIONAL: u32 = Self::NAME_LISTS $(| (1 << $field::$Hidden as u32))* | Self::PAIRS;
             fn from_packed(fields: Packed) -> Self {
                 $ty(fields)
             }
@@ -420,6 +535,22 @@ record!(
         /// not in the fingerprint: teams are not written to the person's account, and a team
         /// change must not lift the person's backoff.
         teams Teams: "teams"
+    ],
+    hidden: [
+        /// The place of work's id (`/api/locations/:id`).
+        location_id LocationId: "locationId",
+        /// Personal data: never in `Debug` (nor so in a fingerprint or a log).
+        gender Gender: "gender",
+        /// Personal data, as `gender`.
+        birthday Birthday: "birthday",
+        /// The place of work's name: not read from the person (never asked for), filled in from
+        /// `locationId` and the company's locations when `location` is mapped.
+        location Location: "location"
+    ],
+    pairs: [
+        /// Custom field values embedded on the person ([`pairs`] text), when Humaans sends them
+        /// so; or filled in from `/custom-values`.
+        custom_fields CustomFields: "customFields"
     ]
 });
 
@@ -435,7 +566,46 @@ record!(
         effective_date EffectiveDate: "effectiveDate",
         end_date EndDate: "endDate"
     ],
-    lists: []
+    lists: [],
+    hidden: [],
+    pairs: []
+});
+
+record!(
+    /// A Humaans place of work (`/api/locations`). Its shape is not documented (reference §3.6):
+    /// the name is the first of `label`, `name`, `city` that has one.
+    Location, LocationFields, LocationField {
+    ids: [id Id: "id"],
+    texts: [label Label: "label", name Name: "name", city City: "city"],
+    lists: [],
+    hidden: [],
+    pairs: []
+});
+
+impl Location {
+    pub fn display_name(&self) -> Option<&str> {
+        self.label().or(self.name()).or(self.city())
+    }
+}
+
+record!(
+    /// A Humaans custom field (`/api/custom-fields`, undocumented): its id and name.
+    CustomFieldDef, CustomFieldDefFields, CustomFieldDefField {
+    ids: [id Id: "id"],
+    texts: [name Name: "name"],
+    lists: [],
+    hidden: [],
+    pairs: []
+});
+
+record!(
+    /// A person's value of a custom field (`/api/custom-values`, undocumented).
+    CustomValue, CustomValueFields, CustomValueField {
+    ids: [id Id: "id", person_id PersonId: "personId", custom_field_id CustomFieldId: "customFieldId"],
+    texts: [value Value: "value"],
+    lists: [],
+    hidden: [],
+    pairs: []
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -530,12 +700,24 @@ pub enum Attr {
     Title,
     Department,
     ExternalId,
+    /// The extra fields (`Settings::extra_fields`), in Leapsome's enterprise extension. Only
+    /// in a desired profile when mapped: an attribute no longer mapped is left as it is.
+    StartDate,
+    EndDate,
+    Location,
+    /// Personal data: its value is never logged (a change names the key only).
+    Gender,
+    /// Personal data, as `Gender`.
+    Birthday,
+    /// Every mapped custom attribute in one value ([`pairs`] text keyed by the 24-hex attribute
+    /// id, sorted): custom attributes are named by settings, not by this enum.
+    Custom,
 }
 
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 impl Attr {
-    pub const ALL: [Attr; 14] = [
+    pub const ALL: [Attr; 20] = [
         Attr::UserName,
         Attr::Email,
         Attr::GivenName,
@@ -550,6 +732,12 @@ impl Attr {
         Attr::Title,
         Attr::Department,
         Attr::ExternalId,
+        Attr::StartDate,
+        Attr::EndDate,
+        Attr::Location,
+        Attr::Gender,
+        Attr::Birthday,
+        Attr::Custom,
     ];
 
     /// The attribute's name in logs and reports (SCIM path, enterprise ones unprefixed).
@@ -569,15 +757,26 @@ impl Attr {
             Attr::Title => "title",
             Attr::Department => "department",
             Attr::ExternalId => "externalId",
+            Attr::StartDate => "startDate",
+            Attr::EndDate => "endDate",
+            Attr::Location => "location",
+            Attr::Gender => "gender",
+            Attr::Birthday => "birthday",
+            Attr::Custom => "customAttributes",
         }
     }
 
     pub fn is_enterprise(self) -> bool {
-        matches!(self, Attr::EmployeeNumber | Attr::Organization | Attr::Department)
+        matches!(self, Attr::EmployeeNumber | Attr::Organization | Attr::Department) || self.is_extra()
+    }
+
+    /// One of the extra fields: written only while mapped.
+    pub fn is_extra(self) -> bool {
+        self >= Attr::StartDate
     }
 
     /// The names stored state spells attributes with (serde's variant names), in `ALL`'s order.
-    const STORED: [&'static str; 14] = [
+    const STORED: [&'static str; 20] = [
         "UserName",
         "Email",
         "GivenName",
@@ -592,6 +791,12 @@ impl Attr {
         "Title",
         "Department",
         "ExternalId",
+        "StartDate",
+        "EndDate",
+        "Location",
+        "Gender",
+        "Birthday",
+        "Custom",
     ];
     const STORED_BY_LENGTH: FieldsByLength = FieldsByLength::of(&Self::STORED);
 }
@@ -618,14 +823,14 @@ impl<'de> Deserialize<'de> for Attr {
 
 /// A set of attributes, one bit each (a sync holds one per account of the organisation).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct AttrSet(u16);
+pub struct AttrSet(u32);
 
 impl AttrSet {
     pub fn insert(&mut self, attr: Attr) {
-        self.0 |= 1 << attr as u16;
+        self.0 |= 1 << attr as u32;
     }
     pub fn contains(&self, attr: &Attr) -> bool {
-        self.0 & (1 << *attr as u16) != 0
+        self.0 & (1 << *attr as u32) != 0
     }
     /// In attribute order.
     pub fn iter(&self) -> impl Iterator<Item = Attr> + '_ {

@@ -176,7 +176,7 @@ pub fn decide(i: &Inputs) -> Decision {
     }
     let today = timing::person_today(person, i.now);
     let role = current_role(i.roles, today);
-    let profile = match desired_profile(person, role, i.company_name) {
+    let profile = match desired_profile(person, role, i.company_name, &i.settings.extra_fields) {
         Ok(p) => p,
         Err(why) => return Decision::skip(why.to_string()),
     };

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 
-use super::model::{Attr, AttrSet, ENTERPRISE, Profile};
+use super::model::{Attr, AttrSet, ENTERPRISE, Profile, pairs};
 use super::packed::Packed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +226,35 @@ pub fn parse_user_json<'j>(v: &'j Json) -> Option<RemoteUser> {
         put(Attr::EmployeeNumber, present("employeeNumber", ext));
         put(Attr::Organization, present("organization", ext));
         put(Attr::Department, present("department", ext));
+        // The extra fields and custom attributes (24-hex keys) in one pass over the extension
+        // (a steady sync reads every account: one scan, not one per key). Custom attributes are
+        // kept all, sorted by id (the diff compares only those mapped), and count as returned
+        // whenever the extension is there.
+        let mut custom: Vec<(String, Cow<'j, str>)> = Vec::new();
+        if let Json::Object(members) = ext {
+            for (key, value) in members {
+                let attr = match key.len() {
+                    24 if key.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        custom.retain(|(id, _)| !id.eq_ignore_ascii_case(key));
+                        custom.extend(text(Some(value)).map(|v| (key.to_ascii_lowercase(), v)));
+                        continue;
+                    }
+                    _ if key.eq_ignore_ascii_case("startDate") => Attr::StartDate,
+                    _ if key.eq_ignore_ascii_case("endDate") => Attr::EndDate,
+                    _ if key.eq_ignore_ascii_case("location") => Attr::Location,
+                    _ if key.eq_ignore_ascii_case("gender") => Attr::Gender,
+                    _ if key.eq_ignore_ascii_case("birthday") => Attr::Birthday,
+                    _ => continue,
+                };
+                put(attr, Some(text(Some(value))));
+            }
+        }
+        custom.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut text = String::new();
+        for (id, value) in custom {
+            pairs::push(&mut text, &id, &value);
+        }
+        put(Attr::Custom, Some(Some(Cow::Owned(text))));
     }
     let manager = enterprise
         .and_then(|e| lookup(e, "manager"))

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Attr, Dialect, ENTERPRISE, Profile};
+use super::model::{Attr, Dialect, ENTERPRISE, Profile, pairs};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -22,6 +22,16 @@ fn put_flat(body: &mut Map<String, Value>, attr: Attr, value: Option<&str>) {
         Attr::EmployeeNumber => nested(ENTERPRISE, "employeeNumber", v),
         Attr::Organization => nested(ENTERPRISE, "organization", v),
         Attr::Department => nested(ENTERPRISE, "department", v),
+        Attr::StartDate | Attr::EndDate | Attr::Location | Attr::Gender | Attr::Birthday => {
+            nested(ENTERPRISE, attr.name(), v)
+        }
+        // One key per custom attribute: its 24-hex id (Leapsome's UDEF).
+        Attr::Custom => {
+            for (id, value) in pairs::entries(value.unwrap_or("")) {
+                let v = if value.is_empty() { Value::Null } else { Value::String(value.to_owned()) };
+                nested(ENTERPRISE, id, v);
+            }
+        }
         Attr::Email => {
             body.insert("emails".into(), multi_valued(v));
         }
@@ -47,8 +57,20 @@ pub fn create_body(profile: &Profile) -> Value {
     let mut body = Map::new();
     body.insert("schemas".into(), schemas(true));
     for attr in Attr::ALL {
-        if let Some(v) = profile.get(&attr) {
-            put_flat(&mut body, attr, Some(v));
+        // A mapped extra field with no value has nothing to create.
+        if let Some(v) = profile.get(&attr).filter(|v| !v.is_empty()) {
+            if attr == Attr::Custom {
+                let set: String = pairs::entries(v).filter(|(_, value)| !value.is_empty()).fold(
+                    String::new(),
+                    |mut text, (id, value)| {
+                        pairs::push(&mut text, id, value);
+                        text
+                    },
+                );
+                put_flat(&mut body, attr, Some(&set));
+            } else {
+                put_flat(&mut body, attr, Some(v));
+            }
         }
     }
     body.insert("active".into(), Value::Bool(true));
@@ -82,21 +104,37 @@ pub fn update_body(changes: &Profile, user_name: &str, dialect: Dialect) -> Valu
         Dialect::Rfc7644 => {
             let ops: Vec<Value> = changes
                 .iter()
-                .map(|(attr, v)| match (attr, v.is_empty()) {
-                    // Multi-valued: replace the whole list so a server without the entry gets one.
-                    (Attr::Email | Attr::Phone, false) => {
-                        let list = if *attr == Attr::Email { "emails" } else { "phoneNumbers" };
-                        json!({"op": "replace", "path": list, "value": multi_valued(Value::String(v.to_owned()))})
+                .flat_map(|(attr, v)| {
+                    if *attr == Attr::Custom {
+                        // One operation per custom attribute, at `<enterprise URN>:<24-hex id>`.
+                        return pairs::entries(v)
+                            .map(|(id, value)| match value {
+                                "" => json!({"op": "remove", "path": format!("{ENTERPRISE}:{id}")}),
+                                value => json!({"op": "replace", "path": format!("{ENTERPRISE}:{id}"), "value": value}),
+                            })
+                            .collect::<Vec<_>>();
                     }
-                    (Attr::Email | Attr::Phone, true) => {
-                        json!({"op": "remove", "path": if *attr == Attr::Email { "emails" } else { "phoneNumbers" }})
-                    }
-                    (_, true) => json!({"op": "remove", "path": rfc_path(*attr)}),
-                    (_, false) => json!({"op": "replace", "path": rfc_path(*attr), "value": v}),
+                    vec![rfc_op(*attr, v)]
                 })
                 .collect();
             json!({"schemas": [PATCH_SCHEMA], "Operations": ops})
         }
+    }
+}
+
+/// The RFC 7644 operation writing one attribute (empty value = remove).
+fn rfc_op(attr: Attr, v: &str) -> Value {
+    match (&attr, v.is_empty()) {
+        // Multi-valued: replace the whole list so a server without the entry gets one.
+        (Attr::Email | Attr::Phone, false) => {
+            let list = if attr == Attr::Email { "emails" } else { "phoneNumbers" };
+            json!({"op": "replace", "path": list, "value": multi_valued(Value::String(v.to_owned()))})
+        }
+        (Attr::Email | Attr::Phone, true) => {
+            json!({"op": "remove", "path": if attr == Attr::Email { "emails" } else { "phoneNumbers" }})
+        }
+        (_, true) => json!({"op": "remove", "path": rfc_path(attr)}),
+        (_, false) => json!({"op": "replace", "path": rfc_path(attr), "value": v}),
     }
 }
 
