@@ -137,7 +137,11 @@ pub(crate) fn prepare_person(
     mode: Mode,
 ) -> Result<Subject, AppError> {
     let settings = session.settings.clone();
-    let person = humaans::person(&mut session.humaans, env.http, person_id)?;
+    let mut person = humaans::person(&mut session.humaans, env.http, person_id)?;
+    if let Some(p) = person.as_mut() {
+        // Mapped extra fields: this person's place of work and custom values.
+        humaans::fill_extras(&mut session.humaans, env.http, std::slice::from_mut(p), &settings.extra_fields, true)?;
+    }
     let link = state::load_link(env.kv, person_id)?;
     if person.is_none() && link.is_none() {
         let state = schedule.entry(person_id);

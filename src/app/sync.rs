@@ -163,11 +163,14 @@ fn read_lists(session: &mut Session, env: &mut Env, options: SyncOptions) -> Res
     // (or page) before the one in hand is read: it prepares the answer meanwhile.
     scim::start_users(&mut session.scim, env.http);
     humaans::start_list::<JobRole>(&mut session.humaans, env.http, humaans::JOB_ROLES);
-    let people = humaans::all_people(&mut session.humaans, env.http, session.settings.teams)?;
+    let fields = humaans::people_fields(session.settings.teams, &session.settings.extra_fields);
+    let mut people = humaans::all_people_with(&mut session.humaans, env.http, fields)?;
     mark("sync: people read");
     let first_users = scim::first_users(&mut session.scim, env.http)?;
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
     mark("sync: job roles read");
+    // Mapped extra fields: places of work (one list read) and custom values.
+    humaans::fill_extras(&mut session.humaans, env.http, &mut people, &session.settings.extra_fields, false)?;
     let company_id = people.iter().find_map(|p| p.company_id().map(str::to_owned));
     let company = humaans::company_name(&mut session.humaans, env.http, company_id.as_deref())?;
     if !options.dry_run {
