@@ -4,11 +4,11 @@ use std::sync::RwLock;
 
 use serde_json::{Value, json};
 
-use super::config::{ApiToken, Behaviour, Select};
+use super::config::{ApiToken, Behaviour, CustomFieldsShape, Select};
 use super::json::{Mode, WriteJson, field_names, field_value, write_object};
-use super::model::{Company, JobRole, Person, id_from, new_id, splitmix64};
+use super::model::{Company, CustomField, CustomValue, JobRole, Location, Person, id_from, new_id, splitmix64};
 use super::query::{Condition, Op, Query, matches, sort_order};
-use super::store::Store;
+use super::store::{Store, custom_field_id};
 use crate::server::{Handler, Request, Response};
 
 /// What the mock can change at run time besides the data.
@@ -23,6 +23,9 @@ pub(crate) struct Api {
     person_fields: FieldSet,
     role_fields: FieldSet,
     company_fields: FieldSet,
+    location_fields: FieldSet,
+    custom_field_fields: FieldSet,
+    custom_value_fields: FieldSet,
 }
 
 impl Api {
@@ -33,6 +36,9 @@ impl Api {
             person_fields: FieldSet::of::<Person>(),
             role_fields: FieldSet::of::<JobRole>(),
             company_fields: FieldSet::of::<Company>(),
+            location_fields: FieldSet::of::<Location>(),
+            custom_field_fields: FieldSet::of::<CustomField>(),
+            custom_value_fields: FieldSet::of::<CustomValue>(),
         }
     }
 }
@@ -111,6 +117,9 @@ enum Route {
     People(Option<String>),
     JobRoles(Option<String>),
     Companies(Option<String>),
+    Locations(Option<String>),
+    CustomFields(Option<String>),
+    CustomValues(Option<String>),
 }
 
 impl Route {
@@ -130,12 +139,23 @@ impl Route {
             ("people", id) => Route::People(id),
             ("job-roles", id) => Route::JobRoles(id),
             ("companies", id) => Route::Companies(id),
+            ("locations", id) => Route::Locations(id),
+            ("custom-fields", id) => Route::CustomFields(id),
+            ("custom-values", id) => Route::CustomValues(id),
             _ => return None,
         })
     }
 
     fn has_id(&self) -> bool {
-        matches!(self, Route::People(Some(_)) | Route::JobRoles(Some(_)) | Route::Companies(Some(_)))
+        matches!(
+            self,
+            Route::People(Some(_))
+                | Route::JobRoles(Some(_))
+                | Route::Companies(Some(_))
+                | Route::Locations(Some(_))
+                | Route::CustomFields(Some(_))
+                | Route::CustomValues(Some(_))
+        )
     }
 }
 
@@ -274,7 +294,10 @@ impl Handler for Api {
                 }),
             ),
             Route::People(Some(id)) => match store.person(&id).filter(|p| visible(p)) {
-                Some(person) => view.render(person, &self.person_fields, select(request).as_deref()),
+                Some(person) => {
+                    let person = with_custom_fields(person, behaviour.custom_fields);
+                    view.render(person.as_ref(), &self.person_fields, select(request).as_deref())
+                }
                 None => not_found(&id),
             },
             Route::People(None) => {
@@ -282,8 +305,10 @@ impl Handler for Api {
                     Ok(q) => q,
                     Err(e) => return bad_query(&e.parameter, &e.reason),
                 };
-                let people = store.people().iter().filter(|p| visible(p));
-                list(people, &query, &self.person_fields, &view, behaviour)
+                let shape = behaviour.custom_fields;
+                let people: Vec<_> =
+                    store.people().iter().filter(|p| visible(p)).map(|p| with_custom_fields(p, shape)).collect();
+                list(people.iter().map(|p| p.as_ref()), &query, &self.person_fields, &view, behaviour)
             }
             Route::JobRoles(id) => {
                 if public_only && !behaviour.public_job_roles {
@@ -329,6 +354,62 @@ impl Handler for Api {
                     not_found(&id)
                 }
             }
+            Route::Locations(Some(id)) => match store.locations.iter().find(|l| l.id == id) {
+                Some(location) => View::FULL.render(location, &self.location_fields, select(request).as_deref()),
+                None => not_found(&id),
+            },
+            Route::Locations(None) => {
+                let query = match Query::parse(&request.query, &[]) {
+                    Ok(q) => q,
+                    Err(e) => return bad_query(&e.parameter, &e.reason),
+                };
+                list(store.locations.iter(), &query, &self.location_fields, &View::FULL, behaviour)
+            }
+            Route::CustomFields(_) | Route::CustomValues(_)
+                if matches!(behaviour.custom_fields, CustomFieldsShape::Absent) =>
+            {
+                feathers_error(404, "Page not found")
+            }
+            Route::CustomFields(id) => {
+                let fields = store.custom_fields();
+                if let Some(id) = id {
+                    return match fields.iter().find(|f| f.id == id) {
+                        Some(field) => View::FULL.render(field, &self.custom_field_fields, None),
+                        None => not_found(&id),
+                    };
+                }
+                let query = match Query::parse(&request.query, &[]) {
+                    Ok(q) => q,
+                    Err(e) => return bad_query(&e.parameter, &e.reason),
+                };
+                list(fields.iter(), &query, &self.custom_field_fields, &View::FULL, behaviour)
+            }
+            Route::CustomValues(id) => {
+                let values: Vec<CustomValue> = store
+                    .people()
+                    .iter()
+                    .filter(|p| visible(p))
+                    .flat_map(|p| {
+                        p.custom_values.iter().map(|(name, value)| CustomValue {
+                            id: custom_field_id(&format!("{}/{name}", p.id)),
+                            person_id: p.id.clone(),
+                            custom_field_id: custom_field_id(name),
+                            value: value.clone(),
+                        })
+                    })
+                    .collect();
+                if let Some(id) = id {
+                    return match values.iter().find(|v| v.id == id) {
+                        Some(value) => View::FULL.render(value, &self.custom_value_fields, None),
+                        None => not_found(&id),
+                    };
+                }
+                let query = match Query::parse(&request.query, &[]) {
+                    Ok(q) => q,
+                    Err(e) => return bad_query(&e.parameter, &e.reason),
+                };
+                list(values.iter(), &query, &self.custom_value_fields, &View::FULL, behaviour)
+            }
             Route::Companies(None) => {
                 let query = match Query::parse(&request.query, &[]) {
                     Ok(q) => q,
@@ -342,6 +423,26 @@ impl Handler for Api {
     fn error_body(&self, status: u16, message: &str) -> Response {
         feathers_error(status, message)
     }
+}
+
+/// The person as served: with `customFields` in an embedded shape (a copy), else as stored.
+fn with_custom_fields(person: &Person, shape: CustomFieldsShape) -> std::borrow::Cow<'_, Person> {
+    let values = &person.custom_values;
+    let embedded = match shape {
+        CustomFieldsShape::Endpoints | CustomFieldsShape::Absent => return std::borrow::Cow::Borrowed(person),
+        CustomFieldsShape::EmbeddedByName => {
+            Value::Array(values.iter().map(|(name, value)| json!({"name": name, "value": value})).collect())
+        }
+        CustomFieldsShape::EmbeddedById => Value::Array(
+            values.iter().map(|(name, value)| json!({"customFieldId": custom_field_id(name), "value": value})).collect(),
+        ),
+        CustomFieldsShape::EmbeddedObject => {
+            Value::Object(values.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect())
+        }
+    };
+    let mut person = person.clone();
+    person.custom_fields = Some(embedded);
+    std::borrow::Cow::Owned(person)
 }
 
 /// `$select` on a get-by-id request, which Feathers honours there too.
@@ -431,7 +532,9 @@ mod tests {
         assert!(matches!(Route::parse("/api/people/abc"), Some(Route::People(Some(id))) if id == "abc"));
         assert!(matches!(Route::parse("/api/job-roles/x"), Some(Route::JobRoles(Some(_)))));
         assert!(matches!(Route::parse("/api/me"), Some(Route::Me)));
-        for unknown in ["/api", "/api/", "/people", "/api/me/x", "/api/people/a/b", "/api/people//", "/api/locations"] {
+        assert!(matches!(Route::parse("/api/locations"), Some(Route::Locations(None))));
+        assert!(matches!(Route::parse("/api/custom-values/x"), Some(Route::CustomValues(Some(_)))));
+        for unknown in ["/api", "/api/", "/people", "/api/me/x", "/api/people/a/b", "/api/people//", "/api/spaces"] {
             assert!(Route::parse(unknown).is_none(), "{unknown}");
         }
     }

@@ -40,6 +40,27 @@ pub struct Behaviour {
     pub public_job_roles: bool,
     /// What `$select` does (inferred from Feathers: honoured).
     pub select: Select,
+    /// Where custom field values are (undocumented: reference §3.1 only lists the endpoints).
+    pub custom_fields: CustomFieldsShape,
+}
+
+/// The plausible shapes of Humaans' custom fields, one switch each. The values are the same
+/// (`Person::custom_values`, by field name); only where and how they are served changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomFieldsShape {
+    /// `/api/custom-fields` (`id`, `name`) and `/api/custom-values` (`personId`,
+    /// `customFieldId`, `value`; `?personId=` filters); people carry nothing.
+    #[default]
+    Endpoints,
+    /// On the person: `customFields: [{"name": …, "value": …}]`.
+    EmbeddedByName,
+    /// On the person: `customFields: [{"customFieldId": …, "value": …}]`, names from
+    /// `/api/custom-fields`.
+    EmbeddedById,
+    /// On the person: `customFields: {"<name>": value}`.
+    EmbeddedObject,
+    /// No custom fields anywhere: the endpoints answer 404.
+    Absent,
 }
 
 /// How the API treats `$select[]=field`, which the reference only infers from Feathers.
@@ -92,6 +113,7 @@ impl Default for Behaviour {
             private_fields_as_null: false,
             public_job_roles: true,
             select: Select::Honoured,
+            custom_fields: CustomFieldsShape::default(),
         }
     }
 }

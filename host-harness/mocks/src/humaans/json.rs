@@ -144,6 +144,16 @@ impl ObjectWriter<'_> {
         );
     }
 
+    /// Any JSON value, the key left out when `None` (a field some servers do not have); for rare
+    /// fields only. Still counted as a field, so positions stay put.
+    pub fn value_if_some(&mut self, name: &'static str, value: &Option<Value>) {
+        if value.is_none() && matches!(self.sink, Sink::Json { .. }) {
+            self.index += 1;
+            return;
+        }
+        self.value(name, value);
+    }
+
     /// Any JSON value; for rare fields only, as it goes through serde.
     pub fn value(&mut self, name: &'static str, value: &Option<Value>) {
         self.field(

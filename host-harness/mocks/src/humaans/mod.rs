@@ -4,7 +4,9 @@
 //! client is running.
 //!
 //! Routes (all `GET`, under `/api`): `/me`, `/token-info`, `/people`, `/people/:id`,
-//! `/job-roles` (also `$asOf=YYYY-MM-DD`), `/job-roles/:id`, `/companies`, `/companies/:id`.
+//! `/job-roles` (also `$asOf=YYYY-MM-DD`), `/job-roles/:id`, `/companies`, `/companies/:id`,
+//! `/locations(/:id)`, `/custom-fields(/:id)`, `/custom-values(/:id)` (custom fields in the shape
+//! `Behaviour::custom_fields` says: the reference leaves it open).
 //! Other methods on these routes answer 405, other paths 404, both as Feathers errors. Facts the
 //! reference leaves open (page sizes, what `public:read` hides) are settings in [`Behaviour`].
 //!
@@ -27,13 +29,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use model::{
-    Company, JobRole, Person, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED, Team, WorkingDay, id_from, new_id,
+    Company, JobRole, Location, Person, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED, Team, WorkingDay, id_from, new_id,
     splitmix64,
 };
 
 use crate::server::{Control, RunningServer, serve};
 use api::{Api, Settings};
-pub use config::{ApiToken, Behaviour, DEFAULT_TOKEN, HumaansConfig, Select};
+pub use config::{ApiToken, Behaviour, CustomFieldsShape, DEFAULT_TOKEN, HumaansConfig, Select};
 use dates::now_timestamp;
 use store::Store;
 
@@ -89,6 +91,35 @@ impl MockHumaans {
 
     pub fn company(&self) -> Company {
         self.api.store.read().unwrap().company.clone()
+    }
+
+    /// Adds a place of work (`/api/locations`) and returns its id (filled in when empty).
+    pub fn add_location(&self, mut location: Location) -> String {
+        let mut store = self.api.store.write().unwrap();
+        if location.id.is_empty() {
+            location.id = new_id();
+        }
+        location.company_id = store.company.id.clone();
+        let id = location.id.clone();
+        store.locations.push(location);
+        id
+    }
+
+    /// Sets (or, with `None`, removes) a person's value of a custom field, by the field's name.
+    pub fn set_custom_value(&self, person_id: &str, field: &str, value: Option<&str>) {
+        self.update_person(person_id, |p| match value {
+            Some(v) => {
+                p.custom_values.insert(field.to_owned(), v.to_owned());
+            }
+            None => {
+                p.custom_values.remove(field);
+            }
+        });
+    }
+
+    /// Where custom field values are served (see [`CustomFieldsShape`]).
+    pub fn set_custom_fields_shape(&self, shape: CustomFieldsShape) {
+        self.api.settings.write().unwrap().behaviour.custom_fields = shape;
     }
 
     pub fn set_company_name(&self, name: &str) {

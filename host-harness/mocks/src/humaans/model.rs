@@ -98,6 +98,12 @@ pub struct Person {
     pub demo: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Custom field values by field name: served as `Behaviour::custom_fields` says.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom_values: std::collections::BTreeMap<String, String>,
+    /// `customFields` as served (set on a copy while rendering an embedded shape; never stored).
+    #[serde(skip)]
+    pub custom_fields: Option<serde_json::Value>,
 }
 
 impl Person {
@@ -270,6 +276,72 @@ impl WriteJson for Person {
         w.bool("demo", self.demo);
         w.str("createdAt", &self.created_at);
         w.str("updatedAt", &self.updated_at);
+        w.value_if_some("customFields", &self.custom_fields);
+    }
+}
+
+/// A place of work (`/api/locations`, reference §3.6: shape unknown; the S4 mock's fields plus
+/// `name`, so a client can be tried on each of `label`, `name`, `city`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Location {
+    pub id: String,
+    pub company_id: String,
+    pub label: Option<String>,
+    pub name: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl Location {
+    /// A place of work with a label (and city), fresh id.
+    pub fn new(label: &str, city: &str) -> Location {
+        Location { id: new_id(), label: Some(label.into()), city: Some(city.into()), ..Location::default() }
+    }
+}
+
+impl WriteJson for Location {
+    fn write_fields(&self, w: &mut ObjectWriter) {
+        w.str("id", &self.id);
+        w.str("companyId", &self.company_id);
+        w.opt("label", &self.label);
+        w.opt("name", &self.name);
+        w.opt("city", &self.city);
+        w.opt("country", &self.country);
+        w.opt("timezone", &self.timezone);
+    }
+}
+
+/// A custom field (`/api/custom-fields`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CustomField {
+    pub id: String,
+    pub name: String,
+}
+
+impl WriteJson for CustomField {
+    fn write_fields(&self, w: &mut ObjectWriter) {
+        w.str("id", &self.id);
+        w.str("name", &self.name);
+    }
+}
+
+/// A person's value of a custom field (`/api/custom-values`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CustomValue {
+    pub id: String,
+    pub person_id: String,
+    pub custom_field_id: String,
+    pub value: String,
+}
+
+impl WriteJson for CustomValue {
+    fn write_fields(&self, w: &mut ObjectWriter) {
+        w.str("id", &self.id);
+        w.str("personId", &self.person_id);
+        w.str("customFieldId", &self.custom_field_id);
+        w.str("value", &self.value);
     }
 }
 

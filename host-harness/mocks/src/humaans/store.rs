@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Company, JobRole, Person};
+use super::model::{Company, CustomField, JobRole, Location, Person, id_from, splitmix64};
 
 /// Rows in insertion order with an id index. Rows live in a `Vec` so that scanning them is a
 /// plain slice walk; removal is O(n), which tests do rarely.
@@ -52,6 +52,13 @@ pub(crate) struct Store {
     roles: Table<JobRole>,
     /// Role ids per person id, in insertion order.
     roles_by_person: HashMap<String, Vec<String>>,
+    pub locations: Vec<Location>,
+}
+
+/// A stable id for a custom field's name (its values live on people, by name).
+pub fn custom_field_id(name: &str) -> String {
+    let mut state = name.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    id_from(|| splitmix64(&mut state))
 }
 
 impl Store {
@@ -122,6 +129,13 @@ impl Store {
             }
             Some(_) => {}
         }
+    }
+
+    /// The custom fields any person has a value of, by name, in name order.
+    pub fn custom_fields(&self) -> Vec<CustomField> {
+        let names: std::collections::BTreeSet<&str> =
+            self.people.rows.iter().flat_map(|p| p.custom_values.keys().map(String::as_str)).collect();
+        names.into_iter().map(|name| CustomField { id: custom_field_id(name), name: name.to_owned() }).collect()
     }
 
     /// Replaces everything.
