@@ -310,6 +310,11 @@ pub struct ConfigureArgs {
     /// deletes the older entries at once.
     #[arg(long, value_name = "N|default", value_parser = settings::parse_log_retention)]
     pub log_retention: Option<settings::LogRetention>,
+    /// Extra fields written to Leapsome besides the article's: any of start-date, end-date,
+    /// location, gender, birthday and custom:HUMAANS_FIELD=LEAPSOME_ATTRIBUTE_ID (24 hex),
+    /// comma-separated, or `none`. Gender and birthday are personal data (never logged).
+    #[arg(long = "map", value_name = "FIELDS|none", value_parser = settings::parse_field_list)]
+    pub extra_fields: Option<settings::FieldList>,
     /// Where to POST a message (Slack-compatible JSON, `{"text": …}`) when something needs a
     /// person: an https URL (http only on this machine), or `none` to stop notifications.
     #[arg(long, value_name = "URL|none", value_parser = notify::parse_notify_url)]
@@ -566,6 +571,7 @@ impl From<&ConfigureArgs> for SettingsChange {
             deprovision_window: a.deprovision_window,
             teams: a.teams,
             log_retention: a.log_retention,
+            extra_fields: a.extra_fields.clone().map(|list| list.0),
         }
     }
 }

@@ -192,6 +192,9 @@ fn describe(s: &Settings) -> String {
 pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
     state::load_connection(env.kv)?;
     let mut logs = super::open_log(env)?;
+    if let Err((n, why)) = crate::reconcile::mapping::check_extra_fields(&settings.extra_fields) {
+        return Err(AppError::invalid(&format!("settings.extra-fields[{n}]"), why));
+    }
     let refused = match (settings.provisioning, settings.deprovision_limit) {
         (Some(ProvisionTiming::DaysBeforeStart(n)), _) if n == 0 || n > MAX_DAYS_BEFORE_START => {
             Some(AppError::invalid(

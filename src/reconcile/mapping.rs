@@ -92,7 +92,10 @@ pub fn desired_profile<'a>(
     for field in extra {
         let (attr, value) = match field {
             ExtraField::StartDate => (Attr::StartDate, person.employment_start_date().and_then(date_only)),
-            ExtraField::EndDate => (Attr::EndDate, person.employment_end_date().and_then(date_only)),
+            // The employment's end, else the last working day (WIT `end-date`).
+            ExtraField::EndDate => {
+                (Attr::EndDate, person.employment_end_date().or(person.last_working_day()).and_then(date_only))
+            }
             ExtraField::Location => (Attr::Location, person.location().map(str::trim)),
             ExtraField::Gender => (Attr::Gender, person.gender().and_then(leapsome_gender)),
             ExtraField::Birthday => (Attr::Birthday, person.birthday().and_then(date_only)),
@@ -105,6 +108,42 @@ pub fn desired_profile<'a>(
         profile.insert(Attr::Custom, custom);
     }
     Ok(profile)
+}
+
+/// Whether a Leapsome custom attribute id is one: 24 hex digits (Leapsome's ids are MongoDB
+/// ObjectIds; reference §2.2).
+pub fn is_attribute_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Extra fields `configure` accepts: the position (from 0) of the first at fault and why.
+pub fn check_extra_fields(fields: &[ExtraField]) -> Result<(), (usize, String)> {
+    for (n, field) in fields.iter().enumerate() {
+        let ExtraField::Custom { humaans_field, leapsome_attribute } = field else { continue };
+        let name = humaans_field.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err((
+                n,
+                "the Humaans field must be a name of 1 to 200 characters, without control characters".into(),
+            ));
+        }
+        if !is_attribute_id(leapsome_attribute) {
+            return Err((
+                n,
+                format!(
+                    "the Leapsome attribute must be its id, 24 hex digits (Leapsome: Users & Teams), got {:?}",
+                    leapsome_attribute.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+        let twice = fields[..n].iter().any(|earlier| {
+            matches!(earlier, ExtraField::Custom { leapsome_attribute: a, .. } if a.eq_ignore_ascii_case(leapsome_attribute))
+        });
+        if twice {
+            return Err((n, format!("Leapsome attribute {leapsome_attribute} is mapped twice")));
+        }
+    }
+    Ok(())
 }
 
 /// `YYYY-MM-DD` of a date or a timestamp (as Leapsome wants its dates); anything else is no date.
@@ -391,6 +430,115 @@ mod tests {
         q.set(PersonField::Email, Some("Kelsey@acme.test"));
         let after = desired_profile(&q, None, None, &[]).unwrap();
         assert_eq!(changed_attributes(&after, &before).len(), 2);
+    }
+
+    fn all_extras() -> Vec<ExtraField> {
+        vec![
+            ExtraField::StartDate,
+            ExtraField::EndDate,
+            ExtraField::Location,
+            ExtraField::Gender,
+            ExtraField::Birthday,
+            ExtraField::Custom {
+                humaans_field: "T-Shirt Size".into(),
+                leapsome_attribute: "6140868326541A4DA586DB0B".into(),
+            },
+            ExtraField::Custom {
+                humaans_field: "Cost centre".into(),
+                leapsome_attribute: "0000000000000000000000aa".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn extra_fields_map_to_leapsome_values_only_when_mapped() {
+        let mut p = kelsey();
+        p.set(PersonField::EmploymentStartDate, Some("2024-01-01T00:00:00.000Z"));
+        p.set(PersonField::EmploymentEndDate, Some("not a date"));
+        p.set(PersonField::Location, Some(" Berlin "));
+        p.set(PersonField::Gender, Some("Female"));
+        p.set(PersonField::Birthday, Some("1989-07-28"));
+        let mut custom = String::new();
+        pairs::push(&mut custom, "t-shirt size", "M");
+        p.set(PersonField::CustomFields, Some(&custom));
+        let profile = desired_profile(&p, None, None, &all_extras()).unwrap();
+        assert_eq!(profile.get(&Attr::StartDate), Some("2024-01-01"));
+        assert_eq!(profile.get(&Attr::EndDate), Some(""), "mapped, no readable date: cleared");
+        assert_eq!(profile.get(&Attr::Location), Some("Berlin"));
+        assert_eq!(profile.get(&Attr::Gender), Some("female"));
+        assert_eq!(profile.get(&Attr::Birthday), Some("1989-07-28"));
+        // Keyed by lowercase id, sorted; the field not held is empty (cleared).
+        let entries: Vec<_> = pairs::entries(profile.get(&Attr::Custom).unwrap()).collect();
+        assert_eq!(entries, [("0000000000000000000000aa", ""), ("6140868326541a4da586db0b", "M")]);
+        // Nothing mapped: no extra attribute at all (the article's fourteen).
+        let plain = desired_profile(&p, None, None, &[]).unwrap();
+        assert!(plain.keys().all(|a| !a.is_extra()), "{plain:?}");
+        // Custom values unknown (no source answered): the custom attributes are left alone.
+        p.set(PersonField::CustomFields, None);
+        assert!(!desired_profile(&p, None, None, &all_extras()).unwrap().contains_key(&Attr::Custom));
+    }
+
+    #[test]
+    fn genders_leapsome_does_not_name_are_no_value() {
+        for (humaans, leapsome) in [
+            ("Female", Some("female")),
+            ("MALE", Some("male")),
+            ("woman", Some("female")),
+            ("Non-binary", Some("diverse")),
+            ("diverse", Some("diverse")),
+            ("Prefer not to say", None),
+            ("", None),
+            ("unicorn", None),
+        ] {
+            assert_eq!(leapsome_gender(humaans), leapsome, "{humaans}");
+        }
+    }
+
+    #[test]
+    fn an_unmapped_extra_field_is_left_and_a_mapped_one_is_compared() {
+        let p = kelsey();
+        let current: Profile = [
+            (Attr::Gender, "male".to_owned()),
+            (Attr::Location, "Paris".to_owned()),
+            (Attr::Custom, format!("0000000000000000000000aa\u{1f}X\u{1e}ffffffffffffffffffffffff\u{1f}theirs")),
+        ]
+        .into();
+        let mut want = desired_profile(&p, None, None, &[]).unwrap();
+        let base = changed_attributes(&want, &Profile::new());
+        // Nothing mapped: Leapsome's extra values are not ours to clear.
+        assert!(changed_attributes(&want, &current).keys().all(|a| !a.is_extra()));
+        assert_eq!(changed_attributes(&want, &current).len(), base.len());
+        // Mapped: gender cleared, location set, one custom attribute written; the attribute we
+        // do not map (ffff…) is not touched.
+        want.insert(Attr::Gender, String::new());
+        want.insert(Attr::Location, "Berlin".into());
+        want.insert(Attr::Custom, "0000000000000000000000aa\u{1f}Y".into());
+        let diff = changed_attributes(&want, &current);
+        assert_eq!(diff.get(&Attr::Gender), Some(""));
+        assert_eq!(diff.get(&Attr::Location), Some("Berlin"));
+        assert_eq!(diff.get(&Attr::Custom), Some("0000000000000000000000aa\u{1f}Y"));
+        // Equal custom values: no change; unknown (adopted, not returned): written unless empty.
+        want.insert(Attr::Custom, "0000000000000000000000aa\u{1f}X".into());
+        assert!(!changed_attributes(&want, &current).contains_key(&Attr::Custom));
+        let unknown: Profile = [(Attr::Custom, "\u{0}unknown".to_owned())].into();
+        assert_eq!(changed_attributes(&want, &unknown).get(&Attr::Custom), Some("0000000000000000000000aa\u{1f}X"));
+        want.insert(Attr::Custom, "0000000000000000000000aa\u{1f}".into());
+        assert!(!changed_attributes(&want, &unknown).contains_key(&Attr::Custom));
+    }
+
+    #[test]
+    fn custom_mappings_are_checked() {
+        let ok = all_extras();
+        assert_eq!(check_extra_fields(&ok), Ok(()));
+        let custom = |f: &str, id: &str| ExtraField::Custom { humaans_field: f.into(), leapsome_attribute: id.into() };
+        let (n, why) =
+            check_extra_fields(&[ExtraField::Gender, custom("Size", "6140868326541a4da586db0")]).unwrap_err();
+        assert_eq!(n, 1);
+        assert!(why.contains("24 hex digits"), "{why}");
+        assert_eq!(check_extra_fields(&[custom("Size", "g140868326541a4da586db0b")]).unwrap_err().0, 0);
+        assert_eq!(check_extra_fields(&[custom(" ", "6140868326541a4da586db0b")]).unwrap_err().0, 0);
+        let twice = [custom("A", "6140868326541a4da586db0b"), custom("B", "6140868326541A4DA586DB0B")];
+        assert!(check_extra_fields(&twice).unwrap_err().1.contains("mapped twice"));
     }
 
     /// `YYYY-MM-DD` read as jiff's ISO 8601 parser reads that shape (and as chrono's `%Y-%m-%d`

@@ -333,6 +333,27 @@ mod tests {
     }
 
     #[test]
+    fn extra_fields_and_custom_attributes_read_back() {
+        let u = parse_user(&json!({"id": "x", "userName": "u", ENTERPRISE: {
+            "startDate": "2024-01-01", "GENDER": "female", "location": null, "department": "Eng",
+            "ffffffffffffffffffffffff": "theirs", "6140868326541A4DA586DB0B": "M", "0000000000000000000000aa": 7,
+            "manager": {"managerId": "m1"}}}))
+        .unwrap();
+        assert_eq!(u.attributes.get(&Attr::StartDate), Some("2024-01-01"));
+        assert_eq!(u.attributes.get(&Attr::Gender), Some("female"));
+        assert!(u.returned.contains(&Attr::Location) && u.attributes.get(&Attr::Location).is_none());
+        assert!(!u.returned.contains(&Attr::Birthday));
+        assert_eq!(
+            u.attributes.get(&Attr::Custom),
+            Some(
+                "0000000000000000000000aa\u{1f}7\u{1e}6140868326541a4da586db0b\u{1f}M\u{1e}ffffffffffffffffffffffff\u{1f}theirs"
+            )
+        );
+        let none = parse_user(&json!({"id": "x", "userName": "u"})).unwrap();
+        assert!(!none.returned.contains(&Attr::Custom));
+    }
+
+    #[test]
     fn empty_object_is_not_a_user() {
         assert!(parse_user(&json!({})).is_none());
     }

@@ -262,6 +262,32 @@ mod tests {
     }
 
     #[test]
+    fn extra_fields_go_to_the_enterprise_extension_in_both_dialects() {
+        let custom = "0000000000000000000000aa\u{1f}\u{1e}6140868326541a4da586db0b\u{1f}M";
+        let changes = profile(&[(Attr::StartDate, "2024-01-01"), (Attr::Gender, ""), (Attr::Custom, custom)]);
+        let flat = update_body(&changes, "a@acme.test", Dialect::Leapsome);
+        assert_eq!(flat["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
+        assert_eq!(
+            flat[ENTERPRISE],
+            json!({"startDate": "2024-01-01", "gender": null, "0000000000000000000000aa": null, "6140868326541a4da586db0b": "M"})
+        );
+        let rfc = update_body(&changes, "a@acme.test", Dialect::Rfc7644);
+        assert_eq!(
+            rfc["Operations"],
+            json!([
+                {"op": "replace", "path": format!("{ENTERPRISE}:startDate"), "value": "2024-01-01"},
+                {"op": "remove", "path": format!("{ENTERPRISE}:gender")},
+                {"op": "remove", "path": format!("{ENTERPRISE}:0000000000000000000000aa")},
+                {"op": "replace", "path": format!("{ENTERPRISE}:6140868326541a4da586db0b"), "value": "M"},
+            ])
+        );
+        // A creation carries the values held, not the empty ones.
+        let created =
+            create_body(&profile(&[(Attr::UserName, "a@acme.test"), (Attr::Gender, ""), (Attr::Custom, custom)]));
+        assert_eq!(created[ENTERPRISE], json!({"6140868326541a4da586db0b": "M"}));
+    }
+
+    #[test]
     fn filter_escapes_quotes_and_backslashes() {
         assert_eq!(user_name_filter(r#"o"brien\x@acme.test"#), r#"userName eq "o\"brien\\x@acme.test""#);
     }

@@ -167,6 +167,92 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// One extra field, as `configure --map` and the API's `extra_fields` name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappedField {
+    StartDate,
+    EndDate,
+    Location,
+    Gender,
+    Birthday,
+    /// `custom:HUMAANS_FIELD=LEAPSOME_ATTRIBUTE_ID`.
+    Custom {
+        humaans_field: String,
+        leapsome_attribute: String,
+    },
+}
+
+/// `--map`'s list as clap holds it (one value, not one per occurrence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldList(pub Vec<MappedField>);
+
+/// [`parse_extra_fields`] for clap.
+pub fn parse_field_list(s: &str) -> Result<FieldList, String> {
+    parse_extra_fields(s).map(FieldList)
+}
+
+/// The words of `--map` besides `custom:F=ID` and `none`.
+pub const EXTRA_FIELD_WORDS: [&str; 5] = ["start-date", "end-date", "location", "gender", "birthday"];
+
+/// `--map start-date,end-date,location,gender,birthday,custom:F=ID` (any subset, in any case; a
+/// custom field's name is taken as written) or `none` (no extra field).
+pub fn parse_extra_fields(s: &str) -> Result<Vec<MappedField>, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let mut fields = Vec::new();
+    for word in s.split(',').map(str::trim) {
+        let field = match word.to_ascii_lowercase().as_str() {
+            "start-date" => MappedField::StartDate,
+            "end-date" => MappedField::EndDate,
+            "location" => MappedField::Location,
+            "gender" => MappedField::Gender,
+            "birthday" => MappedField::Birthday,
+            lower if lower.starts_with("custom:") => {
+                let (field, id) = word["custom:".len()..]
+                    .rsplit_once('=')
+                    .ok_or_else(|| format!("`{word}`: expected custom:HUMAANS_FIELD=LEAPSOME_ATTRIBUTE_ID"))?;
+                let (field, id) = (field.trim(), id.trim());
+                if field.is_empty() {
+                    return Err(format!("`{word}`: the Humaans field's name is empty"));
+                }
+                if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "`{word}`: the Leapsome attribute must be its id, 24 hex digits (Leapsome: Users & Teams)"
+                    ));
+                }
+                MappedField::Custom { humaans_field: field.to_owned(), leapsome_attribute: id.to_ascii_lowercase() }
+            }
+            "" => return Err("an empty field in the list (use `none` for no extra field)".into()),
+            _ => {
+                return Err(format!(
+                    "`{word}` is not a field: {}, custom:HUMAANS_FIELD=LEAPSOME_ATTRIBUTE_ID, or none",
+                    EXTRA_FIELD_WORDS.join(", ")
+                ));
+            }
+        };
+        if !fields.contains(&field) {
+            fields.push(field);
+        }
+    }
+    Ok(fields)
+}
+
+/// The extra fields in `--map`'s words.
+pub fn extra_field_words(fields: &[api::ExtraField]) -> Vec<String> {
+    fields
+        .iter()
+        .map(|f| match f {
+            api::ExtraField::StartDate => "start-date".to_owned(),
+            api::ExtraField::EndDate => "end-date".to_owned(),
+            api::ExtraField::Location => "location".to_owned(),
+            api::ExtraField::Gender => "gender".to_owned(),
+            api::ExtraField::Birthday => "birthday".to_owned(),
+            api::ExtraField::Custom(c) => format!("custom:{}={}", c.humaans_field, c.leapsome_attribute),
+        })
+        .collect()
+}
+
 /// The settings to change. One left out (`None`) keeps the tenant's current value
 /// (`configure --deprovision-limit 10%` changes the limit only); [`merge_settings`] applies them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,6 +265,8 @@ pub struct SettingsChange {
     /// Humaans teams become Leapsome teams.
     pub teams: Option<bool>,
     pub log_retention: Option<LogRetention>,
+    /// Extra fields written to Leapsome (`Some(vec![])`: none).
+    pub extra_fields: Option<Vec<MappedField>>,
 }
 
 impl SettingsChange {
@@ -251,6 +339,24 @@ pub fn merge_settings(current: api::Settings, args: &SettingsChange) -> api::Set
     if let Some(teams) = args.teams {
         settings.teams = teams;
     }
+    if let Some(fields) = &args.extra_fields {
+        settings.extra_fields = fields
+            .iter()
+            .map(|f| match f {
+                MappedField::StartDate => api::ExtraField::StartDate,
+                MappedField::EndDate => api::ExtraField::EndDate,
+                MappedField::Location => api::ExtraField::Location,
+                MappedField::Gender => api::ExtraField::Gender,
+                MappedField::Birthday => api::ExtraField::Birthday,
+                MappedField::Custom { humaans_field, leapsome_attribute } => {
+                    api::ExtraField::Custom(api::CustomField {
+                        humaans_field: humaans_field.clone(),
+                        leapsome_attribute: leapsome_attribute.clone(),
+                    })
+                }
+            })
+            .collect();
+    }
     if let Some(retention) = args.log_retention {
         settings.log_retention = match retention {
             LogRetention::Entries(n) => Some(n),
@@ -279,6 +385,7 @@ pub fn settings_json(s: &api::Settings) -> Value {
         "deprovision_window": s.deprovision_window_minutes.map_or("default: 24h".to_owned(), window_text),
         "teams": if s.teams { "on" } else { "off" },
         "log_retention": s.log_retention.map_or("default: 5000".to_owned(), |n| n.to_string()),
+        "extra_fields": extra_field_words(&s.extra_fields),
     })
 }
 
@@ -312,7 +419,8 @@ mod tests {
         assert_eq!(
             shown(merge_settings(current.clone(), &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
-                "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on", "log_retention": "20000"})
+                "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on", "log_retention": "20000",
+                "extra_fields": ["start-date"]})
         );
         assert_eq!(shown(merge_settings(current.clone(), &SettingsChange::default())), shown(current.clone()));
         let wider =
@@ -327,7 +435,36 @@ mod tests {
             shown(merge_settings(current.clone(), &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
                 "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on",
-                "log_retention": "20000"})
+                "log_retention": "20000", "extra_fields": ["start-date"]})
+        );
+    }
+
+    #[test]
+    fn map_takes_any_subset_custom_fields_and_none() {
+        let fields =
+            parse_extra_fields("start-date, GENDER,custom:T-Shirt Size=6140868326541A4DA586DB0B,gender").unwrap();
+        assert_eq!(
+            fields,
+            [
+                MappedField::StartDate,
+                MappedField::Gender,
+                MappedField::Custom {
+                    humaans_field: "T-Shirt Size".into(),
+                    leapsome_attribute: "6140868326541a4da586db0b".into()
+                }
+            ]
+        );
+        assert_eq!(parse_extra_fields("none").unwrap(), []);
+        let bad_id = parse_extra_fields("custom:Size=61408683").unwrap_err();
+        assert!(bad_id.contains("24 hex digits"), "{bad_id}");
+        assert!(parse_extra_fields("shoe-size").unwrap_err().contains("not a field"));
+        assert!(parse_extra_fields("custom:Size").unwrap_err().contains("custom:HUMAANS_FIELD="));
+        assert!(parse_extra_fields("gender,,birthday").is_err());
+        let settings =
+            merge_settings(default_settings(), &SettingsChange { extra_fields: Some(fields), ..Default::default() });
+        assert_eq!(
+            settings_json(&settings)["extra_fields"],
+            json!(["start-date", "gender", "custom:T-Shirt Size=6140868326541a4da586db0b"])
         );
     }
 

@@ -120,8 +120,16 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
 }
 
 /// The settings' JSON keys, in the order the API shows them.
-const SETTINGS_KEYS: [&str; 7] =
-    ["provisioning", "deprovisioning", "dialect", "deprovision_limit", "deprovision_window", "teams", "log_retention"];
+const SETTINGS_KEYS: [&str; 8] = [
+    "provisioning",
+    "deprovisioning",
+    "dialect",
+    "deprovision_limit",
+    "deprovision_window",
+    "teams",
+    "log_retention",
+    "extra_fields",
+];
 
 /// Every setting at its default: what `PUT` starts from, and what a tenant never configured has.
 fn default_settings() -> wit::Settings {
@@ -147,6 +155,7 @@ fn settings_json(s: &wit::Settings) -> Value {
         "deprovision_window": s.deprovision_window_minutes.map(operator::window_text),
         "teams": s.teams,
         "log_retention": s.log_retention.unwrap_or(5000),
+        "extra_fields": settings::extra_field_words(&s.extra_fields),
     })
 }
 
@@ -229,6 +238,19 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                     },
                     _ => return Err(refused_setting(EXPECTED.into())),
                 });
+            }
+            "extra_fields" => {
+                const EXPECTED: &str = "`extra_fields` is a list of start-date, end-date, location, gender, birthday and custom:HUMAANS_FIELD=LEAPSOME_ATTRIBUTE_ID (24 hex), or [] for none";
+                let Some(list) = value.as_array() else { return Err(refused_setting(EXPECTED.into())) };
+                // Word by word, each in `--map`'s words.
+                let mut fields: Vec<settings::MappedField> = Vec::with_capacity(list.len());
+                for word in list {
+                    let word = word.as_str().ok_or_else(|| refused_setting(EXPECTED.into()))?;
+                    let parsed = settings::parse_extra_fields(word)
+                        .map_err(|e| refused_setting(format!("`extra_fields`: {e}")))?;
+                    fields.extend(parsed.into_iter().filter(|f| !fields.contains(f)).collect::<Vec<_>>());
+                }
+                change.extra_fields = Some(fields);
             }
             "teams" => {
                 const EXPECTED: &str = "`teams` is true or false (or \"on\" / \"off\")";
