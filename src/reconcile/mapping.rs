@@ -168,13 +168,15 @@ pub fn leapsome_gender(humaans: &str) -> Option<&'static str> {
 
 /// The mapped custom attributes, as [`pairs`] text keyed by Leapsome attribute id (lowercase,
 /// sorted), each the person's value of its Humaans field or empty (cleared); `None` when no custom
-/// field is mapped. Custom values reach the person as `customFields` text keyed by field name.
+/// field is mapped, or the person's custom values are unknown. Custom values reach the person as `customFields` text keyed by field name.
 fn custom_value(person: &Person, extra: &[ExtraField]) -> Option<String> {
+    // Unset: no source of custom values answered (see `humaans::fill_extras`): leave them.
+    let held = person.custom_fields()?;
     let mut mapped: Vec<(String, &str)> = extra
         .iter()
         .filter_map(|f| match f {
             ExtraField::Custom { humaans_field, leapsome_attribute } => {
-                let value = person.custom_fields().and_then(|text| pairs::get(text, humaans_field)).unwrap_or("");
+                let value = pairs::get(held, humaans_field).unwrap_or("");
                 Some((leapsome_attribute.to_ascii_lowercase(), value))
             }
             _ => None,
