@@ -10,6 +10,7 @@ mod brake;
 mod contract;
 mod egress;
 mod faults;
+mod fields;
 mod integrations;
 mod jco;
 mod provisioning;
