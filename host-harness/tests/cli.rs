@@ -4,6 +4,8 @@
 //! subcommand has `--help`, and a sync killed half-way resumes without duplicate accounts.
 
 mod common;
+#[path = "cli/fields.rs"]
+mod fields;
 #[path = "cli/notify.rs"]
 mod notify;
 
