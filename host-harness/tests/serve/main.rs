@@ -3,6 +3,7 @@
 //! scheduler's runs waiting for a busy tenant, and SIGTERM with a call in flight.
 
 mod browser;
+mod fields;
 mod held;
 mod hostile;
 mod log_export;
