@@ -489,6 +489,11 @@ pub struct BenchArgs {
     /// 20 people, 500 at 10,000; 0 skips the run). Also the teams of `--callgrind steady-sync-teams`.
     #[arg(long, value_name = "N")]
     pub teams: Option<usize>,
+    /// Also run the extra-fields run: --employees people, every extra field mapped (start date,
+    /// end date, place of work, gender, birthday, a custom field): its first sync, and steady
+    /// syncs against the floor plus the places of work's one list.
+    #[arg(long)]
+    pub extra_fields: bool,
     /// Measure `serve` only: webhook latency (at --webhooks-per-second, default 50) and memory
     /// with 100 tenants.
     #[arg(long)]

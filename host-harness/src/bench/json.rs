@@ -103,6 +103,16 @@ impl Report {
                 .into();
             document["teams"] = section;
         }
+        if let Some(f) = &self.fields {
+            let mut section = f.to_json();
+            section["targets"] = self
+                .fields_checks(f)
+                .into_iter()
+                .map(|(name, what, met)| (name.trim_start_matches("fields_").to_owned(), target(what, met)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            document["extra_fields"] = section;
+        }
         if let Some(t) = &self.tenants {
             let mut section = t.json.clone();
             section["targets"] = self

@@ -2,7 +2,8 @@
 //! initial sync of a generated organisation, steady (nothing changed) syncs against the fewest
 //! requests the APIs allow (the median reported), an incremental sync, single events, instantiation, guest memory, the
 //! component's size, teams (the organisation in `--teams` teams, teams on: the first sync's Groups
-//! writes per team, a steady sync's requests per route) and a sync under Leapsome's 30 requests/s limit; the per-call cost of
+//! writes per team, a steady sync's requests per route), with `--extra-fields` every extra field
+//! mapped (`fields`: the first sync, steady syncs against the floor) and a sync under Leapsome's 30 requests/s limit; the per-call cost of
 //! sealing and the storage quota on SQLite; with `--tenants M`, M tenants in one real `serve`
 //! (`serve/`); with `--webhooks-per-second R`, webhook latency through `serve`.
 //! `--callgrind` (hidden) is the one-call mode `scripts/callgrind.sh` runs under valgrind.
@@ -17,6 +18,7 @@
 
 mod callgrind;
 mod common;
+mod fields;
 mod json;
 mod main_run;
 mod overhead;
@@ -42,6 +44,7 @@ use crate::operator;
 use crate::{PoolSize, Runtime};
 use callgrind::callgrind_run;
 use common::{machine, progress};
+use fields::fields_run;
 use main_run::main_run;
 use overhead::overhead_run;
 use rate_limited::rate_limited_run;
@@ -98,6 +101,10 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         0 => None,
         teams => Some(teams_run(&runtime, args.employees, teams, args.steady_syncs as usize, today).await?),
     };
+    let fields = match args.extra_fields {
+        true => Some(fields_run(&runtime, args.employees, args.steady_syncs as usize, today).await?),
+        false => None,
+    };
     let rate_limited = rate_limited_run(&runtime, args.rate_limited_employees, today).await?;
     let overhead = overhead_run(&runtime, today).await?;
     drop(runtime);
@@ -112,8 +119,17 @@ pub async fn run(global: &Global, args: BenchArgs) -> Result<()> {
         None => None,
     };
 
-    let report =
-        Report { employees: args.employees, component_bytes, main, teams, rate_limited, overhead, tenants, webhook };
+    let report = Report {
+        employees: args.employees,
+        component_bytes,
+        main,
+        teams,
+        fields,
+        rate_limited,
+        overhead,
+        tenants,
+        webhook,
+    };
     let document = report.to_json();
     if global.json {
         println!("{}", serde_json::to_string_pretty(&document)?);

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::common::median;
+use super::fields::FieldsRun;
 use super::main_run::MainRun;
 use super::overhead::Overhead;
 use super::rate_limited::RateLimited;
@@ -50,6 +51,8 @@ pub(super) struct Report {
     pub(super) main: MainRun,
     /// The teams run (`--teams`, 0 skips it).
     pub(super) teams: Option<TeamsRun>,
+    /// The extra-fields run (`--extra-fields`).
+    pub(super) fields: Option<FieldsRun>,
     pub(super) rate_limited: RateLimited,
     pub(super) overhead: Overhead,
     pub(super) tenants: Option<TenantsRun>,
@@ -94,6 +97,9 @@ impl Report {
         if let Some(t) = &self.teams {
             checks.extend(self.teams_checks(t).into_iter().map(|(name, _, met)| (name, met)));
         }
+        if let Some(f) = &self.fields {
+            checks.extend(self.fields_checks(f).into_iter().map(|(name, _, met)| (name, met)));
+        }
         if self.rate_limited.run.is_some() {
             checks.push((
                 "rate_limited_within_10pct",
@@ -121,6 +127,15 @@ impl Report {
             ),
             ("teams_steady_no_writes", "0", t.steady_most_writes == 0),
             ("teams_steady_requests", "<= floor + Groups pages", t.steady.requests.total() <= t.steady_allowed()),
+        ]
+    }
+
+    /// (name in `targets_met`, target, met).
+    pub(super) fn fields_checks(&self, f: &FieldsRun) -> Vec<(&'static str, &'static str, bool)> {
+        vec![
+            ("fields_first_sync_complete", "every account holds its values, 0 failed", f.first_sync_complete()),
+            ("fields_steady_no_writes", "0", f.steady_most_writes == 0),
+            ("fields_steady_requests", "<= floor + locations pages", f.steady.requests.total() <= f.steady_allowed()),
         ]
     }
 

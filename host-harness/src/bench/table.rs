@@ -151,6 +151,33 @@ impl Report {
                 rows.push(row(&format!("    {route}"), n.to_string(), "", ""));
             }
         }
+        if let Some(f) = &self.fields {
+            let targets = self.fields_checks(f);
+            let target = |name: &str| targets.iter().find(|(n, _, _)| *n == name).map_or("", |(_, what, _)| *what);
+            let i = &f.initial;
+            rows.push(row(
+                &format!("extra fields: first sync ({} people, every field mapped)", f.floor.people),
+                format!(
+                    "{:.2} s, {} of {} accounts exact, {} failed",
+                    i.wall_s, f.accounts_exact, f.accounts, i.totals.failed
+                ),
+                target("fields_first_sync_complete"),
+                "fields_first_sync_complete",
+            ));
+            rows.push(row(
+                &format!("extra fields: steady sync (most of {})", f.steady_syncs),
+                f.steady_most_writes.to_string(),
+                target("fields_steady_no_writes"),
+                "fields_steady_no_writes",
+            ));
+            rows.push(row(
+                "  requests / floor + locations pages",
+                format!("{} / {} + {}", f.steady.requests.total(), f.floor.requests, f.location_pages()),
+                target("fields_steady_requests"),
+                "fields_steady_requests",
+            ));
+            rows.push(row("  wall (median)", format!("{:.3} s", f.steady_wall_median()), "", ""));
+        }
         if rl.run.is_some() {
             rows.push(row(
                 &format!("rate-limited sync ({} people, 30/s)", rl.employees),
