@@ -77,14 +77,15 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Tries every due message once, in order: POST body, `Content-Type: application/json`,
-/// `X-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>` when a secret is set.
-/// 2xx = delivered (removed). Otherwise (a status, refused, a timeout of [`ATTEMPT_TIMEOUT`]) the
-/// attempt is counted and the next one backs off ([`super::BACKOFF`]); after
-/// [`super::MAX_ATTEMPTS`] the message is given up (counted, last error kept). Once the receiver
-/// cannot be reached or does not answer, the round's later messages count that failure too
-/// (`not sent: …`) without a connection each. Every failure is returned for the caller's log
-/// and kept in the summary. Never panics, never returns an error.
+/// Tries the due messages once each, in the order they were queued: POST body, `Content-Type:
+/// application/json`, `X-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>` when a
+/// secret is set. 2xx = delivered (removed). Otherwise (a status, refused, a timeout of
+/// [`ATTEMPT_TIMEOUT`]) the attempt is counted and the next one backs off
+/// ([`super::BACKOFF`]); after [`super::MAX_ATTEMPTS`] the message is given up (counted, last
+/// error kept). The round stops at the first failure: the messages after it wait, untouched, so
+/// a reader never gets "resolved" before the message it resolves, and a round costs one timeout
+/// at most. Every failure is returned for the caller's log and kept in the summary. Never
+/// panics, never returns an error.
 pub async fn deliver_due(outbox: &mut Outbox, target: &Target, egress: &Tenant, now: Timestamp) -> DeliveryReport {
     deliver_within(outbox, target, egress, now, ATTEMPT_TIMEOUT).await
 }
@@ -97,25 +98,16 @@ pub(super) async fn deliver_within(
     timeout: Duration,
 ) -> DeliveryReport {
     let mut report = DeliveryReport::default();
-    // Set once the receiver could not be reached (or did not answer) this round: the messages
-    // after it fail the same way without waiting up to `timeout` each, so a round takes one
-    // timeout at most, not one per waiting message (up to 100).
-    let mut unreachable: Option<String> = None;
     for id in outbox.due_ids(now) {
         let Some(message) = outbox.message(id) else { continue };
         let kind = message.kind;
         let body = message.body();
-        let result = match &unreachable {
-            Some(error) => Err(format!("not sent: {error}")),
-            None => {
-                report.attempted += 1;
-                match tokio::time::timeout(timeout, attempt(target, egress, body)).await {
-                    Ok(Ok(None)) => Ok(()),
-                    Ok(Ok(Some(refusal))) => Err(refusal),
-                    Ok(Err(error)) => Err(unreachable.insert(error).clone()),
-                    Err(_) => Err(unreachable.insert(format!("no answer within {} s", timeout.as_secs_f32())).clone()),
-                }
-            }
+        report.attempted += 1;
+        let result = match tokio::time::timeout(timeout, attempt(target, egress, body)).await {
+            Ok(Ok(None)) => Ok(()),
+            Ok(Ok(Some(refusal))) => Err(refusal),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
         };
         match result {
             Ok(()) => {
@@ -126,6 +118,10 @@ pub(super) async fn deliver_within(
                 let (attempt, next_attempt) = outbox.failed(id, &error, now);
                 report.given_up += u32::from(next_attempt.is_none());
                 report.failures.push(Failure { kind, attempt, error, next_attempt });
+                // In order: the rest wait behind this one (unless it was given up).
+                if next_attempt.is_some() {
+                    break;
+                }
             }
         }
     }

@@ -66,13 +66,21 @@ impl Outbox {
         });
     }
 
-    /// Messages whose next attempt is due, oldest first.
+    /// Messages due now, in the order they were queued: those before the first that is not due
+    /// (backing off, or claimed by a delivery in flight). Later ones wait behind it, so messages
+    /// arrive in the order they were raised.
     pub fn due(&self, now: Timestamp) -> Vec<&Message> {
-        self.waiting.iter().filter(|w| w.next_attempt.0 <= now).map(|w| &w.message).collect()
+        self.due_prefix(now).map(|w| &w.message).collect()
     }
 
+    fn due_prefix(&self, now: Timestamp) -> impl Iterator<Item = &Waiting> {
+        self.waiting.iter().take_while(move |w| w.next_attempt.0 <= now)
+    }
+
+    /// When the next delivery can go out: the oldest message's next attempt (the rest wait
+    /// behind it).
     pub fn next_attempt(&self) -> Option<Timestamp> {
-        self.waiting.iter().map(|w| w.next_attempt.0).min()
+        self.waiting.front().map(|w| w.next_attempt.0)
     }
 
     /// Messages waiting (due or backing off).
@@ -105,9 +113,48 @@ impl Outbox {
         })
     }
 
+    /// Takes the due messages out for a delivery made without the tenant's lease (so a receiver
+    /// that hangs holds up no call): they stay here, not due again for `hold_seconds`, and come
+    /// back due if the delivery's outcome is never [`Outbox::settle`]d (a process that died):
+    /// nothing is lost, at worst a message is sent twice.
+    pub fn claim(&mut self, now: Timestamp, hold_seconds: i64) -> Outbox {
+        let mut taken = Outbox { next_id: self.next_id, ..Outbox::default() };
+        for waiting in self.waiting.iter_mut().take_while(|w| w.next_attempt.0 <= now) {
+            taken.waiting.push_back(waiting.clone());
+            waiting.next_attempt = Stamp(later(now, hold_seconds));
+        }
+        taken
+    }
+
+    /// Records what delivering a [`Outbox::claim`]ed outbox did: messages delivered or given up
+    /// leave, the others take their new attempt count and time; the counts and last error add up.
+    pub fn settle(&mut self, claimed: &[u64], after: &Outbox) {
+        for id in claimed {
+            match after.waiting.iter().find(|w| w.id == *id) {
+                Some(tried) => {
+                    if let Some(mine) = self.waiting.iter_mut().find(|w| w.id == *id) {
+                        mine.attempts = tried.attempts;
+                        mine.next_attempt = tried.next_attempt;
+                    }
+                }
+                None => self.waiting.retain(|w| w.id != *id),
+            }
+        }
+        self.delivered += after.delivered;
+        self.given_up += after.given_up;
+        if after.last_error.is_some() {
+            self.last_error = after.last_error.clone();
+        }
+    }
+
+    /// The ids of the messages waiting.
+    pub fn ids(&self) -> Vec<u64> {
+        self.waiting.iter().map(|w| w.id).collect()
+    }
+
     /// The ids of the due messages, oldest first (delivery goes through them one by one).
     pub(super) fn due_ids(&self, now: Timestamp) -> Vec<u64> {
-        self.waiting.iter().filter(|w| w.next_attempt.0 <= now).map(|w| w.id).collect()
+        self.due_prefix(now).map(|w| w.id).collect()
     }
 
     pub(super) fn message(&self, id: u64) -> Option<&Message> {

@@ -184,7 +184,7 @@ fn dead_letters(host: &Host, tenant: &str) -> Option<Vec<Item>> {
     )
 }
 
-/// What [`after_run`] did, for the caller's output and log.
+/// What a notification check did, for the caller's output and log.
 #[derive(Debug, Default)]
 pub struct AfterRun {
     /// Messages queued by this check.
@@ -192,30 +192,31 @@ pub struct AfterRun {
     pub delivered: u32,
     /// One line per failed attempt or unreadable state: for stderr or the log, never an error.
     pub warnings: Vec<String>,
+    /// When a check has something to do next (a digest's hour over, a retry due): a caller that
+    /// keeps running (`serve`) checks again then.
+    pub next_check: Option<Timestamp>,
 }
 
-/// After a run of `plugin`'s tenant: reads its status (and dead letters), queues the messages the
-/// ledger gives, and delivers what is due. `quick_retries`: a command that ends after this waits
-/// up to a few seconds for the first retries (1 s, 4 s) instead of leaving them to the next run.
-/// Call it under the tenant's lease, after the run's calls.
-pub async fn after_run(host: &Host, tenant: &str, plugin: &TenantPlugin, quick_retries: bool) -> AfterRun {
-    let mut report = AfterRun::default();
-    if let Err(e) = check_and_deliver(host, tenant, plugin, quick_retries, &mut report).await {
-        report.warnings.push(format!("notifications: {e:#}"));
-    }
-    report
+/// Messages taken out of the tenant's outbox to deliver without holding its lease.
+pub struct Claimed {
+    tenant: String,
+    outbox: notify::Outbox,
+    ids: Vec<u64>,
+    target: Target,
+    egress: Tenant,
 }
 
-async fn check_and_deliver(
-    host: &Host,
-    tenant: &str,
-    plugin: &TenantPlugin,
-    quick_retries: bool,
-    report: &mut AfterRun,
-) -> Result<()> {
+/// How long claimed messages wait before another check may send them (a delivery takes at most
+/// 10 s a round).
+const CLAIM_SECONDS: i64 = 60;
+
+/// Under the tenant's lease, after a run: reads its status (and dead letters), queues the
+/// messages the ledger gives, and claims what is due for [`deliver`]. `None`: notifications are
+/// off, or nothing is due.
+pub async fn check(host: &Host, tenant: &str, plugin: &TenantPlugin, report: &mut AfterRun) -> Result<Option<Claimed>> {
     let storage = &*host.storage;
     let config = load_config(storage, tenant)?;
-    let Some(url) = config.url.clone() else { return Ok(()) };
+    let Some(url) = config.url.clone() else { return Ok(None) };
     let mut state = notify::load(storage, tenant)?;
     let kinds = config.kinds();
     let now = Timestamp::now();
@@ -240,31 +241,99 @@ async fn check_and_deliver(
     for message in &messages {
         state.outbox.push(message, now);
     }
-    report.queued = messages.len();
+    report.queued += messages.len();
+    let claimed = claim(storage, tenant, &url, &mut state, now)?;
     notify::save(storage, tenant, &state)?;
-    let target = Target { url: url.clone(), secret: load_secret(storage, tenant)? };
-    let egress = Tenant::new(tenant).allow_url(&url).map_err(anyhow::Error::msg)?;
-    let mut rounds = 0;
-    loop {
-        let delivered = notify::deliver_due(&mut state.outbox, &target, &egress, Timestamp::now()).await;
-        notify::save(storage, tenant, &state)?;
-        report.delivered += delivered.delivered;
-        for f in &delivered.failures {
-            let next = f.next_attempt.map_or("given up".to_owned(), |t| format!("next attempt {t}"));
-            report
-                .warnings
-                .push(format!("notification ({}) not delivered, attempt {}: {}; {next}", f.kind, f.attempt, f.error));
-        }
-        rounds += 1;
-        let Some(next) = state.outbox.next_attempt() else { break };
-        let wait = next.duration_since(Timestamp::now());
-        let wait = Duration::try_from(wait).unwrap_or_default();
-        if !quick_retries || rounds >= 3 || wait > QUICK_RETRY_WITHIN {
-            break;
-        }
-        tokio::time::sleep(wait).await;
+    report.next_check = [state.ledger.next_digest(), state.outbox.next_attempt()].into_iter().flatten().min();
+    Ok(claimed)
+}
+
+fn claim(
+    storage: &dyn Storage,
+    tenant: &str,
+    url: &str,
+    state: &mut notify::NotifyState,
+    now: Timestamp,
+) -> Result<Option<Claimed>> {
+    let outbox = state.outbox.claim(now, CLAIM_SECONDS);
+    if outbox.waiting() == 0 {
+        return Ok(None);
     }
-    Ok(())
+    let target = Target { url: url.to_owned(), secret: load_secret(storage, tenant)? };
+    let egress = Tenant::new(tenant).allow_url(url).map_err(anyhow::Error::msg)?;
+    Ok(Some(Claimed { tenant: tenant.to_owned(), ids: outbox.ids(), outbox, target, egress }))
+}
+
+/// Sends the claimed messages (no lease held: a receiver that hangs delays nobody's call).
+pub async fn deliver(mut claimed: Claimed, report: &mut AfterRun) -> Claimed {
+    let delivered = notify::deliver_due(&mut claimed.outbox, &claimed.target, &claimed.egress, Timestamp::now()).await;
+    report.delivered += delivered.delivered;
+    for f in &delivered.failures {
+        let next = f.next_attempt.map_or("given up".to_owned(), |t| format!("next attempt {t:.0}"));
+        report
+            .warnings
+            .push(format!("notification ({}) not delivered, attempt {}: {}; {next}", f.kind, f.attempt, f.error));
+    }
+    claimed
+}
+
+/// Under the tenant's lease again: records what the delivery did. Returns when the next attempt
+/// is due, if any message still waits.
+pub fn settle(host: &Host, claimed: &Claimed) -> Result<Option<Timestamp>> {
+    let storage = &*host.storage;
+    let mut state = notify::load(storage, &claimed.tenant)?;
+    state.outbox.settle(&claimed.ids, &claimed.outbox);
+    notify::save(storage, &claimed.tenant, &state)?;
+    Ok([state.ledger.next_digest(), state.outbox.next_attempt()].into_iter().flatten().min())
+}
+
+/// Claims what is due again (a quick retry), under the lease.
+fn reclaim(host: &Host, tenant: &str) -> Result<Option<Claimed>> {
+    let storage = &*host.storage;
+    let Some(url) = load_config(storage, tenant)?.url else { return Ok(None) };
+    let mut state = notify::load(storage, tenant)?;
+    let claimed = claim(storage, tenant, &url, &mut state, Timestamp::now())?;
+    notify::save(storage, tenant, &state)?;
+    Ok(claimed)
+}
+
+/// A check and its deliveries for a caller that holds the tenant's lease throughout (a CLI
+/// command, which ends next): with `quick_retries`, waits up to a few seconds for the first
+/// retries (1 s, 4 s) instead of leaving them to the next run.
+pub async fn after_run(host: &Host, tenant: &str, plugin: &TenantPlugin, quick_retries: bool) -> AfterRun {
+    let mut report = AfterRun::default();
+    let mut rounds = 0;
+    let mut claimed = match check(host, tenant, plugin, &mut report).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            report.warnings.push(format!("notifications: {e:#}"));
+            return report;
+        }
+    };
+    while let Some(taken) = claimed {
+        let taken = deliver(taken, &mut report).await;
+        rounds += 1;
+        let next = match settle(host, &taken) {
+            Ok(next) => next,
+            Err(e) => {
+                report.warnings.push(format!("notifications: {e:#}"));
+                return report;
+            }
+        };
+        let wait = next.map(|at| Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or_default());
+        match wait {
+            Some(wait) if quick_retries && rounds < 3 && wait <= QUICK_RETRY_WITHIN => tokio::time::sleep(wait).await,
+            _ => break,
+        }
+        claimed = match reclaim(host, tenant) {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                report.warnings.push(format!("notifications: {e:#}"));
+                return report;
+            }
+        };
+    }
+    report
 }
 
 /// After a CLI command that ran the tenant: when notifications are on, the check under the

@@ -47,6 +47,8 @@ pub struct App {
     retired_writes: AtomicU64,
     /// Tenants with a notification check waiting for its turn (`notifications.rs`).
     pub notify_waiting: Mutex<std::collections::HashSet<String>>,
+    /// Each tenant's next notification check with no run to follow (a retry or digest due).
+    pub notify_wakes: Mutex<HashMap<String, jiff::Timestamp>>,
 }
 
 /// Live "Sync all users" runs, by tenant: their progress as the page shows it (`api.rs`).
@@ -80,6 +82,7 @@ impl App {
             plugins: Mutex::default(),
             retired_writes: AtomicU64::new(0),
             notify_waiting: Mutex::default(),
+            notify_wakes: Mutex::default(),
             config,
         }
     }

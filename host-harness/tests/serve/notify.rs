@@ -231,10 +231,8 @@ async fn the_notification_settings_api_sets_shows_and_refuses() {
 /// answers; meanwhile approving them through the API answers before the sender gives up on the
 /// receiver (its 10 s timeout), by the order of what the receiver records. The held message is
 /// then retried and the resolved one sent: two messages delivered, three requests in all.
-// Fails today: serve's notification check (serve/notifications.rs) delivers inside the tenant's
-// turn, so an API call that needs the turn waits out the receiver's 10 s timeout (observed order:
-// came, given up, approve answered). Un-ignore once delivery happens after the turn is released.
-#[ignore = "known bug (issue 25): the notification check holds the tenant's turn while a hanging receiver times out"]
+// It failed while serve delivered inside the tenant's turn (observed order: came, given up,
+// approve answered); delivery now happens between two short turns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_deprovisions_are_one_message_and_a_receiver_that_hangs_delays_no_api_answer() {
     let receiver = Receiver::start(1).await;
