@@ -185,7 +185,7 @@ fn main() {
         calls += 1;
         let before = IN_USE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
-        let report = app::sync_all(&mut env, SyncOptions::default()).expect("initial sync");
+        let report = app::sync_all(&mut env, SyncOptions::default(), None).expect("initial sync");
         eprintln!(
             "initial sync call {calls}: {} writes, heap peak {:.1} MiB above the {:.1} MiB held before",
             report.writes,
@@ -202,7 +202,7 @@ fn main() {
         let before = IN_USE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
         let started = Instant::now();
-        let report = app::sync_all(&mut env, SyncOptions::default()).expect("steady sync");
+        let report = app::sync_all(&mut env, SyncOptions::default(), None).expect("steady sync");
         let wall = started.elapsed().as_secs_f64();
         let peak = PEAK.load(Ordering::Relaxed) - before;
         println!(

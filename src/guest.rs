@@ -269,7 +269,7 @@ impl wit::Guest for Component {
                 approve_deprovisions: o.approve_deprovisions,
                 repair_teams: o.repair_teams,
             };
-            app::sync_all(env, options)
+            app::sync_all(env, options, o.preview_settings.map(settings))
         })?;
         Ok(wit::SyncReport {
             dry_run: r.dry_run,
@@ -293,6 +293,12 @@ impl wit::Guest for Component {
             warnings: r.warnings,
             teams: r.teams,
             team_changes: r.team_changes.into_iter().map(team_change).collect(),
+            out_of_scope: r.out_of_scope,
+            scope_changes: r
+                .scope_changes
+                .into_iter()
+                .map(|c| wit::ScopeChange { person_id: c.person_id, email: c.email, entering: c.entering })
+                .collect(),
         })
     }
 
@@ -364,6 +370,18 @@ impl wit::Guest for Component {
             failed: r.failed,
             remaining: r.remaining,
             changes: r.changes.into_iter().map(change).collect(),
+        })
+    }
+
+    fn provision_person(person_id: String, dry_run: bool) -> Result<wit::ProvisionTrace, wit::IntegrationError> {
+        let t = with_env(None, |env| app::provision_person(env, &person_id, dry_run))?;
+        Ok(wit::ProvisionTrace {
+            steps: t
+                .steps
+                .into_iter()
+                .map(|s| wit::TraceStep { step: s.step, outcome: s.outcome, detail: s.detail })
+                .collect(),
+            changes: t.changes.into_iter().map(change).collect(),
         })
     }
 

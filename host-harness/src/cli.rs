@@ -89,6 +89,8 @@ pub enum Command {
     Retry(RetryArgs),
     /// Carry out deprovisions the brake holds: one person's, or every held one.
     Approve(ApproveArgs),
+    /// Provision one person on demand, whatever the provisioning setting, with a step-by-step trace.
+    Provision(ProvisionArgs),
     /// Start mock Humaans and Leapsome with a realistic organisation and play a day.
     Demo(DemoArgs),
     /// Serve the mock Humaans and Leapsome servers until interrupted.
@@ -327,6 +329,31 @@ pub struct ConfigureArgs {
     /// resolved, comma-separated, or `all` (the default).
     #[arg(long, value_name = "KINDS", value_parser = notify::parse_notify_on)]
     pub notify_on: Option<notify::Kinds>,
+    /// Who gets an account: a rule such as `department = Engineering and location in (Berlin,
+    /// Paris)`; give it again for another rule (a person is in scope when any rule matches), or
+    /// `none` for no rule (everyone, the default). Fields: department, team, contract-type,
+    /// email-domain, job-title, location; =, !=, in (…), not in (…); double quotes keep spaces
+    /// and commas.
+    #[arg(long, value_name = "RULE|none")]
+    pub scope: Vec<String>,
+    /// What leaving scope does to a person's account: deprovision (as offboarding does, the
+    /// default) or keep it as it is.
+    #[arg(long, value_name = "keep|deprovision", value_parser = settings::parse_out_of_scope)]
+    pub out_of_scope: Option<bool>,
+    /// Show the plan the new settings would give (who enters scope, who leaves, what would be
+    /// written) without saving them.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProvisionArgs {
+    /// The Humaans person id to run through every step now.
+    #[arg(long, value_name = "ID")]
+    pub person: String,
+    /// Show what would be done; write nothing (and log nothing).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -566,9 +593,11 @@ impl From<ConnectArgs> for ConnectRequest {
     }
 }
 
-impl From<&ConfigureArgs> for SettingsChange {
-    fn from(a: &ConfigureArgs) -> Self {
-        SettingsChange {
+impl TryFrom<&ConfigureArgs> for SettingsChange {
+    type Error = String;
+
+    fn try_from(a: &ConfigureArgs) -> Result<Self, String> {
+        Ok(SettingsChange {
             provisioning: a.provisioning,
             deprovisioning: a.deprovisioning,
             dialect: a.dialect,
@@ -577,7 +606,9 @@ impl From<&ConfigureArgs> for SettingsChange {
             teams: a.teams,
             log_retention: a.log_retention,
             extra_fields: a.extra_fields.clone().map(|list| list.0),
-        }
+            scope: settings::scope_rules(&a.scope)?,
+            keep_out_of_scope: a.out_of_scope,
+        })
     }
 }
 

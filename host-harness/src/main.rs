@@ -61,6 +61,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // A command that ran the tenant (and may have raised or ended an incident) checks for
     // notifications once its answer is printed, whether the run succeeded or not.
     let mut ran: Option<operator::Host> = None;
+    // How a successful answer is shown without --json.
+    let mut printer: fn(&serde_json::Value) -> std::io::Result<()> = operator::print_summary;
     let output = match cli.command {
         Command::Demo(args) => return demo::run(&global, args).await,
         Command::Mock(args) => return mock_cmd::run(args).await,
@@ -97,6 +99,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (plugin, _lease) = host.leased_plugin().await?;
             operator::approve(&plugin, args.person.as_deref()).await
         }
+        Command::Provision(args) if args.dry_run => {
+            // A dry run writes nothing: like `sync-all --dry-run`, it needs no lease.
+            printer = operator::provision::print_trace;
+            operator::provision::provision(&operator::Host::open(&host)?.plugin()?, &args.person, true).await
+        }
+        Command::Provision(args) => {
+            printer = operator::provision::print_trace;
+            let host = ran.insert(operator::Host::open(&host)?);
+            let (plugin, _lease) = host.leased_plugin().await?;
+            operator::provision::provision(&plugin, &args.person, false).await
+        }
         Command::Retry(args) => match (&args.event, &args.person) {
             (Some(event), _) => operator::retry_event(&host, event),
             (None, person) => {
@@ -121,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let printed = match &output {
         Ok(output) if global.json => operator::out(&format!("{}\n", serde_json::to_string_pretty(output)?)),
-        Ok(output) => operator::print_summary(output),
+        Ok(output) => printer(output),
         Err(_) => Ok(()),
     };
     if let Some(host) = &ran {
@@ -138,8 +151,16 @@ async fn configure(
     host: &operator::Host,
     args: &host_harness::cli::ConfigureArgs,
 ) -> anyhow::Result<serde_json::Value> {
-    let settings: operator::SettingsChange = args.into();
+    let settings: operator::SettingsChange = args.try_into().map_err(anyhow::Error::msg)?;
     let notifications: operator::notify::NotifyChange = args.into();
+    if args.dry_run {
+        if !notifications.is_empty() {
+            anyhow::bail!(
+                "--dry-run previews the integration's settings; notification settings take effect when given"
+            );
+        }
+        return operator::preview_configure(host, &settings).await;
+    }
     let mut shown = if settings.is_empty() && !notifications.is_empty() {
         serde_json::json!({"configured": true})
     } else {

@@ -200,7 +200,7 @@ fn run_approval(session: &mut Session, env: &mut Env, person_id: Option<&str>) -
     let held: Vec<String> = held.into_iter().take(MAX_APPROVED_PER_CALL).map(|(id, _)| id.clone()).collect();
 
     let mut run = Run { no_delete: session.no_delete, ..Run::default() };
-    let mut facts = Facts::default();
+    let mut facts = Facts::new(session.scope.clone());
     let mut subjects = Vec::new();
     let mut report = ApprovalReport { remaining, ..ApprovalReport::default() };
     for id in held {

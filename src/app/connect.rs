@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use crate::logs::{LogAction, LogOutcome, LogPage, LogQuery, MAX_RETENTION, MIN_RETENTION, read_page};
 use crate::reconcile::model::MAX_DAYS_BEFORE_START;
+use crate::reconcile::scope::Rules;
 use crate::reconcile::{DeprovisionLimit, ProvisionTiming, Settings};
 use crate::state::{self, AuthState, Connection};
 use crate::url::{UrlScheme, split_url};
@@ -185,13 +186,45 @@ fn describe(s: &Settings) -> String {
         "provisioning {p}, deprovisioning {d}, dialect {dialect}, deprovision limit {limit} in {window}, teams {}, log retention {}",
         if s.teams { "on" } else { "off" },
         super::retention(s)
-    )
+    ) + &match s.scope.len() {
+        0 => String::new(),
+        n => format!(
+            ", scope: {n} rule{} ({}), out of scope: {}",
+            if n == 1 { "" } else { "s" },
+            s.scope.join(" | "),
+            if s.keep_out_of_scope { "keep" } else { "deprovision" }
+        ),
+    }
 }
 
 /// Validates and saves the settings. Refused before `connect`.
 pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
     state::load_connection(env.kv)?;
     let mut logs = super::open_log(env)?;
+    if let Err(e) = check_settings(&settings) {
+        logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
+        logs.flush(env.kv).map_err(AppError::Storage)?;
+        return Err(e);
+    }
+    let kept_before = super::retention(&state::load_settings(env.kv).unwrap_or_default());
+    state::put(env.kv, "settings", &settings)?;
+    let kept = super::retention(&settings);
+    let pruned = crate::logs::prune(env.kv, kept_before, kept).map_err(AppError::Storage)?;
+    let mut said = format!("configured: {}", describe(&settings));
+    if pruned > 0 {
+        said.push_str(&format!("; {pruned} older log entries deleted to keep the newest {kept}"));
+    }
+    let mut logs = logs.with_retention(kept);
+    logs.append(draft(env, LogAction::Configure, LogOutcome::Success, said));
+    logs.flush(env.kv).map_err(AppError::Storage)
+}
+
+/// Settings `configure` (and a preview) accepts; the first field at fault is named.
+pub(crate) fn check_settings(settings: &Settings) -> Result<(), AppError> {
+    if let Err(e) = Rules::parse(&settings.scope) {
+        let field = format!("settings.scope[{}]", e.rule);
+        return Err(AppError::invalid(&field, format!("column {}: {}", e.column, e.message)));
+    }
     if let Err((n, why)) = crate::reconcile::mapping::check_extra_fields(&settings.extra_fields) {
         return Err(AppError::invalid(&format!("settings.extra-fields[{n}]"), why));
     }
@@ -225,22 +258,7 @@ pub fn configure(env: &mut Env, settings: Settings) -> Result<(), AppError> {
             _ => None,
         },
     };
-    if let Some(e) = refused {
-        logs.append(draft(env, LogAction::Configure, LogOutcome::Failure, format!("configuration refused: {e}")));
-        logs.flush(env.kv).map_err(AppError::Storage)?;
-        return Err(e);
-    }
-    let kept_before = super::retention(&state::load_settings(env.kv).unwrap_or_default());
-    state::put(env.kv, "settings", &settings)?;
-    let kept = super::retention(&settings);
-    let pruned = crate::logs::prune(env.kv, kept_before, kept).map_err(AppError::Storage)?;
-    let mut said = format!("configured: {}", describe(&settings));
-    if pruned > 0 {
-        said.push_str(&format!("; {pruned} older log entries deleted to keep the newest {kept}"));
-    }
-    let mut logs = logs.with_retention(kept);
-    logs.append(draft(env, LogAction::Configure, LogOutcome::Success, said));
-    logs.flush(env.kv).map_err(AppError::Storage)
+    refused.map_or(Ok(()), Err)
 }
 
 pub fn read_logs(env: &mut Env, query: &LogQuery) -> Result<LogPage, AppError> {

@@ -69,7 +69,7 @@ fn run_event(
     let mut schedule = Schedule::load_people(env.kv, &[person_id.to_owned()])?;
     log_unreadable(session, env, &mut schedule);
     let mut run = Run { no_delete: session.no_delete, ..Run::default() };
-    let mut facts = Facts::default();
+    let mut facts = Facts::new(session.scope.clone());
     let subject = match prepare_person(session, env, &mut schedule, &mut facts, person_id, Mode::Event) {
         Ok(s) => s,
         Err(AppError::UnknownPerson(id)) if kind == EventKind::Deleted => {
@@ -140,7 +140,8 @@ pub(crate) fn prepare_person(
     let mut person = humaans::person(&mut session.humaans, env.http, person_id)?;
     if let Some(p) = person.as_mut() {
         // Mapped extra fields: this person's place of work and custom values.
-        humaans::fill_extras(&mut session.humaans, env.http, std::slice::from_mut(p), &settings.extra_fields, true)?;
+        let read = super::fields_to_read(session);
+        humaans::fill_extras(&mut session.humaans, env.http, std::slice::from_mut(p), &read, true)?;
     }
     let link = state::load_link(env.kv, person_id)?;
     if person.is_none() && link.is_none() {

@@ -5,6 +5,7 @@ mod brake;
 mod connect;
 mod event;
 mod execute;
+mod provision;
 mod records;
 mod status;
 mod sync;
@@ -16,8 +17,9 @@ pub use brake::{ApprovalReport, approve_deprovisions};
 pub use connect::{ConnectInput, ConnectReport, configure, connect, read_logs};
 pub(crate) use event::valid_id;
 pub use event::{EventKind, EventOutcome, on_employee_event};
+pub use provision::{ProvisionTrace, TraceStep, provision_person};
 pub use status::{ConnectionState, HeldDeprovision, QuarantinedPerson, StatusReport, retry, status};
-pub use sync::{SyncOptions, SyncReport, sync_all};
+pub use sync::{ScopeChange, SyncOptions, SyncReport, sync_all};
 pub use teams::{TeamChange, TeamChangeKind};
 pub use tick::{TickReport, tick};
 pub use webhook::{WebhookError, handle_webhook};
@@ -29,6 +31,7 @@ use crate::error::{AppError, Failure, Service};
 use crate::logs::{DEFAULT_RETENTION, LogAction, LogDraft, LogOutcome, LogStore, Run};
 use crate::ports::{HttpTransport, KeyValue};
 use crate::reconcile::Settings;
+use crate::reconcile::scope::{Field, Rules};
 use crate::reconcile::timing::TimeBudget;
 use crate::reconcile::timing::format_time;
 use crate::state::{self, AuthState, Connection};
@@ -66,6 +69,8 @@ pub enum ChangeKind {
 /// Everything a connected call needs: the clients, settings and the log.
 pub(crate) struct Session {
     pub settings: Settings,
+    /// `settings.scope`, read.
+    pub scope: Rules,
     pub humaans: Client,
     pub scim: Client,
     pub logs: LogStore,
@@ -98,6 +103,10 @@ impl Session {
         let opened = (|| {
             let connection = state::load_connection(env.kv)?;
             let settings = state::load_settings(env.kv)?;
+            // Fails closed: rules that no longer read must not let everyone in.
+            let scope = Rules::parse(&settings.scope).map_err(|e| {
+                AppError::Storage(format!("the stored scope rules do not read ({e}); configure them again"))
+            })?;
             let no_delete = state::ScimCaps::load(env.kv)?.no_delete;
             if let Some(u) = AuthState::load(env.kv)?.unauthorized {
                 let service = if u.scim { Service::Scim } else { Service::Humaans };
@@ -110,9 +119,9 @@ impl Session {
                     ),
                 }));
             }
-            Ok((connection, settings, no_delete))
+            Ok((connection, settings, scope, no_delete))
         })();
-        let (connection, settings, no_delete) = match opened {
+        let (connection, settings, scope, no_delete) = match opened {
             Ok(x) => x,
             Err(e @ AppError::Storage(_)) => {
                 logs.append(draft(env, LogAction::ConnectionState, LogOutcome::Failure, e.to_string()));
@@ -124,6 +133,7 @@ impl Session {
         let logs = logs.with_retention(retention(&settings));
         Ok(Session {
             settings,
+            scope,
             humaans: humaans_client(&connection),
             scim: scim_client(&connection),
             logs,
@@ -185,6 +195,16 @@ impl Session {
     pub fn flush(&mut self, env: &mut Env) -> Result<(), AppError> {
         self.logs.flush(env.kv).map_err(AppError::Storage)
     }
+}
+
+/// The optional Humaans fields a call reads: the mapped extra fields, and the place of work
+/// when a scope rule tests it (read, not written, unless mapped too).
+pub(crate) fn fields_to_read(session: &Session) -> Vec<crate::reconcile::ExtraField> {
+    let mut fields = session.settings.extra_fields.clone();
+    if session.scope.uses(Field::Location) && !fields.contains(&crate::reconcile::ExtraField::Location) {
+        fields.push(crate::reconcile::ExtraField::Location);
+    }
+    fields
 }
 
 /// The tenant's log retention.

@@ -9,8 +9,9 @@ use crate::ids::IdMap;
 use crate::logs::{LogAction, LogOutcome};
 use crate::probe::mark;
 use crate::reconcile::mapping::current_role;
-use crate::reconcile::timing::person_today;
-use crate::reconcile::{Attr, Decision, JobRole, Link, Mode, Person, RemoteUser};
+use crate::reconcile::scope::{self, Rules};
+use crate::reconcile::timing::{self, person_today};
+use crate::reconcile::{Attr, Decision, JobRole, Link, Mode, Person, RemoteUser, Settings};
 use crate::scim;
 use crate::state::{self, CachedCompany, Schedule};
 
@@ -58,21 +59,51 @@ pub struct SyncReport {
     /// Teams kept (0 when teams are off).
     pub teams: u32,
     pub team_changes: Vec<super::TeamChange>,
+    /// People no scope rule admits (0 with no rules).
+    pub out_of_scope: u32,
+    /// With previewed settings: who enters scope and who leaves (the first [`MAX_LISTED_CHANGES`]).
+    pub scope_changes: Vec<ScopeChange>,
 }
 
-pub fn sync_all(env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
+/// A person whose scope previewed settings change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeChange {
+    pub person_id: String,
+    pub email: String,
+    /// Enters scope (`false`: leaves it).
+    pub entering: bool,
+}
+
+/// `preview`: settings not saved, whose plan a dry run shows (`configure --dry-run`).
+pub fn sync_all(env: &mut Env, options: SyncOptions, preview: Option<Settings>) -> Result<SyncReport, AppError> {
     let mut session = Session::open(env)?;
     if !options.dry_run {
         session.time_budget = Some(super::SYNC_TIME_BUDGET);
     }
-    let result = match run_sync(&mut session, env, options) {
+    let mut stored_scope = None;
+    if let Some(settings) = preview {
+        if !options.dry_run {
+            return Err(AppError::invalid("options.preview-settings", "is only for a dry run"));
+        }
+        super::connect::check_settings(&settings)?;
+        let scope = Rules::parse(&settings.scope).expect("checked");
+        stored_scope = Some(std::mem::replace(&mut session.scope, scope));
+        session.settings = settings;
+    }
+    let result = match run_sync(&mut session, env, options, stored_scope.as_ref()) {
         Ok(report) => Ok(report),
         Err(e) => Err(fail_logged(&mut session, env, LogAction::Sync, e)),
     };
     session.finish(env, result)
 }
 
-fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Result<SyncReport, AppError> {
+/// `stored_scope`: with previewed settings, the scope they would replace.
+fn run_sync(
+    session: &mut Session,
+    env: &mut Env,
+    options: SyncOptions,
+    stored_scope: Option<&Rules>,
+) -> Result<SyncReport, AppError> {
     mark("sync: started");
     let mut schedule = Schedule::load_all(env.kv)?;
     if !options.dry_run {
@@ -80,7 +111,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     }
     let Lists { people, roles, company, users } = read_lists(session, env, options)?;
 
-    let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::default() };
+    let mut facts = Facts { company, roles: Roles::from_list(roles), ..Facts::new(session.scope.clone()) };
     let by_id: IdMap<&str, &Rc<RemoteUser>> = users.iter().map(|u| (u.id(), u)).collect();
     let by_external: IdMap<&str, &Rc<RemoteUser>> = users.iter().filter_map(|u| Some((u.external_id()?, u))).collect();
     facts.accounts_by_email = AccountsByEmail::from_list(users.clone());
@@ -111,6 +142,7 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
     let (held, managers_pending) =
         carry_out(session, env, options, &mut schedule, &mut facts, &sides, &mut links, &mut decided, &mut run)?;
     let teams = run_teams(session, env, options, &facts, &sides, &decided, &idle_accounts, &mut run)?;
+    let (out_of_scope, scope_changes) = scope_report(&facts, stored_scope, env.now);
 
     let report = SyncReport {
         dry_run: options.dry_run,
@@ -134,6 +166,8 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         changes: run.changes,
         teams: teams.teams,
         team_changes: teams.changes,
+        out_of_scope,
+        scope_changes,
     };
     if !options.dry_run {
         save_and_log(session, env, &mut schedule, &report)?;
@@ -147,6 +181,33 @@ fn run_sync(session: &mut Session, env: &mut Env, options: SyncOptions) -> Resul
         std::mem::forget(users);
     }
     Ok(report)
+}
+
+/// People no rule admits (those still employed), and with `stored` (a preview's rules before),
+/// whose scope the rules change.
+fn scope_report(facts: &Facts, stored: Option<&Rules>, now: jiff::Timestamp) -> (u32, Vec<ScopeChange>) {
+    if facts.scope.is_empty() && stored.is_none_or(Rules::is_empty) {
+        return (0, Vec::new());
+    }
+    let mut out = 0;
+    let mut changes = Vec::new();
+    for person in facts.people.values() {
+        if timing::is_offboarded(person, now) {
+            continue;
+        }
+        let role = current_role(facts.roles.get(person.id()).unwrap_or(&[]), person_today(person, now));
+        let seen = scope::Facts::of(person, role);
+        let inside = facts.scope.verdict(&seen).in_scope();
+        out += u32::from(!inside);
+        if let Some(before) = stored
+            && before.verdict(&seen).in_scope() != inside
+            && changes.len() < MAX_LISTED_CHANGES
+        {
+            let email = person.email().unwrap_or_default().to_owned();
+            changes.push(ScopeChange { person_id: person.id().to_owned(), email, entering: inside });
+        }
+    }
+    (out, changes)
 }
 
 /// Both sides as read in full.
@@ -163,14 +224,16 @@ fn read_lists(session: &mut Session, env: &mut Env, options: SyncOptions) -> Res
     // (or page) before the one in hand is read: it prepares the answer meanwhile.
     scim::start_users(&mut session.scim, env.http);
     humaans::start_list::<JobRole>(&mut session.humaans, env.http, humaans::JOB_ROLES);
-    let fields = humaans::people_fields(session.settings.teams, &session.settings.extra_fields);
+    let read = super::fields_to_read(session);
+    let teams = session.settings.teams || session.scope.uses(scope::Field::Team);
+    let fields = humaans::people_fields(teams, &read);
     let mut people = humaans::all_people_with(&mut session.humaans, env.http, fields)?;
     mark("sync: people read");
     let first_users = scim::first_users(&mut session.scim, env.http)?;
     let roles = humaans::all_job_roles(&mut session.humaans, env.http)?;
     mark("sync: job roles read");
     // Mapped extra fields: places of work (one list read) and custom values.
-    humaans::fill_extras(&mut session.humaans, env.http, &mut people, &session.settings.extra_fields, false)?;
+    humaans::fill_extras(&mut session.humaans, env.http, &mut people, &read, false)?;
     let company_id = people.iter().find_map(|p| p.company_id().map(str::to_owned));
     let company = humaans::company_name(&mut session.humaans, env.http, company_id.as_deref())?;
     if !options.dry_run {

@@ -44,7 +44,7 @@ fn run_tick(session: &mut Session, env: &mut Env) -> Result<TickReport, AppError
     due.truncate(MAX_PEOPLE_PER_TICK);
 
     let mut run = Run { no_delete: session.no_delete, ..Run::default() };
-    let mut facts = Facts::default();
+    let mut facts = Facts::new(session.scope.clone());
     let mut subjects = Vec::new();
     for id in due {
         // Due entries are consumed; deciding schedules them again if still needed.

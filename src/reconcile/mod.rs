@@ -11,6 +11,7 @@ pub mod plan;
 pub mod remote;
 pub mod render;
 pub mod retry;
+pub mod scope;
 pub mod teams;
 pub mod timing;
 

@@ -8,6 +8,7 @@ use super::model::{
     Attr, DeprovisionAction, DeprovisionLimit, Dialect, JobRole, Person, Profile, ProvisionTiming, Settings,
 };
 use super::remote::RemoteUser;
+use super::scope::{self, Rules, Verdict};
 use super::timing::{self, Due, format_time};
 
 /// What we know about an account this integration manages (stored per Humaans person id).
@@ -68,6 +69,8 @@ pub struct Inputs<'a> {
     /// made by hand in the service is compared against it and repaired.
     pub remote: Option<&'a RemoteUser>,
     pub settings: &'a Settings,
+    /// Who is in scope (parsed from `settings.scope`).
+    pub scope: &'a Rules,
     pub mode: Mode,
     pub now: Timestamp,
 }
@@ -176,13 +179,19 @@ pub fn decide(i: &Inputs) -> Decision {
     }
     let today = timing::person_today(person, i.now);
     let role = current_role(i.roles, today);
+    let next_role_at = timing::next_role_change_at(person, i.roles, today);
+    if let Verdict::Out { why } = i.scope.verdict(&scope::Facts::of(person, role)) {
+        let mut d = out_of_scope(i, &why);
+        // A job role that takes effect later may bring the person into scope.
+        d.wake_at = next_role_at;
+        return d;
+    }
     let profile = match desired_profile(person, role, i.company_name, &i.settings.extra_fields) {
         Ok(p) => p,
         Err(why) => return Decision::skip(why.to_string()),
     };
     // A future last working day, or a job role that takes effect later: come back then.
     let leaving_at = timing::last_day_passed_at(person).filter(|at| *at > i.now);
-    let next_role_at = timing::next_role_change_at(person, i.roles, today);
     let wake_at = [leaving_at, next_role_at].into_iter().flatten().min();
 
     let mut d = Decision { wake_at, ..Decision::default() };
@@ -368,6 +377,19 @@ fn adopted_manager(account: &RemoteUser, manager: &ManagerInput, dialect: Dialec
     Some(read.to_owned())
 }
 
+/// A person no scope rule admits: never given an account; a linked one is deprovisioned as the
+/// settings say (counted against the deprovision limit by the shell, as every deprovision), or
+/// left alone with `keep_out_of_scope`. Back in scope, the rehire path reactivates the account.
+fn out_of_scope(i: &Inputs, why: &str) -> Decision {
+    match i.link {
+        None => Decision::skip(format!("out of scope: {why}")),
+        Some(_) if i.settings.keep_out_of_scope => {
+            Decision::skip(format!("out of scope: {why}; the account is kept (out-of-scope: keep)"))
+        }
+        Some(_) => deprovision(i, &format!("out of scope: {why}")),
+    }
+}
+
 fn deprovision(i: &Inputs, why: &str) -> Decision {
     let Some(link) = i.link else {
         return Decision::skip(format!("{why}; no linked account"));
@@ -462,6 +484,7 @@ mod tests {
             }
         }
         fn decide(&self) -> Decision {
+            let scope = Rules::parse(&self.settings.scope).expect("the case's rules read");
             decide(&Inputs {
                 person_id: "p1",
                 person: self.person.as_ref(),
@@ -472,6 +495,7 @@ mod tests {
                 match_found: self.found.as_ref(),
                 remote: self.remote.as_ref(),
                 settings: &self.settings,
+                scope: &scope,
                 mode: self.mode,
                 now: parse_time(self.now).unwrap(),
             })
@@ -487,6 +511,46 @@ mod tests {
             });
             self
         }
+    }
+
+    /// Scope: out of scope is never created; a linked account leaving scope is deprovisioned
+    /// (or kept with `keep_out_of_scope`); back in scope, the same account is reactivated.
+    #[test]
+    fn scope_decides_who_gets_and_keeps_an_account() {
+        let mut berliner = person("active");
+        berliner.set(PersonField::Location, Some("Berlin"));
+        let mut case = Case::new(berliner.clone());
+        case.settings.scope = vec!["department = Sales".into(), "location = Paris".into()];
+        let d = case.decide();
+        assert!(d.ops.is_empty());
+        assert_eq!(
+            d.skipped.as_deref(),
+            Some("out of scope: rule 1: department is \"Eng\"; rule 2: location is \"Berlin\"")
+        );
+        case.settings.scope = vec!["department in (Eng, Sales) and location = berlin".into()];
+        assert!(matches!(&case.decide().ops[..], [Op::Create { .. }]), "in scope by its department and place");
+
+        // Linked, then out of scope: suspended as offboarding would.
+        let mut case = Case::new(berliner).linked();
+        case.settings.scope = vec!["job-title = Manager".into()];
+        let d = case.decide();
+        assert_eq!(d.ops, [Op::Suspend]);
+        assert!(d.deprovisions(), "counted against the deprovision limit as every deprovision");
+        case.settings.keep_out_of_scope = true;
+        let kept = case.decide();
+        assert!(
+            kept.ops.is_empty()
+                && kept.skipped.as_deref().unwrap().ends_with("the account is kept (out-of-scope: keep)")
+        );
+        case.settings.keep_out_of_scope = false;
+        case.settings.deprovisioning = None;
+        assert!(case.decide().skipped.as_deref().unwrap().ends_with("deprovisioning is off"));
+
+        // Suspended for scope, then back in scope: the same account is reactivated.
+        case.settings.deprovisioning = Some(DeprovisionAction::Suspend);
+        case.link.as_mut().unwrap().active = false;
+        case.settings.scope = vec!["job-title = Engineer".into()];
+        assert_eq!(case.decide().ops, [Op::Reactivate]);
     }
 
     #[test]

@@ -182,11 +182,17 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         out_of_scope: api::OutOfScopeAction::Deprovision,
         extra_fields: Vec::new(),
     };
-    let sync = api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
+    let sync = api::SyncOptions {
+        dry_run: false,
+        max_writes: None,
+        approve_deprovisions: false,
+        repair_teams: false,
+        preview_settings: None,
+    };
     let mut answers = serde_json::Map::new();
     answers.insert("connect".into(), host.call(&Step::Connect(connection)).await);
     answers.insert("configure".into(), host.call(&Step::Configure(settings)).await);
-    answers.insert("sync-all".into(), host.call(&Step::SyncAll(sync)).await);
+    answers.insert("sync-all".into(), host.call(&Step::SyncAll(sync.clone())).await);
     let leaver = mocks.offboard_someone(today);
     let event_person = leaver.clone();
     let event = api::EmployeeEvent {
@@ -205,7 +211,7 @@ async fn flow(host: &mut impl Host, mocks: &Mocks, today: &str) -> Value {
         mock_servers::humaans::webhook::sign("whsec-jco-5e1d-77c0", body.as_bytes()),
     )];
     answers.insert("webhook".into(), host.call(&Step::Webhook(headers, body.into_bytes())).await);
-    answers.insert("sync-again".into(), host.call(&Step::SyncAll(sync)).await);
+    answers.insert("sync-again".into(), host.call(&Step::SyncAll(sync.clone())).await);
     let query = api::LogQuery { failures_only: false, person_id: None, limit: 500, before: None };
     answers.insert("read-logs".into(), host.call(&Step::ReadLogs(query)).await);
     normalise(Value::Object(answers))
@@ -299,7 +305,9 @@ impl Host for Wasmtime {
                     warnings,
                     teams,
                     team_changes,
-                } = ok(p.sync_all(*o).await);
+                    out_of_scope,
+                    scope_changes,
+                } = ok(p.sync_all(o.clone()).await);
                 json!({"dry_run": dry_run, "people": people, "scim_users": scim_users, "created": created,
                     "adopted": adopted, "updated": updated, "deprovisioned": deprovisioned,
                     "reactivated": reactivated, "managers_linked": managers_linked,
@@ -307,7 +315,10 @@ impl Host for Wasmtime {
                     "quarantined": quarantined, "writes": writes, "remaining_writes": remaining_writes,
                     "complete": complete, "changes": changes.iter().map(change_json).collect::<Vec<_>>(),
                     "warnings": warnings, "teams": teams,
-                    "team_changes": team_changes.iter().map(team_change_json).collect::<Vec<_>>()})
+                    "team_changes": team_changes.iter().map(team_change_json).collect::<Vec<_>>(),
+                    "out_of_scope": out_of_scope,
+                    "scope_changes": scope_changes.iter().map(|c| json!({"person_id": c.person_id,
+                        "email": c.email, "entering": c.entering})).collect::<Vec<_>>()})
             }
             Step::Event(e) => {
                 let api::EventOutcome { changes, skipped, manager_pending, team_changes } =
@@ -467,9 +478,18 @@ impl Host for Node {
                 )
                 .await
             }
-            Step::SyncAll(api::SyncOptions { dry_run, max_writes, approve_deprovisions, repair_teams }) => {
+            Step::SyncAll(api::SyncOptions {
+                dry_run,
+                max_writes,
+                approve_deprovisions,
+                repair_teams,
+                preview_settings,
+            }) => {
+                // The flow previews nothing: a preview's settings would be sent as configure's are.
+                assert!(preview_settings.is_none());
                 let options = json!({"dry-run": dry_run, "max-writes": max_writes,
-                    "approve-deprovisions": approve_deprovisions, "repair-teams": repair_teams});
+                    "approve-deprovisions": approve_deprovisions, "repair-teams": repair_teams,
+                    "preview-settings": null});
                 self.send("sync-all", options).await
             }
             Step::Event(api::EmployeeEvent { id, kind, person_id, occurred_at }) => {

@@ -151,7 +151,7 @@ impl TenantPlugin {
     }
 
     pub async fn sync_all(&self, options: api::SyncOptions) -> CallResult<api::SyncReport> {
-        call_export!(self, call_sync_all(options))
+        call_export!(self, call_sync_all(&options))
     }
 
     pub async fn tick(&self, now: &str) -> CallResult<api::TickReport> {
@@ -172,6 +172,12 @@ impl TenantPlugin {
 
     pub async fn status(&self) -> CallResult<api::StatusReport> {
         call_export!(self, call_status())
+    }
+
+    /// Provision on demand: one person through every step now (or with `dry_run`, the plan),
+    /// answered as a trace of each step.
+    pub async fn provision_person(&self, person_id: &str, dry_run: bool) -> CallResult<api::ProvisionTrace> {
+        call_export!(self, call_provision_person(person_id, dry_run))
     }
 
     /// Checks and reads a raw webhook delivery (headers, body) for this tenant.

@@ -112,6 +112,7 @@ pub(super) async fn callgrind_run(
                                 max_writes: None,
                                 approve_deprovisions: false,
                                 repair_teams: false,
+                                preview_settings: None,
                             })
                             .await,
                     )

@@ -152,6 +152,7 @@ pub(super) async fn sync_until_complete(plugin: &TenantPlugin) -> Result<SyncTot
                     max_writes: None,
                     approve_deprovisions: false,
                     repair_teams: false,
+                    preview_settings: None,
                 })
                 .await,
         )

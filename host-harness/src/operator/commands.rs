@@ -122,6 +122,15 @@ pub async fn configure(host: &Host, args: SettingsChange) -> Result<Value> {
     Ok(shown)
 }
 
+/// `configure --dry-run`: the current settings with `args` applied, previewed: the plan they
+/// would give, nothing saved (no lease: nothing is written).
+pub async fn preview_configure(host: &Host, args: &SettingsChange) -> Result<Value> {
+    let plugin = host.plugin()?;
+    let current =
+        done(plugin.status().await)?.settings.ok_or_else(|| anyhow!(describe(&IntegrationError::NotConnected)))?;
+    preview_settings(&plugin, merge_settings(current, args)).await
+}
+
 /// A team change as the CLI and the API show it.
 pub fn team_change_json(c: &api::TeamChange) -> Value {
     json!({"team": c.team, "kind": name_of(&c.kind), "members": c.members, "error": c.error})
@@ -133,6 +142,27 @@ pub fn change_json(c: &api::Change) -> Value {
 
 /// Runs sync-all calls until complete (or once), with a progress bar on a terminal.
 pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) -> Result<Value> {
+    sync_with(plugin, args, None, quiet).await
+}
+
+/// `configure --dry-run`: the plan `settings` would give, saving nothing: `sync-all --dry-run`'s
+/// answer with who enters and who leaves scope.
+pub async fn preview_settings(plugin: &TenantPlugin, settings: api::Settings) -> Result<Value> {
+    let args =
+        SyncOptions { dry_run: true, max_writes: 1, once: true, approve_deprovisions: false, repair_teams: false };
+    let mut plan = sync_with(plugin, &args, Some(settings.clone()), true).await?;
+    if let (Some(out), Some(fields)) = (plan.as_object_mut(), settings_json(&settings).as_object()) {
+        out.insert("settings".into(), Value::Object(fields.clone()));
+    }
+    Ok(plan)
+}
+
+async fn sync_with(
+    plugin: &TenantPlugin,
+    args: &SyncOptions,
+    preview: Option<api::Settings>,
+    quiet: bool,
+) -> Result<Value> {
     let mut totals = json!({"calls": 0, "created": 0, "adopted": 0, "updated": 0, "deprovisioned": 0, "reactivated": 0,
         "managers_linked": 0, "failed": 0, "writes": 0, "held": 0});
     let progress = !quiet && std::io::stderr().is_terminal();
@@ -146,6 +176,7 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) ->
             max_writes: Some(args.max_writes.max(1)),
             approve_deprovisions: args.approve_deprovisions,
             repair_teams: args.repair_teams,
+            preview_settings: preview.clone(),
         };
         let options = if args.dry_run { api::SyncOptions { max_writes: None, ..options } } else { options };
         let r = done(plugin.sync_all(options).await)?;
@@ -204,6 +235,15 @@ pub async fn sync_all(plugin: &TenantPlugin, args: &SyncOptions, quiet: bool) ->
     totals["changes"] = json!(changes);
     totals["teams"] = json!(last.teams);
     totals["team_changes"] = json!(team_changes);
+    totals["out_of_scope"] = json!(last.out_of_scope);
+    if preview.is_some() {
+        let who = |entering: bool| {
+            let people = last.scope_changes.iter().filter(|c| c.entering == entering);
+            people.map(|c| json!({"person_id": c.person_id, "email": c.email})).collect::<Vec<_>>()
+        };
+        totals["entering_scope"] = json!(who(true));
+        totals["leaving_scope"] = json!(who(false));
+    }
     Ok(totals)
 }
 

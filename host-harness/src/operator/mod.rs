@@ -13,6 +13,7 @@ mod host;
 pub mod logs;
 pub mod notify;
 mod output;
+pub mod provision;
 pub mod settings;
 
 pub use commands::*;

@@ -267,6 +267,32 @@ pub struct SettingsChange {
     pub log_retention: Option<LogRetention>,
     /// Extra fields written to Leapsome (`Some(vec![])`: none).
     pub extra_fields: Option<Vec<MappedField>>,
+    /// Scope rules as written (`Some(vec![])`: none, everyone in scope); the component reads them.
+    pub scope: Option<Vec<String>>,
+    /// `--out-of-scope keep` (true) or `deprovision` (false).
+    pub keep_out_of_scope: Option<bool>,
+}
+
+/// `--scope RULE…`: the rules, or `none` alone for no rule (everyone in scope). The rules
+/// themselves are read by the component (one parser: it names the column of a mistake).
+pub fn scope_rules(given: &[String]) -> Result<Option<Vec<String>>, String> {
+    match given {
+        [] => Ok(None),
+        [one] if one.trim().eq_ignore_ascii_case("none") => Ok(Some(Vec::new())),
+        many if many.iter().any(|r| r.trim().eq_ignore_ascii_case("none")) => {
+            Err("`--scope none` removes every rule: give it alone".into())
+        }
+        rules => Ok(Some(rules.to_vec())),
+    }
+}
+
+/// `--out-of-scope keep|deprovision`: whether the accounts of people who leave scope are kept.
+pub fn parse_out_of_scope(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "keep" => Ok(true),
+        "deprovision" => Ok(false),
+        _ => Err(format!("`{s}`: expected keep or deprovision")),
+    }
 }
 
 impl SettingsChange {
@@ -363,6 +389,12 @@ pub fn merge_settings(current: api::Settings, args: &SettingsChange) -> api::Set
             LogRetention::Default => None,
         };
     }
+    if let Some(rules) = &args.scope {
+        settings.scope = rules.clone();
+    }
+    if let Some(keep) = args.keep_out_of_scope {
+        settings.out_of_scope = if keep { api::OutOfScopeAction::Keep } else { api::OutOfScopeAction::Deprovision };
+    }
     settings
 }
 
@@ -386,6 +418,8 @@ pub fn settings_json(s: &api::Settings) -> Value {
         "teams": if s.teams { "on" } else { "off" },
         "log_retention": s.log_retention.map_or("default: 5000".to_owned(), |n| n.to_string()),
         "extra_fields": extra_field_words(&s.extra_fields),
+        "scope": if s.scope.is_empty() { json!("everyone") } else { json!(s.scope) },
+        "out_of_scope": name_of(&s.out_of_scope),
     })
 }
 

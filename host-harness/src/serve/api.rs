@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/tenants", get(tenants))
         .route("/tenants/{tenant}/connection", get(connection).put(connect))
         .route("/tenants/{tenant}/settings", get(settings).put(replace_settings).patch(change_settings))
+        .route("/tenants/{tenant}/settings/preview", post(preview_settings))
         .route("/tenants/{tenant}/status", get(status))
         .route("/tenants/{tenant}/logs", get(logs))
         .route("/tenants/{tenant}/sync", get(sync_progress).post(sync))
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(super::dead_letters::routes())
         .merge(super::log_export::routes())
         .merge(super::notify_settings::routes())
+        .merge(super::provision::routes())
         .fallback(|| async { Refusal::new(StatusCode::NOT_FOUND, "no such route") })
 }
 
@@ -120,7 +122,7 @@ async fn connect(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body
 }
 
 /// The settings' JSON keys, in the order the API shows them.
-const SETTINGS_KEYS: [&str; 8] = [
+const SETTINGS_KEYS: &[&str] = &[
     "provisioning",
     "deprovisioning",
     "dialect",
@@ -128,6 +130,8 @@ const SETTINGS_KEYS: [&str; 8] = [
     "deprovision_window",
     "teams",
     "log_retention",
+    "scope",
+    "out_of_scope",
     "extra_fields",
 ];
 
@@ -155,6 +159,8 @@ fn settings_json(s: &wit::Settings) -> Value {
         "deprovision_window": s.deprovision_window_minutes.map(operator::window_text),
         "teams": s.teams,
         "log_retention": s.log_retention.unwrap_or(5000),
+        "scope": s.scope,
+        "out_of_scope": operator::name_of(&s.out_of_scope),
         "extra_fields": settings::extra_field_words(&s.extra_fields),
     })
 }
@@ -226,6 +232,24 @@ fn apply_settings(base: wit::Settings, body: &Value) -> Result<wit::Settings, Re
                         .map_err(|e| refused_setting(format!("`deprovision_limit`: {e}")))?,
                     _ => return Err(refused_setting(EXPECTED.into())),
                 });
+            }
+            "scope" => {
+                const EXPECTED: &str = "`scope` is a list of rules (text), or null or [] for none (everyone in scope)";
+                change.scope = Some(match value {
+                    Value::Null => Vec::new(),
+                    Value::Array(rules) => rules
+                        .iter()
+                        .map(|r| r.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| refused_setting(EXPECTED.into()))?,
+                    _ => return Err(refused_setting(EXPECTED.into())),
+                });
+            }
+            "out_of_scope" => {
+                const EXPECTED: &str = "`out_of_scope` is keep or deprovision";
+                let given = string(key, value, EXPECTED)?;
+                change.keep_out_of_scope =
+                    Some(settings::parse_out_of_scope(&given).map_err(|_| refused_setting(EXPECTED.into()))?);
             }
             "log_retention" => {
                 const EXPECTED: &str =
@@ -309,6 +333,16 @@ async fn replace_settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant, b
 /// `PATCH`: only the settings in the body change; the others keep their current values.
 async fn change_settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
     configure(&app, &tenant, body, true).await
+}
+
+/// `POST …/settings/preview`: the plan the current settings changed as a `PATCH` body says would
+/// give (who enters scope, who leaves, what would be written), nothing saved.
+async fn preview_settings(State(app): State<Arc<App>>, Tenant(tenant): Tenant, body: Body) -> Answer {
+    let body = json_body(&read_body(body).await?)?;
+    apply_settings(default_settings(), &body)?;
+    let plugin = plugin_of(&app, &tenant)?;
+    let settings = apply_settings(current_settings(&plugin).await?, &body)?;
+    operator::preview_settings(&plugin, settings).await.map(Json).map_err(unprocessable)
 }
 
 async fn configure(app: &Arc<App>, tenant: &str, body: Body, patch: bool) -> Answer {
@@ -453,13 +487,14 @@ async fn live_sync(app: Arc<App>, tenant: String, plugin: crate::TenantPlugin, a
         max_writes: Some(LIVE_SYNC_STEP),
         approve_deprovisions: approve,
         repair_teams: false,
+        preview_settings: None,
     };
     loop {
         if app.is_stopping() {
             update(&|j| j["state"] = json!("stopped"));
             break;
         }
-        match app.timed(&tenant, "sync-all", plugin.sync_all(options)).await {
+        match app.timed(&tenant, "sync-all", plugin.sync_all(options.clone())).await {
             Ok(Ok(r)) => {
                 update(&|j| {
                     let writes = j["writes"].as_u64().unwrap_or(0) + u64::from(r.writes);

@@ -40,6 +40,7 @@ pub mod log_export;
 pub mod metrics;
 pub mod notifications;
 pub mod notify_settings;
+pub mod provision;
 pub mod routes;
 pub mod scheduler;
 pub mod server;

@@ -142,9 +142,10 @@ async fn scheduled_sync(app: &App, turn: &TenantTurn) {
         max_writes: Some(app.config.max_writes.max(1)),
         approve_deprovisions: false,
         repair_teams: false,
+        preview_settings: None,
     };
     while !app.is_stopping() && turn.clock.is_current() {
-        match app.timed(tenant, "sync-all", plugin.sync_all(options)).await {
+        match app.timed(tenant, "sync-all", plugin.sync_all(options.clone())).await {
             Ok(Ok(r)) => {
                 tracing::info!(tenant, writes = r.writes, remaining = r.remaining_writes, "scheduled sync");
                 if r.complete || r.writes == 0 {

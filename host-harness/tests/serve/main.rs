@@ -9,6 +9,7 @@ mod hostile;
 mod log_export;
 mod nothing_lost;
 mod notify;
+mod provision;
 mod scale;
 mod settings;
 

@@ -22,6 +22,7 @@ use std::rc::Rc;
 use crate::ids::{IdMap, IdSet};
 use crate::reconcile::mapping::current_role;
 use crate::reconcile::retry::fingerprint;
+use crate::reconcile::scope::Rules;
 use crate::reconcile::timing::{self, person_today};
 use crate::reconcile::{Decision, Inputs, Link, ManagerInput, Mode, Person, RemoteUser, Settings, decide};
 
@@ -50,8 +51,8 @@ pub(crate) const MAX_LISTED_CHANGES: usize = 1000;
 /// (`SYNC_TIME_BUDGET`), which allowed ~45,000.
 pub(crate) const MAX_SUBJECTS_WITH_WRITES: usize = 15_000;
 
-/// What the shell has read, for deciding.
-#[derive(Default)]
+/// What the shell has read, for deciding. Made with [`Facts::new`] and the call's scope rules, so
+/// no call can decide without them.
 pub(crate) struct Facts {
     pub people: People,
     pub roles: Roles,
@@ -62,9 +63,23 @@ pub(crate) struct Facts {
     pub accounts_by_email: AccountsByEmail,
     /// People Humaans answered 404 for: they will never get an account.
     pub missing: IdSet<String>,
+    /// Who is in scope (the tenant's rules, read once a call).
+    pub scope: Rules,
 }
 
 impl Facts {
+    pub fn new(scope: Rules) -> Facts {
+        Facts {
+            people: People::default(),
+            roles: Roles::default(),
+            company: None,
+            accounts: IdMap::default(),
+            accounts_by_email: AccountsByEmail::default(),
+            missing: IdSet::default(),
+            scope,
+        }
+    }
+
     pub fn manager_of(&self, person: &Person, now: Timestamp) -> ManagerInput {
         let roles = self.roles.get(person.id()).unwrap_or(&[]);
         let Some(manager_id) =
@@ -147,6 +162,7 @@ pub(crate) fn decide_for(
         match_found: found,
         remote,
         settings,
+        scope: &facts.scope,
         mode,
         now,
     })

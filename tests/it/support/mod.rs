@@ -135,7 +135,7 @@ pub fn event(kind: api::EventKind, person_id: &str) -> api::EmployeeEvent {
 }
 
 pub fn sync_options(dry_run: bool, max_writes: Option<u32>) -> api::SyncOptions {
-    api::SyncOptions { dry_run, max_writes, approve_deprovisions: false, repair_teams: false }
+    api::SyncOptions { dry_run, max_writes, approve_deprovisions: false, repair_teams: false, preview_settings: None }
 }
 
 pub async fn logs(plugin: &TenantPlugin, failures_only: bool, person: Option<&str>) -> Vec<api::LogEntry> {
@@ -237,7 +237,7 @@ pub async fn refused_hire(rig: &Rig, plugin: &TenantPlugin) -> String {
 /// `sync-all --approve-deprovisions`, which must succeed.
 pub async fn sync_approving(plugin: &TenantPlugin) -> api::SyncReport {
     let options =
-        api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true, repair_teams: false };
+        api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true, repair_teams: false, preview_settings: None };
     match plugin.sync_all(options).await.expect("no trap") {
         Ok(report) => report,
         Err(e) => panic!("sync-all --approve-deprovisions failed: {e:?}"),

@@ -29,9 +29,9 @@ mod bindings {
 }
 
 use bindings::exports::humaans::integration::integration::{
-    ApprovalReport,
-    ConnectReport, Connection, EmployeeEvent, EventOutcome, Guest, IntegrationError, LogPage, LogQuery, Service,
-    ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport, WebhookAccepted, WebhookRefusal,
+    ApprovalReport, ConnectReport, Connection, EmployeeEvent, EventOutcome, Guest, IntegrationError, LogPage, LogQuery,
+    ProvisionTrace, Service, ServiceFailure, Settings, StatusReport, SyncOptions, SyncReport, TickReport,
+    WebhookAccepted, WebhookRefusal,
 };
 use bindings::wasi::clocks::monotonic_clock;
 use bindings::wasi::http::outgoing_handler;
@@ -375,6 +375,10 @@ impl Guest for Rogue {
     }
 
     fn status() -> Result<StatusReport, IntegrationError> {
+        Err(IntegrationError::NotConnected)
+    }
+
+    fn provision_person(_person_id: String, _dry_run: bool) -> Result<ProvisionTrace, IntegrationError> {
         Err(IntegrationError::NotConnected)
     }
 

@@ -93,9 +93,14 @@ pub(super) async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -
             .allow(AllowedHost::from_url(&leapsome.base_url()).map_err(anyhow::Error::msg)?);
         let plugin = TenantPlugin::new(runtime.clone(), storage.clone(), tenant);
         connect_to_mocks(&plugin, &humaans, &leapsome, Some(0), false).await?;
-        let sync =
-            api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: false, repair_teams: false };
-        let initial = done(plugin.sync_all(sync).await).context("the initial sync")?;
+        let sync = api::SyncOptions {
+            dry_run: false,
+            max_writes: None,
+            approve_deprovisions: false,
+            repair_teams: false,
+            preview_settings: None,
+        };
+        let initial = done(plugin.sync_all(sync.clone()).await).context("the initial sync")?;
         if leapsome.users().len() != PEOPLE {
             bail!(
                 "the initial sync provisioned {} of {PEOPLE} people ({} failed)",
@@ -117,7 +122,7 @@ pub(super) async fn store_share(runtime: &Arc<Runtime>, dir: &Path, url: &str) -
             events.1.push(store);
         }
         for _ in 0..STEADY_SYNCS {
-            let (wall, store) = timed_call(&storage, || plugin.sync_all(sync)).await?;
+            let (wall, store) = timed_call(&storage, || plugin.sync_all(sync.clone())).await?;
             syncs.0.push(wall);
             syncs.1.push(store);
         }
