@@ -294,10 +294,7 @@ impl Handler for Api {
                 }),
             ),
             Route::People(Some(id)) => match store.person(&id).filter(|p| visible(p)) {
-                Some(person) => {
-                    let person = with_custom_fields(person, behaviour.custom_fields);
-                    view.render(person.as_ref(), &self.person_fields, select(request).as_deref())
-                }
+                Some(person) => view.render(person, &self.person_fields, select(request).as_deref()),
                 None => not_found(&id),
             },
             Route::People(None) => {
@@ -305,10 +302,8 @@ impl Handler for Api {
                     Ok(q) => q,
                     Err(e) => return bad_query(&e.parameter, &e.reason),
                 };
-                let shape = behaviour.custom_fields;
-                let people: Vec<_> =
-                    store.people().iter().filter(|p| visible(p)).map(|p| with_custom_fields(p, shape)).collect();
-                list(people.iter().map(|p| p.as_ref()), &query, &self.person_fields, &view, behaviour)
+                let people = store.people().iter().filter(|p| visible(p));
+                list(people, &query, &self.person_fields, &view, behaviour)
             }
             Route::JobRoles(id) => {
                 if public_only && !behaviour.public_job_roles {
@@ -425,11 +420,13 @@ impl Handler for Api {
     }
 }
 
-/// The person as served: with `customFields` in an embedded shape (a copy), else as stored.
-fn with_custom_fields(person: &Person, shape: CustomFieldsShape) -> std::borrow::Cow<'_, Person> {
+/// A person's `customFields` as served in `shape` (`None`: not on the person). Kept on the stored
+/// person (`Person::custom_fields`) whenever its values or the shape change, so serving a page of
+/// people copies nothing.
+pub(crate) fn embedded_custom_fields(person: &Person, shape: CustomFieldsShape) -> Option<Value> {
     let values = &person.custom_values;
-    let embedded = match shape {
-        CustomFieldsShape::Endpoints | CustomFieldsShape::Absent => return std::borrow::Cow::Borrowed(person),
+    Some(match shape {
+        CustomFieldsShape::Endpoints | CustomFieldsShape::Absent => return None,
         CustomFieldsShape::EmbeddedByName => {
             Value::Array(values.iter().map(|(name, value)| json!({"name": name, "value": value})).collect())
         }
@@ -439,10 +436,7 @@ fn with_custom_fields(person: &Person, shape: CustomFieldsShape) -> std::borrow:
         CustomFieldsShape::EmbeddedObject => {
             Value::Object(values.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect())
         }
-    };
-    let mut person = person.clone();
-    person.custom_fields = Some(embedded);
-    std::borrow::Cow::Owned(person)
+    })
 }
 
 /// `$select` on a get-by-id request, which Feathers honours there too.

@@ -34,7 +34,7 @@ pub use model::{
 };
 
 use crate::server::{Control, RunningServer, serve};
-use api::{Api, Settings};
+use api::{Api, Settings, embedded_custom_fields};
 pub use config::{ApiToken, Behaviour, CustomFieldsShape, DEFAULT_TOKEN, HumaansConfig, Select};
 use dates::now_timestamp;
 use store::Store;
@@ -87,6 +87,20 @@ impl MockHumaans {
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         self.api.settings.write().unwrap().behaviour = behaviour;
+        self.embed_custom_fields();
+    }
+
+    fn custom_fields_shape(&self) -> CustomFieldsShape {
+        self.api.settings.read().unwrap().behaviour.custom_fields
+    }
+
+    /// Every person's served `customFields` again, after the shape changed.
+    fn embed_custom_fields(&self) {
+        let shape = self.custom_fields_shape();
+        let mut store = self.api.store.write().unwrap();
+        for person in store.people_mut() {
+            person.custom_fields = embedded_custom_fields(person, shape);
+        }
     }
 
     pub fn company(&self) -> Company {
@@ -120,6 +134,7 @@ impl MockHumaans {
     /// Where custom field values are served (see [`CustomFieldsShape`]).
     pub fn set_custom_fields_shape(&self, shape: CustomFieldsShape) {
         self.api.settings.write().unwrap().behaviour.custom_fields = shape;
+        self.embed_custom_fields();
     }
 
     pub fn set_company_name(&self, name: &str) {
@@ -132,8 +147,10 @@ impl MockHumaans {
     /// returns the id. An empty id or company id is filled in, as is an empty `createdAt`;
     /// `updatedAt` is set to now.
     pub fn add_person(&self, mut person: Person) -> String {
+        let shape = self.custom_fields_shape();
         let mut store = self.api.store.write().unwrap();
         normalise_person(&mut person, &store.company.id);
+        person.custom_fields = embedded_custom_fields(&person, shape);
         person.updated_at = now_timestamp();
         let id = person.id.clone();
         store.put_person(person);
@@ -143,9 +160,11 @@ impl MockHumaans {
     /// Changes a person in place and bumps `updatedAt`. Panics on an unknown id, or if `change`
     /// alters the id (add a new person instead).
     pub fn update_person(&self, id: &str, change: impl FnOnce(&mut Person)) {
+        let shape = self.custom_fields_shape();
         let mut store = self.api.store.write().unwrap();
         let person = store.person_mut(id).unwrap_or_else(|| panic!("no person with id {id:?}"));
         change(person);
+        person.custom_fields = embedded_custom_fields(person, shape);
         assert_eq!(person.id, id, "update_person must not change the id");
         person.updated_at = now_timestamp();
     }
@@ -203,6 +222,7 @@ impl MockHumaans {
     /// Replaces the company, people and job roles with the seed's. Timestamps are kept (empty
     /// ones are set to now), so a saved organisation loads back unchanged.
     pub fn load_seed(&self, seed: HumaansSeed) {
+        let shape = self.custom_fields_shape();
         let mut store = self.api.store.write().unwrap();
         let mut company = seed.company;
         if company.id.is_empty() {
@@ -212,6 +232,7 @@ impl MockHumaans {
         store.reset(company);
         for mut person in seed.people {
             normalise_person(&mut person, &company_id);
+            person.custom_fields = embedded_custom_fields(&person, shape);
             if person.updated_at.is_empty() {
                 person.updated_at = person.created_at.clone();
             }

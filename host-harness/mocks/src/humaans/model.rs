@@ -101,7 +101,8 @@ pub struct Person {
     /// Custom field values by field name: served as `Behaviour::custom_fields` says.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub custom_values: std::collections::BTreeMap<String, String>,
-    /// `customFields` as served (set on a copy while rendering an embedded shape; never stored).
+    /// `customFields` as served in the mock's shape (kept up to date by `MockHumaans`; never in a
+    /// seed).
     #[serde(skip)]
     pub custom_fields: Option<serde_json::Value>,
 }

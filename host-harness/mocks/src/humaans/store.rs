@@ -78,6 +78,10 @@ impl Store {
         &self.people.rows
     }
 
+    pub fn people_mut(&mut self) -> impl Iterator<Item = &mut Person> {
+        self.people.rows.iter_mut()
+    }
+
     /// Adds a person, or replaces the one with the same id in place.
     pub fn put_person(&mut self, person: Person) {
         self.people.put(person.id.clone(), person);
