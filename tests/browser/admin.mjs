@@ -3,8 +3,11 @@
 //   node admin.mjs CONFIG.json
 //
 // CONFIG: {url, adminToken, humaansUrl, scimUrl, humaansToken, scimToken, personId, personEmail,
-// shots (directory for screenshots), chromium (executable)}. Prints one line per step; exits 0
-// when every check held, 1 with the failed check otherwise.
+// shots (directory for screenshots), docs (directory for the README's screenshots), chromium
+// (executable), phase}. Phase "setup" (the default) logs in, connects, configures, syncs and reads
+// the logs; phase "attention" runs after the test has made held deprovisions and a quarantined
+// person (config: held, quarantined), and drives the Overview and Needs attention screens.
+// Prints one line per step; exits 0 when every check held, 1 with the failed check otherwise.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -35,11 +38,120 @@ const externals = [];
 page.on('request', (r) => { if (!r.url().startsWith(config.url)) externals.push(r.url()); });
 const shot = (name) => page.screenshot({ path: join(config.shots, `${name}.png`), fullPage: true });
 const text = (selector) => page.locator(selector).innerText();
+// Uncaught errors in the page (the Logs tab of an unconnected tenant threw one).
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
 
-try {
+// axe-core's serious and critical findings on the page as it is now.
+async function axe(where) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+    .violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+  check(found.length === 0, `axe finds no serious or critical violations on ${where}: ${found.join('; ')}`);
+}
+
+// A screen checked at 1280 px and at a phone's 390 px (axe at both, no sideways scroll at 390),
+// with its screenshots written for the README.
+async function screen(name) {
+  await axe(`${name} at 1280 px`);
+  await page.screenshot({ path: join(config.docs, `${name}.png`), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await axe(`${name} at 390 px`);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 390, `no sideways scroll on ${name} at 390 px (page width ${wide})`);
+  await page.screenshot({ path: join(config.docs, `${name}-390px.png`), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  step(`${name} screen`, 'axe: none serious or critical at 1280 and 390 px');
+}
+
+async function login() {
+  await page.goto(config.url);
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  await page.fill('#token', config.adminToken);
+  await page.click('#login');
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+}
+
+// The Overview and Needs attention screens, on a tenant with `config.held` held deprovisions and
+// one quarantined person (`config.quarantined`).
+async function attention() {
+  await mkdir(config.docs, { recursive: true });
+  await login();
+  const acme = page.locator('#tenants button', { hasText: 'acme' });
+  await acme.locator('.badge', { hasText: 'Needs attention' }).waitFor();
+  await acme.click();
+  await page.locator('#panel-overview').waitFor({ state: 'visible' });
+  await page.locator('#count-held .n', { hasText: new RegExp(`^${config.held}$`) }).waitFor();
+  check((await text('#count-quarantined .n')) === '1', `one quarantined: ${await text('#count-quarantined .n')}`);
+  check((await text('#ov-badge')) === 'Needs attention', `the overview's badge: ${await text('#ov-badge')}`);
+  check((await text('#attention-count')) === String(config.held + 1), `the tab's count: ${await text('#attention-count')}`);
+  await page.locator('#ov-activity tbody tr').first().waitFor();
+  const activity = await page.locator('#ov-activity tbody tr td:nth-child(1)').allInnerTexts();
+  check(activity.includes('Account created') && activity.includes('Deprovision held'), `today's activity in words: ${activity}`);
+  const lastSync = await text('#ov-last-sync');
+  check(/done/.test(lastSync), `the last sync is shown: ${lastSync}`);
+  const lastSyncUtc = await page.locator('#ov-last-sync time').getAttribute('title');
+  check(/^UTC: \d{4}-\d\d-\d\dT/.test(lastSyncUtc), `UTC on hover: ${lastSyncUtc}`);
+  step('overview', `held ${config.held}, quarantined 1, last sync ${lastSync}`);
+  await screen('overview');
+
+  await page.click('#tab-attention');
+  const held = page.locator('#held-table tbody tr');
+  await held.first().waitFor();
+  check((await held.count()) === config.held, `${config.held} held listed (got ${await held.count()})`);
+  const quarantined = page.locator('#quarantined-table tbody tr');
+  check((await quarantined.count()) === 1, 'the quarantined person listed');
+  check((await quarantined.first().getAttribute('data-person')) === config.quarantined, 'the quarantined person is the one refused');
+  check(await page.locator('#attention-empty').isHidden(), 'not empty');
+  await screen('needs-attention');
+
+  // Approve one: the confirmation names the person; accepted, the deprovision is done and gone.
+  const first = held.first();
+  const person = await first.getAttribute('data-person');
+  const who = await first.locator('td').first().innerText();
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await first.locator('button', { hasText: 'Approve' }).click();
+  await page.locator('#attention-result.ok', { hasText: 'Approved' }).waitFor();
+  check(asked.includes(who) && asked.includes('suspended'), `the confirmation names who and what: ${asked}`);
+  await page.waitForFunction((n) => document.querySelectorAll('#held-table tbody tr').length === n, config.held - 1);
+  check((await page.locator(`#held-table tbody tr[data-person="${person}"]`).count()) === 0, 'the approved person is gone from the list');
+  step('approve one', `${await text('#attention-result')}`);
+
+  // Approve all, dismissed: nothing happens.
+  page.once('dialog', (d) => d.dismiss());
+  await page.click('#approve-all');
+  await page.locator('#attention-result', { hasText: 'Nothing was approved' }).waitFor();
+  check((await held.count()) === config.held - 1, 'a dismissed confirmation approves nothing');
+  step('approve all dismissed');
+
+  // Retry the quarantined person: the quarantine is lifted and they leave the list.
+  await quarantined.first().locator('button', { hasText: 'Retry' }).click();
+  await page.locator('#attention-result.ok', { hasText: 'Retried' }).waitFor();
+  await page.locator('#att-quarantined').waitFor({ state: 'hidden' });
+  step('retry', await text('#attention-result'));
+
+  // Approve all, accepted: nothing is left, and the screen says so.
+  page.once('dialog', (d) => d.accept());
+  await page.click('#approve-all');
+  await page.locator('#attention-result.ok', { hasText: `${config.held - 1} deprovisions carried out` }).waitFor();
+  await page.locator('#attention-empty', { hasText: 'Nothing needs you' }).waitFor();
+  check(await page.locator('#attention-count').isHidden(), 'no count on the tab');
+  await acme.locator('.badge', { hasText: 'Connected' }).waitFor();
+  step('approve all', await text('#attention-result'));
+  await screen('needs-attention-empty');
+  await page.click('#tab-overview');
+  await page.locator('#ov-badge', { hasText: 'Connected' }).waitFor();
+  check((await text('#count-held .n')) === '0', 'nothing held on the overview');
+  step('overview after', 'Connected');
+}
+
+async function setup() {
   // 1. Login: a wrong token is refused, the right one opens the app.
   await page.goto(config.url);
   await page.locator('#login-view').waitFor({ state: 'visible' });
+  check(await page.locator('#tenant-nav').isHidden(), 'the tenant list is not shown while logged out');
   await page.fill('#token', 'not-the-admin-token');
   await page.click('#login');
   await page.locator('#login-error', { hasText: 'wrong admin token' }).waitFor();
@@ -56,6 +168,15 @@ try {
   check(cookie && cookie.httpOnly && cookie.sameSite === 'Strict', `session cookie HttpOnly+Strict: ${JSON.stringify(cookie)}`);
   check(!(await page.evaluate(() => document.cookie)).includes('hh_session'), 'scripts cannot read the session cookie');
   step('login', 'cookie HttpOnly, SameSite=Strict');
+  // The tenant id field's pattern works (an invalid one is ignored by the browser: anything passes).
+  const validity = await page.$eval('#new-tenant', (el) => {
+    const check = (v) => { el.value = v; return el.checkValidity(); };
+    const result = [check('bad id!'), check('acme-2_b')];
+    el.value = '';
+    return result;
+  });
+  check(validity[0] === false && validity[1] === true, `the tenant id pattern refuses 'bad id!' and takes 'acme-2_b': ${validity}`);
+  step('tenant id pattern');
 
   // 2. CSRF: the cookie alone does not change anything.
   const forged = await page.evaluate(async () => {
@@ -64,6 +185,16 @@ try {
   });
   check(forged === 403, `a PUT without the CSRF header is refused (got ${forged})`);
   step('csrf', 'PUT without X-CSRF-Token: 403');
+
+  // An unconnected tenant: its Logs tab says why there is nothing, without an uncaught error.
+  await page.fill('#new-tenant', 'nowhere');
+  await page.click('#add-tenant');
+  await page.locator('#tenant-title', { hasText: 'nowhere' }).waitFor();
+  check(await page.locator('#panel-connection').isVisible(), 'an unconnected tenant opens on its connection form');
+  await page.click('#tab-logs');
+  await page.locator('#logs-error', { hasText: /\S/ }).waitFor();
+  check(pageErrors.length === 0, `no uncaught error on an unconnected tenant's logs: ${pageErrors}`);
+  step('unconnected logs', await text('#logs-error'));
 
   // 3. Connect: a wrong token shows the service's refusal; the right ones connect.
   await page.fill('#new-tenant', 'acme');
@@ -131,13 +262,15 @@ try {
   check((await rows()) === 50, `a first page of 50 (got ${await rows()})`);
   const actions = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
   // Teams are the sync's last step: the newest entries are theirs.
-  check(actions.some((a) => a.startsWith('team-')), `the teams step is logged: ${actions}`);
+  check(actions.some((a) => a.startsWith('Team ')), `the teams step is logged in words: ${actions}`);
+  const firstTime = page.locator('#logs-table tbody tr td:nth-child(2) time').first();
+  check(/^UTC: /.test(await firstTime.getAttribute('title')), 'a log time carries UTC on hover');
   await page.locator('#logs-older').waitFor({ state: 'visible' });
   await page.click('#logs-older');
   await page.waitForFunction(() => document.querySelectorAll('#logs-table tbody tr').length > 50);
   const sequences = await page.locator('#logs-table tbody tr td:nth-child(1)').allInnerTexts();
   const older = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
-  check(older.includes('provision'), 'provisions are logged');
+  check(older.includes('Account created'), `provisions are logged as "Account created": ${[...new Set(older)]}`);
   check(new Set(sequences).size === sequences.length, 'paging repeats no entry');
   for (let i = 1; i < sequences.length; i++) check(Number(sequences[i]) < Number(sequences[i - 1]), 'newest first');
   await shot('08-logs');
@@ -220,6 +353,12 @@ try {
   step('390 px', `widest ${widest}`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
+}
+
+try {
+  if (config.phase === 'attention') await attention();
+  else await setup();
+  check(pageErrors.length === 0, `no uncaught errors in the page: ${pageErrors}`);
   check(externals.length === 0, `nothing loaded from elsewhere: ${externals}`);
   console.log('ok');
 } catch (e) {

@@ -1,5 +1,9 @@
 //! The admin page in a real browser: headless Chromium driven by `tests/browser/admin.mjs`
-//! (playwright-core) against `serve` and the mocks. Screenshots go to `target/admin-screenshots/`.
+//! (playwright-core) against `serve` and the mocks, in two phases: the page connects, configures,
+//! syncs and reads the logs; then the test makes held deprovisions (a bulk offboarding by webhook)
+//! and a quarantined person (a hire Leapsome refuses, ticked past 7 days by the CLI), and the page
+//! approves and retries them on its Overview and Needs attention screens. Screenshots go to
+//! `target/admin-screenshots/`, and those of the two screens to `docs/screenshots/` (the README's).
 //! Under `CI=true` a missing browser or Node.js fails the test; elsewhere it says loudly that it
 //! cannot run.
 
@@ -10,7 +14,7 @@ use mock_servers::humaans::{HumaansConfig, MockHumaans};
 use mock_servers::leapsome::{LeapsomeConfig, MockLeapsome};
 use serde_json::json;
 
-use super::{ADMIN, data_dir, start};
+use super::{ADMIN, Serve, component, created, data_dir, start};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -49,6 +53,42 @@ fn can_run() -> bool {
     false
 }
 
+/// The webhook secret the page saves when it connects `acme`.
+const PAGE_SECRET: &str = "whsec-browser-0001";
+
+/// Runs `admin.mjs` with `config`; panics with its output (and serve's log) when a check failed.
+async fn drive(config: &serde_json::Value, data: &std::path::Path, serve: &Serve) {
+    let config_file = data.join("browser.json");
+    std::fs::write(&config_file, config.to_string()).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(workspace().join("tests/browser/admin.mjs"))
+        .arg(&config_file)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.lines().last() == Some("ok"),
+        "the browser run failed (screenshots in {}):\n{stdout}\n{stderr}\nserve:\n{}",
+        config["shots"],
+        serve.log()
+    );
+    println!("{stdout}");
+}
+
+/// `tick --now NOW` by the binary on serve's data directory, as the operator's CLI runs it.
+async fn tick(data: &std::path::Path, now: &str) -> serde_json::Value {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["--data-dir", data.to_str().unwrap(), "--tenant", "acme", "--json", "tick", "--now", now])
+        .env("HUMAANS_LEAPSOME_COMPONENT", component())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "tick: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_page_in_headless_chromium() {
     if !can_run() {
@@ -64,34 +104,77 @@ async fn the_admin_page_in_headless_chromium() {
     let data = data_dir("browser");
     let serve = start(&data, &[]).await;
     let shots = workspace().join("target/admin-screenshots");
-    let config = json!({
+    let mut config = json!({
         "url": format!("http://{}/", serve.addr), "adminToken": ADMIN,
         "humaansUrl": humaans.base_url(), "scimUrl": leapsome.base_url(),
         "humaansToken": mock_servers::humaans::DEFAULT_TOKEN, "scimToken": "scim-test-token",
         "personId": person.id, "personEmail": person.email,
-        "shots": shots, "chromium": chromium(),
+        "shots": shots, "docs": workspace().join("docs/screenshots"), "chromium": chromium(),
+        "phase": "setup",
     });
-    let config_file = data.join("browser.json");
-    std::fs::write(&config_file, config.to_string()).unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(workspace().join("tests/browser/admin.mjs"))
-        .arg(&config_file)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.lines().last() == Some("ok"),
-        "the browser run failed (screenshots in {}):\n{stdout}\n{stderr}\nserve:\n{}",
-        shots.display(),
-        serve.log()
-    );
-    println!("{stdout}screenshots: {}", shots.display());
+    drive(&config, &data, &serve).await;
 
     // What the page did, as the services saw it: one account per active person.
     let users = leapsome.users();
     assert_eq!(users.len(), active, "accounts after 'Sync all users'");
+
+    // Eight leave at once, by webhook: the limit (max(5, 10% of the accounts)) carries out five
+    // and holds three.
+    let yesterday = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().yesterday().unwrap().to_string();
+    let leavers: Vec<String> = humaans
+        .people()
+        .into_iter()
+        .filter(|p| p.status == "active" && p.id != person.id)
+        .take(8)
+        .map(|p| p.id)
+        .collect();
+    for (n, id) in leavers.iter().enumerate() {
+        humaans.offboard(id, &yesterday);
+        let body = json!({"id": format!("evt-off-{n}"), "event": "person.updated", "data": {"id": id}}).to_string();
+        assert_eq!(serve.webhook("acme", PAGE_SECRET, &body).await.0, 202);
+    }
+    // A hire Leapsome refuses for good (an address outside the company's domain): retried with
+    // backoff, quarantined after 7 days of refusals (the CLI ticks at each time the component
+    // asks for, as `tests/cli/notify.rs` does).
+    use mock_servers::humaans::{JobRole, Person};
+    let eve = humaans.add_person(Person::new("Eve", "Outsider", "eve@elsewhere.test"));
+    humaans.add_job_role(JobRole::new(&eve, "Engineer", "Engineering", None, "2024-01-01"));
+    assert_eq!(serve.webhook("acme", PAGE_SECRET, &created(&eve, "evt-eve")).await.0, 202);
+    serve.applied(9.0).await;
+    let mut now = jiff::Timestamp::now();
+    let mut ticks = 0;
+    loop {
+        let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+        if status["quarantined_count"] == 1 {
+            break;
+        }
+        assert!(ticks < 60, "not quarantined after {ticks} ticks: {status}");
+        let report = tick(&data, &now.to_string()).await;
+        now = report["next_due"].as_str().expect("Eve's next retry is due").parse().unwrap();
+        ticks += 1;
+    }
+    let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+    assert_eq!(status["quarantined"][0]["person_id"], eve.as_str(), "{status}");
+    let held = status["held"].as_array().map_or(0, Vec::len);
+    assert_eq!(held, 3, "{status}");
+    let suspended = |leapsome: &MockLeapsome| leapsome.users().iter().filter(|u| u["active"] == false).count();
+    assert_eq!(suspended(&leapsome), 5, "the limit carried out");
+    println!("quarantined after {ticks} ticks; {held} held");
+
+    config["phase"] = json!("attention");
+    config["held"] = json!(held);
+    config["quarantined"] = json!(eve);
+    drive(&config, &data, &serve).await;
+    println!("screenshots: {}", shots.display());
+
+    // What the page's approvals did: every leaver suspended; the retry lifted the quarantine.
+    assert_eq!(suspended(&leapsome), 8, "the held deprovisions approved on the page");
+    let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+    assert_eq!(
+        (status["held"].as_array().map(Vec::len), &status["quarantined_count"]),
+        (Some(0), &json!(0)),
+        "{status}"
+    );
     let (code, log) = serve.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains(ADMIN) && !log.contains("scim-test-token"), "a secret in serve's log");

@@ -22,6 +22,69 @@ function say(el, text, ok) {
   el.className = ok ? 'ok' : 'error';
 }
 
+const path = (rest = '') => `/api/tenants/${encodeURIComponent(tenant)}${rest}`;
+
+// Internal log action names, in words an HR admin uses.
+const ACTIONS = {
+  connect: 'Connected', configure: 'Configured', provision: 'Account created', adopt: 'Account adopted',
+  update: 'Account updated', suspend: 'Account suspended', delete: 'Account deactivated',
+  reactivate: 'Account reactivated', 'link-manager': 'Manager linked', 'manager-pending': 'Manager pending',
+  skip: 'Skipped', event: 'Humaans event', sync: 'Sync all users', tick: 'Scheduled run',
+  hold: 'Deprovision held', quarantine: 'Quarantine', retry: 'Retry requested',
+  'connection-state': 'Connection state', 'team-create': 'Team created', 'team-adopt': 'Team adopted',
+  'team-add': 'Team member added', 'team-remove': 'Team member removed',
+};
+const actionName = (a) => ACTIONS[a] || a;
+const SERVICES = { humaans: 'Humaans', leapsome: 'Leapsome' };
+const serviceName = (s) => SERVICES[s] || s;
+
+// A time in the admin's local time, the UTC original on hover (and for screen readers, datetime).
+function when(iso) {
+  const t = document.createElement('time');
+  if (!iso) return t;
+  const d = new Date(iso);
+  t.dateTime = iso;
+  t.textContent = Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  t.title = `UTC: ${Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('.000Z', 'Z')}`;
+  return t;
+}
+
+function badge(text, kind) {
+  const b = document.createElement('span');
+  b.className = `badge ${kind}`;
+  b.textContent = text;
+  return b;
+}
+
+function button(text, cls, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  if (cls) b.className = cls;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+// A tenant's state for the badges and the overview: not connected (no status), needs attention
+// (anything on the Needs attention screen), or connected.
+function stateOf(status) {
+  if (!status) return { text: 'Not connected', kind: 'neutral' };
+  if (attentionCount(status) > 0) return { text: 'Needs attention', kind: 'warning' };
+  return { text: 'Connected', kind: 'ok' };
+}
+
+function attentionCount(s) {
+  return (s.unauthorized ? 1 : 0) + s.held.length + (s.quarantined_count || 0) + (s.dead_letter_count || 0);
+}
+
+async function statusOf(id) {
+  try {
+    return await call('GET', `/api/tenants/${encodeURIComponent(id)}/status`);
+  } catch {
+    return null;
+  }
+}
+
 function showLogin() {
   csrf = null;
   $('login-view').hidden = false;
@@ -40,16 +103,21 @@ async function loadTenants() {
   const { tenants } = await call('GET', '/api/tenants');
   const list = $('tenants');
   list.replaceChildren();
-  for (const t of tenants) {
+  const states = await Promise.all(tenants.map((t) => statusOf(t.id)));
+  tenants.forEach((t, i) => {
     const li = document.createElement('li');
     const b = document.createElement('button');
-    b.textContent = t.id;
+    const name = document.createElement('span');
+    name.textContent = t.id;
+    const state = stateOf(states[i]);
+    b.append(name, badge(state.text, state.kind));
     b.dataset.tenant = t.id;
+    b.dataset.state = state.text;
     if (t.id === tenant) b.classList.add('current');
     b.addEventListener('click', () => openTenant(t.id));
     li.append(b);
     list.append(li);
-  }
+  });
 }
 
 async function openTenant(id) {
@@ -64,17 +132,219 @@ async function openTenant(id) {
   $('run-sync').disabled = true;
   $('sync-progress').hidden = true;
   for (const f of ['humaans-token', 'scim-token', 'webhook-secret', 'notify-secret']) $(f).value = '';
+  $('attention-result').textContent = '';
+  let connected = false;
   try {
     const c = await call('GET', `/api/tenants/${encodeURIComponent(id)}/connection`);
     $('humaans-url').value = c.humaans_url || '';
     $('scim-url').value = c.scim_url || '';
+    connected = true;
     const s = await call('GET', `/api/tenants/${encodeURIComponent(id)}/settings`);
     showSettings(s);
   } catch (e) {
-    $('humaans-url').value = '';
-    $('scim-url').value = '';
+    if (!connected) {
+      $('humaans-url').value = '';
+      $('scim-url').value = '';
+    }
   }
+  // A tenant not yet connected opens on the form that connects it; the others on their overview.
+  selectTab(connected ? 'overview' : 'connection');
+}
+
+// Overview: the connection's state and why, the last and next run, the counts, today's activity.
+async function loadOverview() {
+  const id = tenant;
+  $('ov-error').textContent = '';
+  const status = await statusOf(id);
+  if (id !== tenant) return;
+  const state = stateOf(status);
+  $('ov-badge').className = `badge ${state.kind}`;
+  $('ov-badge').textContent = state.text;
+  $('ov-connect').hidden = status !== null;
+  $('ov-unauthorized').hidden = !status?.unauthorized;
+  showAttentionBadge(status);
+  if (!status) {
+    $('ov-state').textContent = 'This tenant is not connected to Humaans and Leapsome yet.';
+    for (const li of $('ov-counts').children) li.querySelector('.n').textContent = '–';
+    $('ov-activity').querySelector('tbody').replaceChildren();
+    $('ov-activity-summary').textContent = '';
+    return;
+  }
+  if (status.unauthorized) {
+    $('ov-state').textContent = 'Not working: a service refused the saved token.';
+    $('ov-unauthorized-text').replaceChildren(...unauthorizedText(status));
+  } else if (status.connection === 'connected') {
+    $('ov-state').textContent = 'Humaans and Leapsome accept the saved tokens.';
+  } else {
+    $('ov-state').textContent = `Connection: ${status.connection}.`;
+  }
+  $('ov-next-due').replaceChildren(status.next_due ? when(status.next_due) : 'Nothing scheduled');
+  const counts = {
+    waiting: status.waiting, held: status.held.length, quarantined: status.quarantined_count,
+    retrying: status.retrying, 'dead-letters': status.dead_letter_count,
+  };
+  for (const [k, n] of Object.entries(counts)) {
+    const li = $(`count-${k}`);
+    li.querySelector('.n').textContent = String(n ?? 0);
+    li.classList.toggle('attention', ['held', 'quarantined', 'dead-letters'].includes(k) && n > 0);
+  }
+  try {
+    // The last "Sync all users" run: its summary entry (no person) in the newest 500 entries.
+    const recent = await call('GET', path(`/logs?limit=500`));
+    const last = recent.entries.find((e) => e.action === 'sync' && !e.person_id);
+    $('ov-last-sync').replaceChildren(...(last
+      ? [when(last.at), ` — ${last.outcome === 'failure' ? 'failed' : 'done'}`]
+      : ['No run in the recent log']));
+    // The day's activity: counts since local midnight.
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const day = await call('GET', path(`/logs/summary?since=${encodeURIComponent(midnight.toISOString())}`));
+    if (id !== tenant) return;
+    const body = $('ov-activity').querySelector('tbody');
+    body.replaceChildren();
+    for (const [action, outcomes] of Object.entries(day.by_action_and_outcome)) {
+      const ok = outcomes.success || 0;
+      const failed = outcomes.failure || 0;
+      const other = Object.values(outcomes).reduce((a, b) => a + b, 0) - ok - failed;
+      const tr = row([actionName(action), ok, failed, other], failed > 0 ? 'failure' : '');
+      for (const td of [...tr.children].slice(1)) td.className = 'num';
+      body.append(tr);
+    }
+    $('ov-activity-summary').textContent = day.total === 0
+      ? 'Nothing has happened since midnight.'
+      : `${day.total} log entries since midnight (your time): ${day.by_outcome.failure || 0} failed.`;
+  } catch (e) {
+    $('ov-error').textContent = e.message;
+  }
+}
+
+function unauthorizedText(status) {
+  const u = status.unauthorized;
+  const parts = [`${serviceName(u.service)} refused the saved token (HTTP ${u.http_status})`];
+  if (status.unauthorized_since) parts.push(' since ', when(status.unauthorized_since));
+  parts.push(`: ${u.message}. Nothing is sent until you reconnect with a new token.`);
+  return parts;
+}
+
+function showAttentionBadge(status) {
+  const n = status ? attentionCount(status) : 0;
+  $('attention-count').hidden = n === 0;
+  $('attention-count').textContent = String(n);
+}
+
+function reconnect() {
   selectTab('connection');
+  $('humaans-token').focus();
+}
+
+// Needs attention: everything waiting on a person, each with its action.
+async function loadAttention() {
+  const id = tenant;
+  $('attention-error').textContent = '';
+  let status;
+  let dead;
+  try {
+    status = await call('GET', path('/status'));
+    dead = (await call('GET', path('/dead-letters'))).dead_letters;
+  } catch (e) {
+    if (id !== tenant) return;
+    for (const s of ['att-unauthorized', 'att-held', 'att-quarantined', 'att-dead']) $(s).hidden = true;
+    $('attention-empty').hidden = true;
+    $('attention-error').textContent = `${e.message}: connect this tenant first.`;
+    return;
+  }
+  if (id !== tenant) return;
+  showAttentionBadge(status);
+  $('att-unauthorized').hidden = !status.unauthorized;
+  if (status.unauthorized) $('att-unauthorized-text').replaceChildren(...unauthorizedText(status));
+
+  const held = $('held-table').querySelector('tbody');
+  held.replaceChildren();
+  for (const h of status.held) {
+    const who = h.email || h.person_id;
+    const tr = row([who, h.reason || (h.path === 'event' ? 'Left in Humaans (webhook)' : 'Left in Humaans (sync)'), when(h.since)]);
+    tr.dataset.person = h.person_id;
+    const td = document.createElement('td');
+    td.append(button('Approve', 'danger', () => approve(h.person_id, who)));
+    tr.append(td);
+    held.append(tr);
+  }
+  $('att-held').hidden = status.held.length === 0;
+
+  const quarantined = $('quarantined-table').querySelector('tbody');
+  quarantined.replaceChildren();
+  for (const q of status.quarantined) {
+    const tr = row([q.person_id, q.reason, when(q.since)]);
+    tr.dataset.person = q.person_id;
+    const td = document.createElement('td');
+    td.append(button('Retry', '', () => retryPerson(q.person_id)));
+    tr.append(td);
+    quarantined.append(tr);
+  }
+  $('att-quarantined').hidden = status.quarantined.length === 0;
+
+  const deadBody = $('dead-table').querySelector('tbody');
+  deadBody.replaceChildren();
+  for (const d of dead) {
+    const tr = row([d.event_id, d.error, when(d.failed_at)]);
+    tr.dataset.event = d.event_id;
+    const td = document.createElement('td');
+    td.append(button('Retry', '', () => retryEvent(d.event_id)));
+    tr.append(td);
+    deadBody.append(tr);
+  }
+  $('att-dead').hidden = dead.length === 0;
+  $('attention-empty').hidden = !(status.held.length === 0 && status.quarantined.length === 0 && dead.length === 0 && !status.unauthorized);
+}
+
+// After an action: the screen, the counts and the tenant's badge read again.
+async function afterAction() {
+  await loadAttention();
+  await loadTenants();
+}
+
+function deprovisionWord() {
+  return $('deprovisioning-action').value === 'deactivate' ? 'deactivated (deleted)' : 'suspended';
+}
+
+async function approve(person, who) {
+  const all = person === null;
+  const question = all
+    ? `Approve every held deprovision? Each account is ${deprovisionWord()} in Leapsome now.`
+    : `Approve the deprovision of ${who}? Their Leapsome account is ${deprovisionWord()} now.`;
+  if (!window.confirm(question)) {
+    say($('attention-result'), 'Nothing was approved.', true);
+    return;
+  }
+  try {
+    const r = await call('POST', path(all ? '/held/approve-all' : `/held/${encodeURIComponent(person)}/approve`));
+    const done = all ? `${r.approved} deprovision${r.approved === 1 ? '' : 's'} carried out` : `${who}: deprovision carried out`;
+    const rest = [r.failed ? `${r.failed} failed` : '', r.remaining ? `${r.remaining} still held` : ''].filter(Boolean).join(', ');
+    say($('attention-result'), `Approved: ${done}${rest ? ` (${rest})` : ''}.`, !r.failed);
+  } catch (e) {
+    say($('attention-result'), e.message, false);
+  }
+  await afterAction();
+}
+
+async function retryPerson(person) {
+  try {
+    await call('POST', path('/retry'), { person });
+    say($('attention-result'), `Retried ${person}: quarantine lifted, the next scheduled run tries again.`, true);
+  } catch (e) {
+    say($('attention-result'), e.message, false);
+  }
+  await afterAction();
+}
+
+async function retryEvent(event) {
+  try {
+    await call('POST', path(`/dead-letters/${encodeURIComponent(event)}/retry`));
+    say($('attention-result'), `Event ${event} queued again: it runs next.`, true);
+  } catch (e) {
+    say($('attention-result'), e.message, false);
+  }
+  await afterAction();
 }
 
 function showSettings(s) {
@@ -130,6 +400,8 @@ function selectTab(name) {
   for (const b of document.querySelectorAll('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
   for (const p of document.querySelectorAll('.panel')) p.hidden = p.id !== `panel-${name}`;
   if (name === 'logs') loadLogs(true);
+  if (name === 'overview') loadOverview();
+  if (name === 'attention') loadAttention();
   if (name === 'configuration') loadNotify();
 }
 
@@ -175,12 +447,14 @@ async function saveSettings(ev) {
   }
 }
 
+// A table row; a cell is text or a node (a time, a badge).
 function row(cells, cls) {
   const tr = document.createElement('tr');
   if (cls) tr.className = cls;
   for (const c of cells) {
     const td = document.createElement('td');
-    td.textContent = c ?? '';
+    if (c instanceof Node) td.append(c);
+    else td.textContent = c ?? '';
     tr.append(td);
   }
   return tr;
@@ -197,10 +471,16 @@ async function previewSync() {
       `${r.deprovisioned} to deprovision, ${r.managers_linked} manager links (${r.people} people, ${r.scim_users} Leapsome users).`;
     const table = document.createElement('table');
     table.id = 'sync-plan-table';
+    const head = document.createElement('thead');
+    head.innerHTML = '<tr><th scope="col">Change</th><th scope="col">Email</th><th scope="col">Attributes</th></tr>';
     const body = document.createElement('tbody');
     for (const c of r.changes.slice(0, 200)) body.append(row([c.kind, c.email, c.attributes.join(', ')]));
-    table.append(body);
-    plan.replaceChildren(summary, table);
+    table.append(head, body);
+    const wrap = document.createElement('div');
+    wrap.className = 'table-wrap';
+    wrap.append(table);
+    plan.className = '';
+    plan.replaceChildren(summary, wrap);
     $('run-sync').disabled = false;
   } catch (e) {
     plan.textContent = e.message;
@@ -235,7 +515,20 @@ async function runSync() {
   poll();
 }
 
+// An unconnected tenant has no log: the refusal is shown, not thrown.
 async function loadLogs(fresh) {
+  $('logs-error').textContent = '';
+  try {
+    await readLogs(fresh);
+  } catch (e) {
+    if (fresh) $('logs-table').querySelector('tbody').replaceChildren();
+    $('logs-empty').hidden = true;
+    $('logs-older').hidden = true;
+    $('logs-error').textContent = e.message;
+  }
+}
+
+async function readLogs(fresh) {
   if (fresh) logsBefore = null;
   const q = new URLSearchParams({ limit: '50' });
   if ($('logs-failures').checked) q.set('failures', '1');
@@ -245,7 +538,7 @@ async function loadLogs(fresh) {
   const body = $('logs-table').querySelector('tbody');
   if (fresh) body.replaceChildren();
   for (const e of page.entries) {
-    body.append(row([e.sequence, e.at, e.action, e.outcome, e.email, e.http_status, e.message], e.outcome === 'failure' ? 'failure' : ''));
+    body.append(row([e.sequence, when(e.at), actionName(e.action), e.outcome, e.email, e.http_status, e.message], e.outcome === 'failure' ? 'failure' : ''));
   }
   $('logs-empty').hidden = body.children.length > 0;
   logsBefore = page.next_before;
@@ -288,6 +581,10 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('run-sync').addEventListener('click', runSync);
   $('logs-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadLogs(true); });
   $('logs-older').addEventListener('click', () => loadLogs(false));
+  $('ov-reconnect').addEventListener('click', reconnect);
+  $('ov-connect').addEventListener('click', reconnect);
+  $('att-reconnect').addEventListener('click', reconnect);
+  $('approve-all').addEventListener('click', () => approve(null, 'everyone held'));
   for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
   try {
     csrf = (await call('GET', '/session')).csrf;
