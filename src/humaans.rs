@@ -598,6 +598,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn people_are_asked_for_the_extra_fields_only_when_mapped() {
+        let plain = selection::<Person>(people_fields(false, &[]));
+        for field in ["locationId", "gender", "birthday", "customFields", "teams", "location"] {
+            assert!(!plain.contains(&format!("={field}&")) && !plain.ends_with(&format!("={field}")), "{field}");
+        }
+        assert!(plain.contains("=email"));
+        let custom = ExtraField::Custom { humaans_field: "Size".into(), leapsome_attribute: "0".repeat(24) };
+        let all = selection::<Person>(people_fields(
+            true,
+            &[ExtraField::Location, ExtraField::Gender, ExtraField::Birthday, ExtraField::StartDate, custom],
+        ));
+        for field in ["locationId", "gender", "birthday", "customFields", "teams"] {
+            assert!(all.contains(&format!("%5D={field}")), "{field}: {all}");
+        }
+        // The place of work's name is filled in, never asked for.
+        assert!(!all.contains("%5D=location&") && !all.ends_with("%5D=location"), "{all}");
+    }
+
+    #[test]
+    fn custom_values_read_from_each_embedded_shape() {
+        let read = |json: &str| -> Option<String> {
+            let person: Person = serde_json::from_str(json).unwrap();
+            person
+                .custom_fields()
+                .map(|text| pairs::entries(text).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"))
+        };
+        assert_eq!(
+            read(
+                r#"{"id":"p","customFields":[{"name":"Size","value":"M"},{"customFieldId":"cf1","value":7},
+                {"name":"","customFieldId":"cf2","value":true},{"value":"no key"},"odd",{"name":"Empty","value":""}]}"#
+            )
+            .as_deref(),
+            Some("Size=M;#cf1=7;#cf2=true")
+        );
+        assert_eq!(
+            read(r#"{"id":"p","customFields":{"Size":"M","Level":3,"Nested":{"a":1}}}"#).as_deref(),
+            Some("Size=M;Level=3")
+        );
+        assert_eq!(read(r#"{"id":"p","customFields":[]}"#), None);
+        assert_eq!(read(r#"{"id":"p","customFields":null}"#), None);
+        assert_eq!(read(r#"{"id":"p"}"#), None);
+        // Gender and birthday are read, but never printed (the fingerprint's text).
+        let person: Person = serde_json::from_str(r#"{"id":"p","gender":"Female","birthday":"1989-07-28"}"#).unwrap();
+        assert_eq!((person.gender(), person.birthday()), (Some("Female"), Some("1989-07-28")));
+        let debug = format!("{person:?}");
+        assert!(!debug.contains("Female") && !debug.contains("1989"), "{debug}");
+    }
+
+    #[test]
     fn pages_arriving_out_of_order_are_listed_in_order() {
         let mut items = vec![0];
         let mut pages = InOrder::new(3);
