@@ -271,3 +271,35 @@ async fn a_refused_write_is_traced_with_its_status_and_the_failure() {
     let failures = logs(&plugin, true, Some(&id)).await;
     assert_eq!(failures.iter().filter(|e| e.action == LogAction::Provision).count(), 1, "{failures:#?}");
 }
+
+#[tokio::test]
+async fn an_account_made_by_hand_is_matched_by_email_and_adopted() {
+    let rig = Rig::start().await;
+    let plugin = rig.connected("t", settings(None, None, Dialect::Leapsome)).await;
+    let id = hire(&rig, "Ada", "Lovelace", "Engineer", "Engineering", None);
+    // Invited by hand in Leapsome before the integration was switched on, in another case.
+    let existing = rig.leapsome.seed_user(serde_json::json!({
+        "userName": "Ada.Lovelace@acme.test",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "Ada.Lovelace@acme.test", "type": "work", "primary": true}],
+        "title": "Engineer",
+        "active": true,
+    }));
+    clear_journals(&rig);
+
+    let dry = provision(&plugin, &id, true).await;
+    let matched = step(&dry, "match");
+    assert_eq!(matched.outcome, "by email");
+    assert!(matched.detail.contains(&existing) && matched.detail.contains("not linked yet"), "{matched:?}");
+    assert_eq!(step(&dry, "decision").outcome, "adopt");
+    assert!(rig.scim_writes().is_empty(), "a dry run adopts nothing");
+
+    let trace = provision(&plugin, &id, false).await;
+    assert_eq!(step(&trace, "match").outcome, "by email");
+    assert_eq!(step(&trace, "decision").outcome, "adopt");
+    assert_eq!(trace.changes[0].kind, ChangeKind::Adopt, "{:?}", trace.changes);
+    assert!(steps(&trace, "write").iter().all(|w| w.outcome == "HTTP 200" && w.detail.starts_with("PATCH ")));
+    assert_eq!(rig.leapsome.users().len(), 1, "adopted, not created");
+    assert_eq!(rig.leapsome.user_by_username("ada.lovelace@acme.test").unwrap()["externalId"], id.as_str());
+    assert_eq!(step(&provision(&plugin, &id, false).await, "match").outcome, "by link");
+}
