@@ -502,7 +502,7 @@ mod tests {
         let current: Profile = [
             (Attr::Gender, "male".to_owned()),
             (Attr::Location, "Paris".to_owned()),
-            (Attr::Custom, format!("0000000000000000000000aa\u{1f}X\u{1e}ffffffffffffffffffffffff\u{1f}theirs")),
+            (Attr::Custom, "0000000000000000000000aa\u{1f}X\u{1e}ffffffffffffffffffffffff\u{1f}theirs".to_owned()),
         ]
         .into();
         let mut want = desired_profile(&p, None, None, &[]).unwrap();
