@@ -265,6 +265,7 @@ pub fn read_logs(env: &mut Env, query: &LogQuery) -> Result<LogPage, AppError> {
     if query.limit > crate::logs::MAX_PAGE_LIMIT {
         return Err(AppError::invalid("query.limit", format!("must be at most {}", crate::logs::MAX_PAGE_LIMIT)));
     }
-    let kept = super::retention(&state::load_settings(env.kv)?);
+    // The log stays readable when the settings are not (that is when it is needed most).
+    let kept = state::load_settings(env.kv).map_or(crate::logs::DEFAULT_RETENTION, |s| super::retention(&s));
     read_page(env.kv, query, kept).map_err(AppError::Storage)
 }

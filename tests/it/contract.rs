@@ -102,6 +102,7 @@ fn exports_the_wit_packages_interface() {
             "connect",
             "handle-webhook",
             "on-employee-event",
+            "provision-person",
             "read-logs",
             "retry",
             "status",

@@ -331,3 +331,31 @@ fn notify_urls_are_checked_as_configure_must() {
         assert_eq!(check_url(url).unwrap_err(), error, "{url}");
     }
 }
+
+/// A claim takes the due messages in order, hides them from a second claim until settled (or
+/// until the claim runs out: a process that died loses nothing), and settling records each
+/// message's outcome while messages queued meanwhile stay.
+#[test]
+fn claimed_messages_are_hidden_until_settled_and_come_back_if_never_settled() {
+    let mut outbox = Outbox::default();
+    outbox.push(&message("first"), t0());
+    outbox.push(&message("second"), t0());
+    let mut claimed = outbox.claim(t0(), 60);
+    assert_eq!(claimed.waiting(), 2);
+    assert!(outbox.claim(t0(), 60).waiting() == 0, "claimed once");
+    assert_eq!(outbox.claim(secs(61), 60).waiting(), 2, "a claim never settled runs out");
+
+    let ids = claimed.ids();
+    // Meanwhile a third is queued (behind the claimed ones, so not yet due).
+    outbox.push(&message("third"), secs(1));
+    assert!(outbox.due(secs(1)).is_empty(), "in order: it waits behind the claimed ones");
+    // The delivery: the first through, the second refused.
+    claimed.succeeded(ids[0]);
+    claimed.failed(ids[1], "HTTP 500", t0());
+    outbox.settle(&ids, &claimed);
+    assert_eq!((outbox.waiting(), outbox.delivered()), (2, 1));
+    assert_eq!(outbox.next_attempt(), Some(secs(BACKOFF[0])), "the second, backing off, first in line");
+    let due: Vec<&str> = outbox.due(secs(BACKOFF[0])).iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(due, ["second", "third"]);
+    assert!(outbox.summary()["last_error"]["error"] == "HTTP 500");
+}
