@@ -68,7 +68,7 @@ function button(text, cls, onClick) {
 // A tenant's state for the badges and the overview: not connected (no status), needs attention
 // (anything on the Needs attention screen), or connected.
 function stateOf(status) {
-  if (!status) return { text: 'Not connected', kind: 'neutral' };
+  if (!status || status.connection === 'not-connected') return { text: 'Not connected', kind: 'neutral' };
   if (attentionCount(status) > 0) return { text: 'Needs attention', kind: 'warning' };
   return { text: 'Connected', kind: 'ok' };
 }
@@ -173,10 +173,10 @@ async function loadOverview() {
   if (status.unauthorized) {
     $('ov-state').textContent = 'Not working: a service refused the saved token.';
     $('ov-unauthorized-text').replaceChildren(...unauthorizedText(status));
-  } else if (status.connection === 'connected') {
-    $('ov-state').textContent = 'Humaans and Leapsome accept the saved tokens.';
+  } else if (status.connection === 'ok') {
+    $('ov-state').textContent = 'Connected: Humaans and Leapsome accept the saved tokens.';
   } else {
-    $('ov-state').textContent = `Connection: ${status.connection}.`;
+    $('ov-state').textContent = 'Not connected yet: save the connection to start.';
   }
   $('ov-next-due').replaceChildren(status.next_due ? when(status.next_due) : 'Nothing scheduled');
   const counts = {
@@ -262,7 +262,9 @@ async function loadAttention() {
   held.replaceChildren();
   for (const h of status.held) {
     const who = h.email || h.person_id;
-    const tr = row([who, h.reason || (h.path === 'event' ? 'Left in Humaans (webhook)' : 'Left in Humaans (sync)'), when(h.since)]);
+    // The component's reason ends with the CLI's commands; the page has its own buttons.
+    const why = (h.reason || '').split('; approve with')[0].replace(/^deprovision held: /, '') || 'over the deprovision limit';
+    const tr = row([who, `Left in Humaans (${h.path === 'event' ? 'webhook' : 'sync'}): ${why}`, when(h.since)]);
     tr.dataset.person = h.person_id;
     const td = document.createElement('td');
     td.append(button('Approve', 'danger', () => approve(h.person_id, who)));
@@ -294,7 +296,16 @@ async function loadAttention() {
     deadBody.append(tr);
   }
   $('att-dead').hidden = dead.length === 0;
+  for (const t of ['held-table', 'quarantined-table', 'dead-table']) labelCells($(t));
   $('attention-empty').hidden = !(status.held.length === 0 && status.quarantined.length === 0 && dead.length === 0 && !status.unauthorized);
+}
+
+// Each cell of a stacked table carries its column's name, shown above it at a phone's width.
+function labelCells(table) {
+  const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => { td.dataset.label = i < names.length - 1 ? names[i] : ''; });
+  }
 }
 
 // After an action: the screen, the counts and the tenant's badge read again.
