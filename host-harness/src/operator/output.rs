@@ -61,20 +61,36 @@ pub fn print_logs(v: &Value) -> std::io::Result<()> {
     }
 }
 
-/// Prints a flat JSON object as `key: value` lines (nested lists summarised).
+/// Prints a JSON object as `key: value` lines: a nested object as `key.field: value` lines, a
+/// list of people by their emails (the first 10), other lists by their length.
 pub fn print_summary(v: &Value) -> std::io::Result<()> {
     let mut text = String::new();
     if let Some(obj) = v.as_object() {
-        for (k, val) in obj {
-            let line = match val {
-                Value::Array(a) if k == "changes" => format!("{k}: {} (use --json for the list)", a.len()),
-                Value::Null => format!("{k}: -"),
-                Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            };
-            text.push_str(&line);
-            text.push('\n');
-        }
+        summarise(&mut text, "", obj);
     }
     out(&text)
+}
+
+fn summarise(text: &mut String, prefix: &str, obj: &serde_json::Map<String, Value>) {
+    for (k, val) in obj {
+        let line = match val {
+            Value::Object(inner) => {
+                summarise(text, &format!("{prefix}{k}."), inner);
+                continue;
+            }
+            Value::Array(a) if k == "changes" => format!("{k}: {} (use --json for the list)", a.len()),
+            Value::Array(a) if a.iter().all(|p| p["email"].is_string()) && !a.is_empty() => {
+                let emails: Vec<&str> = a.iter().take(10).filter_map(|p| p["email"].as_str()).collect();
+                let more = if a.len() > 10 { format!(", and {} more", a.len() - 10) } else { String::new() };
+                format!("{k}: {} ({}{more})", a.len(), emails.join(", "))
+            }
+            Value::Array(a) if a.iter().any(Value::is_object) => format!("{k}: {} (use --json for the list)", a.len()),
+            Value::Null => format!("{k}: -"),
+            Value::String(s) => format!("{k}: {s}"),
+            other => format!("{k}: {other}"),
+        };
+        text.push_str(prefix);
+        text.push_str(&line);
+        text.push('\n');
+    }
 }
