@@ -180,7 +180,9 @@ pub fn decide(i: &Inputs) -> Decision {
     let today = timing::person_today(person, i.now);
     let role = current_role(i.roles, today);
     let next_role_at = timing::next_role_change_at(person, i.roles, today);
-    if let Verdict::Out { why } = i.scope.verdict(&scope::Facts::of(person, role)) {
+    // No rules (the default): everyone, without reading the person's facts.
+    if let Some(Verdict::Out { why }) = (!i.scope.is_empty()).then(|| i.scope.verdict(&scope::Facts::of(person, role)))
+    {
         let mut d = out_of_scope(i, &why);
         // A job role that takes effect later may bring the person into scope.
         d.wake_at = next_role_at;
