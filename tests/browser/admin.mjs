@@ -6,7 +6,8 @@
 // shots (directory for screenshots), docs (directory for the README's screenshots), chromium
 // (executable), phase}. Phase "setup" (the default) logs in, connects, configures, syncs and reads
 // the logs; phase "attention" runs after the test has made held deprovisions and a quarantined
-// person (config: held, quarantined), and drives the Overview and Needs attention screens.
+// person (config: held, quarantined), and drives the Overview and Needs attention screens; phase
+// "unauthorized" runs after Leapsome refused the token, and reconnects from the Overview.
 // Prints one line per step; exits 0 when every check held, 1 with the failed check otherwise.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -145,6 +146,35 @@ async function attention() {
   await page.locator('#ov-badge', { hasText: 'Connected' }).waitFor();
   check((await text('#count-held .n')) === '0', 'nothing held on the overview');
   step('overview after', 'Connected');
+}
+
+// The unauthorized state (Leapsome refused the token twice): named on the Overview and on Needs
+// attention, and Reconnect opens the connection form, which connects again.
+async function unauthorized() {
+  await login();
+  const acme = page.locator('#tenants button', { hasText: 'acme' });
+  await acme.locator('.badge', { hasText: 'Needs attention' }).waitFor();
+  await acme.click();
+  await page.locator('#ov-unauthorized').waitFor({ state: 'visible' });
+  const why = await text('#ov-unauthorized-text');
+  check(/^Leapsome refused the saved token \(HTTP 401\) since .+: /.test(why), `the service and since when: ${why}`);
+  check(/^UTC: /.test(await page.locator('#ov-unauthorized-text time').getAttribute('title')), 'since when, UTC on hover');
+  step('unauthorized overview', why);
+  await screen('overview-unauthorized');
+  await page.click('#tab-attention');
+  await page.locator('#att-unauthorized').waitFor({ state: 'visible' });
+  check(await page.locator('#attention-empty').isHidden(), 'the refusal needs you');
+  await page.click('#att-reconnect');
+  await page.locator('#panel-connection').waitFor({ state: 'visible' });
+  check(await page.evaluate(() => document.activeElement?.id === 'humaans-token'), 'Reconnect puts the cursor in the token field');
+  await page.fill('#humaans-token', config.humaansToken);
+  await page.fill('#scim-token', config.scimToken);
+  await page.click('#save-connection');
+  await page.locator('#connection-result.ok', { hasText: 'Connected' }).waitFor();
+  await page.click('#tab-overview');
+  await page.locator('#ov-badge', { hasText: 'Connected' }).waitFor();
+  check(await page.locator('#ov-unauthorized').isHidden(), 'the refusal is gone once reconnected');
+  step('reconnected');
 }
 
 async function setup() {
@@ -357,6 +387,7 @@ async function setup() {
 
 try {
   if (config.phase === 'attention') await attention();
+  else if (config.phase === 'unauthorized') await unauthorized();
   else await setup();
   check(pageErrors.length === 0, `no uncaught errors in the page: ${pageErrors}`);
   check(externals.length === 0, `nothing loaded from elsewhere: ${externals}`);

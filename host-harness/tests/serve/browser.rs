@@ -175,6 +175,27 @@ async fn the_admin_page_in_headless_chromium() {
         (Some(0), &json!(0)),
         "{status}"
     );
+
+    // Leapsome starts refusing the token: two refused syncs make the connection unauthorized;
+    // the token works again before the page reconnects (what the state remembers is the refusal).
+    let revoked = mock_servers::Fault::Status { status: 401, message: "token revoked".into() };
+    leapsome.control().add_fault(mock_servers::FaultRule::new(None, "/scim/v1", revoked, 1000));
+    for _ in 0..2 {
+        let (code, body) = serve.api("POST", "/api/tenants/acme/sync", Some(json!({}))).await;
+        assert_eq!(code, 200, "{body}");
+        super::eventually("the refused sync ends", || async {
+            serve.api("GET", "/api/tenants/acme/sync", None).await.1["state"] != "running"
+        })
+        .await;
+    }
+    let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+    assert_eq!(status["connection"], "unauthorized", "{status}");
+    leapsome.control().clear_faults();
+    config["phase"] = json!("unauthorized");
+    drive(&config, &data, &serve).await;
+    let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
+    assert_eq!(status["connection"], "ok", "reconnected on the page: {status}");
+
     let (code, log) = serve.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains(ADMIN) && !log.contains("scim-test-token"), "a secret in serve's log");

@@ -35,7 +35,7 @@ const ACTIONS = {
   'team-add': 'Team member added', 'team-remove': 'Team member removed',
 };
 const actionName = (a) => ACTIONS[a] || a;
-const SERVICES = { humaans: 'Humaans', leapsome: 'Leapsome' };
+const SERVICES = { humaans: 'Humaans', scim: 'Leapsome', leapsome: 'Leapsome' };
 const serviceName = (s) => SERVICES[s] || s;
 
 // A time in the admin's local time, the UTC original on hover (and for screen readers, datetime).
@@ -220,7 +220,7 @@ async function loadOverview() {
 
 function unauthorizedText(status) {
   const u = status.unauthorized;
-  const parts = [`${serviceName(u.service)} refused the saved token (HTTP ${u.http_status})`];
+  const parts = [`${serviceName(u.service)} refused the saved token${u.http_status ? ` (HTTP ${u.http_status})` : ''}`];
   if (status.unauthorized_since) parts.push(' since ', when(status.unauthorized_since));
   parts.push(`: ${u.message}. Nothing is sent until you reconnect with a new token.`);
   return parts;
