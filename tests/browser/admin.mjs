@@ -74,8 +74,8 @@ async function login() {
   await page.locator('#app-view').waitFor({ state: 'visible' });
 }
 
-// The Overview and Needs attention screens, on a tenant with `config.held` held deprovisions and
-// one quarantined person (`config.quarantined`).
+// The Overview and Needs attention screens, on a tenant with `config.held` held deprovisions, one
+// quarantined person (`config.quarantined`) and one dead letter (`config.deadLetter`).
 async function attention() {
   await mkdir(config.docs, { recursive: true });
   await login();
@@ -86,7 +86,8 @@ async function attention() {
   await page.locator('#count-held .n', { hasText: new RegExp(`^${config.held}$`) }).waitFor();
   check((await text('#count-quarantined .n')) === '1', `one quarantined: ${await text('#count-quarantined .n')}`);
   check((await text('#ov-badge')) === 'Needs attention', `the overview's badge: ${await text('#ov-badge')}`);
-  check((await text('#attention-count')) === String(config.held + 1), `the tab's count: ${await text('#attention-count')}`);
+  check((await text('#count-dead-letters .n')) === '1', `one dead letter: ${await text('#count-dead-letters .n')}`);
+  check((await text('#attention-count')) === String(config.held + 2), `the tab's count: ${await text('#attention-count')}`);
   await page.locator('#ov-activity tbody tr').first().waitFor();
   const activity = await page.locator('#ov-activity tbody tr td:nth-child(1)').allInnerTexts();
   check(activity.includes('Account created') && activity.includes('Deprovision held'), `today's activity in words: ${activity}`);
@@ -104,6 +105,9 @@ async function attention() {
   const quarantined = page.locator('#quarantined-table tbody tr');
   check((await quarantined.count()) === 1, 'the quarantined person listed');
   check((await quarantined.first().getAttribute('data-person')) === config.quarantined, 'the quarantined person is the one refused');
+  const dead = page.locator('#dead-table tbody tr');
+  check((await dead.count()) === 1 && (await dead.first().getAttribute('data-event')) === config.deadLetter, 'the dead letter listed');
+  check((await dead.first().innerText()).includes('temporarily unreadable'), `the dead letter's error: ${await dead.first().innerText()}`);
   check(await page.locator('#attention-empty').isHidden(), 'not empty');
   await screen('needs-attention');
 
@@ -132,6 +136,12 @@ async function attention() {
   await page.locator('#attention-result.ok', { hasText: 'Retried' }).waitFor();
   await page.locator('#att-quarantined').waitFor({ state: 'hidden' });
   step('retry', await text('#attention-result'));
+
+  // Retry the dead letter: queued again, gone from the list (the test checks it was applied).
+  await dead.first().locator('button', { hasText: 'Retry' }).click();
+  await page.locator('#attention-result.ok', { hasText: `Event ${config.deadLetter} queued again` }).waitFor();
+  await page.locator('#att-dead').waitFor({ state: 'hidden' });
+  step('retry dead letter', await text('#attention-result'));
 
   // Approve all, accepted: nothing is left, and the screen says so.
   page.once('dialog', (d) => d.accept());

@@ -102,7 +102,8 @@ async fn the_admin_page_in_headless_chromium() {
     let active = humaans.people().iter().filter(|p| p.status == "active").count();
 
     let data = data_dir("browser");
-    let serve = start(&data, &[]).await;
+    // Two attempts a webhook event, 200 ms apart, then a dead letter (the Needs attention screen's).
+    let serve = start(&data, &["--event-attempts", "2", "--event-backoff", "200ms"]).await;
     let shots = workspace().join("target/admin-screenshots");
     let mut config = json!({
         "url": format!("http://{}/", serve.addr), "adminToken": ADMIN,
@@ -153,6 +154,15 @@ async fn the_admin_page_in_headless_chromium() {
         now = report["next_due"].as_str().expect("Eve's next retry is due").parse().unwrap();
         ticks += 1;
     }
+    // A hire Humaans will not read twice: the event fails both attempts and is kept as a dead letter.
+    let (dana, dana_email) = super::hire(&humaans, 900);
+    let refusal = mock_servers::Fault::Status { status: 400, message: "temporarily unreadable".into() };
+    humaans.control().add_fault(mock_servers::FaultRule::new(Some("GET"), &format!("/api/people/{dana}"), refusal, 2));
+    assert_eq!(serve.webhook("acme", PAGE_SECRET, &created(&dana, "evt-dana")).await.0, 202);
+    super::eventually("a dead letter", || async {
+        serve.api("GET", "/api/tenants/acme/status", None).await.1["dead_letter_count"] == 1
+    })
+    .await;
     let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
     assert_eq!(status["quarantined"][0]["person_id"], eve.as_str(), "{status}");
     let held = status["held"].as_array().map_or(0, Vec::len);
@@ -164,11 +174,17 @@ async fn the_admin_page_in_headless_chromium() {
     config["phase"] = json!("attention");
     config["held"] = json!(held);
     config["quarantined"] = json!(eve);
+    config["deadLetter"] = json!("evt-dana");
     drive(&config, &data, &serve).await;
     println!("screenshots: {}", shots.display());
 
-    // What the page's approvals did: every leaver suspended; the retry lifted the quarantine.
+    // What the page's approvals did: every leaver suspended; the retry lifted the quarantine; the
+    // dead letter, retried, made the hire's account.
     assert_eq!(suspended(&leapsome), 8, "the held deprovisions approved on the page");
+    super::eventually("the retried event applied", || async {
+        leapsome.users().iter().any(|u| u["userName"] == dana_email.as_str())
+    })
+    .await;
     let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
     assert_eq!(
         (status["held"].as_array().map(Vec::len), &status["quarantined_count"]),
