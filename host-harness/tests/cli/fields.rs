@@ -25,6 +25,9 @@ async fn map_sets_shows_and_clears_the_extra_fields_and_a_sync_writes_them() {
     assert_eq!(configured["extra_fields"], words, "{configured}");
     let status = hh(&["--data-dir", d, "--json", "status"], &[]).await.ok().unwrap();
     assert_eq!(status["settings"]["extra_fields"], words, "{status}");
+    let text = hh(&["--data-dir", d, "status"], &[]).await;
+    text.ok();
+    assert!(text.stdout.contains("custom:T-Shirt Size=6140868326541a4da586db0b"), "{}", text.stdout);
 
     // A bad id: one line naming the flag's value and what an id is; the settings stay.
     for bad in ["custom:T-Shirt Size=6140868326541a4da586", "custom:Size", "shoe-size"] {
