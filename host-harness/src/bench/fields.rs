@@ -63,6 +63,7 @@ impl FieldsRun {
         json!({
             "fields": ["start-date", "end-date", "location", "gender", "birthday", "custom (embedded by name)"],
             "locations": LOCATIONS,
+            "scope": SCOPE_RULE,
             "first_sync": {
                 "wall_s": round(self.initial.wall_s, 3),
                 "requests": self.initial.requests.to_json(),
@@ -84,6 +85,10 @@ impl FieldsRun {
         })
     }
 }
+
+/// The run's scope rule (see `fields_run`).
+pub const SCOPE_RULE: &str =
+    "location not in (Nowhere) and email-domain != example.invalid and department != \"No such\"";
 
 pub(super) async fn fields_run(
     runtime: &Arc<Runtime>,
@@ -120,9 +125,15 @@ pub(super) async fn fields_run(
             leapsome_attribute: SIZE_ATTRIBUTE.into(),
         }),
     ];
-    done(rig.plugin.configure(&api::Settings { extra_fields, ..settings }).await).context("configure")?;
+    // A scope rule every person passes, testing what a rule can read (the place of work, the work
+    // email's domain, the department): its cost is each person's verdict every sync, and the
+    // people must all stay in, so the accounts compared below are everyone's.
+    let scope = vec![SCOPE_RULE.to_owned()];
+    done(rig.plugin.configure(&api::Settings { extra_fields, scope, ..settings }).await).context("configure")?;
 
-    progress(format!("extra fields: initial sync of {employees} people, every extra field mapped"));
+    progress(format!(
+        "extra fields: initial sync of {employees} people, every extra field mapped, scope `{SCOPE_RULE}`"
+    ));
     let initial = timed_sync(&rig).await.context("the extra-fields run's initial sync")?;
     let (accounts, accounts_exact) = accounts_exact(&rig, &offices);
     progress(format!(
