@@ -454,7 +454,7 @@ mod tests {
             shown(merge_settings(current.clone(), &tighter)),
             json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "rfc7644",
                 "deprovision_limit": "10%", "deprovision_window": "90m", "teams": "on", "log_retention": "20000",
-                "extra_fields": ["start-date"]})
+                "extra_fields": ["start-date"], "scope": ["department = Engineering"], "out_of_scope": "keep"})
         );
         assert_eq!(shown(merge_settings(current.clone(), &SettingsChange::default())), shown(current.clone()));
         let wider =
@@ -469,7 +469,8 @@ mod tests {
             shown(merge_settings(current.clone(), &back)),
             json!({"provisioning": "off", "deprovisioning": "deactivate", "dialect": "rfc7644",
                 "deprovision_limit": "default: max(5, 10%)", "deprovision_window": "90m", "teams": "on",
-                "log_retention": "20000", "extra_fields": ["start-date"]})
+                "log_retention": "20000", "extra_fields": ["start-date"], "scope": ["department = Engineering"],
+                "out_of_scope": "keep"})
         );
     }
 
