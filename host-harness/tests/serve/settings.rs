@@ -16,7 +16,8 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         before,
         json!({"provisioning": "immediately", "deprovisioning": "suspend", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": null, "teams": false})
+            "deprovision_limit": null, "deprovision_window": null, "teams": false,
+            "log_retention": 5000, "scope": [], "out_of_scope": "deprovision", "extra_fields": []})
     );
 
     // (body, what the refusal must name)
@@ -56,7 +57,8 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
         serve.api("PUT", path, Some(json!({"provisioning": "on-start-date", "deprovision_limit": 3}))).await;
     assert_eq!(status, 200, "{put}");
     let replaced = json!({"provisioning": "on-start-date", "deprovisioning": "off", "dialect": "leapsome",
-        "deprovision_limit": "3", "deprovision_window": null, "teams": false});
+        "deprovision_limit": "3", "deprovision_window": null, "teams": false,
+            "log_retention": 5000, "scope": [], "out_of_scope": "deprovision", "extra_fields": []});
     assert_eq!(put, replaced);
     assert_eq!(serve.api("GET", path, None).await.1, replaced);
     // PATCH changes only what it names.
@@ -65,7 +67,8 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         patched,
         json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "leapsome",
-            "deprovision_limit": "3", "deprovision_window": null, "teams": false})
+            "deprovision_limit": "3", "deprovision_window": null, "teams": false,
+            "log_retention": 5000, "scope": [], "out_of_scope": "deprovision", "extra_fields": []})
     );
     let (status, patched) =
         serve.api("PATCH", path, Some(json!({"deprovision_limit": "5%", "deprovision_window": "90m"}))).await;
@@ -76,7 +79,8 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         patched,
         json!({"provisioning": "on-start-date", "deprovisioning": "deactivate", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": "24h", "teams": false})
+            "deprovision_limit": null, "deprovision_window": "24h", "teams": false,
+            "log_retention": 5000, "scope": [], "out_of_scope": "deprovision", "extra_fields": []})
     );
     // Teams: a boolean (or "on"/"off"), PATCHed alone.
     let (status, patched) = serve.api("PATCH", path, Some(json!({"teams": true}))).await;
@@ -93,7 +97,8 @@ async fn settings_of_the_wrong_shape_change_nothing_put_replaces_and_patch_chang
     assert_eq!(
         defaults,
         json!({"provisioning": "off", "deprovisioning": "off", "dialect": "leapsome",
-            "deprovision_limit": null, "deprovision_window": null, "teams": false})
+            "deprovision_limit": null, "deprovision_window": null, "teams": false,
+            "log_retention": 5000, "scope": [], "out_of_scope": "deprovision", "extra_fields": []})
     );
     // Not JSON at all: 400. A tenant that is not connected: 404, after the body was checked.
     let auth = format!("Bearer {ADMIN}");
