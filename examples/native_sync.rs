@@ -176,7 +176,7 @@ fn main() {
         dialect: Dialect::Leapsome,
         deprovision_limit: None,
         deprovision_window_minutes: None,
-        teams: false,
+        ..Settings::default()
     };
     app::configure(&mut env, settings).expect("configure");
     let started = Instant::now();
