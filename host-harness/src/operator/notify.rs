@@ -1,11 +1,13 @@
 //! Notifications as the commands and `serve` run them: the tenant's settings (`configure
-//! --notify-url/--notify-secret/--notify-on`, the API's `notify_*` fields), and [`after_run`],
-//! which after a run turns the component's `status` and the host's dead letters into messages
-//! ([`crate::notify`]: the ledger decides, the outbox delivers) and delivers what is due.
+//! --notify-url/--notify-secret/--notify-on`, the API's `…/notifications`), and after a run
+//! [`check`] (under the tenant's lease: the component's `status` and the host's dead letters into
+//! the ledger, [`crate::notify`], and the due messages claimed), [`deliver`] (no lease held) and
+//! [`settle`] (under the lease again). [`after_run`] is the three for a caller that holds the
+//! lease throughout (a CLI command); `serve` runs them around its own turns.
 //!
-//! A notification never fails or delays the run that raised it: [`after_run`] is called once the
-//! run's calls are done, its errors are returned as warnings for the caller to log, and a
-//! receiver that fails is retried by later runs from the stored outbox.
+//! A notification never fails or delays the run that raised it: the check comes once the run's
+//! calls are done, its errors are warnings for the caller to log, and a receiver that fails is
+//! retried by later checks from the stored outbox.
 
 use std::time::Duration;
 
@@ -15,12 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::host::Host;
+use crate::notify::store::NAMESPACE;
 use crate::notify::{self, Item, Kind, Snapshot, Target};
 use crate::plugin::api;
 use crate::sealed::SECRETS_BUCKET;
 use crate::{Storage, Tenant, TenantPlugin};
 
-const NAMESPACE: &str = "host";
 /// The settings (URL, kinds); the secret is sealed in the host's `secrets` bucket.
 const CONFIG_BUCKET: &str = "notify-config";
 /// How long a command waits for a quick retry before leaving it to later runs.
