@@ -3,11 +3,14 @@
 //   node admin.mjs CONFIG.json
 //
 // CONFIG: {url, adminToken, humaansUrl, scimUrl, humaansToken, scimToken, personId, personEmail,
-// shots (directory for screenshots), docs (directory for the README's screenshots), chromium
+// shots (directory for the steps' screenshots), docs (directory for the screens' screenshots: the
+// test passes target/screenshots, or docs/screenshots under SCREENSHOTS=docs), chromium
 // (executable), phase}. Phase "setup" (the default) logs in, connects, configures, syncs and reads
 // the logs; phase "attention" runs after the test has made held deprovisions and a quarantined
 // person (config: held, quarantined), and drives the Overview and Needs attention screens; phase
-// "unauthorized" runs after Leapsome refused the token, and reconnects from the Overview.
+// "unauthorized" runs after Leapsome refused the token, and reconnects from the Overview; phase
+// "configure" drives scope rules, extra fields and Provision on demand (config: personDepartment,
+// newHire, newHireEmail).
 // Prints one line per step; exits 0 when every check held, 1 with the failed check otherwise.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ function check(condition, message) {
 }
 
 await mkdir(config.shots, { recursive: true });
+await mkdir(config.docs, { recursive: true });
 const profile = await mkdtemp(join(tmpdir(), 'hh-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: config.chromium,
@@ -77,7 +81,6 @@ async function login() {
 // The Overview and Needs attention screens, on a tenant with `config.held` held deprovisions, one
 // quarantined person (`config.quarantined`) and one dead letter (`config.deadLetter`).
 async function attention() {
-  await mkdir(config.docs, { recursive: true });
   await login();
   const acme = page.locator('#tenants button', { hasText: 'acme' });
   await acme.locator('.badge', { hasText: 'Needs attention' }).waitFor();
@@ -185,6 +188,152 @@ async function unauthorized() {
   await page.locator('#ov-badge', { hasText: 'Connected' }).waitFor();
   check(await page.locator('#ov-unauthorized').isHidden(), 'the refusal is gone once reconnected');
   step('reconnected');
+}
+
+// Opens acme's Configuration tab after a login (or a reload), the form filled from the settings.
+async function openConfiguration() {
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  await page.locator('#tenants button', { hasText: 'acme' }).click();
+  await page.locator('#tenant-title', { hasText: 'acme' }).waitFor();
+  await page.click('#tab-configuration');
+  await page.locator('#panel-configuration').waitFor({ state: 'visible' });
+}
+
+// Leapsome's accounts with this userName, asked of the mock's SCIM API by this script (not the
+// page): what a provision on demand did or did not write.
+async function accountsNamed(email) {
+  const q = new URLSearchParams({ filter: `userName eq "${email}"` });
+  const r = await fetch(`${config.scimUrl}/Users?${q}`, { headers: { Authorization: `Bearer ${config.scimToken}` } });
+  check(r.ok, `Leapsome's Users answers (${r.status})`);
+  return (await r.json()).totalResults;
+}
+
+// Configuration (scope rules previewed then saved, a malformed rule, extra fields) and Provision
+// on demand (a dry run of a new hire `config.newHire`, then the real run), on the connected acme.
+async function configure() {
+  await login();
+  await openConfiguration();
+
+  // A scope rule that leaves the person's department out: Preview names them as leaving, before
+  // anything is saved.
+  check(await page.locator('#scope-none').isVisible(), 'no rules at first: everyone is in scope');
+  check(await page.isChecked('#out-of-scope-deprovision'), 'leaving scope deprovisions by default');
+  const rule = `department != "${config.personDepartment}"`;
+  await page.click('#add-rule');
+  check(await page.evaluate(() => document.activeElement?.classList.contains('scope-rule')), 'Add a rule puts the cursor in the new rule');
+  await page.keyboard.type(rule);
+  await page.click('#preview-settings');
+  await page.locator('#settings-preview').waitFor({ state: 'visible' });
+  const leaving = await page.locator('#preview-leaving li').allInnerTexts();
+  check(leaving.includes(config.personEmail), `Preview lists ${config.personEmail} as leaving scope: ${leaving}`);
+  const summary = await text('#preview-summary');
+  check(summary.includes(`${leaving.length} would leave scope`) && summary.includes('Not saved yet'), `the preview's counts: ${summary}`);
+  check((await text('#preview-leaving h4')) === `Would leave scope (${leaving.length})`, 'the leaving count in the heading');
+  for (const k of ['created', 'deprovisioned', 'held']) check(/^\d+$/.test(await text(`#preview-${k} .n`)), `the plan's ${k} count`);
+  const unsaved = await page.evaluate(async () => (await (await fetch('/api/tenants/acme/settings')).json()).scope);
+  check(Array.isArray(unsaved) && unsaved.length === 0, `Preview saved nothing: ${JSON.stringify(unsaved)}`);
+  step('scope preview', `${leaving.length} leaving; ${summary}`);
+  await screen('configuration-preview');
+
+  // A malformed rule: refused, the error under that rule with its column, nothing saved.
+  await page.click('#add-rule');
+  await page.keyboard.type('department = Customer Success');
+  await page.click('#save-settings');
+  const second = page.locator('#scope-rules li').nth(1);
+  await second.locator('.field-error', { hasText: 'column 23' }).waitFor();
+  check((await second.locator('input').getAttribute('aria-invalid')) === 'true', 'the malformed rule is marked');
+  check(await page.locator('#scope-rules li').first().locator('.field-error').isHidden(), 'the good rule carries no error');
+  check((await text('#settings-result')).includes('rule 2'), `the refusal names the rule: ${await text('#settings-result')}`);
+  const caret = await second.locator('input').evaluate((i) => [document.activeElement === i, i.selectionStart]);
+  check(caret[0] && caret[1] === 22, `the cursor at column 23 of the rule: ${caret}`);
+  step('malformed rule', await second.locator('.field-error').innerText());
+  await second.locator('button', { hasText: 'Remove' }).click();
+
+  // Saved with "Keep their account", read back after a reload.
+  await page.check('#out-of-scope-keep');
+  await page.click('#save-settings');
+  await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  await page.reload();
+  await openConfiguration();
+  await page.locator('#scope-rules .scope-rule').first().waitFor();
+  const rules = await page.locator('#scope-rules .scope-rule').evaluateAll((l) => l.map((i) => i.value));
+  check(rules.length === 1 && rules[0] === rule, `the rule, read back: ${rules}`);
+  check(await page.isChecked('#out-of-scope-keep'), 'Keep, read back');
+  step('scope saved', rule);
+
+  // Extra fields: a custom id that is not one is refused under Extra fields; then saved, read back.
+  await page.check('#field-start-date');
+  await page.check('#field-location');
+  await page.check('#field-gender');
+  await page.click('#add-custom');
+  await page.keyboard.type('T-Shirt Size');
+  await page.locator('#custom-fields .custom-attribute').fill('not-an-id');
+  await page.click('#save-settings');
+  await page.locator('#extra-fields-error', { hasText: '24 hex' }).waitFor();
+  step('custom field refused', await text('#extra-fields-error'));
+  await page.locator('#custom-fields .custom-attribute').fill('6140868326541a4da586db0b');
+  await page.click('#save-settings');
+  await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  check((await text('#extra-fields-error')) === '', 'the error is gone once saved');
+  await page.reload();
+  await openConfiguration();
+  await page.locator('#custom-fields .custom-field').first().waitFor();
+  const ticked = await page.locator('#extra-fields-fieldset [data-field]').evaluateAll((l) => l.filter((b) => b.checked).map((b) => b.dataset.field));
+  check(ticked.join(',') === 'start-date,location,gender', `the extra fields, read back: ${ticked}`);
+  check((await page.inputValue('#custom-fields .custom-field')) === 'T-Shirt Size', 'the custom field, read back');
+  check((await page.inputValue('#custom-fields .custom-attribute')) === '6140868326541a4da586db0b', 'its attribute id, read back');
+  step('extra fields saved', `${ticked}, custom:T-Shirt Size`);
+  await screen('configuration');
+
+  // Everyone in scope again (the new hire below is in the person's department): Remove, Save.
+  await page.locator('#scope-rules li button', { hasText: 'Remove' }).click();
+  check(await page.locator('#scope-none').isVisible(), 'no rules left');
+  await page.click('#save-settings');
+  await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
+  const after = await page.evaluate(async () => (await (await fetch('/api/tenants/acme/settings')).json()).scope);
+  check(Array.isArray(after) && after.length === 0, `the rule removed and saved: ${JSON.stringify(after)}`);
+  step('scope cleared');
+
+  // Provision on demand: someone in the recent log picked by email (a dry run: matched by link).
+  await page.click('#tab-provision');
+  check(await page.isChecked('#provision-dry'), 'Dry run is on by default');
+  await page.locator(`#known-people option[value="${config.personEmail.toLowerCase()}"]`).waitFor({ state: 'attached' });
+  await page.fill('#provision-person', config.personEmail);
+  await page.click('#run-provision');
+  await page.locator('#provision-result.ok', { hasText: 'Dry run' }).waitFor();
+  check((await text('#provision-trace li[data-step="match"] .badge')) === 'by link', 'the person picked by email is matched by link');
+  check((await text('#provision-result')).includes(config.personId), 'the email resolved to the id');
+  step('picked by email', await text('#provision-result'));
+
+  // A new hire, dry run: every step shown, nothing written.
+  check(await accountsNamed(config.newHireEmail) === 0, 'no account before');
+  await page.fill('#provision-person', config.newHire);
+  await page.click('#run-provision');
+  await page.locator('#provision-result.ok', { hasText: 'nothing was written' }).waitFor();
+  const steps = await page.locator('#provision-trace li').evaluateAll((l) => l.map((li) => `${li.dataset.step}=${li.querySelector('.badge').textContent}`));
+  for (const s of ['read=found', 'scope=in scope', 'match=none', 'decision=create', 'write=dry run']) check(steps.includes(s), `the dry run's trace has ${s}: ${steps}`);
+  check(await page.locator('#provision-trace li.danger').count() === 0, 'no step failed');
+  check((await page.locator('#provision-changes tbody tr td:first-child').allInnerTexts()).includes('create'), 'the planned change listed');
+  check(await accountsNamed(config.newHireEmail) === 0, 'the dry run wrote nothing: no account in Leapsome');
+  step('dry run', steps.join(', '));
+  await screen('provision-dry-run');
+
+  // The real run: the account is made, each write with its HTTP status.
+  await page.uncheck('#provision-dry');
+  await page.click('#run-provision');
+  await page.locator('#provision-result.ok', { hasText: 'Done' }).waitFor();
+  const writes = await page.locator('#provision-trace li[data-step="write"] .badge').allInnerTexts();
+  check(writes.includes('HTTP 201'), `the create's write, HTTP 201: ${writes}`);
+  check(await page.locator('#provision-trace li[data-step="write"].ok').count() === writes.length, 'writes shown as succeeded');
+  check(await accountsNamed(config.newHireEmail) === 1, 'the real run made the account');
+  step('provisioned', writes.join(', '));
+  await screen('provision-on-demand');
+
+  // A failure reads as one: an unknown id.
+  await page.fill('#provision-person', 'no-such-person-0000');
+  await page.click('#run-provision');
+  await page.locator('#provision-result.error').waitFor();
+  step('unknown person', await text('#provision-result'));
 }
 
 async function setup() {
@@ -398,6 +547,7 @@ async function setup() {
 try {
   if (config.phase === 'attention') await attention();
   else if (config.phase === 'unauthorized') await unauthorized();
+  else if (config.phase === 'configure') await configure();
   else await setup();
   check(pageErrors.length === 0, `no uncaught errors in the page: ${pageErrors}`);
   check(externals.length === 0, `nothing loaded from elsewhere: ${externals}`);

@@ -2,8 +2,10 @@
 //! (playwright-core) against `serve` and the mocks, in two phases: the page connects, configures,
 //! syncs and reads the logs; then the test makes held deprovisions (a bulk offboarding by webhook)
 //! and a quarantined person (a hire Leapsome refuses, ticked past 7 days by the CLI), and the page
-//! approves and retries them on its Overview and Needs attention screens. Screenshots go to
-//! `target/admin-screenshots/`, and those of the two screens to `docs/screenshots/` (the README's).
+//! approves and retries them on its Overview and Needs attention screens; then the page sets scope
+//! rules and extra fields (previewed before saving) and provisions a hire on demand. Screenshots go
+//! to `target/screenshots/`; under `SCREENSHOTS=docs` the screens' go to `docs/screenshots/` (the
+//! README's) instead.
 //! Under `CI=true` a missing browser or Node.js fails the test; elsewhere it says loudly that it
 //! cannot run.
 
@@ -98,19 +100,31 @@ async fn the_admin_page_in_headless_chromium() {
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     humaans.load_seed(mock_servers::org::generate_org(40, 7, &today));
     let leapsome = MockLeapsome::start(LeapsomeConfig::default()).await.unwrap();
-    let person = humaans.people().into_iter().find(|p| p.status == "active").expect("an active person");
+    let department = |id: &str| humaans.job_roles_of(id).last().and_then(|r| r.department.clone());
+    let person = humaans
+        .people()
+        .into_iter()
+        .find(|p| p.status == "active" && department(&p.id).is_some())
+        .expect("an active person with a department");
     let active = humaans.people().iter().filter(|p| p.status == "active").count();
 
     let data = data_dir("browser");
     // Two attempts a webhook event, 200 ms apart, then a dead letter (the Needs attention screen's).
     let serve = start(&data, &["--event-attempts", "2", "--event-backoff", "200ms"]).await;
-    let shots = workspace().join("target/admin-screenshots");
+    // The screens' screenshots go to target/ (a run leaves the tree clean); SCREENSHOTS=docs
+    // writes the README's in docs/screenshots instead.
+    let shots = workspace().join("target/screenshots");
+    let docs = if std::env::var("SCREENSHOTS").is_ok_and(|v| v == "docs") {
+        workspace().join("docs/screenshots")
+    } else {
+        shots.clone()
+    };
     let mut config = json!({
         "url": format!("http://{}/", serve.addr), "adminToken": ADMIN,
         "humaansUrl": humaans.base_url(), "scimUrl": leapsome.base_url(),
         "humaansToken": mock_servers::humaans::DEFAULT_TOKEN, "scimToken": "scim-test-token",
         "personId": person.id, "personEmail": person.email,
-        "shots": shots, "docs": workspace().join("docs/screenshots"), "chromium": chromium(),
+        "shots": shots, "docs": docs, "chromium": chromium(),
         "phase": "setup",
     });
     drive(&config, &data, &serve).await;
@@ -211,6 +225,27 @@ async fn the_admin_page_in_headless_chromium() {
     drive(&config, &data, &serve).await;
     let (_, status) = serve.api("GET", "/api/tenants/acme/status", None).await;
     assert_eq!(status["connection"], "ok", "reconnected on the page: {status}");
+
+    // Configuration and Provision on demand: a hire Humaans has and no event announced, tried on
+    // the page (a dry run, then for real).
+    let (hire, hire_email) = super::hire(&humaans, 901);
+    config["phase"] = json!("configure");
+    config["personDepartment"] = json!(department(&person.id).unwrap());
+    config["newHire"] = json!(hire);
+    config["newHireEmail"] = json!(hire_email);
+    drive(&config, &data, &serve).await;
+    let made: Vec<_> = leapsome.users().into_iter().filter(|u| u["userName"] == hire_email.as_str()).collect();
+    assert_eq!(made.len(), 1, "the hire's account, made by the page's real run");
+    let (_, settings) = serve.api("GET", "/api/tenants/acme/settings", None).await;
+    assert_eq!(
+        (&settings["scope"], &settings["out_of_scope"], &settings["extra_fields"]),
+        (
+            &json!([]),
+            &json!("keep"),
+            &json!(["start-date", "location", "gender", "custom:T-Shirt Size=6140868326541a4da586db0b"])
+        ),
+        "{settings}"
+    );
 
     let (code, log) = serve.terminate().await;
     assert_eq!(code, Some(0), "{log}");

@@ -128,6 +128,10 @@ async function openTenant(id) {
   $('connection-result').textContent = '';
   $('settings-result').textContent = '';
   $('notify-result').textContent = '';
+  $('settings-preview').hidden = true;
+  $('provision-output').hidden = true;
+  $('provision-result').textContent = '';
+  $('provision-person').value = '';
   $('sync-plan').replaceChildren();
   $('run-sync').disabled = true;
   $('sync-progress').hidden = true;
@@ -368,6 +372,166 @@ function showSettings(s) {
   $('dialect').value = s.dialect;
   $('teams-on').checked = s.teams === true;
   $('log-retention').value = s.log_retention ?? '';
+  $('deprovision-limit').value = s.deprovision_limit ?? '';
+  $('deprovision-window').value = s.deprovision_window ?? '';
+  $('scope-rules').replaceChildren();
+  for (const rule of s.scope || []) addRuleRow(rule);
+  showNoRules();
+  const keep = s.out_of_scope === 'keep';
+  $('out-of-scope-keep').checked = keep;
+  $('out-of-scope-deprovision').checked = !keep;
+  const fields = s.extra_fields || [];
+  for (const box of document.querySelectorAll('#extra-fields-fieldset [data-field]')) box.checked = fields.includes(box.dataset.field);
+  $('custom-fields').replaceChildren();
+  for (const f of fields.filter((w) => w.startsWith('custom:'))) {
+    const [field, id] = splitCustom(f.slice('custom:'.length));
+    addCustomRow(field, id);
+  }
+  clearSettingsErrors();
+}
+
+// `custom:FIELD=ID` as the API writes it: the id is after the last `=` (a field's name may hold one).
+function splitCustom(rest) {
+  const at = rest.lastIndexOf('=');
+  return at < 0 ? [rest, ''] : [rest.slice(0, at), rest.slice(at + 1)];
+}
+
+// A row of the scope rules: the rule's text, Remove, and its own error line under it.
+function addRuleRow(text = '') {
+  const li = document.createElement('li');
+  const row = document.createElement('div');
+  row.className = 'row';
+  const input = document.createElement('input');
+  input.className = 'scope-rule';
+  input.autocomplete = 'off';
+  input.spellcheck = false;
+  input.value = text;
+  input.placeholder = 'department = Engineering';
+  const error = document.createElement('p');
+  error.className = 'error field-error';
+  error.id = `rule-error-${++rowIds}`;
+  input.setAttribute('aria-describedby', `scope-help ${error.id}`);
+  const remove = button('Remove', '', () => { li.remove(); numberRules(); showNoRules(); $('add-rule').focus(); });
+  row.append(input, remove);
+  li.append(row, error);
+  $('scope-rules').append(li);
+  numberRules();
+  showNoRules();
+  return input;
+}
+let rowIds = 0;
+
+function numberRules() {
+  [...$('scope-rules').children].forEach((li, i) => {
+    li.querySelector('input').setAttribute('aria-label', `Rule ${i + 1}`);
+    li.querySelector('button').setAttribute('aria-label', `Remove rule ${i + 1}`);
+  });
+}
+
+function showNoRules() {
+  $('scope-none').hidden = $('scope-rules').children.length > 0;
+}
+
+// A row of the custom field mappings: the Humaans field's name, the Leapsome attribute's id, Remove.
+function addCustomRow(field = '', id = '') {
+  const li = document.createElement('li');
+  const row = document.createElement('div');
+  row.className = 'row';
+  const n = ++rowIds;
+  const input = (cls, label, value, placeholder) => {
+    const l = document.createElement('label');
+    l.textContent = label;
+    const i = document.createElement('input');
+    i.className = cls;
+    i.autocomplete = 'off';
+    i.value = value;
+    i.placeholder = placeholder;
+    i.id = `${cls}-${n}`;
+    l.append(i);
+    return l;
+  };
+  const name = input('custom-field', 'Humaans field', field, 'T-Shirt Size');
+  const attr = input('custom-attribute', 'Leapsome attribute id', id, '6140868326541a4da586db0b');
+  const remove = button('Remove', '', () => { li.remove(); $('add-custom').focus(); });
+  remove.setAttribute('aria-label', 'Remove this custom field');
+  row.append(name, attr, remove);
+  li.append(row);
+  $('custom-fields').append(li);
+  return name.querySelector('input');
+}
+
+function clearSettingsErrors() {
+  for (const e of document.querySelectorAll('#settings-form .field-error')) e.textContent = '';
+  for (const i of document.querySelectorAll('#settings-form [aria-invalid]')) i.removeAttribute('aria-invalid');
+}
+
+// The form as a settings body (the API's PATCH words), and the rule rows in the order sent (an
+// empty row is not a rule: it is left out, so settings.scope[N] is the Nth row sent).
+function settingsBody() {
+  let provisioning = 'off';
+  if ($('provisioning-on').checked) {
+    provisioning = $('provisioning-timing').value;
+    if (provisioning === 'days-before-start') provisioning += `:${$('days-before').value}`;
+  }
+  const ruleInputs = [...document.querySelectorAll('#scope-rules .scope-rule')].filter((i) => i.value.trim() !== '');
+  const extra = [...document.querySelectorAll('#extra-fields-fieldset [data-field]')].filter((b) => b.checked).map((b) => b.dataset.field);
+  for (const li of $('custom-fields').children) {
+    const field = li.querySelector('.custom-field').value.trim();
+    const id = li.querySelector('.custom-attribute').value.trim();
+    if (field !== '' || id !== '') extra.push(`custom:${field}=${id}`);
+  }
+  const body = {
+    provisioning,
+    deprovisioning: $('deprovisioning-on').checked ? $('deprovisioning-action').value : 'off',
+    dialect: $('dialect').value,
+    teams: $('teams-on').checked,
+    scope: ruleInputs.map((i) => i.value.trim()),
+    out_of_scope: $('out-of-scope-keep').checked ? 'keep' : 'deprovision',
+    extra_fields: extra,
+    // Empty: the default (null), as the hint says.
+    deprovision_limit: $('deprovision-limit').value.trim() === '' ? null : $('deprovision-limit').value.trim(),
+    deprovision_window: $('deprovision-window').value.trim() === '' ? null : $('deprovision-window').value.trim(),
+  };
+  if ($('log-retention').value !== '') body.log_retention = Number($('log-retention').value);
+  return { body, ruleInputs };
+}
+
+// A refusal (422) shown next to the field it names; a scope rule's names its row and column, and
+// the cursor is put at that column. Anything else goes under the Save button.
+function showSettingsError(message, ruleInputs, general) {
+  const rule = /settings\.scope\[(\d+)\]/.exec(message);
+  const mark = (input, errorEl, text) => {
+    errorEl.textContent = text;
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  };
+  if (rule && ruleInputs[Number(rule[1])]) {
+    const input = ruleInputs[Number(rule[1])];
+    const column = /column (\d+)/.exec(message);
+    const why = message.replace(/^.*?settings\.scope\[\d+\]:\s*/, '').replace(/^column \d+:\s*/, '');
+    const errorEl = input.closest('li').querySelector('.field-error');
+    mark(input, errorEl, column ? `At column ${column[1]}: ${why}` : why);
+    if (column) input.setSelectionRange(Number(column[1]) - 1, Number(column[1]) - 1);
+    say(general, `Not saved: rule ${Number(rule[1]) + 1} does not read.`, false);
+    return;
+  }
+  const fields = [
+    [/`?deprovision_limit`?|deprovision-limit/, 'deprovision-limit'],
+    [/`?deprovision_window`?|deprovision-window/, 'deprovision-window'],
+  ];
+  for (const [re, id] of fields) {
+    if (re.test(message)) {
+      mark($(id), $(`${id}-error`), message);
+      say(general, 'Not saved: see the field marked above.', false);
+      return;
+    }
+  }
+  if (/extra_fields|extra-fields/.test(message)) {
+    $('extra-fields-error').textContent = message;
+    say(general, 'Not saved: see Extra fields above.', false);
+    return;
+  }
+  say(general, message, false);
 }
 
 // The notification settings as the API shows them: never the secret, only whether one is set.
@@ -414,6 +578,7 @@ function selectTab(name) {
   if (name === 'overview') loadOverview();
   if (name === 'attention') loadAttention();
   if (name === 'configuration') loadNotify();
+  if (name === 'provision') loadKnownPeople();
 }
 
 async function saveConnection(ev) {
@@ -437,25 +602,182 @@ async function saveConnection(ev) {
 
 async function saveSettings(ev) {
   ev.preventDefault();
-  let provisioning = 'off';
-  if ($('provisioning-on').checked) {
-    provisioning = $('provisioning-timing').value;
-    if (provisioning === 'days-before-start') provisioning += `:${$('days-before').value}`;
-  }
-  const body = {
-    provisioning,
-    deprovisioning: $('deprovisioning-on').checked ? $('deprovisioning-action').value : 'off',
-    dialect: $('dialect').value,
-    teams: $('teams-on').checked,
-  };
-  if ($('log-retention').value !== '') body.log_retention = Number($('log-retention').value);
+  clearSettingsErrors();
+  const { body, ruleInputs } = settingsBody();
   try {
-    // PATCH: the page shows only some settings; the others (the brake's limit and window) stay.
-    showSettings(await call('PATCH', `/api/tenants/${encodeURIComponent(tenant)}/settings`, body));
+    // PATCH: only the keys sent change (a setting the page does not show stays as it is).
+    showSettings(await call('PATCH', path('/settings'), body));
     say($('settings-result'), 'Saved.', true);
   } catch (e) {
-    say($('settings-result'), e.message, false);
+    showSettingsError(e.message, ruleInputs, $('settings-result'));
   }
+}
+
+// The plan the form's settings would give, before Save: who enters and who leaves scope, and the
+// next sync's counts. Nothing is saved.
+async function previewSettings() {
+  clearSettingsErrors();
+  const { body, ruleInputs } = settingsBody();
+  const out = $('settings-preview');
+  say($('settings-result'), 'Previewing…', true);
+  let plan;
+  try {
+    plan = await call('POST', path('/settings/preview'), body);
+  } catch (e) {
+    out.hidden = true;
+    showSettingsError(e.message, ruleInputs, $('settings-result'));
+    return;
+  }
+  $('settings-result').textContent = '';
+  const entering = plan.entering_scope || [];
+  const leaving = plan.leaving_scope || [];
+  const keep = body.out_of_scope === 'keep';
+  const action = body.deprovisioning === 'deactivate' ? 'deactivated (deleted)' : 'suspended';
+  let leaveText = `${leaving.length} would leave scope`;
+  if (leaving.length > 0) {
+    leaveText += keep ? ' (their accounts are kept)' : body.deprovisioning === 'off' ? ' (deprovisioning is off: their accounts stay)' : ` (their accounts ${action}, within the deprovision limit)`;
+  }
+  $('preview-summary').textContent = `${entering.length} would enter scope, ${leaveText}; ${plan.out_of_scope ?? 0} of ${plan.people ?? 0} people out of scope in all. Not saved yet.`;
+  const counts = [
+    ['created', plan.created, 'accounts to create'],
+    ['reactivated', plan.reactivated, 'accounts to reactivate'],
+    ['updated', plan.updated, 'accounts to update'],
+    ['deprovisioned', plan.deprovisioned, `accounts to be ${action}`],
+    ['held', plan.held, 'held for approval (over the limit)'],
+  ];
+  $('preview-counts').replaceChildren(...counts.map(([key, n, what]) => {
+    const li = document.createElement('li');
+    li.id = `preview-${key}`;
+    if (key === 'held' && n > 0) li.className = 'attention';
+    const num = document.createElement('span');
+    num.className = 'n';
+    num.textContent = String(n ?? 0);
+    const w = document.createElement('span');
+    w.className = 'what';
+    w.textContent = what;
+    li.append(num, w);
+    return li;
+  }));
+  const people = (id, title, list) => {
+    const box = $(id);
+    if (list.length === 0) {
+      box.replaceChildren();
+      return;
+    }
+    const h = document.createElement('h4');
+    h.textContent = `${title} (${list.length})`;
+    const ul = document.createElement('ul');
+    ul.className = 'people';
+    for (const p of list.slice(0, 100)) {
+      const li = document.createElement('li');
+      li.textContent = p.email || p.person_id;
+      li.dataset.person = p.person_id;
+      ul.append(li);
+    }
+    if (list.length > 100) {
+      const li = document.createElement('li');
+      li.textContent = `and ${list.length - 100} more`;
+      ul.append(li);
+    }
+    box.replaceChildren(h, ul);
+  };
+  people('preview-entering', 'Would enter scope', entering);
+  people('preview-leaving', 'Would leave scope', leaving);
+  out.hidden = false;
+}
+
+// Provision on demand. The person field takes a Humaans id, or an email the page has seen in the
+// tenant's recent log (the newest 500 entries, one call when the tab opens): the API has no
+// people search, and Humaans is read only by the component.
+let knownPeople = new Map();
+
+async function loadKnownPeople() {
+  const id = tenant;
+  try {
+    const recent = await call('GET', path('/logs?limit=500'));
+    if (id !== tenant) return;
+    knownPeople = new Map();
+    for (const e of recent.entries) if (e.email && e.person_id) knownPeople.set(e.email.toLowerCase(), e.person_id);
+    $('known-people').replaceChildren(...[...knownPeople.keys()].sort().map((email) => {
+      const o = document.createElement('option');
+      o.value = email;
+      return o;
+    }));
+  } catch {
+    knownPeople = new Map();
+    $('known-people').replaceChildren();
+  }
+}
+
+const STEPS = {
+  connection: 'Connection', settings: 'Settings', read: 'Read from Humaans', scope: 'Scope',
+  quarantine: 'Quarantine', match: 'Match in Leapsome', brake: 'Deprovision limit', decision: 'Decision',
+  write: 'Write to Leapsome', result: 'Result', teams: 'Teams',
+};
+
+// A step's outcome as ok, warning (it stops or holds the person, or nothing is written) or danger.
+function outcomeKind(outcome) {
+  if (/fail|not found|refused|error|^HTTP [45]/i.test(outcome)) return 'danger';
+  if (/out of scope|quarantined|backing off|held|dry run|provisioning off/i.test(outcome)) return 'warning';
+  return 'ok';
+}
+
+async function runProvision(ev) {
+  ev.preventDefault();
+  const given = $('provision-person').value.trim();
+  const dryRun = $('provision-dry').checked;
+  $('provision-output').hidden = true;
+  let person = given;
+  if (given.includes('@')) {
+    person = knownPeople.get(given.toLowerCase());
+    if (!person) {
+      say($('provision-result'), `${given} is not in the recent log: enter their Humaans person id.`, false);
+      return;
+    }
+  }
+  say($('provision-result'), dryRun ? 'Running a dry run…' : 'Running…', true);
+  $('run-provision').disabled = true;
+  let r;
+  try {
+    r = await call('POST', path('/provision'), { person, dry_run: dryRun });
+  } catch (e) {
+    say($('provision-result'), e.message, false);
+    return;
+  } finally {
+    $('run-provision').disabled = false;
+  }
+  const trace = $('provision-trace');
+  trace.replaceChildren();
+  let failed = 0;
+  for (const s of r.steps) {
+    const kind = outcomeKind(s.outcome);
+    if (kind === 'danger') failed++;
+    const li = document.createElement('li');
+    li.className = kind;
+    li.dataset.step = s.step;
+    const name = document.createElement('span');
+    name.className = 'step';
+    name.textContent = STEPS[s.step] || s.step;
+    const outcome = badge(s.outcome, kind);
+    outcome.classList.add('outcome');
+    const detail = document.createElement('span');
+    detail.className = 'detail';
+    detail.textContent = s.detail;
+    li.append(name, outcome, detail);
+    trace.append(li);
+  }
+  const changes = $('provision-changes').querySelector('tbody');
+  changes.replaceChildren();
+  for (const c of r.changes) changes.append(row([c.kind, c.email, (c.attributes || []).join(', '), c.error || ''], c.error ? 'failure' : ''));
+  labelCells($('provision-changes'));
+  $('provision-no-changes').hidden = r.changes.length > 0;
+  $('provision-changes').hidden = r.changes.length === 0;
+  const who = given === person ? person : `${given} (${person})`;
+  const n = r.changes.length;
+  if (failed > 0) say($('provision-result'), `${who}: ${failed} step${failed === 1 ? '' : 's'} failed; see below.`, false);
+  else if (dryRun) say($('provision-result'), `Dry run for ${who}: nothing was written. ${n} change${n === 1 ? '' : 's'} would be made.`, true);
+  else say($('provision-result'), `Done for ${who}: ${n} change${n === 1 ? '' : 's'} made.`, true);
+  $('provision-output').hidden = false;
 }
 
 // A table row; a cell is text or a node (a time, a badge).
@@ -587,6 +909,12 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('new-tenant-form').addEventListener('submit', addTenant);
   $('connection-form').addEventListener('submit', saveConnection);
   $('settings-form').addEventListener('submit', saveSettings);
+  $('preview-settings').addEventListener('click', previewSettings);
+  $('add-rule').addEventListener('click', () => addRuleRow().focus());
+  $('add-custom').addEventListener('click', () => addCustomRow().focus());
+  // A changed form makes the last preview stale: it is hidden rather than shown as this form's.
+  $('settings-form').addEventListener('input', () => { $('settings-preview').hidden = true; });
+  $('provision-form').addEventListener('submit', runProvision);
   $('notify-form').addEventListener('submit', saveNotify);
   $('preview-sync').addEventListener('click', previewSync);
   $('run-sync').addEventListener('click', runSync);
