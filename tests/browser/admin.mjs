@@ -312,8 +312,8 @@ async function configure() {
   await page.locator('#provision-result.ok', { hasText: 'nothing was written' }).waitFor();
   const steps = await page.locator('#provision-trace li').evaluateAll((l) => l.map((li) => `${li.dataset.step}=${li.querySelector('.badge').textContent}`));
   for (const s of ['read=found', 'scope=in scope', 'match=none', 'decision=create', 'write=dry run']) check(steps.includes(s), `the dry run's trace has ${s}: ${steps}`);
-  check(await page.locator('#provision-trace li.danger').count() === 0, 'no step failed');
-  check((await page.locator('#provision-changes tbody tr td:first-child').allInnerTexts()).includes('create'), 'the planned change listed');
+  check(await page.locator('#provision-trace li.step-danger').count() === 0, 'no step failed');
+  check((await page.locator('#provision-changes tbody tr[data-kind="create"] td').first().innerText()) === 'Create the account', 'the planned change listed, in words');
   check(await accountsNamed(config.newHireEmail) === 0, 'the dry run wrote nothing: no account in Leapsome');
   step('dry run', steps.join(', '));
   await screen('provision-dry-run');
@@ -324,7 +324,7 @@ async function configure() {
   await page.locator('#provision-result.ok', { hasText: 'Done' }).waitFor();
   const writes = await page.locator('#provision-trace li[data-step="write"] .badge').allInnerTexts();
   check(writes.includes('HTTP 201'), `the create's write, HTTP 201: ${writes}`);
-  check(await page.locator('#provision-trace li[data-step="write"].ok').count() === writes.length, 'writes shown as succeeded');
+  check(await page.locator('#provision-trace li[data-step="write"].step-ok').count() === writes.length, 'writes shown as succeeded');
   check(await accountsNamed(config.newHireEmail) === 1, 'the real run made the account');
   step('provisioned', writes.join(', '));
   await screen('provision-on-demand');

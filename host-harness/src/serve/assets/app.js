@@ -362,11 +362,17 @@ async function retryEvent(event) {
   await afterAction();
 }
 
+// "Days before the start date" only for that timing (it was shown for every one).
+function showDaysBefore() {
+  $('days-before-label').hidden = $('provisioning-timing').value !== 'days-before-start';
+}
+
 function showSettings(s) {
   $('provisioning-on').checked = s.provisioning !== 'off';
   const [timing, days] = s.provisioning.split(':');
   if (s.provisioning !== 'off') $('provisioning-timing').value = timing;
   if (days) $('days-before').value = days;
+  showDaysBefore();
   $('deprovisioning-on').checked = s.deprovisioning !== 'off';
   if (s.deprovisioning !== 'off') $('deprovisioning-action').value = s.deprovisioning;
   $('dialect').value = s.dialect;
@@ -508,7 +514,9 @@ function showSettingsError(message, ruleInputs, general) {
   if (rule && ruleInputs[Number(rule[1])]) {
     const input = ruleInputs[Number(rule[1])];
     const column = /column (\d+)/.exec(message);
-    const why = message.replace(/^.*?settings\.scope\[\d+\]:\s*/, '').replace(/^column \d+:\s*/, '');
+    // The component's words are the CLI's: on the page a second rule is a second row.
+    const why = message.replace(/^.*?settings\.scope\[\d+\]:\s*/, '').replace(/^column \d+:\s*/, '')
+      .replace('give --scope twice', 'add a second rule');
     const errorEl = input.closest('li').querySelector('.field-error');
     mark(input, errorEl, column ? `At column ${column[1]}: ${why}` : why);
     if (column) input.setSelectionRange(Number(column[1]) - 1, Number(column[1]) - 1);
@@ -635,7 +643,8 @@ async function previewSettings() {
   const action = body.deprovisioning === 'deactivate' ? 'deactivated (deleted)' : 'suspended';
   let leaveText = `${leaving.length} would leave scope`;
   if (leaving.length > 0) {
-    leaveText += keep ? ' (their accounts are kept)' : body.deprovisioning === 'off' ? ' (deprovisioning is off: their accounts stay)' : ` (their accounts ${action}, within the deprovision limit)`;
+    leaveText += keep ? ' (their accounts are kept)' : body.deprovisioning === 'off' ? ' (deprovisioning is off: their accounts stay)'
+      : ` (their accounts ${action}; past the deprovision limit they are held for your approval)`;
   }
   $('preview-summary').textContent = `${entering.length} would enter scope, ${leaveText}; ${plan.out_of_scope ?? 0} of ${plan.people ?? 0} people out of scope in all. Not saved yet.`;
   const counts = [
@@ -709,6 +718,11 @@ async function loadKnownPeople() {
   }
 }
 
+const CHANGES = {
+  create: 'Create the account', adopt: 'Adopt the account', update: 'Update the account', suspend: 'Suspend the account',
+  delete: 'Deactivate (delete) the account', reactivate: 'Reactivate the account', 'link-manager': 'Link the manager',
+};
+
 const STEPS = {
   connection: 'Connection', settings: 'Settings', read: 'Read from Humaans', scope: 'Scope',
   quarantine: 'Quarantine', match: 'Match in Leapsome', brake: 'Deprovision limit', decision: 'Decision',
@@ -753,7 +767,7 @@ async function runProvision(ev) {
     const kind = outcomeKind(s.outcome);
     if (kind === 'danger') failed++;
     const li = document.createElement('li');
-    li.className = kind;
+    li.className = `step-${kind}`;
     li.dataset.step = s.step;
     const name = document.createElement('span');
     name.className = 'step';
@@ -768,7 +782,12 @@ async function runProvision(ev) {
   }
   const changes = $('provision-changes').querySelector('tbody');
   changes.replaceChildren();
-  for (const c of r.changes) changes.append(row([c.kind, c.email, (c.attributes || []).join(', '), c.error || ''], c.error ? 'failure' : ''));
+  for (const c of r.changes) {
+    const what = c.error ? `Failed: ${c.error}` : (c.attributes || []).join(', ') || (c.kind === 'create' ? 'every mapped attribute' : '');
+    const tr = row([CHANGES[c.kind] || c.kind, c.email, what], c.error ? 'failure' : '');
+    tr.dataset.kind = c.kind;
+    changes.append(tr);
+  }
   labelCells($('provision-changes'));
   $('provision-no-changes').hidden = r.changes.length > 0;
   $('provision-changes').hidden = r.changes.length === 0;
@@ -915,6 +934,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   // A changed form makes the last preview stale: it is hidden rather than shown as this form's.
   $('settings-form').addEventListener('input', () => { $('settings-preview').hidden = true; });
   $('provision-form').addEventListener('submit', runProvision);
+  $('provisioning-timing').addEventListener('change', showDaysBefore);
   $('notify-form').addEventListener('submit', saveNotify);
   $('preview-sync').addEventListener('click', previewSync);
   $('run-sync').addEventListener('click', runSync);
