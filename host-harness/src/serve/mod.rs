@@ -18,10 +18,11 @@
 //! 1. `log`, `metrics`, `extract`, `sessions`, `waiting`: no other serve module;
 //! 2. `config` (log's enums), `workers` (`Waiting`);
 //! 3. `app`: what every part above shares (config, metrics, sessions, workers);
-//! 4. `turns`, `server`, `dead_letters`, `log_export`, `notify_settings`, `webhooks`: the app;
-//! 5. `notifications` (turns: a check after each turn that ran a tenant);
-//! 6. `scheduler` (turns, notifications), `admin` (server's `ClientAddr`), `api` (dead_letters,
-//!    log_export, notifications);
+//! 4. `turns`, `server`, `dead_letters`, `log_export`, `notify_settings`, `notifications` (a
+//!    check after each turn that ran a tenant), `webhooks`: the app;
+//! 5. `provision` (notifications), `scheduler` (turns, notifications), `admin` (server's
+//!    `ClientAddr`);
+//! 6. `api` (dead_letters, log_export, notify_settings, notifications, provision);
 //! 7. `inbox` (the scheduler's `run_due`), `routes` (every handler module);
 //! 8. this file, which wires them and runs.
 //!
@@ -213,7 +214,7 @@ mod tests {
         let edges = imports();
         assert_eq!(
             edges.len(),
-            18,
+            21,
             "every module but mod.rs read (a new one: place it in the header's layers): {edges:?}"
         );
         assert_eq!(edges["app"], BTreeSet::from(["config", "metrics", "sessions", "workers"].map(String::from)));
