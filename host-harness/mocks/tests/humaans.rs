@@ -472,7 +472,8 @@ async fn select_is_honoured_ignored_or_refused_as_configured() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_feathers_errors() {
     let mock = MockHumaans::start(HumaansConfig::default()).await.unwrap();
-    for path in ["/api/locations", "/api/people/a/b", "/api", "/people", "/api/me/extra"] {
+    // (`/api/locations` is served since the places of work were added.)
+    for path in ["/api/spaces", "/api/people/a/b", "/api", "/people", "/api/me/extra"] {
         let body = assert_feathers_error(&get(&mock, path).await, 404, "NotFound", "not-found");
         assert_eq!(body["message"], "Page not found");
     }

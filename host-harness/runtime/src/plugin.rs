@@ -44,30 +44,7 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// A run: what a host calls one sync, tick, event, provision or operator command (which may be
-/// several calls), named in every log entry the calls write. `trigger` says what started it:
-/// `webhook:<event id>`, `schedule`, `cli`, `admin`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Run {
-    pub id: String,
-    pub trigger: String,
-}
-
-impl Run {
-    /// A new run with a fresh id: `run-` and 16 hex digits of the time and a per-process random
-    /// seed (unique enough to tell runs apart; not a secret).
-    pub fn new(trigger: impl Into<String>) -> Run {
-        use std::hash::BuildHasher;
-        use std::sync::atomic::AtomicU64;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mixed = SEED.get_or_init(Default::default).hash_one((nanos, n));
-        Run { id: format!("run-{:08x}{:08x}", (nanos / 1_000_000_000) as u32, mixed as u32), trigger: trigger.into() }
-    }
-}
+pub use crate::host_state::Run;
 
 /// The component as one tenant sees it.
 #[derive(Clone)]

@@ -242,7 +242,7 @@ impl Runtime {
         stats: Arc<TenantStats>,
         storage: Arc<dyn Storage>,
         lease: Option<Arc<crate::storage::LeaseClock>>,
-        run: Option<&crate::plugin::Run>,
+        run: Option<&crate::host_state::Run>,
     ) -> Store<HostState> {
         let mut wasi = WasiCtxBuilder::new();
         // The contract's run context (`wit/world.wit`): the only variables the guest sees.
