@@ -194,7 +194,9 @@ async function unauthorized() {
 async function openConfiguration() {
   await page.locator('#app-view').waitFor({ state: 'visible' });
   await page.locator('#tenants button', { hasText: 'acme' }).click();
-  await page.locator('#tenant-title', { hasText: 'acme' }).waitFor();
+  // The tenant opens on its Overview once its settings are read (and filled in the form): a tab
+  // clicked before that would be switched back to the Overview.
+  await page.locator('#panel-overview').waitFor({ state: 'visible' });
   await page.click('#tab-configuration');
   await page.locator('#panel-configuration').waitFor({ state: 'visible' });
 }

@@ -120,8 +120,12 @@ async function loadTenants() {
   });
 }
 
+// Set when the admin picks a tab while a tenant is still opening: the opening then leaves it.
+let tabPicked = false;
+
 async function openTenant(id) {
   tenant = id;
+  tabPicked = false;
   $('tenant-view').hidden = false;
   $('tenant-title').textContent = id;
   for (const b of document.querySelectorAll('#tenants button')) b.classList.toggle('current', b.dataset.tenant === id);
@@ -152,7 +156,7 @@ async function openTenant(id) {
     }
   }
   // A tenant not yet connected opens on the form that connects it; the others on their overview.
-  selectTab(connected ? 'overview' : 'connection');
+  if (id === tenant && !tabPicked) selectTab(connected ? 'overview' : 'connection');
 }
 
 // Overview: the connection's state and why, the last and next run, the counts, today's activity.
@@ -944,7 +948,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('ov-connect').addEventListener('click', reconnect);
   $('att-reconnect').addEventListener('click', reconnect);
   $('approve-all').addEventListener('click', () => approve(null, 'everyone held'));
-  for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => selectTab(b.dataset.tab));
+  for (const b of document.querySelectorAll('[role=tab]')) b.addEventListener('click', () => { tabPicked = true; selectTab(b.dataset.tab); });
   try {
     csrf = (await call('GET', '/session')).csrf;
     await showApp();
