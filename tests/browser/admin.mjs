@@ -10,7 +10,7 @@
 // person (config: held, quarantined), and drives the Overview and Needs attention screens; phase
 // "unauthorized" runs after Leapsome refused the token, and reconnects from the Overview; phase
 // "configure" drives scope rules, extra fields and Provision on demand (config: personDepartment,
-// newHire, newHireEmail).
+// newHire, newHireEmail, refusedHire).
 // Prints one line per step; exits 0 when every check held, 1 with the failed check otherwise.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -330,6 +330,16 @@ async function configure() {
   check(await accountsNamed(config.newHireEmail) === 1, 'the real run made the account');
   step('provisioned', writes.join(', '));
   await screen('provision-on-demand');
+
+  // A write Leapsome refuses reads as a failure: the step in red, the result says so.
+  await page.fill('#provision-person', config.refusedHire);
+  await page.click('#run-provision');
+  await page.locator('#provision-result.error', { hasText: 'failed' }).waitFor();
+  const failedSteps = await page.locator('#provision-trace li.step-danger').evaluateAll((l) => l.map((li) => `${li.dataset.step}=${li.querySelector('.badge').textContent}`));
+  check(failedSteps.some((s) => s.startsWith('write=')), `the refused write is a failed step: ${failedSteps}`);
+  check(await page.locator('#provision-trace li[data-step="decision"].step-ok').count() === 1, 'the steps before it did not fail');
+  step('refused', `${await text('#provision-result')} ${failedSteps.join(', ')}`);
+  await screen('provision-failed');
 
   // A failure reads as one: an unknown id.
   await page.fill('#provision-person', 'no-such-person-0000');

@@ -233,6 +233,11 @@ async fn the_admin_page_in_headless_chromium() {
     config["personDepartment"] = json!(department(&person.id).unwrap());
     config["newHire"] = json!(hire);
     config["newHireEmail"] = json!(hire_email);
+    // A hire Leapsome refuses (an address outside the company's domain, as Eve's): the page's
+    // real run shows the refused write as a failed step.
+    let refused = humaans.add_person(Person::new("Frank", "Outsider", "frank@elsewhere.test"));
+    humaans.add_job_role(JobRole::new(&refused, "Engineer", "Engineering", None, "2024-01-01"));
+    config["refusedHire"] = json!(refused);
     drive(&config, &data, &serve).await;
     let made: Vec<_> = leapsome.users().into_iter().filter(|u| u["userName"] == hire_email.as_str()).collect();
     assert_eq!(made.len(), 1, "the hire's account, made by the page's real run");
