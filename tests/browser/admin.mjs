@@ -290,6 +290,12 @@ async function configure() {
   // Everyone in scope again (the new hire below is in the person's department): Remove, Save.
   await page.locator('#scope-rules li button', { hasText: 'Remove' }).click();
   check(await page.locator('#scope-none').isVisible(), 'no rules left');
+  await page.click('#preview-settings');
+  await page.locator('#preview-entering h4').waitFor();
+  const entering = await page.locator('#preview-entering li').allInnerTexts();
+  check(entering.includes(config.personEmail) && entering.length === leaving.length, `Preview lists the same people entering scope again: ${entering}`);
+  check(await page.locator('#preview-leaving li').count() === 0, 'nobody leaves');
+  step('scope preview back', `${entering.length} entering`);
   await page.click('#save-settings');
   await page.locator('#settings-result.ok', { hasText: 'Saved' }).waitFor();
   const after = await page.evaluate(async () => (await (await fetch('/api/tenants/acme/settings')).json()).scope);
