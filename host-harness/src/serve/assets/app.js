@@ -648,7 +648,7 @@ async function previewSettings() {
   let leaveText = `${leaving.length} would leave scope`;
   if (leaving.length > 0) {
     leaveText += keep ? ' (their accounts are kept)' : body.deprovisioning === 'off' ? ' (deprovisioning is off: their accounts stay)'
-      : ` (their accounts ${action}; past the deprovision limit they are held for your approval)`;
+      : ` (those with an account: ${action}, or held for your approval past the deprovision limit)`;
   }
   $('preview-summary').textContent = `${entering.length} would enter scope, ${leaveText}; ${plan.out_of_scope ?? 0} of ${plan.people ?? 0} people out of scope in all. Not saved yet.`;
   const counts = [
