@@ -8,10 +8,10 @@ mod common;
 mod fields;
 #[path = "cli/notify.rs"]
 mod notify;
-#[path = "cli/scope.rs"]
-mod scope;
 #[path = "cli/provision.rs"]
 mod provision;
+#[path = "cli/scope.rs"]
+mod scope;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

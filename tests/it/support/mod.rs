@@ -236,8 +236,13 @@ pub async fn refused_hire(rig: &Rig, plugin: &TenantPlugin) -> String {
 
 /// `sync-all --approve-deprovisions`, which must succeed.
 pub async fn sync_approving(plugin: &TenantPlugin) -> api::SyncReport {
-    let options =
-        api::SyncOptions { dry_run: false, max_writes: None, approve_deprovisions: true, repair_teams: false, preview_settings: None };
+    let options = api::SyncOptions {
+        dry_run: false,
+        max_writes: None,
+        approve_deprovisions: true,
+        repair_teams: false,
+        preview_settings: None,
+    };
     match plugin.sync_all(options).await.expect("no trap") {
         Ok(report) => report,
         Err(e) => panic!("sync-all --approve-deprovisions failed: {e:?}"),

@@ -431,7 +431,10 @@ pub(crate) fn embedded_custom_fields(person: &Person, shape: CustomFieldsShape) 
             Value::Array(values.iter().map(|(name, value)| json!({"name": name, "value": value})).collect())
         }
         CustomFieldsShape::EmbeddedById => Value::Array(
-            values.iter().map(|(name, value)| json!({"customFieldId": custom_field_id(name), "value": value})).collect(),
+            values
+                .iter()
+                .map(|(name, value)| json!({"customFieldId": custom_field_id(name), "value": value}))
+                .collect(),
         ),
         CustomFieldsShape::EmbeddedObject => {
             Value::Object(values.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect())

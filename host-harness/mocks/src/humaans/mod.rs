@@ -29,8 +29,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use model::{
-    Company, JobRole, Location, Person, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED, Team, WorkingDay, id_from, new_id,
-    splitmix64,
+    Company, JobRole, Location, Person, STATUS_ACTIVE, STATUS_NEW_HIRE, STATUS_OFFBOARDED, Team, WorkingDay, id_from,
+    new_id, splitmix64,
 };
 
 use crate::server::{Control, RunningServer, serve};

@@ -57,7 +57,8 @@ pub(crate) struct Store {
 
 /// A stable id for a custom field's name (its values live on people, by name).
 pub fn custom_field_id(name: &str) -> String {
-    let mut state = name.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut state =
+        name.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     id_from(|| splitmix64(&mut state))
 }
 
