@@ -20,7 +20,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// `failures`, `person` (id or work email), `since`, `until` (RFC 3339 or a date) from the query.
-fn filters(uri: &Uri) -> Result<LogsQuery, Refusal> {
+pub(super) fn filters(uri: &Uri) -> Result<LogsQuery, Refusal> {
     let params = query(uri);
     let param = |key: &str| {
         params.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)

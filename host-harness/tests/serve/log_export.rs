@@ -24,6 +24,24 @@ async fn the_csv_download_and_the_summary_hold_what_the_log_lists() {
     let synced: Vec<&Value> = listed.iter().filter(|e| e["action"] == "provision").collect();
     assert!(synced.iter().all(|e| e["trigger"] == "admin" && e["run_id"] == synced[0]["run_id"]), "{synced:?}");
 
+    // The JSON list takes the CSV's filters: a work email (any case) keeps that person's entries.
+    let email = synced[0]["email"].as_str().unwrap().to_owned();
+    let (status, theirs) =
+        serve.api("GET", &format!("/api/tenants/acme/logs?person={}", email.to_uppercase()), None).await;
+    assert_eq!(status, 200, "{theirs}");
+    let expected = listed.iter().filter(|e| e["email"] == email.as_str()).count();
+    assert_eq!(theirs["entries"].as_array().unwrap().len(), expected, "{theirs}");
+    assert!(theirs["entries"].as_array().unwrap().iter().all(|e| e["email"] == email.as_str()), "{theirs}");
+    assert_eq!(theirs["next_before"], Value::Null);
+    let run = synced[0]["run_id"].as_str().unwrap();
+    let (_, of_run) = serve.api("GET", &format!("/api/tenants/acme/logs?run={run}&limit=500"), None).await;
+    let in_run = listed.iter().filter(|e| e["run_id"] == run).count();
+    assert_eq!(of_run["entries"].as_array().unwrap().len(), in_run, "{of_run}");
+    let (_, later) = serve.api("GET", "/api/tenants/acme/logs?since=2999-01-01", None).await;
+    assert_eq!(later["entries"].as_array().unwrap().len(), 0, "{later}");
+    let (status, refused) = serve.api("GET", "/api/tenants/acme/logs?since=soon", None).await;
+    assert_eq!(status, 400, "{refused}");
+
     let auth = format!("Bearer {ADMIN}");
     let (status, text) = serve.request("GET", "/api/tenants/acme/logs.csv", &[("authorization", &auth)], b"").await;
     assert_eq!(status, 200, "{text}");
