@@ -462,43 +462,97 @@ async function setup() {
   await shot('07-sync-done');
   step('sync', done);
 
-  // 6. Logs: filled, filtered, paged.
+  // 6. Logs: filled, grouped by run, filtered, searched by email, paged, downloaded.
   await page.click('#tab-logs');
-  await page.locator('#logs-table tbody tr').first().waitFor();
-  const rows = () => page.locator('#logs-table tbody tr').count();
+  await page.locator('#logs-table tr.entry').first().waitFor({ state: 'attached' });
+  const entries = '#logs-table tr.entry';
+  const rows = () => page.locator(entries).count();
   check((await rows()) === 50, `a first page of 50 (got ${await rows()})`);
-  const actions = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
+  const actions = await page.locator(`${entries} td:nth-child(3)`).allTextContents();
   // Teams are the sync's last step: the newest entries are theirs.
   check(actions.some((a) => a.startsWith('Team ')), `the teams step is logged in words: ${actions}`);
-  const firstTime = page.locator('#logs-table tbody tr td:nth-child(2) time').first();
+  const firstTime = page.locator(`${entries} td:nth-child(2) time`).first();
   check(/^UTC: /.test(await firstTime.getAttribute('title')), 'a log time carries UTC on hover');
+  // The sync is one run, started from this page: a summary row, its entries folded until opened.
+  const run = page.locator('#logs-table tbody.run').first();
+  const toggle = run.locator('.run-toggle');
+  const summary = await toggle.innerText();
+  check(/^Admin page: \d+ entries/.test(summary.replace(/^\W+/, '')), `the run's summary names its trigger: ${summary}`);
+  check((await toggle.getAttribute('aria-expanded')) === 'false', 'a run starts folded');
+  check(await run.locator('tr.entry').first().isHidden(), "a folded run's entries are hidden");
+  const inRun = await run.locator('tr.entry').count();
+  const counted = (await run.locator('.run-counts .badge').allTextContents()).reduce((a, b) => a + Number(b.split(' ')[0]), 0);
+  check(counted === inRun, `the summary counts the run's ${inRun} entries by outcome (${counted})`);
+  await toggle.click();
+  check((await toggle.getAttribute('aria-expanded')) === 'true', 'the run expands');
+  check(await run.locator('tr.entry').first().isVisible(), "an expanded run's entries show");
+  step('run summary', `${summary.replace(/\s+/g, ' ')}, ${inRun} entries`);
   await page.locator('#logs-older').waitFor({ state: 'visible' });
   await page.click('#logs-older');
-  await page.waitForFunction(() => document.querySelectorAll('#logs-table tbody tr').length > 50);
-  const sequences = await page.locator('#logs-table tbody tr td:nth-child(1)').allInnerTexts();
-  const older = await page.locator('#logs-table tbody tr td:nth-child(3)').allInnerTexts();
+  await page.waitForFunction(() => document.querySelectorAll('#logs-table tr.entry').length > 50);
+  const sequences = await page.locator(`${entries} td:nth-child(1)`).allTextContents();
+  const older = await page.locator(`${entries} td:nth-child(3)`).allTextContents();
   check(older.includes('Account created'), `provisions are logged as "Account created": ${[...new Set(older)]}`);
   check(new Set(sequences).size === sequences.length, 'paging repeats no entry');
   for (let i = 1; i < sequences.length; i++) check(Number(sequences[i]) < Number(sequences[i - 1]), 'newest first');
   await shot('08-logs');
   step('logs', `${sequences.length} entries over two pages`);
+  // Show, and wait for its answer to be on the page (the table counts the answers shown).
+  const shown = async () => {
+    const loads = await page.getAttribute('#logs-table', 'data-loads');
+    await page.click('#logs-refresh');
+    await page.waitForFunction((n) => document.querySelector('#logs-table').dataset.loads !== n, loads);
+    check((await text('#logs-error')) === '', `no error: ${await text('#logs-error')}`);
+  };
   await page.check('#logs-failures');
-  await page.click('#logs-refresh');
-  await page.waitForFunction(() => !document.querySelector('#logs-empty').hidden
-    || [...document.querySelectorAll('#logs-table tbody tr td:nth-child(4)')].every((td) => td.textContent === 'failure'));
-  const outcomes = await page.locator('#logs-table tbody tr td:nth-child(4)').allInnerTexts();
+  await shown();
+  const outcomes = await page.locator(`${entries} td:nth-child(4)`).allTextContents();
   check(outcomes.every((o) => o === 'failure'), `failures only: ${outcomes}`);
   step('failures filter', `${outcomes.length} failures`);
   await page.uncheck('#logs-failures');
+  await page.selectOption('#logs-action', 'provision');
+  await shown();
+  const created = await page.locator(`${entries} td:nth-child(3)`).allTextContents();
+  check(created.length > 0 && created.every((a) => a === 'Account created'), `one action: ${[...new Set(created)]}`);
+  step('action filter', `${created.length} "Account created"`);
+  await page.selectOption('#logs-action', '');
   await page.fill('#logs-person', config.personId);
-  await page.click('#logs-refresh');
-  await page.waitForFunction((email) => {
-    const cells = [...document.querySelectorAll('#logs-table tbody tr td:nth-child(5)')];
-    // Entries about the person carry their email (some, e.g. a failure before it is known, none).
-    return cells.some((td) => td.textContent === email) && cells.every((td) => [email, ''].includes(td.textContent));
-  }, config.personEmail);
+  await shown();
+  const byId = await page.locator(`${entries} td:nth-child(5)`).allTextContents();
+  // Entries about the person carry their email (some, e.g. a failure before it is known, none).
+  check(byId.includes(config.personEmail) && byId.every((e) => [config.personEmail, ''].includes(e)),
+    `only ${config.personEmail}'s entries by id: ${byId}`);
+  step('person id filter', config.personId);
+  // Searched by work email (any case): only their entries, over the whole log.
+  await page.fill('#logs-person', config.personEmail.toUpperCase());
+  await shown();
+  const byEmail = await page.locator(`${entries} td:nth-child(5)`).allTextContents();
+  check(byEmail.length > 0 && byEmail.every((e) => e === config.personEmail), `only their entries by email: ${byEmail}`);
+  const theirs = byEmail.length;
+  for (const t of await page.locator('#logs-table .run-toggle').all()) await t.click();
   await shot('09-logs-one-person');
-  step('person filter', config.personEmail);
+  step('email search', `${config.personEmail}: ${theirs} entries`);
+  // A period that starts tomorrow (local) holds nothing.
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  const local = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  await page.fill('#logs-from', local(tomorrow));
+  await shown();
+  check((await rows()) === 0 && (await page.isVisible('#logs-empty')), 'nothing from tomorrow on');
+  await page.fill('#logs-from', '');
+  await page.fill('#logs-to', local(new Date()));
+  await shown();
+  check((await rows()) === theirs, `up to today (local) holds all ${theirs} of their entries (got ${await rows()})`);
+  step('date filter', `from ${local(tomorrow)}: none; to today: ${theirs}`);
+  // The CSV download: the same filters, through the session cookie.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#logs-csv')]);
+  const csvText = (await readFile(await download.path(), 'utf8')).replace(/^\uFEFF/, '');
+  const lines = csvText.trim().split(/\r?\n/);
+  check(lines[0] === 'sequence,at,action,outcome,person_id,email,http_status,message,run_id,trigger', `the CSV's header: ${lines[0]}`);
+  check(lines.length - 1 === theirs, `the CSV holds their ${theirs} rows (got ${lines.length - 1})`);
+  check(lines.slice(1).every((l) => l.includes(`,${config.personEmail},`)), 'every CSV row is theirs');
+  step('csv download', `${download.suggestedFilename()}: ${lines.length - 1} rows`);
+  await page.fill('#logs-to', '');
+  await screen('logs');
 
   // 7. Log retention and notifications: refused in the API's words, saved, read back after a
   // reload (the secret never shown), then the page checked by axe and at a phone's width.

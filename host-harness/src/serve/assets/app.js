@@ -877,28 +877,152 @@ async function loadLogs(fresh) {
   try {
     await readLogs(fresh);
   } catch (e) {
-    if (fresh) $('logs-table').querySelector('tbody').replaceChildren();
+    if (fresh) clearLogs();
     $('logs-empty').hidden = true;
     $('logs-older').hidden = true;
     $('logs-error').textContent = e.message;
+    $('logs-table').dataset.loads = String(Number($('logs-table').dataset.loads || 0) + 1);
   }
 }
 
+function clearLogs() {
+  for (const b of $('logs-table').querySelectorAll('tbody')) b.remove();
+  logsGroup = null;
+}
+
+// The filters the API applies (as `logs.csv`): a person (id or work email), a period of local
+// dates (the end date included), failures only.
+function logsFilters() {
+  const q = new URLSearchParams();
+  if ($('logs-failures').checked || $('logs-outcome').value === 'failure') q.set('failures', '1');
+  const person = $('logs-person').value.trim();
+  if (person) q.set('person', person);
+  const day = (v, plus) => { const d = new Date(`${v}T00:00:00`); d.setDate(d.getDate() + plus); return d.toISOString(); };
+  if ($('logs-from').value) q.set('since', day($('logs-from').value, 0));
+  if ($('logs-to').value) q.set('until', day($('logs-to').value, 1));
+  return q;
+}
+
+// Action and outcome are picked here, over what the API answered.
+function logsWanted(e) {
+  const action = $('logs-action').value;
+  const outcome = $('logs-outcome').value;
+  return (!action || e.action === action) && (!outcome || e.outcome === outcome);
+}
+
+function triggerWords(t) {
+  if (!t) return 'Unknown trigger';
+  if (t.startsWith('webhook:')) return `Webhook ${t.slice('webhook:'.length)}`;
+  return { webhook: 'Webhook', schedule: 'Schedule', cli: 'Command line', admin: 'Admin page' }[t] || t;
+}
+
+const OUTCOME_KINDS = { success: 'ok', failure: 'danger', skipped: 'neutral', pending: 'warning' };
+
+function entryRow(e) {
+  const tr = row([e.sequence, when(e.at), actionName(e.action), badge(e.outcome, OUTCOME_KINDS[e.outcome] || 'neutral'), e.email, e.http_status, e.message],
+    e.outcome === 'failure' ? 'entry failure' : 'entry');
+  tr.dataset.outcome = e.outcome;
+  return tr;
+}
+
+// One run's consecutive entries: a summary row (trigger, time, counts by outcome) and its
+// entries, hidden until the summary's button expands them.
+function runGroup(e) {
+  const body = document.createElement('tbody');
+  body.className = 'run';
+  body.dataset.run = e.run_id;
+  const summary = document.createElement('tr');
+  summary.className = 'run-summary';
+  const cell = document.createElement('th');
+  cell.scope = 'rowgroup';
+  cell.colSpan = 7;
+  const toggle = document.createElement('button');
+  toggle.type = 'button';
+  toggle.className = 'run-toggle';
+  toggle.setAttribute('aria-expanded', 'false');
+  const title = document.createElement('span');
+  title.className = 'run-title';
+  const counts = document.createElement('span');
+  counts.className = 'run-counts';
+  toggle.append(title, ' ', when(e.at), ' ', counts);
+  toggle.addEventListener('click', () => {
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    toggle.setAttribute('aria-expanded', String(open));
+    for (const tr of body.querySelectorAll('tr.entry')) tr.hidden = !open;
+  });
+  cell.append(toggle);
+  summary.append(cell);
+  body.append(summary);
+  return { body, run: e.run_id, trigger: e.trigger, title, counts, toggle };
+}
+
+function countRun(g) {
+  const n = {};
+  for (const tr of g.body.querySelectorAll('tr.entry')) n[tr.dataset.outcome] = (n[tr.dataset.outcome] || 0) + 1;
+  const total = Object.values(n).reduce((a, b) => a + b, 0);
+  g.title.textContent = `${triggerWords(g.trigger)}: ${total} entr${total === 1 ? 'y' : 'ies'}`;
+  g.counts.replaceChildren(...Object.entries(n).map(([o, k]) => badge(`${k} ${o}`, OUTCOME_KINDS[o] || 'neutral')));
+}
+
+let logsGroup = null;
+
 async function readLogs(fresh) {
   if (fresh) logsBefore = null;
-  const q = new URLSearchParams({ limit: '50' });
-  if ($('logs-failures').checked) q.set('failures', '1');
-  if ($('logs-person').value.trim()) q.set('person', $('logs-person').value.trim());
+  const q = logsFilters();
+  // Filtered by email or period, the API answers one page of at most 500, without paging; an
+  // action or an outcome is picked here, so out of pages of 500.
+  const wide = q.has('since') || q.has('until') || (q.get('person') || '').includes('@') || $('logs-action').value || $('logs-outcome').value;
+  q.set('limit', wide ? '500' : '50');
   if (logsBefore !== null) q.set('before', String(logsBefore));
-  const page = await call('GET', `/api/tenants/${encodeURIComponent(tenant)}/logs?${q}`);
-  const body = $('logs-table').querySelector('tbody');
-  if (fresh) body.replaceChildren();
-  for (const e of page.entries) {
-    body.append(row([e.sequence, when(e.at), actionName(e.action), e.outcome, e.email, e.http_status, e.message], e.outcome === 'failure' ? 'failure' : ''));
+  const page = await call('GET', `${path('/logs')}?${q}`);
+  const table = $('logs-table');
+  if (fresh) clearLogs();
+  const touched = new Set();
+  for (const e of page.entries.filter(logsWanted)) {
+    // Consecutive entries of one run share its group (across pages too); others stand alone.
+    if (!e.run_id) {
+      const body = document.createElement('tbody');
+      body.append(entryRow(e));
+      table.append(body);
+      logsGroup = null;
+      continue;
+    }
+    if (!logsGroup || logsGroup.run !== e.run_id) {
+      logsGroup = runGroup(e);
+      table.append(logsGroup.body);
+    }
+    const tr = entryRow(e);
+    tr.hidden = logsGroup.toggle.getAttribute('aria-expanded') !== 'true';
+    logsGroup.body.append(tr);
+    touched.add(logsGroup);
   }
-  $('logs-empty').hidden = body.children.length > 0;
+  for (const g of touched) countRun(g);
+  labelCells(table);
+  $('logs-empty').hidden = table.querySelector('tr.entry') !== null;
+  // How many answers are shown: a test waits for the next one.
+  table.dataset.loads = String(Number(table.dataset.loads || 0) + 1);
   logsBefore = page.next_before;
   $('logs-older').hidden = logsBefore === null || logsBefore === undefined;
+}
+
+// The CSV with the same filters: fetched with the session cookie (a plain link would carry it
+// too, but a refusal would then replace the page), offered as a file.
+async function downloadLogs() {
+  $('logs-error').textContent = '';
+  try {
+    const res = await fetch(`${path('/logs.csv')}?${logsFilters()}`, { credentials: 'same-origin' });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || `HTTP ${res.status}`);
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${tenant}-log.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    $('logs-error').textContent = `Download failed: ${e.message}`;
+  }
 }
 
 async function login(ev) {
@@ -944,6 +1068,8 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('run-sync').addEventListener('click', runSync);
   $('logs-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadLogs(true); });
   $('logs-older').addEventListener('click', () => loadLogs(false));
+  $('logs-csv').addEventListener('click', downloadLogs);
+  $('logs-action').append(...Object.entries(ACTIONS).map(([v, t]) => new Option(t, v)));
   $('ov-reconnect').addEventListener('click', reconnect);
   $('ov-connect').addEventListener('click', reconnect);
   $('att-reconnect').addEventListener('click', reconnect);
