@@ -997,7 +997,9 @@ async function readLogs(fresh) {
     touched.add(logsGroup);
   }
   for (const g of touched) countRun(g);
-  labelCells(table);
+  // Every column of an entry is named at a phone's width (the message too, unlike labelCells).
+  const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tr.entry')) [...tr.children].forEach((td, i) => { td.dataset.label = names[i]; });
   $('logs-empty').hidden = table.querySelector('tr.entry') !== null;
   // How many answers are shown: a test waits for the next one.
   table.dataset.loads = String(Number(table.dataset.loads || 0) + 1);
