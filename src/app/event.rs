@@ -86,23 +86,7 @@ fn run_event(
         }
     };
     let mut subjects = vec![subject];
-    // The limit's default is a share of the accounts managed: counted only for a deprovision.
-    let linked_accounts = if subjects[0].decision.deprovisions() {
-        let keys = env.kv.list_keys().map_err(AppError::Storage)?;
-        state::Links::load(env.kv, &keys)?.count()
-    } else {
-        0
-    };
-    let braked = super::brake::apply(
-        session,
-        env,
-        &mut schedule,
-        &mut subjects,
-        linked_accounts,
-        crate::reconcile::retry::HeldPath::Event,
-        false,
-        false,
-    )?;
+    let braked = brake_one(session, env, &mut schedule, &mut subjects, false)?;
     carry_out(session, env, &mut schedule, &mut facts, &mut subjects, Mode::Event, &mut run)?;
     super::brake::release(env, braked.reservation, run.deprovisioned)?;
     schedule.save(env.kv)?;
@@ -307,4 +291,24 @@ fn resolve_manager(session: &mut Session, env: &mut Env, facts: &mut Facts, mana
     }
     facts.people.insert(manager_id.to_owned(), manager);
     Ok(())
+}
+
+/// The deprovision brake for one person's prepared subject, as an event applies it (provision on
+/// demand too): the limit's default is a share of the accounts managed, counted only when the
+/// decision deprovisions.
+pub(crate) fn brake_one(
+    session: &mut Session,
+    env: &mut Env,
+    schedule: &mut Schedule,
+    subjects: &mut [Subject],
+    dry_run: bool,
+) -> Result<super::brake::Braked, AppError> {
+    let linked_accounts = if subjects.iter().any(|s| s.decision.deprovisions()) {
+        let keys = env.kv.list_keys().map_err(AppError::Storage)?;
+        state::Links::load(env.kv, &keys)?.count()
+    } else {
+        0
+    };
+    let path = crate::reconcile::retry::HeldPath::Event;
+    super::brake::apply(session, env, schedule, subjects, linked_accounts, path, false, dry_run)
 }

@@ -21,9 +21,9 @@ use crate::reconcile::mapping::current_role;
 use crate::reconcile::scope::{self, Verdict};
 use crate::reconcile::timing::person_today;
 use crate::reconcile::{DeprovisionAction, Mode, Op, ProvisionTiming, Settings};
-use crate::state::{self, Schedule};
+use crate::state::Schedule;
 
-use super::event::{carry_out, log_unreadable, prepare_person, valid_id};
+use super::event::{brake_one, carry_out, log_unreadable, prepare_person, valid_id};
 use super::execute::{Facts, Run, Subject};
 use super::{Change, Env, Session, fail_logged_for};
 use crate::logs::LogAction;
@@ -425,23 +425,7 @@ fn run_provision(
 
     let mut subjects = vec![subject];
     let deprovisions = subjects[0].decision.deprovisions();
-    // As the event path: the limit's default is a share of the accounts managed.
-    let linked_accounts = if deprovisions {
-        let keys = env.kv.list_keys().map_err(AppError::Storage)?;
-        state::Links::load(env.kv, &keys)?.count()
-    } else {
-        0
-    };
-    let braked = super::brake::apply(
-        session,
-        env,
-        &mut schedule,
-        &mut subjects,
-        linked_accounts,
-        crate::reconcile::retry::HeldPath::Event,
-        false,
-        dry_run,
-    )?;
+    let braked = brake_one(session, env, &mut schedule, &mut subjects, dry_run)?;
     brake_step(&mut trace, &subjects[0], deprovisions);
     decision_step(&mut trace, &subjects[0]);
 
